@@ -1,0 +1,341 @@
+// Copyright meshchat authors. All rights reserved.
+
+/**
+ * The room key: Argon2id(passphrase, room salt), derived once per room per
+ * session and held as a non-extractable Web Crypto HKDF key.
+ *
+ * @module
+ */
+
+import { encodeHex } from "./_base64.ts";
+import {
+  type DeriveRequest,
+  type DeriveResponse,
+  deriveRoomKeyBytes,
+  encodePassphrase,
+  ROOM_KEY_BYTES,
+} from "./_derive.ts";
+import { type SealParams, validateSealParams } from "./room_params.ts";
+
+export { ROOM_KEY_BYTES };
+
+/** Bytes of the random per-message nonce that salts HKDF. */
+export const MESSAGE_NONCE_BYTES = 24;
+
+/** Bytes of the per-message key commitment. */
+export const COMMITMENT_BYTES = 32;
+
+/** Bytes of a room key id. */
+export const KEY_ID_BYTES = 8;
+
+const MESSAGE_INFO = new TextEncoder().encode("meshchat/v1 msg");
+const KEY_ID_INFO = new TextEncoder().encode("meshchat/v1 key id");
+const EMPTY = new Uint8Array(0);
+
+/**
+ * The one-message secrets {@linkcode RoomKey.deriveMessageKey} returns.
+ */
+export interface MessageKey {
+  /** A non-extractable AES-256-GCM key, used for exactly one message. */
+  key: CryptoKey;
+  /** The 32-byte key commitment stored in the envelope. */
+  commitment: Uint8Array<ArrayBuffer>;
+}
+
+/**
+ * A sealed room's key. Holds the 32 Argon2id bytes only as a non-extractable
+ * HKDF `CryptoKey`, plus a public key id.
+ *
+ * Make one with {@linkcode deriveRoomKeyInWorker} (preferred in a UI) or
+ * {@linkcode deriveRoomKey}, once per room per session, and reuse it for
+ * every message: deriving per message would cost every receiver Argon2id per
+ * frame, junk included.
+ *
+ * | operation | Web Crypto calls |
+ * | --- | --- |
+ * | {@linkcode RoomKey.fromBytes} | importKey + deriveBits |
+ * | {@linkcode RoomKey.deriveMessageKey} | deriveBits + importKey |
+ *
+ * @example
+ * ```ts
+ * import { deriveRoomKey, newSealParams } from "./mod.ts";
+ * const key = await deriveRoomKey("correct horse battery staple", newSealParams());
+ * key.id; // 16 hex digits, the same for everyone with the same passphrase
+ * ```
+ */
+export class RoomKey {
+  #material: CryptoKey;
+  #id: Uint8Array<ArrayBuffer>;
+
+  private constructor(material: CryptoKey, id: Uint8Array<ArrayBuffer>) {
+    this.#material = material;
+    this.#id = id;
+  }
+
+  /**
+   * Imports 32 bytes that already came out of Argon2id (for instance from a
+   * Worker, or a key cache). It does not stretch anything: never pass a
+   * passphrase's bytes here.
+   *
+   * The key id is `HKDF-SHA-256(IKM = bytes, salt = "", info = "meshchat/v1
+   * key id")`, first 8 bytes. It identifies the key in envelopes so that a
+   * wrong passphrase can be told apart from tampering. It reveals nothing
+   * that the per-message commitment does not: both let someone holding an
+   * envelope test passphrase guesses at Argon2id's cost, which is what the
+   * Argon2id floor is for.
+   *
+   * @param bytes Exactly 32 bytes; the caller may zero them afterwards.
+   * @returns The room key.
+   * @throws {RangeError} If `bytes` is not 32 bytes long.
+   *
+   * @example
+   * ```ts
+   * import { RoomKey } from "./room_key.ts";
+   * const key = await RoomKey.fromBytes(crypto.getRandomValues(new Uint8Array(32)));
+   * ```
+   */
+  static async fromBytes(bytes: Uint8Array): Promise<RoomKey> {
+    if (!(bytes instanceof Uint8Array) || bytes.length !== ROOM_KEY_BYTES) {
+      throw new RangeError(
+        `Cannot import room key: expected ${ROOM_KEY_BYTES} bytes, got ${
+          bytes instanceof Uint8Array ? bytes.length : typeof bytes
+        }`,
+      );
+    }
+    const copy = new Uint8Array(bytes);
+    try {
+      const material = await crypto.subtle.importKey(
+        "raw",
+        copy,
+        "HKDF",
+        false,
+        ["deriveBits"],
+      );
+      const id = new Uint8Array(
+        await crypto.subtle.deriveBits(
+          { name: "HKDF", hash: "SHA-256", salt: EMPTY, info: KEY_ID_INFO },
+          material,
+          KEY_ID_BYTES * 8,
+        ),
+      );
+      return new RoomKey(material, id);
+    } finally {
+      copy.fill(0);
+    }
+  }
+
+  /**
+   * The key id as 16 lowercase hex digits. Public: it travels in every
+   * envelope.
+   *
+   * @returns The key id.
+   */
+  get id(): string {
+    return encodeHex(this.#id);
+  }
+
+  /**
+   * The key id bytes.
+   *
+   * @returns A copy of the 8 key id bytes.
+   */
+  idBytes(): Uint8Array<ArrayBuffer> {
+    return new Uint8Array(this.#id);
+  }
+
+  /**
+   * Derives one message's AES key and key commitment:
+   * `HKDF-SHA-256(IKM = room key, salt = nonce, info = "meshchat/v1 msg")`,
+   * 64 bytes; bytes 0–31 are the AES-256-GCM key, bytes 32–63 the
+   * commitment.
+   *
+   * @param nonce The message's 24 random bytes.
+   * @returns The AES key and the commitment.
+   * @throws {RangeError} If the nonce is not 24 bytes.
+   *
+   * @example
+   * ```ts
+   * import { RoomKey } from "./room_key.ts";
+   * const key = await RoomKey.fromBytes(new Uint8Array(32));
+   * const { commitment } = await key.deriveMessageKey(new Uint8Array(24));
+   * commitment.length; // 32
+   * ```
+   */
+  async deriveMessageKey(
+    nonce: Uint8Array<ArrayBuffer>,
+  ): Promise<MessageKey> {
+    if (nonce.length !== MESSAGE_NONCE_BYTES) {
+      throw new RangeError(
+        `Cannot derive message key: nonce must be ${MESSAGE_NONCE_BYTES} bytes, got ${nonce.length}`,
+      );
+    }
+    const bits = new Uint8Array(
+      await crypto.subtle.deriveBits(
+        { name: "HKDF", hash: "SHA-256", salt: nonce, info: MESSAGE_INFO },
+        this.#material,
+        (32 + COMMITMENT_BYTES) * 8,
+      ),
+    );
+    try {
+      const key = await crypto.subtle.importKey(
+        "raw",
+        bits.subarray(0, 32),
+        "AES-GCM",
+        false,
+        ["encrypt", "decrypt"],
+      );
+      return { key, commitment: bits.slice(32) };
+    } finally {
+      bits.fill(0);
+    }
+  }
+}
+
+/**
+ * Derives a room key in the calling thread. This blocks the event loop for
+ * the whole Argon2id run (about 0.3 s at the defaults); interactive code
+ * should use {@linkcode deriveRoomKeyInWorker}.
+ *
+ * The passphrase is normalised to NFC and encoded as UTF-8; the parameters
+ * are validated (see {@linkcode validateSealParams}) before any work, so a
+ * hostile room cannot downgrade the key or exhaust memory.
+ *
+ * @param passphrase The room passphrase.
+ * @param params The room's seal parameters, straight from its metadata.
+ * @returns The room key.
+ * @throws {TypeError} If the parameters have the wrong shape.
+ * @throws {RangeError} If the passphrase is empty or not well-formed, or the
+ * parameters are outside the accepted limits.
+ *
+ * @example
+ * ```ts
+ * import { deriveRoomKey, newSealParams } from "./mod.ts";
+ * const params = newSealParams();
+ * const key = await deriveRoomKey("correct horse battery staple", params);
+ * ```
+ */
+export async function deriveRoomKey(
+  passphrase: string,
+  params: SealParams,
+): Promise<RoomKey> {
+  const bytes = await deriveRoomKeyBytes(passphrase, params);
+  try {
+    return await RoomKey.fromBytes(bytes);
+  } finally {
+    bytes.fill(0);
+  }
+}
+
+/** Options of {@linkcode deriveRoomKeyInWorker}. */
+export interface DeriveRoomKeyInWorkerOptions {
+  /**
+   * Aborts the derivation: the Worker is terminated and the promise rejects
+   * with the signal's reason.
+   */
+  signal?: AbortSignal;
+  /**
+   * The Worker script. Override only when a bundler moved it.
+   *
+   * @default {new URL("./argon2_worker.ts", import.meta.url)}
+   */
+  workerUrl?: string | URL;
+}
+
+/**
+ * Derives a room key in a module Worker, so the caller's event loop keeps
+ * running (typing, rendering, network) during Argon2id. One Worker per call;
+ * it is terminated when the key arrives, on error, or on abort. Same result
+ * as {@linkcode deriveRoomKey}.
+ *
+ * Under Deno the Worker inherits the caller's permissions; loading the
+ * script needs read access to this directory (`--allow-read`).
+ *
+ * @param passphrase The room passphrase.
+ * @param params The room's seal parameters, straight from its metadata.
+ * @param options Abort signal and Worker location.
+ * @returns The room key.
+ * @throws {TypeError} If the parameters have the wrong shape.
+ * @throws {RangeError} If the passphrase or parameters are refused.
+ * @throws {Error} If the Worker cannot start or dies.
+ *
+ * @example
+ * ```ts
+ * import { deriveRoomKeyInWorker, newSealParams } from "./mod.ts";
+ * const key = await deriveRoomKeyInWorker("correct horse battery staple", newSealParams(), {
+ *   signal: AbortSignal.timeout(30_000),
+ * });
+ * ```
+ */
+export async function deriveRoomKeyInWorker(
+  passphrase: string,
+  params: SealParams,
+  options: DeriveRoomKeyInWorkerOptions = {},
+): Promise<RoomKey> {
+  const {
+    signal,
+    workerUrl = new URL("./argon2_worker.ts", import.meta.url),
+  } = options;
+  // Fail fast, without a Worker, on what the Worker would refuse anyway.
+  const checked = validateSealParams(params);
+  encodePassphrase(passphrase).fill(0);
+  signal?.throwIfAborted();
+  if (typeof Worker !== "function") {
+    throw new Error(
+      "Cannot derive room key in worker: Worker is not available here",
+    );
+  }
+  const worker = new Worker(workerUrl, { type: "module" });
+  const bytes = await new Promise<Uint8Array<ArrayBuffer>>(
+    (resolve, reject) => {
+      const finish = () => {
+        worker.terminate();
+        signal?.removeEventListener("abort", onAbort);
+      };
+      const onAbort = () => {
+        finish();
+        reject(signal?.reason);
+      };
+      signal?.addEventListener("abort", onAbort, { once: true });
+      worker.onmessage = (event: MessageEvent<DeriveResponse>) => {
+        finish();
+        const response = event.data;
+        if (response.ok) {
+          resolve(response.key);
+        } else {
+          reject(reviveError(response.name, response.message));
+        }
+      };
+      worker.onerror = (event: ErrorEvent) => {
+        event.preventDefault();
+        finish();
+        reject(
+          new Error(`Cannot derive room key in worker: ${event.message}`),
+        );
+      };
+      worker.onmessageerror = () => {
+        finish();
+        reject(
+          new Error("Cannot derive room key in worker: unreadable reply"),
+        );
+      };
+      const request: DeriveRequest = { passphrase, params: checked };
+      worker.postMessage(request);
+    },
+  );
+  try {
+    return await RoomKey.fromBytes(bytes);
+  } finally {
+    bytes.fill(0);
+  }
+}
+
+function reviveError(name: string, message: string): Error {
+  switch (name) {
+    case "TypeError":
+      return new TypeError(message);
+    case "RangeError":
+      return new RangeError(message);
+    default:
+      return new Error(message);
+  }
+}

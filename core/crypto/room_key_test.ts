@@ -1,0 +1,213 @@
+// Copyright meshchat authors. All rights reserved.
+
+import assert from "node:assert/strict";
+import { decodeHex, encodeBase64, encodeHex } from "./_base64.ts";
+import type { DeriveResponse } from "./_derive.ts";
+import { deriveRoomKey, deriveRoomKeyInWorker, RoomKey } from "./room_key.ts";
+import type { SealParams } from "./room_params.ts";
+
+const enc = new TextEncoder();
+
+function paramsWithSalt(salt: string): SealParams {
+  return {
+    v: 1,
+    kdf: "argon2id",
+    salt: encodeBase64(enc.encode(salt), "base64"),
+    m: 65536,
+    t: 3,
+    p: 4,
+  };
+}
+
+// Both computed with the Argon2 reference CLI (Debian argon2 0~20171227):
+//   echo -n PASSWORD | argon2 SALT -id -t 3 -m 16 -p 4 -l 32 -r
+const HORSE = {
+  passphrase: "correct horse battery staple",
+  params: paramsWithSalt("meshchat-salt-16"),
+  bytes: "353ec3160c91c27f425b2c5e1822ed36559faa5bd92860f3a6f60a00626ee72f",
+};
+const UMLAUT = {
+  // printf 'p\xc3\xa4ss' — "päss" in NFC
+  params: paramsWithSalt("0123456789abcdef"),
+  bytes: "a85099c25ce73b9af0d537fcf69a7eaee24b1be15effb895d8103f018c84f962",
+};
+
+async function idOf(hex: string): Promise<string> {
+  return (await RoomKey.fromBytes(decodeHex(hex))).id;
+}
+
+Deno.test("HKDF-SHA-256 through Web Crypto matches RFC 5869 test case 1", async () => {
+  const ikm = new Uint8Array(22).fill(0x0b);
+  const salt = Uint8Array.from({ length: 13 }, (_, i) => i);
+  const info = Uint8Array.from({ length: 10 }, (_, i) => 0xf0 + i);
+  const key = await crypto.subtle.importKey("raw", ikm, "HKDF", false, [
+    "deriveBits",
+  ]);
+  const okm = await crypto.subtle.deriveBits(
+    { name: "HKDF", hash: "SHA-256", salt, info },
+    key,
+    42 * 8,
+  );
+  assert.equal(
+    encodeHex(new Uint8Array(okm)),
+    "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865",
+  );
+});
+
+Deno.test("deriveRoomKey() at the default parameters equals the reference Argon2id output", async () => {
+  const key = await deriveRoomKey(HORSE.passphrase, HORSE.params);
+  assert.equal(key.id, await idOf(HORSE.bytes));
+  assert.match(key.id, /^[0-9a-f]{16}$/);
+});
+
+Deno.test("deriveRoomKey() normalises the passphrase to NFC", async () => {
+  const decomposed = "pa\u0308ss";
+  assert.notEqual(decomposed, "p\u00e4ss");
+  const key = await deriveRoomKey(decomposed, UMLAUT.params);
+  assert.equal(key.id, await idOf(UMLAUT.bytes));
+});
+
+Deno.test("deriveRoomKey() refuses hostile parameters before running Argon2id", async () => {
+  await assert.rejects(
+    deriveRoomKey("pw", { ...HORSE.params, m: 8 }),
+    {
+      name: "RangeError",
+      message: "Cannot use seal parameters: memory 8 KiB is below the minimum 65536 KiB",
+    },
+  );
+  await assert.rejects(
+    deriveRoomKey("pw", { ...HORSE.params, m: 4 * 1024 * 1024 }),
+    /exceeds the maximum 1048576 KiB/,
+  );
+});
+
+Deno.test("deriveRoomKey() refuses an empty or ill-formed passphrase", async () => {
+  await assert.rejects(deriveRoomKey("", HORSE.params), {
+    name: "RangeError",
+    message: "Cannot derive room key: passphrase is empty",
+  });
+  await assert.rejects(deriveRoomKey("a\ud800b", HORSE.params), RangeError);
+  await assert.rejects(
+    deriveRoomKey(42 as unknown as string, HORSE.params),
+    TypeError,
+  );
+});
+
+Deno.test("RoomKey.fromBytes() gives equal ids for equal bytes and different ids otherwise", async () => {
+  const a = new Uint8Array(32).fill(7);
+  const b = new Uint8Array(32).fill(7);
+  b[31] = 8;
+  assert.equal(
+    (await RoomKey.fromBytes(a)).id,
+    (await RoomKey.fromBytes(a)).id,
+  );
+  assert.notEqual(
+    (await RoomKey.fromBytes(a)).id,
+    (await RoomKey.fromBytes(b)).id,
+  );
+  assert.deepEqual(a, new Uint8Array(32).fill(7), "input left untouched");
+});
+
+Deno.test("RoomKey.fromBytes() refuses anything but 32 bytes", async () => {
+  await assert.rejects(RoomKey.fromBytes(new Uint8Array(31)), {
+    name: "RangeError",
+    message: "Cannot import room key: expected 32 bytes, got 31",
+  });
+  await assert.rejects(RoomKey.fromBytes(new Uint8Array(64)), RangeError);
+});
+
+Deno.test("RoomKey.deriveMessageKey() gives a non-extractable AES key and a 32-byte commitment", async () => {
+  const key = await RoomKey.fromBytes(new Uint8Array(32));
+  const nonce = new Uint8Array(24);
+  const first = await key.deriveMessageKey(nonce);
+  const again = await key.deriveMessageKey(nonce);
+  const other = await key.deriveMessageKey(new Uint8Array(24).fill(1));
+  assert.equal(first.commitment.length, 32);
+  assert.deepEqual(first.commitment, again.commitment);
+  assert.notDeepEqual(first.commitment, other.commitment);
+  assert.equal(first.key.extractable, false);
+  assert.deepEqual(first.key.algorithm, { name: "AES-GCM", length: 256 });
+  await assert.rejects(
+    key.deriveMessageKey(new Uint8Array(12)),
+    /nonce must be 24 bytes, got 12/,
+  );
+});
+
+Deno.test("deriveRoomKeyInWorker() gives the same key as in-process derivation and keeps the event loop free", async () => {
+  let ticks = 0;
+  let running = true;
+  const spinner = (async () => {
+    while (running) {
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      ticks++;
+    }
+  })();
+  const key = await deriveRoomKeyInWorker(HORSE.passphrase, HORSE.params);
+  running = false;
+  await spinner;
+  assert.equal(key.id, await idOf(HORSE.bytes));
+  // In-process, Argon2id's ~0.3 s WASM call would block every timer.
+  assert.ok(ticks >= 20, `only ${ticks} timer ticks during derivation`);
+});
+
+Deno.test("deriveRoomKeyInWorker() refuses hostile parameters without starting a worker", async () => {
+  await assert.rejects(
+    deriveRoomKeyInWorker("pw", { ...HORSE.params, m: 8 }),
+    { name: "RangeError", message: /below the minimum 65536 KiB/ },
+  );
+});
+
+Deno.test("deriveRoomKeyInWorker() stops when aborted", async () => {
+  const controller = new AbortController();
+  const pending = deriveRoomKeyInWorker(HORSE.passphrase, HORSE.params, {
+    signal: controller.signal,
+  });
+  controller.abort(new Error("user left the room"));
+  await assert.rejects(pending, { message: "user left the room" });
+  await assert.rejects(
+    deriveRoomKeyInWorker(HORSE.passphrase, HORSE.params, {
+      signal: AbortSignal.abort(),
+    }),
+    { name: "AbortError" },
+  );
+});
+
+// Deno still prints the worker's uncaught error to stderr although the
+// parent handles it (onerror + preventDefault): expected output.
+Deno.test("deriveRoomKeyInWorker() reports a worker that cannot start", async () => {
+  await assert.rejects(
+    deriveRoomKeyInWorker(HORSE.passphrase, HORSE.params, {
+      workerUrl: "data:text/javascript,throw new Error('no worker today')",
+    }),
+    /Cannot derive room key in worker/,
+  );
+});
+
+Deno.test("argon2_worker.ts answers a malformed request with the error, not a crash", async () => {
+  const worker = new Worker(new URL("./argon2_worker.ts", import.meta.url), {
+    type: "module",
+  });
+  try {
+    const reply = (request: unknown) =>
+      new Promise<DeriveResponse>((resolve) => {
+        worker.onmessage = (event) => resolve(event.data);
+        worker.postMessage(request);
+      });
+    assert.deepEqual(await reply({ passphrase: "pw", params: { v: 1 } }), {
+      ok: false,
+      name: "TypeError",
+      message: "Cannot use seal parameters: kdf must be a string, got undefined",
+    });
+    assert.deepEqual(
+      await reply({ passphrase: "pw", params: { ...HORSE.params, t: 1 } }),
+      {
+        ok: false,
+        name: "RangeError",
+        message: "Cannot use seal parameters: iterations 1 is below the minimum 3",
+      },
+    );
+    assert.equal((await reply(null)).ok, false);
+  } finally {
+    worker.terminate();
+  }
+});

@@ -1,0 +1,104 @@
+/**
+ * The event model: every change of shared chat state is one {@linkcode ChatEvent}.
+ *
+ * An event is identified by `(origin, seq)`: `origin` is the id of the node
+ * that accepted it and `seq` counts 1, 2, 3… per origin with no gaps. Its
+ * hybrid-clock stamp gives the one total order every node agrees on.
+ *
+ * @module
+ */
+import { compareStamps, type HlcStamp } from "./hybrid_clock.ts";
+
+/** What an event changes. */
+export type EventKind =
+  /** A chat line in a room. */
+  | "message"
+  /** An emote (`/me waves`). */
+  | "action"
+  /** A private message to one nick (`to`). Not part of any room's history. */
+  | "private"
+  /** Someone entered a room. */
+  | "join"
+  /** Someone left a room (or the chat). */
+  | "leave"
+  /** Someone changed nick; `text` is the new nick. */
+  | "nick"
+  /** The room topic changed; `text` is the new topic. */
+  | "topic"
+  /** Someone went away (`text` is the reason) or came back (`text` is ""). */
+  | "away"
+  /** The room was sealed; `text` is the public seal parameters (JSON). */
+  | "seal";
+
+/** Every kind, for validation. */
+export const EVENT_KINDS: readonly EventKind[] = [
+  "message",
+  "action",
+  "private",
+  "join",
+  "leave",
+  "nick",
+  "topic",
+  "away",
+  "seal",
+];
+
+/** Kinds that are conversation rather than presence. */
+const SPOKEN_KINDS: ReadonlySet<EventKind> = new Set([
+  "message",
+  "action",
+  "private",
+]);
+
+/** One change of shared chat state, as stored, replicated and snapshotted. */
+export interface ChatEvent {
+  /** Id of the node that accepted the event. */
+  readonly origin: string;
+  /** Per-origin sequence number: 1, 2, 3… without gaps. */
+  readonly seq: number;
+  /** Hybrid logical clock stamp; `hlc.node` equals `origin`. */
+  readonly hlc: HlcStamp;
+  /** Room name (normalised), or `""` for private messages. */
+  readonly room: string;
+  /** What the event changes. */
+  readonly kind: EventKind;
+  /** Nick of the person who caused it. */
+  readonly from: string;
+  /** Recipient nick, for `private` events only. */
+  readonly to?: string;
+  /** Plain text body (already sanitised), `""` when sealed. */
+  readonly text: string;
+  /** A sealed envelope the nodes cannot read, for sealed rooms. */
+  readonly sealed?: string;
+}
+
+/**
+ * The id of an event as one string, `origin:seq` (node ids contain no colon).
+ *
+ * @param event The event, or any `{ origin, seq }`.
+ * @returns For example `"n1:42"`.
+ */
+export function eventId(event: { origin: string; seq: number }): string {
+  return `${event.origin}:${event.seq}`;
+}
+
+/**
+ * The total order of events: by hybrid clock stamp, then by id.
+ *
+ * @param a One event.
+ * @param b Another event.
+ * @returns Negative when `a` comes first, positive when `b` does, 0 when equal.
+ */
+export function compareEvents(a: ChatEvent, b: ChatEvent): number {
+  return compareStamps(a.hlc, b.hlc) || a.seq - b.seq;
+}
+
+/**
+ * Whether an event is something someone said (as opposed to presence).
+ *
+ * @param event The event.
+ * @returns `true` for messages, actions and private messages.
+ */
+export function isSpoken(event: ChatEvent): boolean {
+  return SPOKEN_KINDS.has(event.kind);
+}

@@ -1,0 +1,836 @@
+// Copyright the meshchat authors. MIT license.
+/**
+ * The input line at the bottom of a chat terminal: editing keys, history,
+ * Tab completion, and ANSI rendering that lets incoming messages be printed
+ * above the line without clobbering what is being typed. Shared by the
+ * terminal client and the SSH server's PTY sessions.
+ *
+ * Pure: keys come from {@linkcode KeyDecoder}, and rendering returns strings
+ * for the caller to write.
+ *
+ * @module
+ */
+import type { Key } from "./terminal_input.ts";
+import { sanitizeText } from "./text_sanitizer.ts";
+
+/**
+ * What the caller should do after a key:
+ *
+ * - `submit`: send `line` (may be empty; the editor line is already cleared);
+ * - `eof`: Ctrl+D on an empty line;
+ * - `interrupt`: Ctrl+C (the line being typed is discarded);
+ * - `redraw`: write {@linkcode LineEditor.render};
+ * - `bell`: the key could not be applied (write BEL if you like);
+ * - `candidates`: several Tab completions; show them, for example with
+ *   {@linkcode LineEditor.printAbove}.
+ *
+ * A `redraw`, when present, is the last action.
+ */
+export type EditorAction =
+  | { type: "submit"; line: string }
+  | { type: "eof" }
+  | { type: "interrupt" }
+  | { type: "redraw" }
+  | { type: "bell" }
+  | { type: "candidates"; items: string[] };
+
+/** Options of {@linkcode LineEditor}. */
+export interface LineEditorOptions {
+  /**
+   * Text shown before the input. It may contain SGR colour sequences
+   * (`ESC [ ... m`); other controls and escape sequences are removed.
+   *
+   * @default {"> "}
+   */
+  prompt?: string;
+  /**
+   * Longest line, in UTF-16 code units (as `MAX_TEXT_LENGTH` of the
+   * protocol). Typing or pasting beyond it rings the bell.
+   *
+   * @default {4000}
+   */
+  maxLength?: number;
+  /**
+   * How many submitted lines Up and Down can recall. 0 turns history off.
+   *
+   * @default {100}
+   */
+  historySize?: number;
+  /**
+   * Terminal width in columns until {@linkcode LineEditor.setWidth} is
+   * called; clamped to 1..1000.
+   *
+   * @default {80}
+   */
+  columns?: number;
+  /**
+   * Candidates for Tab: called with the word before the cursor (text back to
+   * the previous whitespace, possibly empty) and the whole line. Each
+   * candidate replaces the word, so it may differ in case. No callback: Tab
+   * rings the bell.
+   */
+  complete?: (word: string, line: string) => string[];
+}
+
+const DEFAULT_PROMPT = "> ";
+const DEFAULT_MAX_LENGTH = 4000;
+const DEFAULT_HISTORY_SIZE = 100;
+const DEFAULT_COLUMNS = 80;
+const MAX_COLUMNS = 1000;
+const SGR_RESET = "\x1b[0m";
+const ESC = "\x1b";
+
+/** One thing written to the terminal, and how many columns it takes. */
+interface Cell {
+  readonly text: string;
+  readonly width: number;
+}
+
+/** The prompt split into cells; SGR sequences are cells of width 0. */
+interface Prompt {
+  readonly text: string;
+  readonly cells: readonly Cell[];
+  readonly styled: boolean;
+}
+
+/** What was on screen at the last render, to reason about a resize. */
+interface Drawn {
+  readonly prompt: Prompt;
+  readonly units: readonly string[];
+  readonly cursor: number;
+}
+
+/** Prompt and line laid out at a width; rows count from the prompt's. */
+interface Layout {
+  readonly text: string;
+  /** Where the terminal's cursor is after writing `text`. A column equal to the width means the terminal's pending autowrap. */
+  readonly endRow: number;
+  readonly endCol: number;
+  /** Where the cursor belongs. */
+  readonly cursorRow: number;
+  readonly cursorCol: number;
+}
+
+/**
+ * A single-line editor for a terminal, with history and Tab completion.
+ *
+ * Feed it keys with {@linkcode LineEditor.handle} and act on the returned
+ * {@linkcode EditorAction}s. The line is a list of user-perceived characters
+ * (grapheme clusters), so the cursor never lands inside an emoji or between
+ * a letter and its accent; {@linkcode LineEditor.cursor} counts them.
+ *
+ * | Key                       | Effect                                       |
+ * | ------------------------- | -------------------------------------------- |
+ * | text, paste               | insert (paste lines are submitted one by one) |
+ * | Enter                     | submit the line                              |
+ * | Ctrl+C                    | discard the line, `interrupt`                |
+ * | Ctrl+D                    | `eof` on an empty line, else Delete          |
+ * | Backspace, Delete         | delete before / under the cursor             |
+ * | Left, Right, Ctrl+B, Ctrl+F | move by one character                      |
+ * | Home, End, Ctrl+A, Ctrl+E | move to the start / end                      |
+ * | Ctrl+Left, Ctrl+Right     | move by word (words are split at whitespace) |
+ * | Ctrl+U, Ctrl+K            | delete to the start / end                    |
+ * | Ctrl+W                    | delete the word before the cursor            |
+ * | Up, Down                  | browse history; the line being typed is kept |
+ * | Tab                       | complete the word before the cursor          |
+ * | Ctrl+L                    | `redraw`                                     |
+ *
+ * Inserted text is cleaned with `sanitizeText` (no controls or escape
+ * sequences, no bidi or zero-width characters) after turning tabs into
+ * spaces.
+ *
+ * Rendering: the editor owns the rows at the bottom of the terminal from the
+ * prompt down. {@linkcode LineEditor.render} redraws them from scratch,
+ * {@linkcode LineEditor.clear} erases them, and
+ * {@linkcode LineEditor.printAbove} prints text where they were and redraws
+ * them below it. These assume the terminal's cursor is where the last of
+ * them left it, that the terminal wraps at the right margin (the default),
+ * and that it has the width given to {@linkcode LineEditor.setWidth}. Before
+ * the first render, the cursor should be at the start of an empty row.
+ *
+ * @example Editing, submitting and drawing
+ * ```ts
+ * import { LineEditor } from "./line_editor.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const editor = new LineEditor({ prompt: "> " });
+ * assert.deepEqual(editor.handle({ type: "char", text: "helo" }), [
+ *   { type: "redraw" },
+ * ]);
+ * editor.handle({ type: "key", name: "left" });
+ * editor.handle({ type: "char", text: "l" });
+ * assert.equal(editor.line, "hello");
+ * assert.equal(editor.render(), "\r\x1b[J> hello\x1b[1D");
+ * assert.deepEqual(editor.handle({ type: "key", name: "enter" }), [
+ *   { type: "submit", line: "hello" },
+ *   { type: "redraw" },
+ * ]);
+ * assert.equal(editor.printAbove("alice: hi"), "\r\x1b[Jalice: hi\r\n\r\x1b[J> ");
+ * ```
+ */
+export class LineEditor {
+  #units: readonly string[] = [];
+  #cursor = 0;
+  #prompt: Prompt;
+  readonly #maxLength: number;
+  readonly #historySize: number;
+  readonly #complete: ((word: string, line: string) => string[]) | undefined;
+  #history: string[] = [];
+  /** Index of the history entry shown; `#history.length` for the draft. */
+  #historyIndex = 0;
+  /** The line being typed before history browsing began. */
+  #draft = "";
+  #columns: number;
+  /** Row of the terminal's cursor within the drawn rows (0 = prompt row). */
+  #cursorRow = 0;
+  #drawn: Drawn | undefined;
+
+  /**
+   * Creates an editor with an empty line.
+   *
+   * @param options Prompt, limits, width and completion.
+   * @throws {RangeError} If `maxLength` is not a positive integer,
+   * `historySize` not a non-negative integer, or `columns` is NaN.
+   */
+  constructor(options: LineEditorOptions = {}) {
+    const {
+      prompt = DEFAULT_PROMPT,
+      maxLength = DEFAULT_MAX_LENGTH,
+      historySize = DEFAULT_HISTORY_SIZE,
+      columns = DEFAULT_COLUMNS,
+      complete,
+    } = options;
+    if (!Number.isInteger(maxLength) || maxLength < 1) {
+      throw new RangeError(
+        `Cannot create line editor: maxLength ${maxLength} is not a positive integer`,
+      );
+    }
+    if (!Number.isInteger(historySize) || historySize < 0) {
+      throw new RangeError(
+        `Cannot create line editor: historySize ${historySize} is not a non-negative integer`,
+      );
+    }
+    this.#maxLength = maxLength;
+    this.#historySize = historySize;
+    this.#complete = complete;
+    this.#columns = clampColumns(columns, "create line editor");
+    this.#prompt = parsePrompt(prompt);
+  }
+
+  /**
+   * The text being typed.
+   *
+   * @returns The current line.
+   */
+  get line(): string {
+    return this.#units.join("");
+  }
+
+  /**
+   * The cursor position, in user-perceived characters (grapheme clusters)
+   * from the start of the line: 0 up to the number of characters.
+   *
+   * @returns The cursor index.
+   */
+  get cursor(): number {
+    return this.#cursor;
+  }
+
+  /**
+   * The prompt as shown: controls removed, SGR sequences kept.
+   *
+   * @returns The prompt.
+   */
+  get prompt(): string {
+    return this.#prompt.text;
+  }
+
+  /**
+   * Applies one key.
+   *
+   * @param key A key from {@linkcode KeyDecoder}.
+   * @returns What the caller should do, in order; empty when nothing changed.
+   */
+  handle(key: Key): EditorAction[] {
+    const lineBefore = this.line;
+    const cursorBefore = this.#cursor;
+    const actions: EditorAction[] = [];
+    let applied = true;
+    let redraw = false;
+    const cursor = this.#cursor;
+    const length = this.#units.length;
+    switch (key.type) {
+      case "char":
+        applied = this.#insert(key.text);
+        break;
+      case "paste":
+        applied = this.#paste(key.text, actions);
+        break;
+      case "key":
+        switch (key.name) {
+          case "enter":
+            actions.push(this.#submit());
+            break;
+          case "ctrl-c":
+            this.#load("");
+            this.#stopBrowsing();
+            actions.push({ type: "interrupt" });
+            break;
+          case "ctrl-d":
+            if (length === 0) return [{ type: "eof" }];
+            if (cursor < length) this.#replace(cursor, cursor + 1, "");
+            break;
+          case "delete":
+            if (cursor < length) this.#replace(cursor, cursor + 1, "");
+            break;
+          case "backspace":
+            if (cursor > 0) this.#replace(cursor - 1, cursor, "");
+            break;
+          case "left":
+          case "ctrl-b":
+            this.#cursor = Math.max(0, cursor - 1);
+            break;
+          case "right":
+          case "ctrl-f":
+            this.#cursor = Math.min(length, cursor + 1);
+            break;
+          case "home":
+          case "ctrl-a":
+            this.#cursor = 0;
+            break;
+          case "end":
+          case "ctrl-e":
+            this.#cursor = length;
+            break;
+          case "ctrl-left":
+            this.#cursor = this.#wordStart();
+            break;
+          case "ctrl-right":
+            this.#cursor = this.#wordEnd();
+            break;
+          case "ctrl-u":
+            this.#replace(0, cursor, "");
+            break;
+          case "ctrl-k":
+            this.#replace(cursor, length, "");
+            break;
+          case "ctrl-w":
+            this.#replace(this.#wordStart(), cursor, "");
+            break;
+          case "up":
+            applied = this.#historyUp();
+            break;
+          case "down":
+            applied = this.#historyDown();
+            break;
+          case "tab":
+            applied = this.#completeWord(actions);
+            break;
+          case "ctrl-l":
+            redraw = true;
+            break;
+          default: // escape, pageup, pagedown, unknown: nothing to edit
+            break;
+        }
+        break;
+    }
+    if (!applied) actions.push({ type: "bell" });
+    if (redraw || this.#cursor !== cursorBefore || this.line !== lineBefore) {
+      actions.push({ type: "redraw" });
+    }
+    return actions;
+  }
+
+  /**
+   * Sets the terminal width; call it when the terminal is resized, then
+   * write {@linkcode LineEditor.render}.
+   *
+   * On a resize, some terminals reflow the rows already drawn (most do) and
+   * some leave them in place (xterm). The editor assumes whichever puts its
+   * first row lower, so the next redraw never erases a printed line; at worst
+   * part of the old input stays visible above the new one.
+   *
+   * @param columns The new width; clamped to 1..1000.
+   * @throws {RangeError} If `columns` is NaN.
+   */
+  setWidth(columns: number): void {
+    const width = clampColumns(columns, "set width");
+    if (width === this.#columns) return;
+    this.#columns = width;
+    const drawn = this.#drawn;
+    if (drawn === undefined || this.#cursorRow === 0) return;
+    const reflowed = layout(drawn.prompt, drawn.units, drawn.cursor, width);
+    let row = reflowed.cursorRow;
+    // At the very end of a row that is exactly full, a terminal may keep its
+    // cursor on that row (pending wrap) rather than the next.
+    if (
+      drawn.cursor === drawn.units.length && reflowed.cursorCol === 0 && row > 0
+    ) {
+      row--;
+    }
+    this.#cursorRow = Math.min(this.#cursorRow, row);
+  }
+
+  /**
+   * Changes the prompt; write {@linkcode LineEditor.render} afterwards.
+   *
+   * @param prompt The new prompt. SGR colour sequences are kept and take no
+   * columns; other escape sequences and controls are removed. If it contains
+   * escape sequences, an SGR reset follows it on screen.
+   */
+  setPrompt(prompt: string): void {
+    this.#prompt = parsePrompt(prompt);
+  }
+
+  /**
+   * Draws the prompt and line from scratch: moves to the first row the
+   * editor drew last time, clears to the end of the screen, writes prompt
+   * and line (letting the terminal wrap them), and puts the cursor at the
+   * editing position with relative moves.
+   *
+   * @returns The ANSI text to write to the terminal.
+   */
+  render(): string {
+    const width = this.#columns;
+    const drawn: Drawn = {
+      prompt: this.#prompt,
+      units: this.#units,
+      cursor: this.#cursor,
+    };
+    const { text, cursorRow, cursorCol, endRow, endCol } = layout(
+      drawn.prompt,
+      drawn.units,
+      drawn.cursor,
+      width,
+    );
+    let out = this.#toFirstRow() + text;
+    let row = endRow;
+    let col = endCol;
+    if (col >= width) {
+      // Autowrap is pending; CR settles where the cursor is. When the cursor
+      // belongs at the end, it needs the row below, which LF creates.
+      if (cursorRow > row) {
+        out += "\r\n";
+        row++;
+      } else {
+        out += "\r";
+      }
+      col = 0;
+    }
+    if (row > cursorRow) out += `\x1b[${row - cursorRow}A`;
+    if (cursorCol === 0 && col !== 0) {
+      out += "\r";
+    } else if (cursorCol < col) {
+      out += `\x1b[${col - cursorCol}D`;
+    } else if (cursorCol > col) {
+      out += `\x1b[${cursorCol - col}C`;
+    }
+    this.#cursorRow = cursorRow;
+    this.#drawn = drawn;
+    return out;
+  }
+
+  /**
+   * Erases what the editor drew and leaves the cursor at column 0 of its
+   * first row, ready for output. The next {@linkcode LineEditor.render}
+   * draws from there.
+   *
+   * @returns The ANSI text to write to the terminal.
+   */
+  clear(): string {
+    const out = this.#toFirstRow();
+    this.#cursorRow = 0;
+    this.#drawn = undefined;
+    return out;
+  }
+
+  /**
+   * Prints text above the input line: erases the line, writes the text and
+   * redraws the line below it.
+   *
+   * @param text One or more lines (LF, CR LF or CR separated; a final line
+   * break is optional), written as they are otherwise: sanitise untrusted
+   * text first.
+   * @returns The ANSI text to write to the terminal.
+   */
+  printAbove(text: string): string {
+    const lines = text.split(/\r\n|\r|\n/);
+    if (lines.length > 1 && lines.at(-1) === "") lines.pop();
+    return `${this.clear()}${lines.join("\r\n")}\r\n${this.render()}`;
+  }
+
+  #toFirstRow(): string {
+    const up = this.#cursorRow > 0 ? `\x1b[${this.#cursorRow}A` : "";
+    return `${up}\r\x1b[J`;
+  }
+
+  /**
+   * Replaces the characters from `start` to `end` with `text` and puts the
+   * cursor after it. The line is segmented again, as the edit may join or
+   * split grapheme clusters.
+   */
+  #replace(start: number, end: number, text: string): void {
+    if (start === end && text === "") return;
+    const head = this.#units.slice(0, start).join("") + text;
+    const units = graphemes(head + this.#units.slice(end).join(""));
+    let cursor = 0;
+    for (let length = 0; length < head.length && cursor < units.length;) {
+      length += units[cursor]?.length ?? 1;
+      cursor++;
+    }
+    this.#units = units;
+    this.#cursor = cursor;
+  }
+
+  /** Replaces the line, cursor at the end. */
+  #load(line: string): void {
+    this.#units = graphemes(line);
+    this.#cursor = this.#units.length;
+  }
+
+  /** Inserts cleaned text; returns false if some did not fit. */
+  #insert(raw: string): boolean {
+    const text = cleanText(raw);
+    if (text === "") return true;
+    const room = this.#maxLength - this.line.length;
+    let accepted = text;
+    if (text.length > room) {
+      accepted = "";
+      for (const unit of graphemes(text)) {
+        if (accepted.length + unit.length > room) break;
+        accepted += unit;
+      }
+    }
+    if (accepted !== "") this.#replace(this.#cursor, this.#cursor, accepted);
+    return accepted === text;
+  }
+
+  /** Inserts pasted text, submitting at each line break. */
+  #paste(text: string, actions: EditorAction[]): boolean {
+    const parts = text.split(/\r\n|\r|\n/);
+    let applied = true;
+    parts.forEach((part, index) => {
+      if (!this.#insert(part)) applied = false;
+      if (index < parts.length - 1) actions.push(this.#submit());
+    });
+    return applied;
+  }
+
+  #submit(): EditorAction {
+    const line = this.line;
+    const history = this.#history;
+    if (
+      this.#historySize > 0 && line.trim() !== "" && history.at(-1) !== line
+    ) {
+      history.push(line);
+      if (history.length > this.#historySize) history.shift();
+    }
+    this.#load("");
+    this.#stopBrowsing();
+    return { type: "submit", line };
+  }
+
+  #stopBrowsing(): void {
+    this.#historyIndex = this.#history.length;
+    this.#draft = "";
+  }
+
+  #historyUp(): boolean {
+    if (this.#historyIndex <= 0) return false;
+    if (this.#historyIndex >= this.#history.length) this.#draft = this.line;
+    this.#historyIndex--;
+    this.#load(this.#history[this.#historyIndex] ?? "");
+    return true;
+  }
+
+  #historyDown(): boolean {
+    if (this.#historyIndex >= this.#history.length) return false;
+    this.#historyIndex++;
+    this.#load(this.#history[this.#historyIndex] ?? this.#draft);
+    return true;
+  }
+
+  /** Start of the word before the cursor (after whitespace before it). */
+  #wordStart(): number {
+    let i = this.#cursor;
+    while (i > 0 && isSpace(this.#units[i - 1])) i--;
+    while (i > 0 && !isSpace(this.#units[i - 1])) i--;
+    return i;
+  }
+
+  /** End of the word at or after the cursor. */
+  #wordEnd(): number {
+    const length = this.#units.length;
+    let i = this.#cursor;
+    while (i < length && isSpace(this.#units[i])) i++;
+    while (i < length && !isSpace(this.#units[i])) i++;
+    return i;
+  }
+
+  #completeWord(actions: EditorAction[]): boolean {
+    if (this.#complete === undefined) return false;
+    let start = this.#cursor;
+    while (start > 0 && !isSpace(this.#units[start - 1])) start--;
+    const word = this.#units.slice(start, this.#cursor).join("");
+    const items = [
+      ...new Set(this.#complete(word, this.line).map(cleanText)),
+    ].filter((item) => item !== "");
+    const [only] = items;
+    if (only === undefined) return false;
+    if (items.length === 1) return this.#replaceWord(start, word, `${only} `);
+    actions.push({ type: "candidates", items });
+    const prefix = commonPrefix(items);
+    return prefix.length <= word.length ||
+      this.#replaceWord(start, word, prefix);
+  }
+
+  #replaceWord(start: number, word: string, text: string): boolean {
+    if (this.line.length - word.length + text.length > this.#maxLength) {
+      return false;
+    }
+    this.#replace(start, this.#cursor, text);
+    return true;
+  }
+}
+
+/**
+ * How many terminal columns text takes: wide characters (CJK, fullwidth
+ * forms, emoji) count 2; combining marks, zero-width characters and controls
+ * count 0; escape sequences (SGR colours and any other) are ignored. An
+ * approximation of East Asian Width that matches common terminals for
+ * common text, per grapheme cluster.
+ *
+ * @example
+ * ```ts
+ * import { displayWidth } from "./line_editor.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(displayWidth("\x1b[1mhi\x1b[0m"), 2);
+ * assert.equal(displayWidth("日本"), 4);
+ * assert.equal(displayWidth("e\u0301👍"), 3);
+ * ```
+ *
+ * @param text Text, possibly with escape sequences.
+ * @returns Its width in columns.
+ */
+export function displayWidth(text: string): number {
+  if (/^[\x20-\x7e]*$/.test(text)) return text.length;
+  let width = 0;
+  let start = 0;
+  for (let i = text.indexOf(ESC); i >= 0; i = text.indexOf(ESC, start)) {
+    width += runWidth(text.slice(start, i));
+    start = escapeEnd(text, i);
+  }
+  return width + runWidth(text.slice(start));
+}
+
+function runWidth(run: string): number {
+  let width = 0;
+  for (const unit of graphemes(run)) width += graphemeWidth(unit);
+  return width;
+}
+
+/**
+ * Lays out prompt and line from column 0 at a width, the way a terminal with
+ * autowrap places them: a character that does not fit goes to the next row
+ * (a wide one leaves the last column empty). A character wider than the
+ * terminal is written as `?`.
+ */
+function layout(
+  prompt: Prompt,
+  units: readonly string[],
+  cursor: number,
+  width: number,
+): Layout {
+  let text = "";
+  let row = 0;
+  let col = 0;
+  let cursorRow = 0;
+  let cursorCol = 0;
+  const place = (cell: Cell) => {
+    if (cell.width > 0 && col + cell.width > width) {
+      row++;
+      col = 0;
+    }
+    text += cell.text;
+    col += cell.width;
+  };
+  for (const cell of prompt.cells) place(fit(cell, width));
+  if (prompt.styled) text += SGR_RESET;
+  for (let i = 0; i <= units.length; i++) {
+    const unit = units[i];
+    const cell = unit === undefined
+      ? { text: "", width: 0 }
+      : fit({ text: unit, width: graphemeWidth(unit) }, width);
+    if (i === cursor) {
+      if (col + Math.max(cell.width, 1) > width) {
+        cursorRow = row + 1;
+        cursorCol = 0;
+      } else {
+        cursorRow = row;
+        cursorCol = col;
+      }
+    }
+    place(cell);
+  }
+  return { text, endRow: row, endCol: col, cursorRow, cursorCol };
+}
+
+function fit(cell: Cell, width: number): Cell {
+  return cell.width > width ? { text: "?", width: 1 } : cell;
+}
+
+function clampColumns(columns: number, action: string): number {
+  if (Number.isNaN(columns)) {
+    throw new RangeError(`Cannot ${action}: columns is NaN`);
+  }
+  return Math.min(MAX_COLUMNS, Math.max(1, Math.trunc(columns)));
+}
+
+function parsePrompt(prompt: string): Prompt {
+  const cells: Cell[] = [];
+  let styled = false;
+  let start = 0;
+  const addText = (end: number) => {
+    for (const unit of graphemes(cleanText(prompt.slice(start, end)))) {
+      cells.push({ text: unit, width: graphemeWidth(unit) });
+    }
+  };
+  for (let i = prompt.indexOf(ESC); i >= 0; i = prompt.indexOf(ESC, start)) {
+    addText(i);
+    start = escapeEnd(prompt, i);
+    const sequence = prompt.slice(i, start);
+    if (isSgr(sequence)) {
+      cells.push({ text: sequence, width: 0 });
+      styled = true;
+    }
+  }
+  addText(prompt.length);
+  return { text: cells.map((cell) => cell.text).join(""), cells, styled };
+}
+
+/** `ESC [ params m` with numeric parameters only. */
+function isSgr(sequence: string): boolean {
+  return sequence.startsWith(`${ESC}[`) && sequence.endsWith("m") &&
+    /^[0-9;:]*$/.test(sequence.slice(2, -1));
+}
+
+/**
+ * Returns the index just past the escape sequence starting with the ESC at
+ * `i`: CSI up to its final byte, OSC up to BEL or ST, DCS/SOS/PM/APC up to
+ * ST, or ESC with intermediates and a final byte. Malformed sequences end
+ * before the offending character.
+ */
+function escapeEnd(text: string, i: number): number {
+  const next = text[i + 1];
+  if (next === "[") {
+    let j = i + 2;
+    while (isInRange(text.charCodeAt(j), 0x20, 0x3f)) j++;
+    return isInRange(text.charCodeAt(j), 0x40, 0x7e) ? j + 1 : j;
+  }
+  if (next === "]" || next === "P" || next === "X" || next === "^" || next === "_") {
+    for (let j = i + 2; j < text.length; j++) {
+      if (next === "]" && text[j] === "\x07") return j + 1;
+      if (text[j] === ESC) return text[j + 1] === "\\" ? j + 2 : j;
+    }
+    return text.length;
+  }
+  let j = i + 1;
+  while (isInRange(text.charCodeAt(j), 0x20, 0x2f)) j++;
+  return isInRange(text.charCodeAt(j), 0x30, 0x7e) ? j + 1 : j;
+}
+
+function isInRange(code: number, low: number, high: number): boolean {
+  return code >= low && code <= high;
+}
+
+/** Text as inserted: tabs and line separators become spaces, then sanitised. */
+function cleanText(text: string): string {
+  return sanitizeText(text.replace(/[\t\u2028\u2029]/g, " "));
+}
+
+function isSpace(unit: string | undefined): boolean {
+  return unit !== undefined && /^\s/u.test(unit);
+}
+
+/** Longest common prefix, by code point. */
+function commonPrefix(items: readonly string[]): string {
+  let prefix = Array.from(items[0] ?? "");
+  for (const item of items) {
+    const chars = Array.from(item);
+    let n = 0;
+    while (n < prefix.length && prefix[n] === chars[n]) n++;
+    prefix = prefix.slice(0, n);
+  }
+  return prefix.join("");
+}
+
+const segmenter = typeof Intl === "object" && typeof Intl.Segmenter === "function"
+  ? new Intl.Segmenter(undefined, { granularity: "grapheme" })
+  : undefined;
+
+/** Splits text into grapheme clusters (code points without Intl.Segmenter). */
+function graphemes(text: string): string[] {
+  if (segmenter === undefined) return Array.from(text);
+  const units: string[] = [];
+  for (const { segment } of segmenter.segment(text)) units.push(segment);
+  return units;
+}
+
+/**
+ * Code point ranges (sorted) taking 2 columns: East Asian Wide and Fullwidth,
+ * simplified. Emoji are matched by `Emoji_Presentation` instead.
+ */
+const WIDE_RANGES: readonly (readonly [number, number])[] = [
+  [0x1100, 0x115f], // Hangul Jamo initial consonants
+  [0x2329, 0x232a], // angle brackets
+  [0x2e80, 0x303e], // CJK radicals, symbols and punctuation
+  [0x3041, 0x33ff], // kana, bopomofo, CJK compatibility
+  [0x3400, 0x4dbf], // CJK extension A
+  [0x4e00, 0x9fff], // CJK unified ideographs
+  [0xa000, 0xa4cf], // Yi
+  [0xa960, 0xa97f], // Hangul Jamo extended A
+  [0xac00, 0xd7a3], // Hangul syllables
+  [0xf900, 0xfaff], // CJK compatibility ideographs
+  [0xfe10, 0xfe19], // vertical forms
+  [0xfe30, 0xfe6f], // CJK compatibility forms, small forms
+  [0xff00, 0xff60], // fullwidth forms
+  [0xffe0, 0xffe6], // fullwidth signs
+  [0x16fe0, 0x16fe4], // ideographic symbols
+  [0x17000, 0x18cff], // Tangut
+  [0x1b000, 0x1b2ff], // kana supplement, Nushu
+  [0x20000, 0x3fffd], // CJK extensions B and beyond
+];
+
+const ZERO_WIDTH = /^[\p{Mn}\p{Me}\p{Cf}\p{Cc}]$/u;
+const EMOJI_PRESENTATION = /^\p{Emoji_Presentation}$/u;
+
+function codePointWidth(code: number): number {
+  if (code < 0x20 || (code >= 0x7f && code < 0xa0)) return 0;
+  if (code < 0x300) return 1;
+  if (code >= 0x1160 && code <= 0x11ff) return 0; // Hangul medial and final Jamo
+  const char = String.fromCodePoint(code);
+  if (ZERO_WIDTH.test(char)) return 0;
+  for (const [low, high] of WIDE_RANGES) {
+    if (code < low) break;
+    if (code <= high) return 2;
+  }
+  return EMOJI_PRESENTATION.test(char) ? 2 : 1;
+}
+
+/**
+ * Width of a grapheme cluster: that of its first visible code point, 2 with
+ * the emoji presentation selector (U+FE0F), 1 with the text one (U+FE0E).
+ */
+function graphemeWidth(unit: string): number {
+  const first = unit.charCodeAt(0);
+  if (unit.length === 1 && first >= 0x20 && first < 0x7f) return 1;
+  let width = 0;
+  for (const char of unit) {
+    width = codePointWidth(char.codePointAt(0) ?? 0);
+    if (width > 0) break;
+  }
+  if (width === 1 && unit.includes("\ufe0f")) return 2;
+  if (width === 2 && unit.includes("\ufe0e")) return 1;
+  return width;
+}

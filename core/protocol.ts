@@ -1,0 +1,247 @@
+/**
+ * Client protocol v1: the frames a node sends and accepts, and the one place
+ * where untrusted client frames are validated into typed requests.
+ *
+ * Every frame is one JSON object per line with a `t` field. See README.md,
+ * "Client protocol v1".
+ *
+ * @module
+ */
+import type { ChatEvent, EventKind } from "./event.ts";
+import { eventId } from "./event.ts";
+
+/** The protocol version this node speaks. */
+export const PROTOCOL_VERSION = 1;
+
+/** Longest chat line a client may send, in UTF-16 code units. */
+export const MAX_TEXT_LENGTH = 4000;
+
+/** Stable error codes of `error` frames. */
+export type ErrorCode =
+  | "line_too_long"
+  | "bad_utf8"
+  | "bad_json"
+  | "bad_frame"
+  | "unknown_type"
+  | "version"
+  | "no_hello"
+  | "already_hello"
+  | "nick_taken"
+  | "nick_invalid"
+  | "room_invalid"
+  | "not_in_room"
+  | "empty_message"
+  | "text_too_long"
+  | "no_such_user"
+  | "unknown_command"
+  | "bad_args"
+  | "rate_limited"
+  | "forbidden"
+  | "overflow"
+  | "shutdown"
+  | "server_error";
+
+/** A chat event as clients see it. */
+export interface MsgFrame {
+  readonly t: "msg";
+  /** Event id, `origin:seq`. */
+  readonly id: string;
+  /** Wall-clock milliseconds of the event's hybrid clock stamp. */
+  readonly time: number;
+  readonly room: string;
+  readonly kind: EventKind;
+  readonly from: string;
+  readonly to?: string;
+  readonly text: string;
+  readonly sealed?: string;
+}
+
+/** Everything a node sends to a client. */
+export type ServerFrame =
+  | {
+    readonly t: "welcome";
+    readonly v: number;
+    readonly node: string;
+    readonly nick: string;
+    readonly room: string;
+    readonly rooms: readonly string[];
+    readonly topic: string;
+    readonly history: readonly MsgFrame[];
+  }
+  | {
+    readonly t: "joined";
+    readonly room: string;
+    readonly topic: string;
+    readonly history: readonly MsgFrame[];
+  }
+  | {
+    readonly t: "history";
+    readonly room: string;
+    readonly history: readonly MsgFrame[];
+  }
+  /** `current` is the room plain lines now go to (`""` when none). */
+  | { readonly t: "left"; readonly room: string; readonly current: string }
+  | { readonly t: "nick"; readonly nick: string }
+  | MsgFrame
+  /** `id` is absent when the line was a command rather than a message. */
+  | { readonly t: "ack"; readonly cid: string; readonly id?: string }
+  | {
+    readonly t: "info";
+    readonly cmd: string;
+    readonly lines: readonly string[];
+    readonly data?: unknown;
+  }
+  | {
+    readonly t: "error";
+    readonly code: ErrorCode;
+    readonly message: string;
+    readonly cid?: string;
+  }
+  | { readonly t: "pong" }
+  | { readonly t: "bye"; readonly reason: string };
+
+/** A validated client request. */
+export type ClientFrame =
+  | { readonly t: "hello"; readonly v: number; readonly user: string; readonly room?: string }
+  | { readonly t: "say"; readonly room?: string; readonly text: string; readonly cid?: string }
+  | { readonly t: "cmd"; readonly room?: string; readonly line: string }
+  | { readonly t: "ping" };
+
+/**
+ * A failure that becomes an `error` frame. Hub and frontends throw it;
+ * one place per frontend turns it into protocol output.
+ */
+export class ProtocolError extends Error {
+  /** The stable code clients can match on. */
+  readonly code: ErrorCode;
+
+  /**
+   * @param code Stable error code.
+   * @param message Readable message, sentence case, no final period.
+   * @param options Standard error options (`cause`).
+   */
+  constructor(code: ErrorCode, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "ProtocolError";
+    this.code = code;
+  }
+}
+
+/**
+ * Renders an event as the frame clients receive.
+ *
+ * @param event The event.
+ * @returns Its `msg` frame.
+ */
+export function toMsgFrame(event: ChatEvent): MsgFrame {
+  const frame: {
+    -readonly [K in keyof MsgFrame]: MsgFrame[K];
+  } = {
+    t: "msg",
+    id: eventId(event),
+    time: event.hlc.wall,
+    room: event.room,
+    kind: event.kind,
+    from: event.from,
+    text: event.text,
+  };
+  if (event.to !== undefined) frame.to = event.to;
+  if (event.sealed !== undefined) frame.sealed = event.sealed;
+  return frame;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function optionalString(
+  frame: Record<string, unknown>,
+  field: string,
+  max: number,
+): string | undefined {
+  if (!Object.hasOwn(frame, field) || frame[field] === undefined) {
+    return undefined;
+  }
+  return requiredString(frame, field, max);
+}
+
+function requiredString(
+  frame: Record<string, unknown>,
+  field: string,
+  max: number,
+): string {
+  const value = Object.hasOwn(frame, field) ? frame[field] : undefined;
+  if (typeof value !== "string") {
+    throw new ProtocolError(
+      "bad_frame",
+      `Invalid ${String(frame.t)} frame: field "${field}" must be a string`,
+    );
+  }
+  if (value.length > max) {
+    throw new ProtocolError(
+      field === "text" ? "text_too_long" : "bad_frame",
+      `Invalid ${
+        String(frame.t)
+      } frame: field "${field}" is ${value.length} characters, maximum ${max}`,
+    );
+  }
+  return value;
+}
+
+/**
+ * Validates one decoded JSON value as a client frame. Only known fields are
+ * read, with `Object.hasOwn`, so `__proto__` and other extras are ignored.
+ *
+ * @param value Parsed JSON from the wire.
+ * @returns The typed frame.
+ * @throws {ProtocolError} `bad_frame`, `unknown_type` or `text_too_long`.
+ */
+export function parseClientFrame(value: unknown): ClientFrame {
+  if (!isRecord(value)) {
+    throw new ProtocolError("bad_frame", "Invalid frame: expected a JSON object");
+  }
+  const type = Object.hasOwn(value, "t") ? value.t : undefined;
+  if (typeof type !== "string") {
+    throw new ProtocolError(
+      "bad_frame",
+      'Invalid frame: field "t" must be a string',
+    );
+  }
+  switch (type) {
+    case "hello": {
+      const v = Object.hasOwn(value, "v") ? value.v : undefined;
+      if (typeof v !== "number" || !Number.isInteger(v)) {
+        throw new ProtocolError(
+          "bad_frame",
+          'Invalid hello frame: field "v" must be an integer',
+        );
+      }
+      const user = requiredString(value, "user", 64);
+      const room = optionalString(value, "room", 64);
+      return room === undefined ? { t: type, v, user } : { t: type, v, user, room };
+    }
+    case "say": {
+      const text = requiredString(value, "text", MAX_TEXT_LENGTH);
+      const room = optionalString(value, "room", 64);
+      const cid = optionalString(value, "cid", 64);
+      return {
+        t: type,
+        text,
+        ...(room === undefined ? {} : { room }),
+        ...(cid === undefined ? {} : { cid }),
+      };
+    }
+    case "cmd": {
+      const line = requiredString(value, "line", MAX_TEXT_LENGTH);
+      const room = optionalString(value, "room", 64);
+      return room === undefined ? { t: type, line } : { t: type, line, room };
+    }
+    case "ping":
+      return { t: type };
+    default:
+      throw new ProtocolError(
+        "unknown_type",
+        `Unknown frame type "${type.slice(0, 32)}": expected hello, say, cmd or ping`,
+      );
+  }
+}

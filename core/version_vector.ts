@@ -1,0 +1,113 @@
+/**
+ * Which events a node holds, per origin: the highest contiguous sequence
+ * number, plus the few seen beyond a gap (events can arrive out of order from
+ * the mesh). It answers "have I seen (origin, seq)?" for deduplication and
+ * "what am I missing?" for anti-entropy.
+ *
+ * | operation | cost |
+ * | --- | --- |
+ * | `has`, `add` | O(1) amortised |
+ * | `contiguous` | O(1) |
+ * | `toJSON` | O(origins + out-of-order seqs) |
+ *
+ * @module
+ */
+
+/** Serialisable form of a {@linkcode VersionVector}: origin → contiguous seq. */
+export type VersionVectorJson = Record<string, number>;
+
+interface OriginState {
+  contiguous: number;
+  ahead: Set<number>;
+}
+
+/** Per-origin record of the sequence numbers a node holds. */
+export class VersionVector {
+  #origins = new Map<string, OriginState>();
+
+  /**
+   * Whether `(origin, seq)` was already added.
+   *
+   * @param origin Node id.
+   * @param seq Sequence number (≥ 1).
+   * @returns `true` when seen.
+   */
+  has(origin: string, seq: number): boolean {
+    const state = this.#origins.get(origin);
+    if (state === undefined) return false;
+    return seq <= state.contiguous || state.ahead.has(seq);
+  }
+
+  /**
+   * Records `(origin, seq)`.
+   *
+   * @param origin Node id.
+   * @param seq Sequence number (≥ 1).
+   * @returns `false` when it was already recorded, `true` when new.
+   * @throws {RangeError} When `seq` is not a positive safe integer.
+   */
+  add(origin: string, seq: number): boolean {
+    if (!Number.isSafeInteger(seq) || seq < 1) {
+      throw new RangeError(`Cannot add to version vector: invalid seq ${seq}`);
+    }
+    let state = this.#origins.get(origin);
+    if (state === undefined) {
+      state = { contiguous: 0, ahead: new Set() };
+      this.#origins.set(origin, state);
+    }
+    if (seq <= state.contiguous || state.ahead.has(seq)) return false;
+    if (seq !== state.contiguous + 1) {
+      state.ahead.add(seq);
+      return true;
+    }
+    state.contiguous = seq;
+    while (state.ahead.delete(state.contiguous + 1)) state.contiguous++;
+    return true;
+  }
+
+  /**
+   * The highest sequence number up to which nothing is missing.
+   *
+   * @param origin Node id.
+   * @returns 0 when nothing from `origin` was seen.
+   */
+  contiguous(origin: string): number {
+    return this.#origins.get(origin)?.contiguous ?? 0;
+  }
+
+  /** The origins this vector knows, in insertion order. */
+  origins(): string[] {
+    return [...this.#origins.keys()];
+  }
+
+  /**
+   * The contiguous part, for exchange with peers and for snapshots.
+   *
+   * @returns origin → highest contiguous seq.
+   */
+  toJSON(): VersionVectorJson {
+    const out: VersionVectorJson = {};
+    for (const [origin, state] of this.#origins) out[origin] = state.contiguous;
+    return out;
+  }
+
+  /**
+   * Builds a vector that holds everything up to each contiguous seq.
+   *
+   * @param json As produced by {@linkcode VersionVector.toJSON}.
+   * @returns The vector.
+   * @throws {RangeError} When a value is not a non-negative safe integer.
+   */
+  static fromJSON(json: VersionVectorJson): VersionVector {
+    const vector = new VersionVector();
+    for (const [origin, seq] of Object.entries(json)) {
+      if (!Number.isSafeInteger(seq) || seq < 0) {
+        throw new RangeError(
+          `Cannot restore version vector: invalid seq ${seq} for ${origin}`,
+        );
+      }
+      vector.#origins.set(origin, { contiguous: seq, ahead: new Set() });
+    }
+    return vector;
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * meshchat's composition root: reads flags, builds the logger, starts the
+ * node, and stops it on SIGINT/SIGTERM.
+ *
+ * ```sh
+ * deno run -P=node main.ts node --port 8080
+ * deno run -P=node main.ts node --help
+ * ```
+ *
+ * @module
+ */
+import { UsageError } from "./core/cli_flags.ts";
+import { createLogger } from "./node/logger.ts";
+import { startNode } from "./node/node.ts";
+import { NODE_HELP, parseNodeConfig } from "./node/node_config.ts";
+
+const USAGE = `meshchat — self-hosted terminal chat
+
+Usage:
+  deno task node [flags]      run one node (see: deno task node --help)
+  deno task cluster           run a local 3-node cluster
+  deno task client -server localhost:8080 -user NAME
+
+Subcommands of main.ts: node, cluster, help`;
+
+async function runNode(args: readonly string[]): Promise<number> {
+  const config = parseNodeConfig(args);
+  if (config === "help") {
+    console.log(NODE_HELP);
+    return 0;
+  }
+  const logger = createLogger(config.id, { level: config.logLevel });
+  let node;
+  try {
+    node = startNode(config, logger);
+  } catch (error) {
+    if (error instanceof Deno.errors.AddrInUse) {
+      logger.error(`cannot listen on ${config.host}:${config.port}: address in use`);
+      return 1;
+    }
+    throw error;
+  }
+  const stopped = Promise.withResolvers<string>();
+  const onSignal = (signal: Deno.Signal) => () => stopped.resolve(signal);
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    Deno.addSignalListener(signal, onSignal(signal));
+  }
+  const signal = await stopped.promise;
+  logger.info("shutting down", { signal });
+  await node.stop("node shutting down");
+  logger.info("stopped");
+  return 0;
+}
+
+async function main(args: readonly string[]): Promise<number> {
+  const [command, ...rest] = args;
+  try {
+    switch (command) {
+      case "node":
+        return await runNode(rest);
+      case "cluster":
+        console.error(
+          "meshchat: the 3-node cluster is not available yet (it arrives with the mesh)",
+        );
+        return 1;
+      case undefined:
+      case "help":
+      case "-h":
+      case "--help":
+        console.log(USAGE);
+        return command === undefined ? 2 : 0;
+      default:
+        console.error(`meshchat: unknown command "${command}"\n\n${USAGE}`);
+        return 2;
+    }
+  } catch (error) {
+    if (error instanceof UsageError) {
+      console.error(`meshchat: ${error.message}`);
+      return 2;
+    }
+    throw error;
+  }
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

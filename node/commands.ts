@@ -1,0 +1,225 @@
+/**
+ * The one command table every frontend shares, and the one entry point for a
+ * line a person typed: {@linkcode handleInput}. `/help` is generated from the
+ * table.
+ *
+ * @module
+ */
+import { CommandTable, unescapeSlash, UnknownCommandError } from "../core/command_table.ts";
+import type { ChatEvent } from "../core/event.ts";
+import type { Hub, Session } from "./hub.ts";
+import { ProtocolError, toMsgFrame } from "../core/protocol.ts";
+
+/** What a command runs with. */
+export interface CommandContext {
+  /** The hub. */
+  readonly hub: Hub;
+  /** Who typed the command. */
+  readonly session: Session;
+  /** Room the client named for this line, or undefined for the current one. */
+  readonly room: string | undefined;
+  /** Sends command output to the person. */
+  reply(command: string, lines: readonly string[], data?: unknown): void;
+}
+
+/** Most history lines one `/history` returns. */
+const MAX_HISTORY = 500;
+
+function firstWord(args: string): [string, string] {
+  const match = /^(\S+)\s*(.*)$/s.exec(args);
+  return match ? [match[1] ?? "", match[2] ?? ""] : ["", ""];
+}
+
+function requireArgs(args: string, usage: string): string {
+  if (args === "") throw new ProtocolError("bad_args", `Missing argument: usage ${usage}`);
+  return args;
+}
+
+/** The command table of meshchat. */
+export const commands: CommandTable<CommandContext> = new CommandTable<CommandContext>();
+
+commands
+  .register({
+    name: "help",
+    aliases: ["h"],
+    help: "list commands",
+    run(ctx) {
+      ctx.reply("help", ["Commands:", ...commands.helpLines()]);
+    },
+  })
+  .register({
+    name: "who",
+    aliases: ["names"],
+    args: "[ROOM]",
+    help: "list the people in a room",
+    run(ctx, args) {
+      const room = ctx.hub.roomOf(ctx.session, args === "" ? ctx.room : args);
+      const members = [...room.members.values()].sort((a, b) => a.nick.localeCompare(b.nick));
+      const lines = members.map((m) =>
+        `  ${m.nick} (${m.node})${m.away === undefined ? "" : ` away: ${m.away}`}`
+      );
+      ctx.reply("who", [`${members.length} in #${room.name}:`, ...lines], members);
+    },
+  })
+  .register({
+    name: "nick",
+    args: "NEW",
+    help: "change your nick",
+    run(ctx, args) {
+      ctx.hub.rename(ctx.session, requireArgs(args, "/nick NEW"));
+    },
+  })
+  .register({
+    name: "me",
+    args: "ACTION",
+    help: "say what you are doing (/me waves)",
+    run(ctx, args) {
+      ctx.hub.say(ctx.session, ctx.room, requireArgs(args, "/me ACTION"), "action");
+    },
+  })
+  .register({
+    name: "msg",
+    aliases: ["m", "query"],
+    args: "NICK TEXT",
+    help: "send a private message",
+    run(ctx, args) {
+      const [nick, text] = firstWord(args);
+      requireArgs(text, "/msg NICK TEXT");
+      ctx.hub.sendPrivate(ctx.session, nick, text);
+    },
+  })
+  .register({
+    name: "join",
+    aliases: ["j"],
+    args: "ROOM",
+    help: "join a room (created if new) and make it current",
+    run(ctx, args) {
+      ctx.hub.join(ctx.session, requireArgs(firstWord(args)[0], "/join ROOM"));
+    },
+  })
+  .register({
+    name: "leave",
+    aliases: ["part"],
+    args: "[ROOM]",
+    help: "leave a room (default: the current one)",
+    run(ctx, args) {
+      ctx.hub.leave(ctx.session, args === "" ? ctx.room : firstWord(args)[0]);
+    },
+  })
+  .register({
+    name: "rooms",
+    aliases: ["list"],
+    help: "list rooms with their member counts and topics",
+    run(ctx) {
+      const rooms = [...ctx.hub.rooms().values()]
+        .filter((room) => room.members.size > 0 || ctx.session.rooms.has(room.name))
+        .sort((a, b) => a.name.localeCompare(b.name));
+      const data = rooms.map((r) => ({ room: r.name, members: r.members.size, topic: r.topic }));
+      ctx.reply("rooms", [
+        `${rooms.length} rooms:`,
+        ...data.map((r) => `  #${r.room} (${r.members})${r.topic ? ` ${r.topic}` : ""}`),
+      ], data);
+    },
+  })
+  .register({
+    name: "topic",
+    args: "[TEXT]",
+    help: "show or set the room topic",
+    run(ctx, args) {
+      if (args !== "") {
+        ctx.hub.setTopic(ctx.session, ctx.room, args);
+        return;
+      }
+      const room = ctx.hub.roomOf(ctx.session, ctx.room);
+      ctx.reply("topic", [
+        room.topic ? `Topic of #${room.name}: ${room.topic}` : `#${room.name} has no topic`,
+      ], {
+        room: room.name,
+        topic: room.topic,
+      });
+    },
+  })
+  .register({
+    name: "history",
+    args: "[N]",
+    help: `show the last N messages of the room (default 20, at most ${MAX_HISTORY})`,
+    run(ctx, args) {
+      const count = args === "" ? 20 : Number(args);
+      if (!Number.isInteger(count) || count < 1 || count > MAX_HISTORY) {
+        throw new ProtocolError(
+          "bad_args",
+          `Invalid count "${args.slice(0, 16)}": use 1 to ${MAX_HISTORY}`,
+        );
+      }
+      const room = ctx.hub.roomOf(ctx.session, ctx.room);
+      ctx.session.sink.send({
+        t: "history",
+        room: room.name,
+        history: room.recent(count).map(toMsgFrame),
+      });
+    },
+  })
+  .register({
+    name: "away",
+    args: "[MESSAGE]",
+    help: "mark yourself away",
+    run(ctx, args) {
+      ctx.hub.setAway(ctx.session, args);
+    },
+  })
+  .register({
+    name: "back",
+    help: "mark yourself back",
+    run(ctx) {
+      ctx.hub.setAway(ctx.session, undefined);
+    },
+  })
+  .register({
+    name: "quit",
+    aliases: ["exit", "bye"],
+    args: "[MESSAGE]",
+    help: "leave the chat",
+    run(ctx, args) {
+      const reason = args === "" ? "quit" : args.slice(0, 200);
+      ctx.session.sink.send({ t: "bye", reason: "quit" });
+      ctx.hub.disconnect(ctx.session, reason);
+      ctx.session.sink.close("quit");
+    },
+  });
+
+/**
+ * Handles one line a person typed: a `/command`, or text for a room
+ * (`//text` sends `/text`). Counts against the rate limit.
+ *
+ * @param ctx Command context (hub, session, room, reply).
+ * @param line The line.
+ * @returns The chat event when the line was a message, else undefined.
+ * @throws {ProtocolError} For every refusal (rate limit, unknown command, bad arguments, …).
+ */
+export async function handleInput(
+  ctx: CommandContext,
+  line: string,
+): Promise<ChatEvent | undefined> {
+  ctx.hub.spend(ctx.session);
+  let parsed;
+  try {
+    parsed = commands.parse(line);
+  } catch (error) {
+    if (error instanceof UnknownCommandError) {
+      throw new ProtocolError(
+        "unknown_command",
+        `Unknown command /${error.word.slice(0, 32)}: try /help`,
+        { cause: error },
+      );
+    }
+    throw error;
+  }
+  if (parsed === undefined) {
+    return ctx.hub.say(ctx.session, ctx.room, unescapeSlash(line));
+  }
+  if (parsed.command.opOnly) {
+    throw new ProtocolError("forbidden", `/${parsed.command.name} is for operators only`);
+  }
+  await parsed.command.run(ctx, parsed.args);
+  return undefined;
+}

@@ -1,0 +1,587 @@
+/**
+ * The hub: rooms, sessions, presence, commands, rate limits and the one apply
+ * path through which every event — local or from the mesh — changes chat
+ * state. It knows nothing of sockets or SSH: a session is a
+ * {@linkcode SessionSink} that frames are sent to.
+ *
+ * @module
+ */
+import { type ChatEvent, compareEvents, type EventKind, isSpoken } from "../core/event.ts";
+import { HybridClock } from "../core/hybrid_clock.ts";
+import { nickKey, normalizeRoom, validateNick } from "../core/names.ts";
+import { TokenBucket } from "../core/rate_limiter.ts";
+import { RingBuffer } from "../core/ring_buffer.ts";
+import { sanitizeText } from "../core/text_sanitizer.ts";
+import { VersionVector } from "../core/version_vector.ts";
+import { type Logger, silentLogger } from "./logger.ts";
+import {
+  type MsgFrame,
+  PROTOCOL_VERSION,
+  ProtocolError,
+  type ServerFrame,
+  toMsgFrame,
+} from "../core/protocol.ts";
+import { Room } from "./room.ts";
+
+/** Where a session's output goes: one per connected person. */
+export interface SessionSink {
+  /** Queues one frame for the person; must not block. */
+  send(frame: ServerFrame): void;
+  /** Ends the connection after queued frames are flushed. */
+  close(reason: string): void;
+}
+
+/** How a session reached the node. */
+export interface SessionOrigin {
+  /** Frontend name, e.g. `tcp` or `ssh`. */
+  readonly via: string;
+  /** Remote address, `host:port`. */
+  readonly address: string;
+}
+
+/** One connected person. */
+export class Session {
+  /** Unique per hub. */
+  readonly id: number;
+  /** How the person is connected. */
+  readonly origin: SessionOrigin;
+  /** Where frames go. */
+  readonly sink: SessionSink;
+  /** Rooms joined, in join order. */
+  readonly rooms = new Set<string>();
+  /** When the session started (ms). */
+  readonly since: number;
+  /** Current nick. */
+  nick: string;
+  /** The room plain lines and room commands go to by default. */
+  current = "";
+  /** Away message, when away. */
+  away: string | undefined;
+  /** Last time the person did something (ms). */
+  lastActive: number;
+  /** Messages-per-second budget; undefined when rate limiting is off. */
+  readonly limiter: TokenBucket | undefined;
+  /** False once the session has left. */
+  open = true;
+
+  /**
+   * @param id Unique id.
+   * @param nick Validated nick.
+   * @param sink Output.
+   * @param origin Transport details.
+   * @param limiter Rate limiter or undefined.
+   * @param now Current time (ms).
+   */
+  constructor(
+    id: number,
+    nick: string,
+    sink: SessionSink,
+    origin: SessionOrigin,
+    limiter: TokenBucket | undefined,
+    now: number,
+  ) {
+    this.id = id;
+    this.nick = nick;
+    this.sink = sink;
+    this.origin = origin;
+    this.limiter = limiter;
+    this.since = now;
+    this.lastActive = now;
+  }
+}
+
+/** Options of {@linkcode Hub}. */
+export interface HubOptions {
+  /** This node's id: the origin of every event accepted here. */
+  nodeId: string;
+  /** Events kept per room. @default 10000 */
+  historySize?: number;
+  /** Messages sent to a joining client. @default 50 */
+  welcomeHistory?: number;
+  /** Burst of messages a person may send at once; 0 disables rate limits. @default 10 */
+  rateBurst?: number;
+  /** Sustained messages per second per person. @default 5 */
+  ratePerSecond?: number;
+  /** Clock in ms. @default Date.now */
+  now?: () => number;
+  /** Hybrid clock. @default a new HybridClock(nodeId, { now }) */
+  clock?: HybridClock;
+  /** Logger. @default silentLogger */
+  logger?: Logger;
+}
+
+/** What a client asks for when it says hello. */
+export interface HelloRequest {
+  /** Requested nick. */
+  readonly user: string;
+  /** Room to start in. @default "lobby" */
+  readonly room?: string;
+  /** Protocol version the client speaks. @default PROTOCOL_VERSION */
+  readonly v?: number;
+}
+
+/** The default room everyone starts in. */
+export const DEFAULT_ROOM = "lobby";
+
+/** Private messages live in a log of their own, not in any room. */
+const PRIVATE_LOG_SIZE = 4096;
+
+/** The chat domain of one node. */
+export class Hub {
+  /** This node's id. */
+  readonly nodeId: string;
+  /** Hybrid clock stamping local events. */
+  readonly clock: HybridClock;
+  /** Which events this node holds. */
+  readonly versions = new VersionVector();
+  readonly #rooms = new Map<string, Room>();
+  readonly #sessionsByNick = new Map<string, Session>();
+  readonly #privateLog = new RingBuffer<ChatEvent>(PRIVATE_LOG_SIZE);
+  readonly #historySize: number;
+  readonly #welcomeHistory: number;
+  readonly #rateBurst: number;
+  readonly #ratePerSecond: number;
+  readonly #now: () => number;
+  readonly #logger: Logger;
+  #lastSeq = 0;
+  #nextSessionId = 1;
+
+  /** @param options See {@linkcode HubOptions}. */
+  constructor(options: HubOptions) {
+    const {
+      nodeId,
+      historySize = 10_000,
+      welcomeHistory = 50,
+      rateBurst = 10,
+      ratePerSecond = 5,
+      now = Date.now,
+      logger = silentLogger,
+    } = options;
+    if (!Number.isInteger(historySize) || historySize < 1) {
+      throw new RangeError(`Invalid history size ${historySize}: must be a positive integer`);
+    }
+    if (rateBurst < 0 || ratePerSecond <= 0) {
+      throw new RangeError(
+        `Invalid rate limit ${rateBurst} burst at ${ratePerSecond}/s: burst must be >= 0 and rate > 0`,
+      );
+    }
+    this.nodeId = nodeId;
+    this.clock = options.clock ?? new HybridClock(nodeId, { now });
+    this.#historySize = historySize;
+    this.#welcomeHistory = welcomeHistory;
+    this.#rateBurst = rateBurst;
+    this.#ratePerSecond = ratePerSecond;
+    this.#now = now;
+    this.#logger = logger;
+  }
+
+  /** The sequence number of the last event this node originated. */
+  get lastSeq(): number {
+    return this.#lastSeq;
+  }
+
+  /** Connected sessions. */
+  sessions(): IterableIterator<Session> {
+    return this.#sessionsByNick.values();
+  }
+
+  /** Rooms by name. */
+  rooms(): ReadonlyMap<string, Room> {
+    return this.#rooms;
+  }
+
+  /**
+   * Admits a person: validates the nick and room, sends `welcome` with the
+   * room's recent history, then announces the join.
+   *
+   * @param sink Where the session's frames go.
+   * @param hello Requested nick, room and protocol version.
+   * @param origin Transport details.
+   * @returns The new session.
+   * @throws {ProtocolError} `version`, `nick_invalid`, `nick_taken`, `room_invalid`.
+   */
+  connect(sink: SessionSink, hello: HelloRequest, origin: SessionOrigin): Session {
+    const { user, room: requestedRoom = DEFAULT_ROOM, v = PROTOCOL_VERSION } = hello;
+    if (v !== PROTOCOL_VERSION) {
+      throw new ProtocolError(
+        "version",
+        `Unsupported protocol version ${v}: this node speaks version ${PROTOCOL_VERSION}`,
+      );
+    }
+    const nick = this.#checkNickFree(user);
+    const room = this.#roomName(requestedRoom);
+    const limiter = this.#rateBurst === 0 ? undefined : new TokenBucket({
+      capacity: this.#rateBurst,
+      refillPerSecond: this.#ratePerSecond,
+      now: this.#now,
+    });
+    const session = new Session(
+      this.#nextSessionId++,
+      nick,
+      sink,
+      origin,
+      limiter,
+      this.#now(),
+    );
+    this.#sessionsByNick.set(nickKey(nick), session);
+    const target = this.#room(room);
+    sink.send({
+      t: "welcome",
+      v: PROTOCOL_VERSION,
+      node: this.nodeId,
+      nick,
+      room,
+      rooms: [...this.#rooms.keys()],
+      topic: target.topic,
+      history: target.recent(this.#welcomeHistory).map(toMsgFrame),
+    });
+    this.#enter(session, target);
+    this.#logger.info("session opened", {
+      nick,
+      via: origin.via,
+      addr: origin.address,
+    });
+    return session;
+  }
+
+  /**
+   * Ends a session: a leave event in every room it was in.
+   *
+   * @param session The session.
+   * @param reason Shown to the others in the leave event.
+   */
+  disconnect(session: Session, reason = "quit"): void {
+    if (!session.open) return;
+    session.open = false;
+    for (const room of [...session.rooms]) {
+      this.#exit(session, room, reason);
+    }
+    this.#sessionsByNick.delete(nickKey(session.nick));
+    this.#logger.info("session closed", { nick: session.nick, reason });
+  }
+
+  /**
+   * Counts one action against the session's rate limit.
+   *
+   * @param session The session.
+   * @throws {ProtocolError} `rate_limited` when over budget.
+   */
+  spend(session: Session): void {
+    session.lastActive = this.#now();
+    if (session.limiter && !session.limiter.tryTake()) {
+      const wait = Math.ceil(session.limiter.msUntilAvailable() / 100) / 10;
+      throw new ProtocolError(
+        "rate_limited",
+        `Slow down: too many messages, try again in ${wait} s`,
+      );
+    }
+  }
+
+  /**
+   * Says something in a room the session is in.
+   *
+   * @param session Speaker.
+   * @param roomName Room, or undefined for the session's current room.
+   * @param text The line (sanitised here).
+   * @param kind `message` or `action`.
+   * @returns The accepted event.
+   * @throws {ProtocolError} `not_in_room`, `empty_message`, `room_invalid`.
+   */
+  say(
+    session: Session,
+    roomName: string | undefined,
+    text: string,
+    kind: "message" | "action" = "message",
+  ): ChatEvent {
+    const room = this.#memberRoom(session, roomName);
+    const clean = this.#cleanText(text);
+    return this.#emit(kind, room, session.nick, clean);
+  }
+
+  /**
+   * Sends a private message.
+   *
+   * @param session Sender.
+   * @param to Recipient nick.
+   * @param text The message.
+   * @returns The accepted event.
+   * @throws {ProtocolError} `no_such_user`, `empty_message`.
+   */
+  sendPrivate(session: Session, to: string, text: string): ChatEvent {
+    const target = this.#sessionsByNick.get(nickKey(to));
+    if (target === undefined) {
+      throw new ProtocolError("no_such_user", `No such user: ${sanitizeText(to).slice(0, 32)}`);
+    }
+    const clean = this.#cleanText(text);
+    return this.#emit("private", "", session.nick, clean, target.nick);
+  }
+
+  /**
+   * Joins a room (creating it) and makes it the session's current room.
+   *
+   * @param session The session.
+   * @param roomName Room to join.
+   * @returns The normalised room name.
+   * @throws {ProtocolError} `room_invalid`.
+   */
+  join(session: Session, roomName: string): string {
+    const name = this.#roomName(roomName);
+    const room = this.#room(name);
+    session.sink.send({
+      t: "joined",
+      room: name,
+      topic: room.topic,
+      history: room.recent(this.#welcomeHistory).map(toMsgFrame),
+    });
+    if (!session.rooms.has(name)) this.#enter(session, room);
+    session.current = name;
+    return name;
+  }
+
+  /**
+   * Leaves a room.
+   *
+   * @param session The session.
+   * @param roomName Room, or undefined for the current one.
+   * @returns The room left.
+   * @throws {ProtocolError} `not_in_room`, `room_invalid`.
+   */
+  leave(session: Session, roomName: string | undefined): string {
+    const name = this.#memberRoom(session, roomName);
+    this.#exit(session, name, "left");
+    if (session.current === name) {
+      session.current = [...session.rooms].at(-1) ?? "";
+    }
+    session.sink.send({ t: "left", room: name, current: session.current });
+    return name;
+  }
+
+  /**
+   * Changes the session's nick, announced in each of its rooms.
+   *
+   * @param session The session.
+   * @param requested New nick.
+   * @returns The new nick.
+   * @throws {ProtocolError} `nick_invalid`, `nick_taken`.
+   */
+  rename(session: Session, requested: string): string {
+    const sameKey = nickKey(requested) === nickKey(session.nick);
+    const nick = sameKey ? this.#validNick(requested) : this.#checkNickFree(requested);
+    const old = session.nick;
+    if (nick === old) return nick;
+    this.#sessionsByNick.delete(nickKey(old));
+    this.#sessionsByNick.set(nickKey(nick), session);
+    session.nick = nick;
+    for (const room of session.rooms) this.#emit("nick", room, old, nick);
+    session.sink.send({ t: "nick", nick });
+    return nick;
+  }
+
+  /**
+   * Sets the topic of a room the session is in.
+   *
+   * @param session The session.
+   * @param roomName Room, or undefined for the current one.
+   * @param topic New topic (sanitised, may be empty to clear).
+   * @throws {ProtocolError} `not_in_room`.
+   */
+  setTopic(session: Session, roomName: string | undefined, topic: string): void {
+    const room = this.#memberRoom(session, roomName);
+    this.#emit("topic", room, session.nick, sanitizeText(topic).trim().slice(0, 300));
+  }
+
+  /**
+   * Marks the session away (with a message) or back (`undefined`).
+   *
+   * @param session The session.
+   * @param message Away message, or undefined to come back.
+   */
+  setAway(session: Session, message: string | undefined): void {
+    const text = message === undefined ? "" : sanitizeText(message).trim().slice(0, 200) ||
+      "away";
+    session.away = text === "" ? undefined : text;
+    for (const room of session.rooms) this.#emit("away", room, session.nick, text);
+  }
+
+  /**
+   * A room by name.
+   *
+   * @param name Room name as typed.
+   * @returns The room, or undefined when it does not exist.
+   */
+  findRoom(name: string): Room | undefined {
+    try {
+      return this.#rooms.get(normalizeRoom(name));
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * The session's room for a room-scoped command.
+   *
+   * @param session The session.
+   * @param roomName Explicit room, or undefined for the current one.
+   * @returns The room.
+   * @throws {ProtocolError} `not_in_room`, `room_invalid`.
+   */
+  roomOf(session: Session, roomName: string | undefined): Room {
+    return this.#room(this.#memberRoom(session, roomName));
+  }
+
+  /**
+   * Private messages to or from a nick, newest last.
+   *
+   * @param nick The nick.
+   * @param limit How many at most.
+   * @returns The events.
+   */
+  privateHistory(nick: string, limit: number): ChatEvent[] {
+    const key = nickKey(nick);
+    const out: ChatEvent[] = [];
+    for (let i = this.#privateLog.length - 1; i >= 0 && out.length < limit; i--) {
+      const event = this.#privateLog.at(i);
+      if (event && (nickKey(event.from) === key || nickKey(event.to ?? "") === key)) {
+        out.push(event);
+      }
+    }
+    return out.reverse();
+  }
+
+  /**
+   * The one apply path: dedupe by id, insert in hybrid-clock order, update
+   * the version vector and derived state, fan out to local sessions.
+   *
+   * @param event A local or replicated event.
+   * @returns `false` when the event was a duplicate and nothing changed.
+   */
+  apply(event: ChatEvent): boolean {
+    if (!this.versions.add(event.origin, event.seq)) return false;
+    if (event.origin !== this.nodeId) this.clock.receive(event.hlc);
+    const frame = toMsgFrame(event);
+    if (event.kind === "private") {
+      this.#privateLog.insertSorted(event, compareEvents);
+      this.#deliverPrivate(event, frame);
+      return true;
+    }
+    const room = this.#room(event.room);
+    room.record(event);
+    for (const session of this.#listeners(room.name)) session.sink.send(frame);
+    return true;
+  }
+
+  /**
+   * Tells everyone the node is going away and closes every session.
+   *
+   * @param reason Shown to clients.
+   */
+  shutdown(reason: string): void {
+    for (const session of [...this.#sessionsByNick.values()]) {
+      session.sink.send({ t: "bye", reason });
+      this.disconnect(session, reason);
+      session.sink.close(reason);
+    }
+  }
+
+  readonly #listenersByRoom = new Map<string, Set<Session>>();
+
+  #listeners(room: string): Set<Session> {
+    let set = this.#listenersByRoom.get(room);
+    if (set === undefined) {
+      set = new Set();
+      this.#listenersByRoom.set(room, set);
+    }
+    return set;
+  }
+
+  #deliverPrivate(event: ChatEvent, frame: MsgFrame): void {
+    const sender = this.#sessionsByNick.get(nickKey(event.from));
+    const recipient = this.#sessionsByNick.get(nickKey(event.to ?? ""));
+    recipient?.sink.send(frame);
+    if (sender && sender !== recipient) sender.sink.send(frame);
+  }
+
+  #enter(session: Session, room: Room): void {
+    session.rooms.add(room.name);
+    session.current = room.name;
+    this.#listeners(room.name).add(session);
+    this.#emit("join", room.name, session.nick, "");
+  }
+
+  #exit(session: Session, room: string, reason: string): void {
+    this.#emit("leave", room, session.nick, reason);
+    session.rooms.delete(room);
+    this.#listeners(room).delete(session);
+  }
+
+  #emit(kind: EventKind, room: string, from: string, text: string, to?: string): ChatEvent {
+    const event: ChatEvent = {
+      origin: this.nodeId,
+      seq: this.#lastSeq + 1,
+      hlc: this.clock.now(),
+      room,
+      kind,
+      from,
+      text,
+      ...(to === undefined ? {} : { to }),
+    };
+    this.#lastSeq = event.seq;
+    this.apply(event);
+    if (isSpoken(event)) this.#logger.debug("event", { id: `${event.origin}:${event.seq}` });
+    return event;
+  }
+
+  #room(name: string): Room {
+    let room = this.#rooms.get(name);
+    if (room === undefined) {
+      room = new Room(name, this.#historySize);
+      this.#rooms.set(name, room);
+    }
+    return room;
+  }
+
+  #memberRoom(session: Session, roomName: string | undefined): string {
+    const name = roomName === undefined ? session.current : this.#roomName(roomName);
+    if (name === "" || !session.rooms.has(name)) {
+      throw new ProtocolError(
+        "not_in_room",
+        name === ""
+          ? "You are not in any room: /join one"
+          : `You are not in #${name}: /join ${name} first`,
+      );
+    }
+    return name;
+  }
+
+  #roomName(room: string): string {
+    try {
+      return normalizeRoom(room);
+    } catch (error) {
+      throw new ProtocolError("room_invalid", (error as Error).message, { cause: error });
+    }
+  }
+
+  #validNick(nick: string): string {
+    try {
+      return validateNick(nick);
+    } catch (error) {
+      throw new ProtocolError("nick_invalid", (error as Error).message, { cause: error });
+    }
+  }
+
+  #checkNickFree(requested: string): string {
+    const nick = this.#validNick(requested);
+    if (this.#sessionsByNick.has(nickKey(nick))) {
+      throw new ProtocolError("nick_taken", `Nick ${nick} is taken: choose another`);
+    }
+    return nick;
+  }
+
+  #cleanText(text: string): string {
+    const clean = sanitizeText(text);
+    if (clean.trim() === "") {
+      throw new ProtocolError("empty_message", "Cannot send an empty message");
+    }
+    return clean;
+  }
+}

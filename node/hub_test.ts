@@ -1,0 +1,181 @@
+import assert from "node:assert/strict";
+import type { ChatEvent } from "../core/event.ts";
+import { HybridClock } from "../core/hybrid_clock.ts";
+import { ProtocolError, type ServerFrame } from "../core/protocol.ts";
+import { type CommandContext, handleInput } from "./commands.ts";
+import { Hub, type Session, type SessionSink } from "./hub.ts";
+
+/** Records what a member would see. */
+class RecordingSink implements SessionSink {
+  readonly frames: ServerFrame[] = [];
+  closed: string | undefined;
+  send(frame: ServerFrame): void {
+    this.frames.push(frame);
+  }
+  close(reason: string): void {
+    this.closed = reason;
+  }
+  texts(kind = "message"): string[] {
+    return this.frames.flatMap((f) => f.t === "msg" && f.kind === kind ? [f.text] : []);
+  }
+}
+
+function setup(options: { burst?: number } = {}) {
+  let time = 1_000_000;
+  const now = () => time;
+  const hub = new Hub({ nodeId: "n1", now, rateBurst: options.burst ?? 0, historySize: 16 });
+  const join = (user: string, room?: string) => {
+    const sink = new RecordingSink();
+    const session = hub.connect(sink, room ? { user, room } : { user }, {
+      via: "test",
+      address: "-",
+    });
+    const run = (line: string, roomName?: string) => {
+      const ctx: CommandContext = {
+        hub,
+        session,
+        room: roomName,
+        reply: (cmd, lines, data) => sink.send({ t: "info", cmd, lines, data }),
+      };
+      return handleInput(ctx, line);
+    };
+    return { sink, session, run };
+  };
+  return { hub, join, advance: (ms: number) => (time += ms) };
+}
+
+Deno.test("Hub.connect() welcomes with history and announces the join to the room", async () => {
+  const { join } = setup();
+  const alice = join("alice");
+  await alice.run("first");
+  const bob = join("bob");
+  const welcome = bob.sink.frames[0];
+  assert.equal(welcome?.t, "welcome");
+  assert.deepEqual(welcome.t === "welcome" && welcome.history.map((f) => f.text), ["first"]);
+  assert.deepEqual(
+    alice.sink.frames.flatMap((f) => f.t === "msg" && f.kind === "join" ? [f.from] : []),
+    ["alice", "bob"],
+  );
+});
+
+Deno.test("Hub.apply() ignores a duplicate event id", () => {
+  const { hub, join } = setup();
+  const alice = join("alice");
+  const event: ChatEvent = {
+    origin: "n2",
+    seq: 1,
+    hlc: { wall: 5, counter: 0, node: "n2" },
+    room: "lobby",
+    kind: "message",
+    from: "remote",
+    text: "once",
+  };
+  assert.equal(hub.apply(event), true);
+  assert.equal(hub.apply({ ...event }), false);
+  assert.deepEqual(alice.sink.texts(), ["once"]);
+});
+
+Deno.test("Hub.apply() keeps a room's log in hybrid-clock order when events arrive late", () => {
+  const clock = new HybridClock("n1", { now: () => 1000 });
+  const hub = new Hub({ nodeId: "n1", clock, rateBurst: 0 });
+  const make = (origin: string, seq: number, wall: number): ChatEvent => ({
+    origin,
+    seq,
+    hlc: { wall, counter: 0, node: origin },
+    room: "r",
+    kind: "message",
+    from: origin,
+    text: `${origin}-${seq}`,
+  });
+  hub.apply(make("b", 1, 30));
+  hub.apply(make("a", 1, 10));
+  hub.apply(make("c", 1, 20));
+  const room = hub.findRoom("r");
+  assert.deepEqual(room?.log.toArray().map((e) => e.text), ["a-1", "c-1", "b-1"]);
+});
+
+Deno.test("Hub keeps at most historySize events per room", async () => {
+  const { hub, join } = setup();
+  const alice = join("alice");
+  for (let i = 0; i < 40; i++) await alice.run(`m${i}`);
+  const room = hub.findRoom("lobby");
+  assert.equal(room?.log.length, 16);
+  assert.equal(room?.log.at(-1)?.text, "m39");
+});
+
+Deno.test("Hub rate-limits a person and lets them go on after the bucket refills", async () => {
+  const { join, advance } = setup({ burst: 3 });
+  const alice = join("alice");
+  for (let i = 0; i < 3; i++) await alice.run(`ok ${i}`);
+  await assert.rejects(
+    () => alice.run("too many"),
+    (e: unknown) => e instanceof ProtocolError && e.code === "rate_limited",
+  );
+  advance(1000);
+  await alice.run("later");
+  assert.deepEqual(alice.sink.texts(), ["ok 0", "ok 1", "ok 2", "later"]);
+});
+
+Deno.test("Hub private messages reach sender and recipient only", async () => {
+  const { join } = setup();
+  const alice = join("alice");
+  const bob = join("bob");
+  const carol = join("carol");
+  await alice.run("/msg BOB psst");
+  assert.deepEqual(bob.sink.texts("private"), ["psst"]);
+  assert.deepEqual(alice.sink.texts("private"), ["psst"]);
+  assert.deepEqual(carol.sink.texts("private"), []);
+});
+
+Deno.test("Hub /nick renames in every room and frees the old nick", async () => {
+  const { hub, join } = setup();
+  const alice = join("alice");
+  await alice.run("/join second");
+  await alice.run("/nick alicia");
+  const renames = alice.sink.frames.filter((f) => f.t === "msg" && f.kind === "nick");
+  assert.equal(renames.length, 2);
+  assert.deepEqual([...(hub.findRoom("lobby")?.members.keys() ?? [])], ["alicia"]);
+  const other = join("alice");
+  assert.equal(other.session.nick, "alice");
+});
+
+Deno.test("Hub.disconnect() announces a leave in every room and is idempotent", async () => {
+  const { hub, join } = setup();
+  const alice = join("alice");
+  const bob = join("bob");
+  await alice.run("/join side");
+  hub.disconnect(alice.session as Session, "bye");
+  hub.disconnect(alice.session as Session, "bye");
+  assert.deepEqual(bob.sink.texts("leave"), ["bye"]);
+  assert.equal(hub.findRoom("side")?.members.size, 0);
+});
+
+Deno.test("Hub commands: /help is generated from the table, unknown commands are refused", async () => {
+  const { join } = setup();
+  const alice = join("alice");
+  await alice.run("/help");
+  const help = alice.sink.frames.find((f) => f.t === "info" && f.cmd === "help");
+  assert.ok(help?.t === "info" && help.lines.some((l) => l.includes("/msg NICK TEXT")));
+  await assert.rejects(
+    () => alice.run("/nosuch"),
+    (e: unknown) => e instanceof ProtocolError && e.code === "unknown_command",
+  );
+  await alice.run("//not a command");
+  assert.deepEqual(alice.sink.texts(), ["/not a command"]);
+});
+
+Deno.test("Hub topic: a late, older topic event does not override a newer one", () => {
+  const hub = new Hub({ nodeId: "n1", rateBurst: 0 });
+  const topic = (origin: string, wall: number, text: string): ChatEvent => ({
+    origin,
+    seq: 1,
+    hlc: { wall, counter: 0, node: origin },
+    room: "r",
+    kind: "topic",
+    from: "x",
+    text,
+  });
+  hub.apply(topic("b", 200, "new"));
+  hub.apply(topic("a", 100, "old"));
+  assert.equal(hub.findRoom("r")?.topic, "new");
+});

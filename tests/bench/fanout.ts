@@ -1,0 +1,259 @@
+/**
+ * End-to-end fan-out measurement over real TCP: one sender, many receivers
+ * in one room. Works against a meshchat node or the bare broadcast baseline
+ * (both speak "one line in, the same line to every receiver").
+ *
+ * @module
+ */
+
+/** What one fan-out run measured. */
+export interface FanoutResult {
+  /** Receivers in the room. */
+  readonly receivers: number;
+  /** Messages sent. */
+  readonly messages: number;
+  /** Message deliveries per second (messages × receivers / elapsed). */
+  readonly deliveriesPerSecond: number;
+  /** Deliveries that did not arrive (must be 0). */
+  readonly lost: number;
+  /** Seconds from first send to last delivery. */
+  readonly seconds: number;
+}
+
+/** What one latency run measured. */
+export interface LatencyResult {
+  /** Sending rate, messages per second. */
+  readonly rate: number;
+  /** Deliveries measured. */
+  readonly samples: number;
+  /** Median send-to-receive time (ms). */
+  readonly p50Ms: number;
+  /** 99th percentile (ms). */
+  readonly p99Ms: number;
+  /** Worst (ms). */
+  readonly maxMs: number;
+  /** Deliveries that did not arrive. */
+  readonly lost: number;
+}
+
+const encoder = new TextEncoder();
+
+/** A receiving connection that counts lines and can time them. */
+export class Receiver {
+  lines = 0;
+  readonly latencies: number[] = [];
+  timing = false;
+  readonly #conn: Deno.TcpConn;
+  #wait: { target: number; resolve: () => void } | undefined;
+  #tail = "";
+
+  constructor(conn: Deno.TcpConn) {
+    this.#conn = conn;
+    this.#read();
+  }
+
+  /** Resolves once `target` lines have arrived in total. */
+  until(target: number): Promise<void> {
+    if (this.lines >= target) return Promise.resolve();
+    return new Promise((resolve) => (this.#wait = { target, resolve }));
+  }
+
+  close(): void {
+    try {
+      this.#conn.close();
+    } catch {
+      // closed
+    }
+  }
+
+  async #read(): Promise<void> {
+    const buffer = new Uint8Array(256 * 1024);
+    const decoder = new TextDecoder();
+    try {
+      while (true) {
+        const n = await this.#conn.read(buffer);
+        if (n === null) return;
+        const chunk = buffer.subarray(0, n);
+        if (this.timing) {
+          const now = performance.now();
+          const text = this.#tail + decoder.decode(chunk);
+          const parts = text.split("\n");
+          this.#tail = parts.pop() ?? "";
+          for (const part of parts) {
+            const match = /sent=(\d+\.?\d*)/.exec(part);
+            if (match) this.latencies.push(now - Number(match[1]));
+            this.lines++;
+          }
+        } else {
+          let at = chunk.indexOf(10);
+          while (at !== -1) {
+            this.lines++;
+            at = chunk.indexOf(10, at + 1);
+          }
+        }
+        if (this.#wait && this.lines >= this.#wait.target) {
+          const { resolve } = this.#wait;
+          this.#wait = undefined;
+          resolve();
+        }
+      }
+    } catch {
+      // closed
+    }
+  }
+}
+
+/** Sends lines, batched into few writes; reads and discards what comes back. */
+export class Sender {
+  readonly #conn: Deno.TcpConn;
+  constructor(conn: Deno.TcpConn) {
+    this.#conn = conn;
+    this.#drain();
+  }
+  async #drain(): Promise<void> {
+    const buffer = new Uint8Array(65536);
+    try {
+      while ((await this.#conn.read(buffer)) !== null) {
+        // discard acks and echoes
+      }
+    } catch {
+      // closed
+    }
+  }
+  async write(text: string): Promise<void> {
+    const bytes = encoder.encode(text);
+    let offset = 0;
+    while (offset < bytes.length) offset += await this.#conn.write(bytes.subarray(offset));
+  }
+  close(): void {
+    try {
+      this.#conn.close();
+    } catch {
+      // closed
+    }
+  }
+}
+
+/** How a target is driven: how to connect, join, and frame one message. */
+export interface FanoutTarget {
+  /** Opens a receiver and waits until it is ready to receive room traffic. */
+  receiver(index: number): Promise<Receiver>;
+  /** Opens the sender. */
+  sender(): Promise<Sender>;
+  /** One message line for sequence number `seq` with a timestamp. */
+  line(seq: number, sentAt: number): string;
+  /** Lines each receiver gets per message sent (after setup). */
+  readonly linesPerMessage: number;
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
+}
+
+/**
+ * Opens receivers and the sender for a target.
+ *
+ * @param target The target.
+ * @param count Receivers.
+ * @returns Receivers and sender.
+ */
+export async function connectAll(
+  target: FanoutTarget,
+  count: number,
+): Promise<{ receivers: Receiver[]; sender: Sender }> {
+  const receivers: Receiver[] = [];
+  for (let i = 0; i < count; i++) receivers.push(await target.receiver(i));
+  const sender = await target.sender();
+  await new Promise((r) => setTimeout(r, 300));
+  return { receivers, sender };
+}
+
+/**
+ * Measures throughput: `messages` sent as fast as the sender can write
+ * them (in batches), until every receiver has every message.
+ *
+ * @param target The target.
+ * @param receivers Connected receivers.
+ * @param sender Connected sender.
+ * @param messages How many messages.
+ * @returns The figures.
+ */
+export async function measureThroughput(
+  target: FanoutTarget,
+  receivers: Receiver[],
+  sender: Sender,
+  messages: number,
+): Promise<FanoutResult> {
+  const base = receivers.map((r) => r.lines);
+  const expected = messages * target.linesPerMessage;
+  const start = performance.now();
+  const batch = 100;
+  for (let i = 0; i < messages; i += batch) {
+    let text = "";
+    for (let j = i; j < Math.min(messages, i + batch); j++) text += target.line(j, 0);
+    await sender.write(text);
+  }
+  const deadline = setTimeout(() => receivers.forEach((r) => r.close()), 120_000);
+  await Promise.all(receivers.map((r, i) => r.until(base[i]! + expected)));
+  clearTimeout(deadline);
+  const seconds = (performance.now() - start) / 1000;
+  const lost = receivers.reduce((sum, r, i) => sum + Math.max(0, base[i]! + expected - r.lines), 0);
+  return {
+    receivers: receivers.length,
+    messages,
+    deliveriesPerSecond: Math.round((messages * receivers.length - lost) / seconds),
+    lost,
+    seconds: Number(seconds.toFixed(3)),
+  };
+}
+
+/**
+ * Measures latency at a steady rate.
+ *
+ * @param target The target.
+ * @param receivers Connected receivers.
+ * @param sender Connected sender.
+ * @param rate Messages per second.
+ * @param seconds How long to send.
+ * @returns The figures.
+ */
+export async function measureLatency(
+  target: FanoutTarget,
+  receivers: Receiver[],
+  sender: Sender,
+  rate: number,
+  seconds: number,
+): Promise<LatencyResult> {
+  const total = rate * seconds;
+  const base = receivers.map((r) => r.lines);
+  for (const r of receivers) {
+    r.latencies.length = 0;
+    r.timing = true;
+  }
+  const start = performance.now();
+  let sent = 0;
+  while (sent < total) {
+    const due = Math.min(total, Math.floor(((performance.now() - start) / 1000) * rate) + 1);
+    let text = "";
+    for (; sent < due; sent++) text += target.line(sent, performance.now());
+    if (text) await sender.write(text);
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  const expected = total * target.linesPerMessage;
+  const deadline = setTimeout(() => receivers.forEach((r) => r.close()), 30_000);
+  await Promise.all(receivers.map((r, i) => r.until(base[i]! + expected)));
+  clearTimeout(deadline);
+  const all = receivers.flatMap((r) => r.latencies).sort((a, b) => a - b);
+  for (const r of receivers) r.timing = false;
+  const lost = receivers.reduce((sum, r, i) => sum + Math.max(0, base[i]! + expected - r.lines), 0);
+  const round = (x: number) => Number(x.toFixed(3));
+  return {
+    rate,
+    samples: all.length,
+    p50Ms: round(percentile(all, 0.5)),
+    p99Ms: round(percentile(all, 0.99)),
+    maxMs: round(all.at(-1) ?? NaN),
+    lost,
+  };
+}

@@ -1,0 +1,185 @@
+/**
+ * `deno task bench`: runs the micro-benchmarks (`deno bench --json`) and the
+ * end-to-end benchmarks over real TCP, prints a table, and writes every
+ * figure to `data/bench/results.json`.
+ *
+ * @module
+ */
+import { startNodeProcess } from "../helpers/node_process.ts";
+import {
+  connectAll,
+  type FanoutTarget,
+  measureLatency,
+  measureThroughput,
+  Receiver,
+  Sender,
+} from "./fanout.ts";
+
+const RECEIVERS = 100;
+const MESSAGES = 20_000;
+const PAD = "x".repeat(60);
+
+async function connect(port: number): Promise<Deno.TcpConn> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  conn.setNoDelay(true);
+  return conn;
+}
+
+async function writeLine(conn: Deno.TcpConn, text: string): Promise<void> {
+  await conn.write(new TextEncoder().encode(text));
+}
+
+function meshchatTarget(port: number): FanoutTarget {
+  return {
+    linesPerMessage: 1,
+    async receiver(index) {
+      const conn = await connect(port);
+      await writeLine(conn, `{"t":"hello","v":1,"user":"r${index}","room":"bench"}\n`);
+      return new Receiver(conn);
+    },
+    async sender() {
+      const conn = await connect(port);
+      await writeLine(conn, `{"t":"hello","v":1,"user":"sender","room":"bench"}\n`);
+      return new Sender(conn);
+    },
+    line: (seq, sentAt) => `{"t":"say","room":"bench","text":"m${seq} sent=${sentAt} ${PAD}"}\n`,
+  };
+}
+
+function bareTarget(port: number): FanoutTarget {
+  return {
+    linesPerMessage: 1,
+    async receiver() {
+      const conn = await connect(port);
+      await writeLine(conn, "recv\n");
+      return new Receiver(conn);
+    },
+    async sender() {
+      return new Sender(await connect(port));
+    },
+    line: (seq, sentAt) => `{"t":"msg","room":"bench","text":"m${seq} sent=${sentAt} ${PAD}"}\n`,
+  };
+}
+
+interface MicroResult {
+  name: string;
+  group?: string;
+  avgNs: number;
+}
+
+async function microBenchmarks(): Promise<MicroResult[]> {
+  const out = await new Deno.Command("deno", {
+    args: ["bench", "-P", "--json", "--quiet"],
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  if (!out.success) throw new Error("deno bench failed");
+  const json = JSON.parse(new TextDecoder().decode(out.stdout)) as {
+    benches: { name: string; group?: string; results: { ok?: { avg: number } }[] }[];
+  };
+  return json.benches.map((b) => ({
+    name: b.name,
+    ...(b.group ? { group: b.group } : {}),
+    avgNs: Math.round(b.results[0]?.ok?.avg ?? NaN),
+  }));
+}
+
+async function startBare(): Promise<{ port: number; stop: () => Promise<void> }> {
+  const child = new Deno.Command("deno", {
+    args: ["run", "--allow-net=127.0.0.1", "tests/bench/bare_broadcast.ts"],
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  while (!/port=(\d+)/.test(text)) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error("bare broadcast server did not start");
+    text += value;
+  }
+  reader.releaseLock();
+  child.stdout.cancel().catch(() => {});
+  return {
+    port: Number(/port=(\d+)/.exec(text)![1]),
+    stop: async () => {
+      child.kill("SIGKILL");
+      await child.status;
+    },
+  };
+}
+
+function closeAll(receivers: Receiver[], sender: Sender): void {
+  for (const r of receivers) r.close();
+  sender.close();
+}
+
+async function fanout() {
+  const bare = await startBare();
+  const bareTargetSpec = bareTarget(bare.port);
+  const bareConns = await connectAll(bareTargetSpec, RECEIVERS);
+  await measureThroughput(bareTargetSpec, bareConns.receivers, bareConns.sender, 2000); // warm-up
+  const baseline = await measureThroughput(
+    bareTargetSpec,
+    bareConns.receivers,
+    bareConns.sender,
+    MESSAGES,
+  );
+  closeAll(bareConns.receivers, bareConns.sender);
+  await bare.stop();
+
+  const node = await startNodeProcess({
+    id: "bench",
+    args: ["--burst", "0", "--max-queue", String(64 << 20), "--log-level", "warn"],
+  });
+  try {
+    const target = meshchatTarget(node.port);
+    const { receivers, sender } = await connectAll(target, RECEIVERS);
+    await measureThroughput(target, receivers, sender, 2000); // warm-up
+    const throughput = await measureThroughput(target, receivers, sender, MESSAGES);
+    const latency = await measureLatency(target, receivers, sender, 1000, 3);
+    closeAll(receivers, sender);
+    return { baseline, throughput, latency };
+  } finally {
+    await node.stop("SIGTERM");
+  }
+}
+
+const micro = await microBenchmarks();
+const e2e = await fanout();
+const results = { date: new Date().toISOString(), deno: Deno.version.deno, micro, fanout: e2e };
+
+const fmt = (n: number) => n.toLocaleString("en-US");
+console.log("\nmicro-benchmarks (avg per iteration)");
+for (const m of micro) {
+  const value = m.avgNs >= 1e6
+    ? `${(m.avgNs / 1e6).toFixed(2)} ms`
+    : m.avgNs >= 1e3
+    ? `${(m.avgNs / 1e3).toFixed(2)} µs`
+    : `${m.avgNs} ns`;
+  console.log(`  ${(m.group ? `${m.group}: ` : "") + m.name}`.padEnd(64) + value);
+}
+console.log(
+  `\nfan-out: 1 sender, ${RECEIVERS} receivers, ${
+    fmt(MESSAGES)
+  } messages of ~100 bytes, loopback TCP`,
+);
+console.log(`  ${"".padEnd(30)}${"deliveries/s".padStart(14)}${"lost".padStart(8)}`);
+console.log(
+  `  ${"bare broadcast baseline".padEnd(30)}${fmt(e2e.baseline.deliveriesPerSecond).padStart(14)}${
+    String(e2e.baseline.lost).padStart(8)
+  }`,
+);
+console.log(
+  `  ${"meshchat node".padEnd(30)}${fmt(e2e.throughput.deliveriesPerSecond).padStart(14)}${
+    String(e2e.throughput.lost).padStart(8)
+  }`,
+);
+console.log(
+  `\nlatency at ${e2e.latency.rate} msg/s to ${RECEIVERS} receivers: p50 ${e2e.latency.p50Ms} ms, p99 ${e2e.latency.p99Ms} ms, max ${e2e.latency.maxMs} ms, lost ${e2e.latency.lost} (${
+    fmt(e2e.latency.samples)
+  } deliveries)`,
+);
+await Deno.mkdir("data/bench", { recursive: true });
+await Deno.writeTextFile("data/bench/results.json", JSON.stringify(results, null, 2) + "\n");
+console.log("\nwritten: data/bench/results.json");
+if (e2e.throughput.lost > 0 || e2e.latency.lost > 0) Deno.exit(1);
