@@ -70,6 +70,11 @@ export interface ChatEvent {
   readonly text: string;
   /** A sealed envelope the nodes cannot read, for sealed rooms. */
   readonly sealed?: string;
+  /**
+   * The client's id for the line that caused this event, so a line resent
+   * after a failover is recognised instead of posted twice.
+   */
+  readonly cid?: string;
 }
 
 /**
@@ -101,4 +106,58 @@ export function compareEvents(a: ChatEvent, b: ChatEvent): number {
  */
 export function isSpoken(event: ChatEvent): boolean {
   return SPOKEN_KINDS.has(event.kind);
+}
+
+/** Longest text or sealed envelope an event may carry, in UTF-16 code units. */
+export const MAX_EVENT_BODY = 48 * 1024;
+
+const ID_PATTERN = /^[A-Za-z0-9.~-]{1,64}$/;
+
+function field<T>(record: Record<string, unknown>, name: string, check: (v: unknown) => v is T): T {
+  const value = Object.hasOwn(record, name) ? record[name] : undefined;
+  if (!check(value)) throw new TypeError(`Invalid event: field "${name}" is missing or malformed`);
+  return value;
+}
+
+const isString = (v: unknown): v is string => typeof v === "string" && v.length <= MAX_EVENT_BODY;
+const isShortString = (v: unknown): v is string => typeof v === "string" && v.length <= 64;
+const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+const isKind = (v: unknown): v is EventKind => EVENT_KINDS.includes(v as EventKind);
+const isOrigin = (v: unknown): v is string => typeof v === "string" && ID_PATTERN.test(v);
+
+/**
+ * Validates an event that came from outside this process (a peer, a
+ * snapshot), copying only known fields.
+ *
+ * @param value Parsed JSON.
+ * @returns The event.
+ * @throws {TypeError} When a field is missing or malformed.
+ */
+export function parseEvent(value: unknown): ChatEvent {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new TypeError("Invalid event: expected an object");
+  }
+  const record = value as Record<string, unknown>;
+  const origin = field(record, "origin", isOrigin);
+  const seq = field(record, "seq", isCount);
+  if (seq < 1) throw new TypeError("Invalid event: seq must be at least 1");
+  const stamp = field(record, "hlc", (v): v is Record<string, unknown> => typeof v === "object" && v !== null);
+  const hlc = {
+    wall: field(stamp, "wall", isCount),
+    counter: field(stamp, "counter", isCount),
+    node: field(stamp, "node", isOrigin),
+  };
+  const event: { -readonly [K in keyof ChatEvent]: ChatEvent[K] } = {
+    origin,
+    seq,
+    hlc,
+    room: field(record, "room", isShortString),
+    kind: field(record, "kind", isKind),
+    from: field(record, "from", isShortString),
+    text: field(record, "text", isString),
+  };
+  if (record.to !== undefined) event.to = field(record, "to", isShortString);
+  if (record.sealed !== undefined) event.sealed = field(record, "sealed", isString);
+  if (record.cid !== undefined) event.cid = field(record, "cid", isShortString);
+  return event;
 }

@@ -103,7 +103,10 @@ interface Drawn {
 /** Prompt and line laid out at a width; rows count from the prompt's. */
 interface Layout {
   readonly text: string;
-  /** Where the terminal's cursor is after writing `text`. A column equal to the width means the terminal's pending autowrap. */
+  /**
+   * Where the terminal's cursor is after writing `text`; a column equal to
+   * the width means autowrap is pending.
+   */
   readonly endRow: number;
   readonly endCol: number;
   /** Where the cursor belongs. */

@@ -254,7 +254,7 @@ class ClientConnection implements SessionSink {
       await handleInput(ctx, frame.line.startsWith("/") ? frame.line : `/${frame.line}`);
       return;
     }
-    const event = await handleInput(ctx, frame.text);
+    const event = await handleInput(ctx, frame.text, frame.cid);
     if (frame.cid !== undefined) {
       this.send(
         event === undefined ? { t: "ack", cid: frame.cid } : {

@@ -54,7 +54,7 @@ commands
     help: "list the people in a room",
     run(ctx, args) {
       const room = ctx.hub.roomOf(ctx.session, args === "" ? ctx.room : args);
-      const members = [...room.members.values()].sort((a, b) => a.nick.localeCompare(b.nick));
+      const members = ctx.hub.members(room.name);
       const lines = members.map((m) =>
         `  ${m.nick} (${m.node})${m.away === undefined ? "" : ` away: ${m.away}`}`
       );
@@ -112,9 +112,14 @@ commands
     help: "list rooms with their member counts and topics",
     run(ctx) {
       const rooms = [...ctx.hub.rooms().values()]
-        .filter((room) => room.members.size > 0 || ctx.session.rooms.has(room.name))
-        .sort((a, b) => a.name.localeCompare(b.name));
-      const data = rooms.map((r) => ({ room: r.name, members: r.members.size, topic: r.topic }));
+        .map((room) => ({ room, members: ctx.hub.members(room.name).length }))
+        .filter(({ room, members }) => members > 0 || ctx.session.rooms.has(room.name))
+        .sort((a, b) => a.room.name.localeCompare(b.room.name));
+      const data = rooms.map((r) => ({
+        room: r.room.name,
+        members: r.members,
+        topic: r.room.topic,
+      }));
       ctx.reply("rooms", [
         `${rooms.length} rooms:`,
         ...data.map((r) => `  #${r.room} (${r.members})${r.topic ? ` ${r.topic}` : ""}`),
@@ -193,12 +198,14 @@ commands
  *
  * @param ctx Command context (hub, session, room, reply).
  * @param line The line.
+ * @param cid The client's id for the line, when it sent one.
  * @returns The chat event when the line was a message, else undefined.
  * @throws {ProtocolError} For every refusal (rate limit, unknown command, bad arguments, …).
  */
 export async function handleInput(
   ctx: CommandContext,
   line: string,
+  cid?: string,
 ): Promise<ChatEvent | undefined> {
   ctx.hub.spend(ctx.session);
   let parsed;
@@ -215,7 +222,7 @@ export async function handleInput(
     throw error;
   }
   if (parsed === undefined) {
-    return ctx.hub.say(ctx.session, ctx.room, unescapeSlash(line));
+    return ctx.hub.say(ctx.session, ctx.room, unescapeSlash(line), "message", cid);
   }
   if (parsed.command.opOnly) {
     throw new ProtocolError("forbidden", `/${parsed.command.name} is for operators only`);

@@ -21,6 +21,7 @@ import {
   type ServerFrame,
   toMsgFrame,
 } from "../core/protocol.ts";
+import { type Member, type PresenceEntry, RemotePresence, winsNickRace } from "./presence.ts";
 import { Room } from "./room.ts";
 
 /** Where a session's output goes: one per connected person. */
@@ -90,10 +91,20 @@ export class Session {
   }
 }
 
+/**
+ * Told about every event the apply path accepted, and the event it evicted
+ * from its log (if any). Replication and snapshots listen here.
+ */
+export type EventListener = (event: ChatEvent, evicted: ChatEvent | undefined) => void;
+
 /** Options of {@linkcode Hub}. */
 export interface HubOptions {
-  /** This node's id: the origin of every event accepted here. */
+  /** This node's id, shown to people. */
   nodeId: string;
+  /** Origin stamped on events accepted here. @default nodeId */
+  origin?: string;
+  /** Sequence number of the last event already issued under `origin`. @default 0 */
+  lastSeq?: number;
   /** Events kept per room. @default 10000 */
   historySize?: number;
   /** Messages sent to a joining client. @default 50 */
@@ -123,6 +134,10 @@ export interface HelloRequest {
 /** The default room everyone starts in. */
 export const DEFAULT_ROOM = "lobby";
 
+function cidKey(nick: string, cid: string): string {
+  return `${nickKey(nick)}\u0000${cid}`;
+}
+
 /** Private messages live in a log of their own, not in any room. */
 const PRIVATE_LOG_SIZE = 4096;
 
@@ -130,6 +145,8 @@ const PRIVATE_LOG_SIZE = 4096;
 export class Hub {
   /** This node's id. */
   readonly nodeId: string;
+  /** Origin of events accepted here. */
+  readonly origin: string;
   /** Hybrid clock stamping local events. */
   readonly clock: HybridClock;
   /** Which events this node holds. */
@@ -137,6 +154,13 @@ export class Hub {
   readonly #rooms = new Map<string, Room>();
   readonly #sessionsByNick = new Map<string, Session>();
   readonly #privateLog = new RingBuffer<ChatEvent>(PRIVATE_LOG_SIZE);
+  /** Every retained event by id, for replication. */
+  readonly #byId = new Map<string, ChatEvent>();
+  /** Retained events that carry a client line id, by sender and that id. */
+  readonly #byCid = new Map<string, ChatEvent>();
+  readonly #listenersOfEvents = new Set<EventListener>();
+  readonly #presenceListeners = new Set<() => void>();
+  readonly #remote = new RemotePresence();
   readonly #historySize: number;
   readonly #welcomeHistory: number;
   readonly #rateBurst: number;
@@ -166,7 +190,9 @@ export class Hub {
       );
     }
     this.nodeId = nodeId;
-    this.clock = options.clock ?? new HybridClock(nodeId, { now });
+    this.origin = options.origin ?? nodeId;
+    this.#lastSeq = options.lastSeq ?? 0;
+    this.clock = options.clock ?? new HybridClock(this.origin, { now });
     this.#historySize = historySize;
     this.#welcomeHistory = welcomeHistory;
     this.#rateBurst = rateBurst;
@@ -236,6 +262,7 @@ export class Hub {
       history: target.recent(this.#welcomeHistory).map(toMsgFrame),
     });
     this.#enter(session, target);
+    this.#presenceChanged();
     this.#logger.info("session opened", {
       nick,
       via: origin.via,
@@ -257,6 +284,7 @@ export class Hub {
       this.#exit(session, room, reason);
     }
     this.#sessionsByNick.delete(nickKey(session.nick));
+    this.#presenceChanged();
     this.#logger.info("session closed", { nick: session.nick, reason });
   }
 
@@ -284,6 +312,8 @@ export class Hub {
    * @param roomName Room, or undefined for the session's current room.
    * @param text The line (sanitised here).
    * @param kind `message` or `action`.
+   * @param cid The client's id for this line: a line resent with the same
+   *   id (after a failover) returns the event already accepted for it.
    * @returns The accepted event.
    * @throws {ProtocolError} `not_in_room`, `empty_message`, `room_invalid`.
    */
@@ -292,10 +322,15 @@ export class Hub {
     roomName: string | undefined,
     text: string,
     kind: "message" | "action" = "message",
+    cid?: string,
   ): ChatEvent {
+    if (cid !== undefined) {
+      const earlier = this.#byCid.get(cidKey(session.nick, cid));
+      if (earlier) return earlier;
+    }
     const room = this.#memberRoom(session, roomName);
     const clean = this.#cleanText(text);
-    return this.#emit(kind, room, session.nick, clean);
+    return this.#emit(kind, room, session.nick, clean, undefined, cid);
   }
 
   /**
@@ -308,12 +343,12 @@ export class Hub {
    * @throws {ProtocolError} `no_such_user`, `empty_message`.
    */
   sendPrivate(session: Session, to: string, text: string): ChatEvent {
-    const target = this.#sessionsByNick.get(nickKey(to));
+    const target = this.#sessionsByNick.get(nickKey(to))?.nick ?? this.#remote.find(to)?.entry.nick;
     if (target === undefined) {
       throw new ProtocolError("no_such_user", `No such user: ${sanitizeText(to).slice(0, 32)}`);
     }
     const clean = this.#cleanText(text);
-    return this.#emit("private", "", session.nick, clean, target.nick);
+    return this.#emit("private", "", session.nick, clean, target);
   }
 
   /**
@@ -333,7 +368,10 @@ export class Hub {
       topic: room.topic,
       history: room.recent(this.#welcomeHistory).map(toMsgFrame),
     });
-    if (!session.rooms.has(name)) this.#enter(session, room);
+    if (!session.rooms.has(name)) {
+      this.#enter(session, room);
+      this.#presenceChanged();
+    }
     session.current = name;
     return name;
   }
@@ -353,6 +391,7 @@ export class Hub {
       session.current = [...session.rooms].at(-1) ?? "";
     }
     session.sink.send({ t: "left", room: name, current: session.current });
+    this.#presenceChanged();
     return name;
   }
 
@@ -374,6 +413,7 @@ export class Hub {
     session.nick = nick;
     for (const room of session.rooms) this.#emit("nick", room, old, nick);
     session.sink.send({ t: "nick", nick });
+    this.#presenceChanged();
     return nick;
   }
 
@@ -401,6 +441,7 @@ export class Hub {
       "away";
     session.away = text === "" ? undefined : text;
     for (const room of session.rooms) this.#emit("away", room, session.nick, text);
+    this.#presenceChanged();
   }
 
   /**
@@ -457,17 +498,157 @@ export class Hub {
    */
   apply(event: ChatEvent): boolean {
     if (!this.versions.add(event.origin, event.seq)) return false;
-    if (event.origin !== this.nodeId) this.clock.receive(event.hlc);
+    if (event.origin !== this.origin) this.clock.receive(event.hlc);
+    const evicted = this.#store(event);
+    for (const listener of this.#listenersOfEvents) listener(event, evicted);
+    if (evicted === event) return true;
     const frame = toMsgFrame(event);
     if (event.kind === "private") {
-      this.#privateLog.insertSorted(event, compareEvents);
       this.#deliverPrivate(event, frame);
-      return true;
+    } else {
+      for (const session of this.#listeners(event.room)) session.sink.send(frame);
     }
-    const room = this.#room(event.room);
-    room.record(event);
-    for (const session of this.#listeners(room.name)) session.sink.send(frame);
     return true;
+  }
+
+  /**
+   * Loads events into the logs without fanning out or touching presence
+   * (restoring a snapshot: the sessions those joins belonged to are gone).
+   *
+   * @param events Events in any order.
+   */
+  restore(events: Iterable<ChatEvent>): void {
+    for (const event of events) {
+      if (this.versions.add(event.origin, event.seq)) this.#store(event);
+    }
+  }
+
+  /**
+   * Everyone in a room, on this node and the others, sorted by nick.
+   *
+   * @param room Normalised room name.
+   * @returns The members.
+   */
+  members(room: string): Member[] {
+    const local: Member[] = [];
+    for (const session of this.#listeners(room)) {
+      local.push({
+        nick: session.nick,
+        node: this.nodeId,
+        since: session.since,
+        ...(session.away === undefined ? {} : { away: session.away }),
+      });
+    }
+    return [...local, ...this.#remote.inRoom(room)].sort((a, b) => a.nick.localeCompare(b.nick));
+  }
+
+  /**
+   * This node's sessions, as announced to peers.
+   *
+   * @returns One entry per session.
+   */
+  localPresence(): PresenceEntry[] {
+    return [...this.#sessionsByNick.values()].map((session) => ({
+      nick: session.nick,
+      rooms: [...session.rooms],
+      since: session.since,
+      ...(session.away === undefined ? {} : { away: session.away }),
+    }));
+  }
+
+  /**
+   * Takes a peer's presence table. A local session that lost a nick race to
+   * one of its entries is renamed and told why.
+   *
+   * @param node The peer's node id.
+   * @param entries Its sessions.
+   */
+  updateRemotePresence(node: string, entries: readonly PresenceEntry[]): void {
+    this.#remote.replace(node, entries);
+    for (const entry of entries) {
+      const local = this.#sessionsByNick.get(nickKey(entry.nick));
+      if (
+        !local ||
+        winsNickRace({ since: local.since, node: this.nodeId }, { since: entry.since, node })
+      ) {
+        continue;
+      }
+      const old = local.nick;
+      const nick = this.#freeVariant(old);
+      this.rename(local, nick);
+      local.sink.send({
+        t: "error",
+        code: "nick_taken",
+        message: `Nick ${old} was claimed on node ${node} first: you are now ${nick}`,
+      });
+    }
+  }
+
+  /**
+   * Forgets the presence of a node that died, left or restarted.
+   *
+   * @param node Node id.
+   */
+  dropRemotePresence(node: string): void {
+    this.#remote.drop(node);
+  }
+
+  /**
+   * Listens to changes of this node's presence (to tell peers).
+   *
+   * @param listener Called after each change.
+   * @returns A function that removes the listener.
+   */
+  onPresence(listener: () => void): () => void {
+    this.#presenceListeners.add(listener);
+    return () => this.#presenceListeners.delete(listener);
+  }
+
+  /**
+   * Listens to every accepted event.
+   *
+   * @param listener Called synchronously inside the apply path.
+   * @returns A function that removes the listener.
+   */
+  onEvent(listener: EventListener): () => void {
+    this.#listenersOfEvents.add(listener);
+    return () => this.#listenersOfEvents.delete(listener);
+  }
+
+  /**
+   * A retained event by id.
+   *
+   * @param origin Origin.
+   * @param seq Sequence number.
+   * @returns The event, or undefined when never seen or already evicted.
+   */
+  event(origin: string, seq: number): ChatEvent | undefined {
+    return this.#byId.get(`${origin}:${seq}`);
+  }
+
+  /** Every retained event, room by room (unordered across rooms). */
+  *events(): IterableIterator<ChatEvent> {
+    for (const room of this.#rooms.values()) yield* room.log;
+    yield* this.#privateLog;
+  }
+
+  #store(event: ChatEvent): ChatEvent | undefined {
+    const evicted = event.kind === "private"
+      ? this.#privateLog.insertSorted(event, compareEvents)
+      : this.#room(event.room).record(event);
+    this.#index(event, evicted);
+    return evicted;
+  }
+
+  #index(event: ChatEvent, evicted: ChatEvent | undefined): void {
+    if (evicted !== event) {
+      this.#byId.set(`${event.origin}:${event.seq}`, event);
+      if (event.cid !== undefined) this.#byCid.set(cidKey(event.from, event.cid), event);
+    }
+    if (evicted !== undefined) {
+      this.#byId.delete(`${evicted.origin}:${evicted.seq}`);
+      if (evicted.cid !== undefined) this.#byCid.delete(cidKey(evicted.from, evicted.cid));
+    }
   }
 
   /**
@@ -514,9 +695,16 @@ export class Hub {
     this.#listeners(room).delete(session);
   }
 
-  #emit(kind: EventKind, room: string, from: string, text: string, to?: string): ChatEvent {
+  #emit(
+    kind: EventKind,
+    room: string,
+    from: string,
+    text: string,
+    to?: string,
+    cid?: string,
+  ): ChatEvent {
     const event: ChatEvent = {
-      origin: this.nodeId,
+      origin: this.origin,
       seq: this.#lastSeq + 1,
       hlc: this.clock.now(),
       room,
@@ -524,6 +712,7 @@ export class Hub {
       from,
       text,
       ...(to === undefined ? {} : { to }),
+      ...(cid === undefined ? {} : { cid }),
     };
     this.#lastSeq = event.seq;
     this.apply(event);
@@ -571,10 +760,26 @@ export class Hub {
 
   #checkNickFree(requested: string): string {
     const nick = this.#validNick(requested);
-    if (this.#sessionsByNick.has(nickKey(nick))) {
+    if (this.#nickInUse(nick)) {
       throw new ProtocolError("nick_taken", `Nick ${nick} is taken: choose another`);
     }
     return nick;
+  }
+
+  #nickInUse(nick: string): boolean {
+    return this.#sessionsByNick.has(nickKey(nick)) || this.#remote.find(nick) !== undefined;
+  }
+
+  #freeVariant(nick: string): string {
+    for (let i = 2;; i++) {
+      const suffix = `_${i}`;
+      const candidate = nick.slice(0, 16 - suffix.length) + suffix;
+      if (!this.#nickInUse(candidate)) return candidate;
+    }
+  }
+
+  #presenceChanged(): void {
+    for (const listener of this.#presenceListeners) listener();
   }
 
   #cleanText(text: string): string {

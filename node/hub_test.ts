@@ -134,7 +134,7 @@ Deno.test("Hub /nick renames in every room and frees the old nick", async () => 
   await alice.run("/nick alicia");
   const renames = alice.sink.frames.filter((f) => f.t === "msg" && f.kind === "nick");
   assert.equal(renames.length, 2);
-  assert.deepEqual([...(hub.findRoom("lobby")?.members.keys() ?? [])], ["alicia"]);
+  assert.deepEqual(hub.members("lobby").map((m) => m.nick), ["alicia"]);
   const other = join("alice");
   assert.equal(other.session.nick, "alice");
 });
@@ -147,7 +147,7 @@ Deno.test("Hub.disconnect() announces a leave in every room and is idempotent", 
   hub.disconnect(alice.session as Session, "bye");
   hub.disconnect(alice.session as Session, "bye");
   assert.deepEqual(bob.sink.texts("leave"), ["bye"]);
-  assert.equal(hub.findRoom("side")?.members.size, 0);
+  assert.equal(hub.members("side").length, 0);
 });
 
 Deno.test("Hub commands: /help is generated from the table, unknown commands are refused", async () => {
@@ -178,4 +178,21 @@ Deno.test("Hub topic: a late, older topic event does not override a newer one", 
   hub.apply(topic("b", 200, "new"));
   hub.apply(topic("a", 100, "old"));
   assert.equal(hub.findRoom("r")?.topic, "new");
+});
+
+Deno.test("Hub presence: remote members show in /who and a lost nick race renames the local session", () => {
+  const { hub, join } = setup();
+  const alice = join("alice");
+  hub.updateRemotePresence("n2", [{ nick: "bob", rooms: ["lobby"], since: 5 }]);
+  assert.deepEqual(hub.members("lobby").map((m) => `${m.nick}@${m.node}`), ["alice@n1", "bob@n2"]);
+  assert.throws(
+    () => join("BOB"),
+    (e: unknown) => e instanceof ProtocolError && e.code === "nick_taken",
+  );
+  // n2 accepted "alice" earlier than we did: ours is renamed, deterministically.
+  hub.updateRemotePresence("n2", [{ nick: "Alice", rooms: ["lobby"], since: 1 }]);
+  assert.equal(alice.session.nick, "alice_2");
+  assert.ok(alice.sink.frames.some((f) => f.t === "error" && f.code === "nick_taken"));
+  hub.dropRemotePresence("n2");
+  assert.deepEqual(hub.members("lobby").map((m) => m.nick), ["alice_2"]);
 });

@@ -10,7 +10,8 @@
  */
 
 import { argon2idRaw } from "./_argon2.ts";
-import { type SealParams, sealParamsSalt } from "./room_params.ts";
+import { decodeBase64 } from "./_base64.ts";
+import { type SealParams, validateSealParams } from "./room_params.ts";
 
 /** Bytes of Argon2id output that become the room key. */
 export const ROOM_KEY_BYTES = 32;
@@ -38,15 +39,15 @@ export async function deriveRoomKeyBytes(
   passphrase: string,
   params: SealParams,
 ): Promise<Uint8Array<ArrayBuffer>> {
+  const checked = validateSealParams(params);
   const password = encodePassphrase(passphrase);
-  const salt = sealParamsSalt(params);
   try {
     return await argon2idRaw({
       password,
-      salt,
-      memoryKib: params.m,
-      iterations: params.t,
-      parallelism: params.p,
+      salt: decodeBase64(checked.salt, "base64"),
+      memoryKib: checked.m,
+      iterations: checked.t,
+      parallelism: checked.p,
       hashLength: ROOM_KEY_BYTES,
     });
   } finally {

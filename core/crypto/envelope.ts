@@ -13,7 +13,7 @@
  * | offset | bytes | field |
  * | --- | --- | --- |
  * | 0 | 1 | version, `0x01` |
- * | 1 | 1 | cipher suite, `0x01` (below) |
+ * | 1 | 1 | cipher suite, `0x01` or `0x02` (below) |
  * | 2 | 1 | `R`, room name length, 1–255 |
  * | 3 | R | room name (without `#`) |
  * | … | 1 | `S`, sender length, 1–255 |
@@ -25,7 +25,10 @@
  * | … | 8 | room key id ({@linkcode RoomKey.id}) |
  * | … | 24 | nonce, random |
  * | … | 32 | key commitment |
- * | … | L + 16 | AES-256-GCM ciphertext of the UTF-8 text (L bytes), then the 16-byte tag |
+ * | … | L + 16 | AES-256-GCM ciphertext of the L-byte plaintext, then the 16-byte tag |
+ *
+ * The plaintext is the UTF-8 text (suite 1), or, in suite 2, the signer's
+ * 32-byte Ed25519 public key, the 64-byte signature, then the UTF-8 text.
  *
  * Everything up to the ciphertext (the header, key id, nonce and commitment)
  * is the GCM associated data, so every byte of the envelope is
@@ -54,6 +57,19 @@
  *   ("invisible salamanders"). With the 256-bit HKDF commitment, finding a
  *   ciphertext that opens under two passphrases needs an HKDF collision.
  *
+ * ## Suite 2: suite 1 + Ed25519 sender signature
+ *
+ * Same as suite 1, with the plaintext prefixed by the sender's Ed25519
+ * public key and signature (see {@linkcode SenderIdentity}). The signature
+ * covers `UTF-8("meshchat/v1 sig") ‖ every envelope byte before the
+ * ciphertext ‖ UTF-8(text)`: room, sender, session, seq, time, key id, nonce
+ * and commitment, so it cannot be moved to another message, room or
+ * envelope. Key and signature are encrypted: nodes cannot tell who signed.
+ * Receivers pin the key per sender nick on first use
+ * ({@linkcode SignerPins}); `verified` means "signed with the key this
+ * client first saw for this nick". Without a signature, the sender field
+ * only says which passphrase holder claims to have written it.
+ *
  * ## How a refusal is classified
  *
  * Checks run in this order; the first failure decides the
@@ -65,7 +81,8 @@
  * 3. key id ≠ this key's → `wrong_key` ("wrong passphrase");
  * 4. commitment ≠ HKDF output for this nonce → `tampered`;
  * 5. GCM tag fails → `tampered`;
- * 6. the replay guard refuses (sender, session, seq) → `replay`.
+ * 6. suite 2 signature does not verify → `bad_signature`;
+ * 7. the replay guard refuses (signer, sender, session, seq) → `replay`.
  *
  * Splitting 3 from 4 is why the key id exists: with the commitment alone, a
  * wrong passphrase and an altered nonce would look the same. Anyone who can
@@ -79,15 +96,25 @@ import { decodeBase64, encodeBase64, encodeHex } from "./_base64.ts";
 import type { ReplayGuard } from "./replay_guard.ts";
 import { COMMITMENT_BYTES, KEY_ID_BYTES, MESSAGE_NONCE_BYTES, type RoomKey } from "./room_key.ts";
 import { printable, SealedMessageError } from "./sealed_message_error.ts";
+import {
+  type SenderIdentity,
+  SIGNATURE_BYTES,
+  SIGNER_KEY_BYTES,
+  verifySignature,
+} from "./sender_identity.ts";
+import type { SignerPins, SignerTrust } from "./signer_pins.ts";
 
 /** The envelope version this module writes and reads. */
 export const ENVELOPE_VERSION = 1;
 
 /**
- * The cipher suite this module writes and reads: Argon2id room key,
- * HKDF-SHA-256 per-message key and commitment, AES-256-GCM with a zero IV.
+ * Cipher suite 1: Argon2id room key, HKDF-SHA-256 per-message key and
+ * commitment, AES-256-GCM with a zero IV.
  */
 export const ENVELOPE_SUITE = 1;
+
+/** Cipher suite 2: suite 1 plus an Ed25519 signature by the sender. */
+export const ENVELOPE_SUITE_SIGNED = 2;
 
 /** Largest message text, in UTF-8 bytes. */
 export const MAX_TEXT_BYTES = 16_384;
@@ -98,8 +125,10 @@ export const MAX_FIELD_BYTES = 255;
 const TAG_BYTES = 16;
 const FIXED_TAIL = 8 + 8 + KEY_ID_BYTES + MESSAGE_NONCE_BYTES +
   COMMITMENT_BYTES;
+const SIGNED_PREFIX = SIGNER_KEY_BYTES + SIGNATURE_BYTES;
 const MAX_ENVELOPE_BYTES = 2 + 3 * (1 + MAX_FIELD_BYTES) + FIXED_TAIL +
-  MAX_TEXT_BYTES + TAG_BYTES;
+  SIGNED_PREFIX + MAX_TEXT_BYTES + TAG_BYTES;
+const SIGNATURE_CONTEXT = new TextEncoder().encode("meshchat/v1 sig");
 
 /** Longest envelope string {@linkcode openMessage} will look at. */
 export const MAX_ENVELOPE_LENGTH = Math.ceil(MAX_ENVELOPE_BYTES * 4 / 3);
@@ -147,6 +176,15 @@ export interface OpenedMessage extends EnvelopeHeader {
   text: string;
   /** Id of the room key that opened it. */
   keyId: string;
+  /** The signer's Ed25519 public key (base64url), or `null` if unsigned. */
+  signer: string | null;
+  /** How the signer's key relates to this client's pins. */
+  trust: SignerTrust;
+  /**
+   * Signed with the key pinned for this sender (or pinned now, on first
+   * use): `trust` is `"trusted"` or `"first_use"`.
+   */
+  verified: boolean;
   /**
    * Whether a later message of the same (sender, session) was opened first.
    * Always `false` without a replay guard.
@@ -167,6 +205,21 @@ export interface OpenMessageOptions {
    * replay check is done.
    */
   replayGuard?: ReplayGuard;
+  /**
+   * Signer pins to check signed (suite 2) messages against, pinning new
+   * senders on first use. Without them, signed messages are `"unpinned"`
+   * and never `verified`.
+   */
+  pins?: SignerPins;
+}
+
+/** Options of {@linkcode sealMessage}. */
+export interface SealMessageOptions {
+  /**
+   * Signs the message (suite 2) so receivers can show the sender as
+   * verified.
+   */
+  identity?: SenderIdentity;
 }
 
 /**
@@ -209,6 +262,7 @@ export class EnvelopeSyntaxError extends SyntaxError {
  *
  * @param key The room key.
  * @param message The header fields and text.
+ * @param options A signing identity, to seal with suite 2.
  * @returns The envelope string (base64url, about 4/3 × (110 + names + text)
  * characters).
  * @throws {TypeError} If a field has the wrong type.
@@ -231,7 +285,9 @@ export class EnvelopeSyntaxError extends SyntaxError {
 export async function sealMessage(
   key: RoomKey,
   message: PlainMessage,
+  options: SealMessageOptions = {},
 ): Promise<string> {
+  const { identity } = options;
   if (typeof message !== "object" || message === null) {
     throw new TypeError("Cannot seal message: expected a message object");
   }
@@ -254,11 +310,13 @@ export async function sealMessage(
 
   const prefixLength = 2 + 3 + room.length + sender.length + session.length +
     FIXED_TAIL;
-  const out = new Uint8Array(prefixLength + text.length + TAG_BYTES);
+  const plainLength = (identity === undefined ? 0 : SIGNED_PREFIX) +
+    text.length;
+  const out = new Uint8Array(prefixLength + plainLength + TAG_BYTES);
   const view = new DataView(out.buffer);
   let o = 0;
   out[o++] = ENVELOPE_VERSION;
-  out[o++] = ENVELOPE_SUITE;
+  out[o++] = identity === undefined ? ENVELOPE_SUITE : ENVELOPE_SUITE_SIGNED;
   for (const field of [room, sender, session]) {
     out[o++] = field.length;
     out.set(field, o);
@@ -276,6 +334,17 @@ export async function sealMessage(
   out.set(messageKey.commitment, o);
   o += COMMITMENT_BYTES;
 
+  let plain: Uint8Array<ArrayBuffer> = text;
+  if (identity !== undefined) {
+    plain = new Uint8Array(plainLength);
+    plain.set(identity.publicKeyBytes(), 0);
+    plain.set(
+      await identity.sign(signedData(out.subarray(0, o), text)),
+      SIGNER_KEY_BYTES,
+    );
+    plain.set(text, SIGNED_PREFIX);
+  }
+
   const sealed = await crypto.subtle.encrypt(
     {
       name: "AES-GCM",
@@ -284,7 +353,7 @@ export async function sealMessage(
       tagLength: TAG_BYTES * 8,
     },
     messageKey.key,
-    text,
+    plain,
   );
   out.set(new Uint8Array(sealed), o);
   return encodeBase64(out, "base64url");
@@ -332,7 +401,12 @@ export async function openMessage(
   envelope: string,
   options: OpenMessageOptions,
 ): Promise<OpenedMessage> {
-  const { room, replayGuard } = options;
+  const { room, replayGuard, pins } = options;
+  if (typeof room !== "string") {
+    throw new TypeError(
+      `Cannot open sealed message: expected room must be a string, got ${typeof room}`,
+    );
+  }
   let parsed: ParsedEnvelope;
   try {
     parsed = parseEnvelope(envelope);
@@ -344,7 +418,7 @@ export async function openMessage(
     }
     throw error;
   }
-  const { header, bytes, keyIdAt, ciphertextAt } = parsed;
+  const { header, suite, bytes, keyIdAt, ciphertextAt } = parsed;
 
   if (header.room !== room) {
     throw new SealedMessageError(
@@ -378,17 +452,19 @@ export async function openMessage(
     );
   }
 
-  let plain: ArrayBuffer;
+  let plain: Uint8Array<ArrayBuffer>;
   try {
-    plain = await crypto.subtle.decrypt(
-      {
-        name: "AES-GCM",
-        iv: ZERO_IV,
-        additionalData: bytes.subarray(0, ciphertextAt),
-        tagLength: TAG_BYTES * 8,
-      },
-      messageKey.key,
-      bytes.subarray(ciphertextAt),
+    plain = new Uint8Array(
+      await crypto.subtle.decrypt(
+        {
+          name: "AES-GCM",
+          iv: ZERO_IV,
+          additionalData: bytes.subarray(0, ciphertextAt),
+          tagLength: TAG_BYTES * 8,
+        },
+        messageKey.key,
+        bytes.subarray(ciphertextAt),
+      ),
     );
   } catch (cause) {
     throw new SealedMessageError(
@@ -397,6 +473,32 @@ export async function openMessage(
       "authentication tag does not match (envelope altered)",
       { cause },
     );
+  }
+  let signer: string | null = null;
+  if (suite === ENVELOPE_SUITE_SIGNED) {
+    if (plain.length < SIGNED_PREFIX) {
+      throw new SealedMessageError(
+        "bad_envelope",
+        room,
+        "signed message is too short for its signature",
+      );
+    }
+    const publicKey = plain.slice(0, SIGNER_KEY_BYTES);
+    const signature = plain.slice(SIGNER_KEY_BYTES, SIGNED_PREFIX);
+    plain = plain.subarray(SIGNED_PREFIX);
+    const valid = await verifySignature(
+      publicKey,
+      signature,
+      signedData(bytes.subarray(0, ciphertextAt), plain),
+    );
+    if (!valid) {
+      throw new SealedMessageError(
+        "bad_signature",
+        room,
+        `signature of ${printable(header.sender)} does not verify`,
+      );
+    }
+    signer = encodeBase64(publicKey, "base64url");
   }
   let text: string;
   try {
@@ -413,7 +515,7 @@ export async function openMessage(
   let reordered = false;
   if (replayGuard !== undefined) {
     const verdict = replayGuard.accept(
-      streamId(header.sender, header.session),
+      streamId(signer, header.sender, header.session),
       header.seq,
     );
     if (verdict === "replay" || verdict === "too_old") {
@@ -427,7 +529,21 @@ export async function openMessage(
     }
     reordered = verdict === "reordered";
   }
-  return { ...header, text, keyId: encodeHex(expectedId), reordered };
+  // Pin only what is about to be shown: signed, decoded, not a replay.
+  const trust: SignerTrust = signer === null
+    ? "unsigned"
+    : pins === undefined
+    ? "unpinned"
+    : pins.check(header.sender, signer);
+  return {
+    ...header,
+    text,
+    keyId: encodeHex(expectedId),
+    signer,
+    trust,
+    verified: trust === "trusted" || trust === "first_use",
+    reordered,
+  };
 }
 
 /**
@@ -450,10 +566,10 @@ export async function openMessage(
  * ```
  */
 export function readEnvelopeHeader(envelope: string): EnvelopeInfo {
-  const { header, bytes, keyIdAt } = parseEnvelope(envelope);
+  const { header, suite, bytes, keyIdAt } = parseEnvelope(envelope);
   return {
     version: ENVELOPE_VERSION,
-    suite: ENVELOPE_SUITE,
+    suite,
     ...header,
     keyId: encodeHex(bytes.subarray(keyIdAt, keyIdAt + KEY_ID_BYTES)),
   };
@@ -461,6 +577,7 @@ export function readEnvelopeHeader(envelope: string): EnvelopeInfo {
 
 interface ParsedEnvelope {
   header: EnvelopeHeader;
+  suite: number;
   bytes: Uint8Array<ArrayBuffer>;
   keyIdAt: number;
   ciphertextAt: number;
@@ -502,7 +619,8 @@ function parseEnvelope(envelope: string): ParsedEnvelope {
       0,
     );
   }
-  if (bytes[1] !== ENVELOPE_SUITE) {
+  const suite = bytes[1]!;
+  if (suite !== ENVELOPE_SUITE && suite !== ENVELOPE_SUITE_SIGNED) {
     throw new EnvelopeSyntaxError(
       "unsupported_version",
       `unknown cipher suite ${bytes[1]}`,
@@ -555,6 +673,7 @@ function parseEnvelope(envelope: string): ParsedEnvelope {
   const [room, sender, session] = strings as [string, string, string];
   return {
     header: { room, sender, session, seq, time },
+    suite,
     bytes,
     keyIdAt: o + 16,
     ciphertextAt,
@@ -624,9 +743,27 @@ function equalConstantTime(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 /**
- * The replay-guard stream of a (sender, session): length-prefixed, so no
- * two pairs share a stream.
+ * The replay-guard stream of a (signer, sender, session): length-prefixed,
+ * so no two triples share a stream, and unsigned messages cannot burn the
+ * sequence numbers of a signed stream.
  */
-function streamId(sender: string, session: string): string {
-  return `${sender.length}:${sender}${session}`;
+function streamId(
+  signer: string | null,
+  sender: string,
+  session: string,
+): string {
+  return `${signer ?? ""}:${sender.length}:${sender}${session}`;
+}
+
+function signedData(
+  prefix: Uint8Array,
+  text: Uint8Array,
+): Uint8Array<ArrayBuffer> {
+  const data = new Uint8Array(
+    SIGNATURE_CONTEXT.length + prefix.length + text.length,
+  );
+  data.set(SIGNATURE_CONTEXT, 0);
+  data.set(prefix, SIGNATURE_CONTEXT.length);
+  data.set(text, SIGNATURE_CONTEXT.length + prefix.length);
+  return data;
 }

@@ -10,6 +10,8 @@ import { deriveRoomKey, deriveRoomKeyInWorker, RoomKey } from "./room_key.ts";
 import { newSealParams } from "./room_params.ts";
 import { openMessage, sealMessage } from "./envelope.ts";
 import { ReplayGuard } from "./replay_guard.ts";
+import { SenderIdentity } from "./sender_identity.ts";
+import { SignerPins } from "./signer_pins.ts";
 
 const params = newSealParams();
 const PASSPHRASE = "correct horse battery staple";
@@ -59,6 +61,22 @@ Deno.bench({
       text: TEXT,
     });
     await openMessage(key, envelope, { room: "general", replayGuard: guard });
+  },
+});
+
+const identity = await SenderIdentity.generate();
+const pins = new SignerPins();
+
+Deno.bench({
+  name: "seal + open, 100-byte message, Ed25519-signed (suite 2)",
+  group: "message",
+  async fn() {
+    const envelope = await sealMessage(key, {
+      ...header,
+      seq: ++seq,
+      text: TEXT,
+    }, { identity });
+    await openMessage(key, envelope, { room: "general", replayGuard: guard, pins });
   },
 });
 

@@ -5,6 +5,7 @@ import fc from "fast-check";
 import { decodeBase64, decodeHex, encodeBase64, encodeHex } from "./_base64.ts";
 import {
   ENVELOPE_SUITE,
+  ENVELOPE_SUITE_SIGNED,
   ENVELOPE_VERSION,
   EnvelopeSyntaxError,
   MAX_ENVELOPE_LENGTH,
@@ -16,6 +17,8 @@ import {
 } from "./envelope.ts";
 import { ReplayGuard } from "./replay_guard.ts";
 import { RoomKey } from "./room_key.ts";
+import { SenderIdentity } from "./sender_identity.ts";
+import { SignerPins } from "./signer_pins.ts";
 import { SealedMessageError, type SealedMessageErrorCode } from "./sealed_message_error.ts";
 
 const enc = new TextEncoder();
@@ -31,6 +34,8 @@ const MESSAGE: PlainMessage = {
   time: 1_700_000_000_000,
   text: "hello, sealed world",
 };
+
+const UNSIGNED = { signer: null, trust: "unsigned", verified: false } as const;
 
 // Sealed once with the key bytes 00 01 … 1f; pins version 1 byte for byte.
 const FIXTURE =
@@ -124,6 +129,7 @@ Deno.test("sealMessage() and openMessage() round-trip every header field and the
   assert.deepEqual(opened, {
     ...MESSAGE,
     keyId: key.id,
+    ...UNSIGNED,
     reordered: false,
   });
 });
@@ -152,7 +158,7 @@ Deno.test("sealMessage() uses a fresh nonce for every message", async () => {
 
 Deno.test("openMessage() opens the pinned version 1 envelope", async () => {
   const opened = await openMessage(key, FIXTURE, { room: "general" });
-  assert.deepEqual(opened, { ...MESSAGE, keyId: key.id, reordered: false });
+  assert.deepEqual(opened, { ...MESSAGE, keyId: key.id, ...UNSIGNED, reordered: false });
 });
 
 Deno.test("the pinned envelope follows the documented layout when rebuilt by hand", async () => {
@@ -370,13 +376,13 @@ Deno.test("openMessage() refuses an unknown envelope version or cipher suite", a
     openMessage(
       key,
       mutate(FIXTURE, (b) => {
-        b[1] = 2;
+        b[1] = 3;
         return b;
       }),
       { room: "general" },
     ),
     "unsupported_version",
-    "Cannot open sealed message in #general: unknown cipher suite 2",
+    "Cannot open sealed message in #general: unknown cipher suite 3",
   );
 });
 
@@ -487,7 +493,12 @@ Deno.test("openMessage() round-trips arbitrary headers and text", async () => {
       async (message) => {
         const envelope = await sealMessage(key, message);
         const opened = await openMessage(key, envelope, { room: message.room });
-        assert.deepEqual(opened, { ...message, keyId: key.id, reordered: false });
+        assert.deepEqual(opened, {
+          ...message,
+          keyId: key.id,
+          ...UNSIGNED,
+          reordered: false,
+        });
       },
     ),
     { numRuns: 200 },
@@ -524,4 +535,123 @@ Deno.test("openMessage() only ever throws SealedMessageError on hostile input", 
     }),
     { numRuns: 500 },
   );
+});
+
+const ada = await SenderIdentity.generate();
+const mallory = await SenderIdentity.generate();
+
+/** The AES key, GCM parameters and plaintext of an envelope under `key`. */
+async function decryptInner(envelope: string) {
+  const bytes = decodeBase64(envelope, "base64url");
+  let o = 2;
+  for (let i = 0; i < 3; i++) o += 1 + bytes[o]!;
+  const nonceAt = o + 24;
+  const ciphertextAt = nonceAt + 24 + 32;
+  const { key: aesKey } = await key.deriveMessageKey(
+    bytes.slice(nonceAt, nonceAt + 24),
+  );
+  const params = {
+    name: "AES-GCM",
+    iv: new Uint8Array(12),
+    additionalData: bytes.slice(0, ciphertextAt),
+  };
+  const plain = new Uint8Array(
+    await crypto.subtle.decrypt(params, aesKey, bytes.subarray(ciphertextAt)),
+  );
+  return { bytes, ciphertextAt, aesKey, params, plain };
+}
+
+/** Decrypts an envelope, lets `change` edit the plaintext, re-encrypts it. */
+async function reseal(
+  envelope: string,
+  change: (plain: Uint8Array<ArrayBuffer>) => Uint8Array<ArrayBuffer>,
+): Promise<string> {
+  const { bytes, ciphertextAt, aesKey, params, plain } = await decryptInner(
+    envelope,
+  );
+  const sealed = new Uint8Array(
+    await crypto.subtle.encrypt(params, aesKey, change(plain)),
+  );
+  const out = new Uint8Array(ciphertextAt + sealed.length);
+  out.set(bytes.subarray(0, ciphertextAt));
+  out.set(sealed, ciphertextAt);
+  return encodeBase64(out, "base64url");
+}
+
+Deno.test("a signed message opens with its signer, verified on first use and after", async () => {
+  const pins = new SignerPins();
+  const envelope = await sealMessage(key, MESSAGE, { identity: ada });
+  assert.equal(readEnvelopeHeader(envelope).suite, ENVELOPE_SUITE_SIGNED);
+  const first = await openMessage(key, envelope, { room: "general", pins });
+  assert.equal(first.text, MESSAGE.text);
+  assert.equal(first.signer, ada.publicKey);
+  assert.equal(first.trust, "first_use");
+  assert.equal(first.verified, true);
+  const again = await openMessage(key, envelope, { room: "general", pins });
+  assert.equal(again.trust, "trusted");
+  assert.equal(again.verified, true);
+  const unpinned = await openMessage(key, envelope, { room: "general" });
+  assert.equal(unpinned.trust, "unpinned");
+  assert.equal(unpinned.verified, false);
+});
+
+Deno.test("a signed message under another key for a pinned nick is not verified", async () => {
+  const pins = new SignerPins([["ada", ada.publicKey]]);
+  const impostor = await sealMessage(key, MESSAGE, { identity: mallory });
+  const opened = await openMessage(key, impostor, { room: "general", pins });
+  assert.equal(opened.trust, "changed");
+  assert.equal(opened.verified, false);
+  assert.equal(opened.signer, mallory.publicKey);
+  const unsigned = await openMessage(key, await sealMessage(key, MESSAGE), {
+    room: "general",
+    pins,
+  });
+  assert.equal(unsigned.trust, "unsigned");
+  assert.equal(unsigned.verified, false);
+});
+
+Deno.test("a room member cannot forge or move another sender's signature", async () => {
+  const signed = await sealMessage(key, MESSAGE, { identity: ada });
+  // Claim ada's public key with mallory's signature.
+  const claimed = await reseal(
+    await sealMessage(key, MESSAGE, { identity: mallory }),
+    (plain) => {
+      plain.set(ada.publicKeyBytes(), 0);
+      return plain;
+    },
+  );
+  await rejectsWith(
+    openMessage(key, claimed, { room: "general" }),
+    "bad_signature",
+    "Cannot open sealed message in #general: signature of ada does not verify",
+  );
+  // Flip one bit of the signature, or of the text.
+  for (const at of [40, 96 + 3]) {
+    const flipped = await reseal(signed, (plain) => {
+      plain[at]! ^= 1;
+      return plain;
+    });
+    await rejectsWith(openMessage(key, flipped, { room: "general" }), "bad_signature");
+  }
+  // Move ada's signed plaintext into a new envelope with another seq.
+  const { plain: inner } = await decryptInner(signed);
+  const moved = await reseal(
+    await sealMessage(key, { ...MESSAGE, seq: 2 }, { identity: mallory }),
+    () => inner,
+  );
+  await rejectsWith(openMessage(key, moved, { room: "general" }), "bad_signature");
+  // Too short to hold a key and a signature at all.
+  const stub = await reseal(signed, (plain) => plain.slice(0, 50));
+  await rejectsWith(openMessage(key, stub, { room: "general" }), "bad_envelope");
+});
+
+Deno.test("unsigned messages cannot burn the sequence numbers of a signed stream", async () => {
+  const guard = new ReplayGuard();
+  const options = { room: "general", replayGuard: guard };
+  const forged = await sealMessage(key, { ...MESSAGE, seq: 7 });
+  const genuine = await sealMessage(key, { ...MESSAGE, seq: 7 }, { identity: ada });
+  await openMessage(key, forged, options);
+  const opened = await openMessage(key, genuine, options);
+  assert.equal(opened.signer, ada.publicKey);
+  await rejectsWith(openMessage(key, genuine, options), "replay");
 });

@@ -17,6 +17,9 @@
  *   opens with a replay guard. Or use {@linkcode sealMessage} /
  *   {@linkcode openMessage} / {@linkcode ReplayGuard} directly.
  * - {@linkcode SealedMessageError}: every refusal, with a stable `code`.
+ * - Optional: {@linkcode SenderIdentity} signs envelopes with a per-client
+ *   Ed25519 key (suite 2); {@linkcode SignerPins} pins each nick's key on
+ *   first use, and opened messages say whether the sender is `verified`.
  *
  * The envelope format is documented byte by byte in `envelope.ts`.
  *
@@ -56,3 +59,5 @@ export * from "./envelope.ts";
 export * from "./replay_guard.ts";
 export * from "./sealed_room.ts";
 export * from "./sealed_message_error.ts";
+export * from "./sender_identity.ts";
+export * from "./signer_pins.ts";

@@ -175,44 +175,46 @@ export function validateSealParams(value: unknown): SealParams {
       `Cannot use seal parameters: expected an object, got ${kindOf(value)}`,
     );
   }
-  const x = value as Record<string, unknown>;
+  // Read every field once: a getter cannot answer differently later.
+  const fields = { ...value } as Record<string, unknown>;
+  const { v, kdf, salt: saltText } = fields;
 
-  if (typeof x.v !== "number") {
+  if (typeof v !== "number") {
     throw new TypeError(
-      `Cannot use seal parameters: version must be a number, got ${kindOf(x.v)}`,
+      `Cannot use seal parameters: version must be a number, got ${kindOf(v)}`,
     );
   }
-  if (x.v !== 1) {
+  if (v !== 1) {
     throw new RangeError(
-      `Cannot use seal parameters: unknown version ${x.v}`,
+      `Cannot use seal parameters: unknown version ${v}`,
     );
   }
-  if (typeof x.kdf !== "string") {
+  if (typeof kdf !== "string") {
     throw new TypeError(
-      `Cannot use seal parameters: kdf must be a string, got ${kindOf(x.kdf)}`,
+      `Cannot use seal parameters: kdf must be a string, got ${kindOf(kdf)}`,
     );
   }
-  if (x.kdf !== "argon2id") {
+  if (kdf !== "argon2id") {
     throw new RangeError(
       `Cannot use seal parameters: unknown key derivation function ${
-        JSON.stringify(x.kdf.slice(0, 32))
+        JSON.stringify(kdf.slice(0, 32))
       }`,
     );
   }
 
-  if (typeof x.salt !== "string") {
+  if (typeof saltText !== "string") {
     throw new TypeError(
-      `Cannot use seal parameters: salt must be a base64 string, got ${kindOf(x.salt)}`,
+      `Cannot use seal parameters: salt must be a base64 string, got ${kindOf(saltText)}`,
     );
   }
-  if (x.salt.length !== 24) {
+  if (saltText.length !== 24) {
     throw new RangeError(
-      `Cannot use seal parameters: salt must be ${SALT_BYTES} bytes as 24 base64 characters, got ${x.salt.length} characters`,
+      `Cannot use seal parameters: salt must be ${SALT_BYTES} bytes as 24 base64 characters, got ${saltText.length} characters`,
     );
   }
   let salt: Uint8Array;
   try {
-    salt = decodeBase64(x.salt, "base64");
+    salt = decodeBase64(saltText, "base64");
   } catch (cause) {
     throw new RangeError(
       `Cannot use seal parameters: salt is not base64`,
@@ -225,9 +227,9 @@ export function validateSealParams(value: unknown): SealParams {
     );
   }
 
-  const m = integerField(x, "m", "memory");
-  const t = integerField(x, "t", "iterations");
-  const p = integerField(x, "p", "parallelism");
+  const m = integerField(fields.m, "m", "memory");
+  const t = integerField(fields.t, "t", "iterations");
+  const p = integerField(fields.p, "p", "parallelism");
   if (m < MIN_MEMORY_KIB) {
     throw new RangeError(
       `Cannot use seal parameters: memory ${m} KiB is below the minimum ${MIN_MEMORY_KIB} KiB`,
@@ -263,7 +265,7 @@ export function validateSealParams(value: unknown): SealParams {
       `Cannot use seal parameters: cost m × t = ${m * t} exceeds the maximum ${MAX_COST}`,
     );
   }
-  return { v: 1, kdf: "argon2id", salt: x.salt, m, t, p };
+  return { v: 1, kdf: "argon2id", salt: saltText, m, t, p };
 }
 
 /**
@@ -284,11 +286,10 @@ export function sealParamsSalt(params: SealParams): Uint8Array<ArrayBuffer> {
 }
 
 function integerField(
-  x: Record<string, unknown>,
+  value: unknown,
   key: "m" | "t" | "p",
   name: string,
 ): number {
-  const value = x[key];
   if (typeof value !== "number" || !Number.isSafeInteger(value)) {
     throw new TypeError(
       `Cannot use seal parameters: ${name} (${key}) must be an integer, got ${

@@ -17,6 +17,7 @@
  * | `bad_envelope` | not a well-formed envelope (encoding, lengths, limits) |
  * | `unsupported_version` | an envelope version or cipher suite this client does not know |
  * | `wrong_room` | the envelope was sealed for another room (spliced) |
+ * | `bad_signature` | a signed (suite 2) message whose Ed25519 signature does not verify |
  * | `replay` | this (sender, session, seq) was already opened, or is too old to tell |
  */
 export type SealedMessageErrorCode =
@@ -25,6 +26,7 @@ export type SealedMessageErrorCode =
   | "bad_envelope"
   | "unsupported_version"
   | "wrong_room"
+  | "bad_signature"
   | "replay";
 
 /**

@@ -11,6 +11,8 @@ import { encodeBase64 } from "./_base64.ts";
 import { type OpenedMessage, openMessage, sealMessage } from "./envelope.ts";
 import { ReplayGuard, type ReplayGuardOptions } from "./replay_guard.ts";
 import type { RoomKey } from "./room_key.ts";
+import type { SenderIdentity } from "./sender_identity.ts";
+import { SignerPins } from "./signer_pins.ts";
 
 /** Options of {@linkcode SealedRoom}. */
 export interface SealedRoomOptions {
@@ -27,6 +29,18 @@ export interface SealedRoomOptions {
    * @default {{ window: 1024, maxStreams: 4096 }}
    */
   replay?: ReplayGuardOptions;
+  /**
+   * Signs every message sealed here (suite 2), so receivers can show this
+   * sender as verified.
+   */
+  identity?: SenderIdentity;
+  /**
+   * Signer pins for incoming signed messages; share one set across rooms to
+   * pin a nick's key client-wide.
+   *
+   * @default {a fresh, empty SignerPins}
+   */
+  pins?: SignerPins;
 }
 
 /** What {@linkcode SealedRoom.seal} needs besides the room's own state. */
@@ -45,7 +59,7 @@ export interface OutgoingMessage {
  * | member | does |
  * | --- | --- |
  * | `seal(message)` | numbers the message (seq 1, 2, 3…) and seals it |
- * | `open(envelope)` | opens it for this room, refusing replays |
+ * | `open(envelope)` | opens it for this room, refusing replays and checking signatures against pins |
  *
  * @example
  * ```ts
@@ -70,6 +84,8 @@ export class SealedRoom {
   #session: string;
   #seq = 0;
   #guard: ReplayGuard;
+  #identity: SenderIdentity | undefined;
+  #pins: SignerPins;
 
   /**
    * Sets up the room for this session.
@@ -87,6 +103,8 @@ export class SealedRoom {
         "base64url",
       ),
       replay = {},
+      identity,
+      pins = new SignerPins(),
     } = options;
     if (typeof room !== "string" || typeof session !== "string") {
       throw new TypeError(
@@ -97,6 +115,8 @@ export class SealedRoom {
     this.#key = key;
     this.#session = session;
     this.#guard = new ReplayGuard(replay);
+    this.#identity = identity;
+    this.#pins = pins;
   }
 
   /**
@@ -163,7 +183,7 @@ export class SealedRoom {
       seq,
       time: message.time,
       text: message.text,
-    });
+    }, this.#identity === undefined ? {} : { identity: this.#identity });
   }
 
   /**
@@ -188,6 +208,7 @@ export class SealedRoom {
     return openMessage(this.#key, envelope, {
       room: this.#room,
       replayGuard: this.#guard,
+      pins: this.#pins,
     });
   }
 }

@@ -5,6 +5,7 @@ import { readEnvelopeHeader } from "./envelope.ts";
 import { RoomKey } from "./room_key.ts";
 import { SealedMessageError } from "./sealed_message_error.ts";
 import { SealedRoom } from "./sealed_room.ts";
+import { SenderIdentity } from "./sender_identity.ts";
 
 const key = await RoomKey.fromBytes(new Uint8Array(32).fill(3));
 
@@ -52,4 +53,21 @@ Deno.test("SealedRoom.open() refuses messages sealed for another room", async ()
     code: "wrong_room",
     message: "Cannot open sealed message in #random: envelope was sealed for #general",
   });
+});
+
+Deno.test("SealedRoom signs with its identity and shows the sender as verified", async () => {
+  const identity = await SenderIdentity.generate();
+  const ada = new SealedRoom("general", key, { identity });
+  const bob = new SealedRoom("general", key);
+  const first = await bob.open(await ada.seal({ sender: "ada", text: "1", time: 1 }));
+  const second = await bob.open(await ada.seal({ sender: "ada", text: "2", time: 2 }));
+  assert.equal(first.signer, identity.publicKey);
+  assert.deepEqual([first.trust, second.trust], ["first_use", "trusted"]);
+  assert.equal(second.verified, true);
+  const mallory = new SealedRoom("general", key, {
+    identity: await SenderIdentity.generate(),
+  });
+  const impostor = await bob.open(await mallory.seal({ sender: "ada", text: "3", time: 3 }));
+  assert.equal(impostor.trust, "changed");
+  assert.equal(impostor.verified, false);
 });
