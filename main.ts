@@ -13,6 +13,25 @@ import { UsageError } from "./core/cli_flags.ts";
 import { createLogger } from "./node/logger.ts";
 import { startNode } from "./node/node.ts";
 import { NODE_HELP, parseNodeConfig } from "./node/node_config.ts";
+import { HostKeyError } from "./node/ssh_host_key.ts";
+import { SnapshotStore, SnapshotStoreError } from "./node/snapshot_store.ts";
+import { runLocalCluster } from "./node/local_cluster.ts";
+
+/** Reads the one environment variable the node may use (permission is scoped to it). */
+function readEnv(name: string): string | undefined {
+  try {
+    return Deno.env.get(name);
+  } catch {
+    return undefined;
+  }
+}
+
+async function stdinClosed(): Promise<void> {
+  const buffer = new Uint8Array(1024);
+  while ((await Deno.stdin.read(buffer)) !== null) {
+    // the cluster runner never writes; only the end matters
+  }
+}
 
 const USAGE = `meshchat — self-hosted terminal chat
 
@@ -24,18 +43,43 @@ Usage:
 Subcommands of main.ts: node, cluster, help`;
 
 async function runNode(args: readonly string[]): Promise<number> {
-  const config = parseNodeConfig(args);
+  const config = parseNodeConfig(args, readEnv);
   if (config === "help") {
     console.log(NODE_HELP);
     return 0;
   }
   const logger = createLogger(config.id, { level: config.logLevel });
+  // Restore first, then accept: the store is open before any port is.
+  let store;
+  try {
+    store = await SnapshotStore.open(config.dataDir, {
+      nodeId: config.id,
+      resetData: config.resetData,
+      intervalMs: config.snapshotIntervalMs,
+      logger,
+    });
+  } catch (error) {
+    if (error instanceof SnapshotStoreError) {
+      console.error(`meshchat: ${error.message}\n${error.hint}`);
+      return 1;
+    }
+    throw error;
+  }
   let node;
   try {
-    node = startNode(config, logger);
+    node = await startNode(config, logger, store);
   } catch (error) {
+    await store.close();
     if (error instanceof Deno.errors.AddrInUse) {
-      logger.error(`cannot listen on ${config.host}:${config.port}: address in use`);
+      logger.error(
+        error.message.startsWith("SSH port")
+          ? `cannot listen: ${error.message}`
+          : `cannot listen on ${config.host}:${config.port}: address in use`,
+      );
+      return 1;
+    }
+    if (error instanceof HostKeyError) {
+      logger.error(error.message);
       return 1;
     }
     throw error;

@@ -1,14 +1,24 @@
 /**
  * The client side of protocol v1: hello, sending lines as `say` or `cmd`
- * frames, tracking acks, and passing every frame to a {@linkcode ChatView}.
- * Both terminal modes drive this one class.
+ * frames, tracking acks, sealing lines for sealed rooms and opening what
+ * arrives sealed, and passing every frame to a {@linkcode ChatView}. Both
+ * terminal modes drive this one class.
+ *
+ * Two queues keep things in order. Outgoing lines go out one after the
+ * other, each bound to the room that is current when its turn comes (a line
+ * after `/join` waits for the join), so a line meant for a sealed room can
+ * never leave in plain text for the previous one. Incoming frames are shown
+ * in arrival order, each after its sealed events are opened (which may wait
+ * for the room key).
  *
  * @module
  */
-import type { ServerFrame } from "../core/protocol.ts";
+import { normalizeRoom } from "../core/names.ts";
+import type { MsgFrame, ServerFrame } from "../core/protocol.ts";
 import { PROTOCOL_VERSION } from "../core/protocol.ts";
 import { ChatView, type ViewLine } from "./chat_view.ts";
 import { ConnectError, NodeConnection } from "./node_connection.ts";
+import { type Opening, SealedRooms } from "./sealed_rooms.ts";
 
 /** Options of {@linkcode ChatClient.start}. */
 export interface ChatClientOptions {
@@ -22,38 +32,86 @@ export interface ChatClientOptions {
   view: ChatView;
   /** Where lines to show go. */
   print: (lines: ViewLine[]) => void;
-  /** Called after any frame that may change the prompt (nick, room). */
+  /** Called after any change that may change the prompt (nick, room, seal, key). */
   onState?: () => void;
   /** Called with the sender of every event (for nick completion). */
   onNick?: (nick: string) => void;
+  /**
+   * Called once when the connection ends, before the last frames are shown
+   * (a terminal cancels an open passphrase prompt here).
+   */
+  onEnd?: () => void;
+  /**
+   * Sealed rooms: passphrases, keys, sealing and opening.
+   *
+   * @default {a SealedRooms without passphrases: sealed rooms stay closed}
+   */
+  sealed?: SealedRooms;
+  /** Clock for the send time sealed in each envelope. @default Date.now */
+  now?: () => number;
 }
 
 /** How long a rate-limited line waits before it is sent again (ms). */
 const RATE_RETRY_MS = 300;
 
+/**
+ * Longest text sent sealed, in UTF-8 bytes: its envelope and frame stay
+ * under a node's default 16 KiB line limit.
+ */
+export const MAX_SEALED_TEXT_BYTES = 11 * 1024;
+
+/** Commands after which the current room may change: later lines wait for them. */
+const ROOM_COMMANDS = /^\/(join|j|leave|part)(\s|$)/i;
+
+/** Commands the client handles itself. */
+const CLIENT_HELP = [
+  "Client commands:",
+  "  /seal [ROOM]  seal a room end to end: asks for a new passphrase (twice)",
+  "  /key [ROOM]  enter a sealed room's passphrase again",
+];
+
+/** A line sent and not yet acknowledged. */
+interface Pending {
+  readonly frame: Record<string, unknown>;
+  /** Called with the error message, or nothing on ack. */
+  done: (error?: string) => void;
+}
+
 /** A client connected and welcomed by a node. */
 export class ChatClient {
   readonly #conn: NodeConnection;
   readonly #options: ChatClientOptions;
-  readonly #pending = new Map<string, { text: string; room: string; done: () => void }>();
+  readonly #sealed: SealedRooms;
+  readonly #now: () => number;
+  readonly #pending = new Map<string, Pending>();
+  readonly #rooms = new Set<string>();
+  readonly #hinted = new Set<string>();
   readonly #closed: Promise<string>;
+  #display: Promise<void> = Promise.resolve();
+  #outgoing: Promise<void> = Promise.resolve();
   #nextCid = 1;
   #byeReason: string | undefined;
+  #nick = "";
+  #current = "";
 
   private constructor(
     conn: NodeConnection,
     options: ChatClientOptions,
+    welcome: ServerFrame,
     frames: AsyncGenerator<ServerFrame>,
   ) {
     this.#conn = conn;
     this.#options = options;
+    this.#sealed = options.sealed ?? new SealedRooms();
+    this.#now = options.now ?? Date.now;
+    this.#accept(welcome);
     this.#closed = this.#pump(frames);
   }
 
   /**
    * Connects to the first reachable server and says hello.
    *
-   * @param options Servers, nick, room, view, output.
+   * @param options Servers, nick, room, view, output, sealed rooms.
    * @returns The welcomed client.
    * @throws {ConnectError} When no server is reachable, or the node refuses the hello.
    */
@@ -83,9 +141,7 @@ export class ChatClient {
           : `unexpected ${first.value.t} frame`;
         throw new ConnectError(`${server} refused to let you in: ${message}`);
       }
-      options.print(options.view.show(first.value));
-      options.onState?.();
-      return new ChatClient(conn, options, frames);
+      return new ChatClient(conn, options, first.value, frames);
     }
     throw lastError ?? new ConnectError("no server given: use -server HOST:PORT");
   }
@@ -96,8 +152,8 @@ export class ChatClient {
   }
 
   /**
-   * Resolves when the connection ends, with a one-line reason; `"quit"`
-   * after `/quit`.
+   * Resolves when the connection ends and everything received was shown,
+   * with a one-line reason; `"quit"` after `/quit`.
    */
   get closed(): Promise<string> {
     return this.#closed;
@@ -108,37 +164,48 @@ export class ChatClient {
     return this.#pending.size;
   }
 
-  /**
-   * Sends what the person typed: `/command` lines as commands (in the
-   * current room), anything else as a message to the current room.
-   *
-   * @param line The line.
-   * @returns Resolves when the node has acknowledged a message (immediately for commands).
-   */
-  send(line: string): Promise<void> {
-    const room = this.#options.view.room;
-    if (line.startsWith("/") && !line.startsWith("//")) {
-      return this.#conn.send({ t: "cmd", line, ...(room ? { room } : {}) });
-    }
-    const cid = `c${this.#nextCid++}`;
-    const acked = Promise.withResolvers<void>();
-    this.#pending.set(cid, { text: line, room, done: acked.resolve });
-    this.#say(cid).catch(() => {});
-    return acked.promise;
+  /** The sealed rooms of this session. */
+  get sealed(): SealedRooms {
+    return this.#sealed;
+  }
+
+  /** The room plain lines go to now (`""` when none). */
+  get currentRoom(): string {
+    return this.#current;
   }
 
   /**
-   * Waits until every sent message is acknowledged, or the connection ends.
+   * Sends what the person typed: `/command` lines as commands (in the
+   * current room), anything else as a message to the current room, sealed
+   * when that room is sealed. `/seal` and `/key` are handled here.
+   *
+   * @param line The line.
+   * @returns Resolves when the node has acknowledged it (or refused it).
+   */
+  send(line: string): Promise<void> {
+    const done = Promise.withResolvers<void>();
+    this.#outgoing = this.#outgoing
+      .then(() => this.#dispatch(line, () => done.resolve()))
+      .catch((error) => {
+        this.#notice(`error: ${(error as Error).message}`, true);
+        done.resolve();
+      });
+    return done.promise;
+  }
+
+  /**
+   * Waits until every line is sent and acknowledged, or the connection ends.
    *
    * @returns Resolves with the number still unacknowledged.
    */
   async settle(): Promise<number> {
+    await Promise.race([this.#outgoing, this.#closed]);
     const acks = [...this.#pending.values()].map(
       (entry) =>
         new Promise<void>((resolve) => {
           const done = entry.done;
-          entry.done = () => {
-            done();
+          entry.done = (error) => {
+            done(error);
             resolve();
           };
         }),
@@ -163,46 +230,314 @@ export class ChatClient {
     clearTimeout(timer);
   }
 
-  #say(cid: string): Promise<void> {
-    const entry = this.#pending.get(cid);
-    if (entry === undefined) return Promise.resolve();
-    return this.#conn.send({
+  async #dispatch(line: string, done: () => void): Promise<void> {
+    if (!line.startsWith("/") || line.startsWith("//")) {
+      const text = line.startsWith("//") ? line.slice(1) : line;
+      if (this.#sealed.isSealed(this.#current)) {
+        await this.#saySealed(text, "message", done);
+      } else {
+        this.#request({ t: "say", text: line, ...this.#roomField() }, done);
+      }
+      return;
+    }
+    const [word = "", rest = ""] = /^(\S*)\s*(.*)$/s.exec(line)?.slice(1) ?? [];
+    switch (word.toLowerCase()) {
+      case "/seal":
+        await this.#sealRoom(rest.trim());
+        done();
+        return;
+      case "/key":
+        await this.#rekey(rest.trim());
+        done();
+        return;
+      case "/me":
+        if (this.#sealed.isSealed(this.#current) && rest.trim() !== "") {
+          await this.#saySealed(rest, "action", done);
+          return;
+        }
+        break;
+      case "/quit":
+      case "/exit":
+      case "/bye":
+        // No ack comes back: the node closes the connection.
+        await this.#conn.send({ t: "cmd", line }).catch(() => {});
+        done();
+        return;
+      case "/help":
+      case "/h":
+        this.#command(line).then(() => {
+          this.#notice(CLIENT_HELP);
+          done();
+        });
+        return;
+    }
+    const acked = this.#command(line);
+    acked.then(() => done());
+    // Lines after a join or leave wait, so they go to the room it makes current.
+    if (ROOM_COMMANDS.test(line)) await Promise.race([acked, this.#closed]);
+  }
+
+  async #saySealed(text: string, kind: "message" | "action", done: () => void): Promise<void> {
+    const room = this.#current;
+    if (text.trim() === "") {
+      this.#notice("error: Cannot send an empty message", true);
+      done();
+      return;
+    }
+    const bytes = new TextEncoder().encode(text).length;
+    if (bytes > MAX_SEALED_TEXT_BYTES) {
+      this.#notice(
+        `error: Cannot send to sealed #${room}: the line is ${bytes} bytes, sealed lines have at most ${MAX_SEALED_TEXT_BYTES}; split it`,
+        true,
+      );
+      done();
+      return;
+    }
+    let envelope: string;
+    try {
+      envelope = await this.#sealed.seal(room, this.#nick, text, this.#now());
+    } catch (error) {
+      this.#notice(`error: ${(error as Error).message}`, true);
+      this.#options.onState?.();
+      done();
+      return;
+    }
+    this.#request({
       t: "say",
-      text: entry.text,
-      cid,
-      ...(entry.room ? { room: entry.room } : {}),
+      sealed: envelope,
+      ...(kind === "action" ? { kind } : {}),
+      room,
+    }, done);
+  }
+
+  async #sealRoom(arg: string): Promise<void> {
+    let room: string;
+    try {
+      room = arg === "" ? this.#current : normalizeRoom(arg.split(/\s+/)[0]);
+    } catch (error) {
+      this.#notice(`error: ${(error as Error).message}`, true);
+      return;
+    }
+    if (room === "") {
+      this.#notice("error: You are not in any room: /seal ROOM, or /join one first", true);
+      return;
+    }
+    if (this.#sealed.isSealed(room)) {
+      this.#notice(`#${room} is already sealed`);
+      return;
+    }
+    const prepared = await this.#sealed.prepareSeal(room);
+    if ("refusal" in prepared) {
+      this.#notice(prepared.refusal, true);
+      return;
+    }
+    if (room !== this.#current || !this.#rooms.has(room)) {
+      const refused = await Promise.race([this.#command(`/join ${room}`), this.#closed]);
+      if (refused !== undefined) {
+        this.#sealed.abandonSeal(room);
+        return;
+      }
+    }
+    const refused = await Promise.race([
+      this.#command(`/seal ${JSON.stringify(prepared.params)}`, room),
+      this.#closed,
+    ]);
+    if (refused !== undefined) {
+      this.#sealed.abandonSeal(room);
+      this.#options.onState?.();
+      return;
+    }
+    this.#notice(
+      `#${room} is sealed. Give its passphrase to the people you invite, not through this chat. ` +
+        "SSH users cannot read it.",
+    );
+    this.#options.onState?.();
+  }
+
+  async #rekey(arg: string): Promise<void> {
+    let room: string;
+    try {
+      room = arg === "" ? this.#current : normalizeRoom(arg.split(/\s+/)[0]);
+    } catch (error) {
+      this.#notice(`error: ${(error as Error).message}`, true);
+      return;
+    }
+    if (!this.#sealed.isSealed(room)) {
+      this.#notice(`error: #${room || "(no room)"} is not sealed`, true);
+      return;
+    }
+    this.#hinted.delete(room);
+    const key = await this.#sealed.rekey(room);
+    this.#notice(
+      key === undefined
+        ? `error: No key for #${room}: ${this.#sealed.missing(room) ?? "no passphrase"}`
+        : `Key for #${room} ready; /history shows its messages again`,
+      key === undefined,
+    );
+    this.#options.onState?.();
+  }
+
+  /** Sends a command and resolves with the node's error message, or undefined on ack. */
+  #command(line: string, room = this.#current): Promise<string | undefined> {
+    return new Promise((resolve) => {
+      this.#request({ t: "cmd", line, ...(room ? { room } : {}) }, resolve);
     });
   }
 
+  #request(frame: Record<string, unknown>, done: (error?: string) => void): void {
+    const cid = `c${this.#nextCid++}`;
+    const entry: Pending = { frame: { ...frame, cid }, done };
+    this.#pending.set(cid, entry);
+    this.#resend(cid);
+  }
+
+  #resend(cid: string): void {
+    const entry = this.#pending.get(cid);
+    if (entry !== undefined) this.#conn.send(entry.frame).catch(() => {});
+  }
+
+  #roomField(): { room?: string } {
+    return this.#current ? { room: this.#current } : {};
+  }
+
   async #pump(frames: AsyncGenerator<ServerFrame>): Promise<string> {
-    for await (const frame of frames) {
-      if (frame.t === "ack") {
-        this.#settleCid(frame.cid);
-        continue;
-      }
-      if (frame.t === "error" && frame.cid !== undefined) {
-        if (frame.code === "rate_limited") {
-          // Paste-friendly: a rate-limited line waits and goes again, nothing is lost.
-          setTimeout(() => this.#say(frame.cid!).catch(() => {}), RATE_RETRY_MS);
-          continue;
-        }
-        this.#settleCid(frame.cid);
-      }
-      if (frame.t === "bye") this.#byeReason = frame.reason;
-      if (frame.t === "msg") this.#options.onNick?.(frame.from);
-      this.#options.print(this.#options.view.show(frame));
-      if (frame.t === "nick" || frame.t === "joined" || frame.t === "left") {
-        this.#options.onState?.();
-      }
-    }
+    for await (const frame of frames) this.#accept(frame);
     this.#conn.close();
+    this.#options.onEnd?.();
+    await this.#display;
     return this.#byeReason ?? `connection to ${this.#conn.address} lost`;
   }
 
-  #settleCid(cid: string): void {
+  /** Takes one frame: state at once, display in order. */
+  #accept(frame: ServerFrame): void {
+    switch (frame.t) {
+      case "ack":
+        this.#settleCid(frame.cid);
+        return;
+      case "error":
+        if (frame.cid !== undefined) {
+          if (frame.code === "rate_limited" && this.#pending.has(frame.cid)) {
+            // Paste-friendly: a rate-limited line waits and goes again, nothing is lost.
+            const cid = frame.cid;
+            setTimeout(() => this.#resend(cid), RATE_RETRY_MS);
+            return;
+          }
+          this.#settleCid(frame.cid, frame.message);
+        }
+        break;
+      case "welcome":
+        this.#nick = frame.nick;
+        this.#enterRoom(frame.room, frame.sealed);
+        break;
+      case "joined":
+        this.#enterRoom(frame.room, frame.sealed);
+        break;
+      case "left":
+        this.#rooms.delete(frame.room);
+        this.#current = frame.current;
+        break;
+      case "sealed":
+        this.#roomSeal(frame.room, frame.params);
+        break;
+      case "nick":
+        this.#nick = frame.nick;
+        break;
+      case "bye":
+        this.#byeReason = frame.reason;
+        break;
+      case "msg":
+        this.#options.onNick?.(frame.from);
+        break;
+    }
+    this.#show(frame);
+  }
+
+  #enterRoom(room: string, sealed: unknown): void {
+    this.#rooms.add(room);
+    this.#current = room;
+    this.#roomSeal(room, sealed);
+  }
+
+  /** Takes a room's seal from the node's room metadata (never from a message). */
+  #roomSeal(room: string, params: unknown): void {
+    const update = this.#sealed.update(room, params);
+    switch (update.kind) {
+      case "sealed":
+        if (update.changed) {
+          this.#notice(
+            `The seal of #${room} changed (an earlier seal from another node won): enter its passphrase`,
+            true,
+          );
+        }
+        // Ask for the passphrase now, not at the first message.
+        this.#sealed.key(room).then(() => this.#options.onState?.());
+        break;
+      case "refused":
+        this.#notice(
+          `error: #${room} is sealed with parameters this client refuses (${update.reason}); nothing will be sent there`,
+          true,
+        );
+        break;
+      case "downgrade":
+        this.#notice(
+          `warning: the node says #${room} is not sealed any more; this client keeps sealing what you send there`,
+          true,
+        );
+        break;
+    }
+  }
+
+  #show(frame: ServerFrame): void {
+    this.#display = this.#display.then(async () => {
+      const openings = new Map<MsgFrame, Opening>();
+      for (const msg of sealedEvents(frame)) openings.set(msg, await this.#sealed.open(msg));
+      this.#options.print(this.#options.view.show(frame, openings));
+      for (const [msg, opening] of openings) {
+        if (!opening.ok && opening.reason === "wrong passphrase" && !this.#hinted.has(msg.room)) {
+          this.#hinted.add(msg.room);
+          this.#options.print([{
+            text: `Messages in #${msg.room} do not open with your passphrase: /key enters it again`,
+            error: true,
+          }]);
+        }
+      }
+      if (
+        frame.t === "welcome" || frame.t === "joined" || frame.t === "left" ||
+        frame.t === "nick" || frame.t === "sealed"
+      ) {
+        this.#options.onState?.();
+      }
+    }).catch((error) => {
+      this.#options.print([{ text: `error: ${(error as Error).message}`, error: true }]);
+    });
+  }
+
+  #notice(text: string | string[], error = false): void {
+    const lines = (typeof text === "string" ? [text] : text).map((line) => ({
+      text: line,
+      ...(error ? { error } : {}),
+    }));
+    this.#display = this.#display.then(() => this.#options.print(lines));
+  }
+
+  #settleCid(cid: string, error?: string): void {
     const entry = this.#pending.get(cid);
     if (entry === undefined) return;
     this.#pending.delete(cid);
-    entry.done();
+    entry.done(error);
+  }
+}
+
+/** The sealed events a frame carries. */
+function sealedEvents(frame: ServerFrame): MsgFrame[] {
+  switch (frame.t) {
+    case "msg":
+      return frame.sealed === undefined ? [] : [frame];
+    case "welcome":
+    case "joined":
+    case "history":
+      return frame.history.filter((msg) => msg.sealed !== undefined);
+    default:
+      return [];
   }
 }

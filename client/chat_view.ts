@@ -5,9 +5,13 @@
  *
  * @module
  */
-import { formatMsg } from "../core/chat_format.ts";
+import { clockTime, formatMsg, paintNick } from "../core/chat_format.ts";
 import type { MsgFrame, ServerFrame } from "../core/protocol.ts";
 import { sanitizeText } from "../core/text_sanitizer.ts";
+import type { Opening } from "./sealed_rooms.ts";
+
+/** What sealed events in a frame opened to, by event. */
+export type Openings = ReadonlyMap<MsgFrame, Opening>;
 
 /** Options of {@linkcode ChatView}. */
 export interface ChatViewOptions {
@@ -56,9 +60,11 @@ export class ChatView {
    * Updates state from a frame and returns what to print.
    *
    * @param frame From the node.
+   * @param openings What its sealed events opened to; a sealed event
+   *   missing here is shown as `[sealed message from X]`.
    * @returns Lines to print (possibly none).
    */
-  show(frame: ServerFrame): ViewLine[] {
+  show(frame: ServerFrame, openings: Openings = new Map()): ViewLine[] {
     switch (frame.t) {
       case "welcome":
         this.#nick = sanitizeText(frame.nick);
@@ -66,14 +72,17 @@ export class ChatView {
         this.#node = sanitizeText(frame.node);
         return [
           { text: `Connected to node ${this.#node} as ${this.#nick}. Type /help for commands.` },
-          ...this.#topic(frame.room, frame.topic),
-          ...this.#messages(frame.history),
+          ...this.#topic(frame.room, frame.topic, frame.sealed !== undefined),
+          ...this.#messages(frame.history, openings),
         ];
       case "joined":
         this.#room = sanitizeText(frame.room);
-        return [...this.#topic(frame.room, frame.topic), ...this.#messages(frame.history)];
+        return [
+          ...this.#topic(frame.room, frame.topic, frame.sealed !== undefined),
+          ...this.#messages(frame.history, openings),
+        ];
       case "history":
-        return this.#messages(frame.history);
+        return this.#messages(frame.history, openings);
       case "left":
         this.#room = sanitizeText(frame.current);
         return [{
@@ -84,7 +93,7 @@ export class ChatView {
         this.#nick = sanitizeText(frame.nick);
         return [];
       case "msg":
-        return [{ text: this.format(frame) }];
+        return [this.#event(frame, openings)];
       case "info":
         return frame.lines.map((line) => ({ text: sanitizeText(line) }));
       case "error":
@@ -112,12 +121,54 @@ export class ChatView {
     });
   }
 
-  #messages(history: readonly MsgFrame[]): ViewLine[] {
-    return history.map((frame) => ({ text: this.format(frame) }));
+  /**
+   * A sealed event as a line: the opened text with the sender (`✓` after a
+   * verified sender, `!` when the sender's signing key changed), or
+   * `[cannot open sealed message from X: REASON]`.
+   *
+   * @param frame The event (with `sealed`).
+   * @param opening What opening it gave.
+   * @returns The line.
+   */
+  formatSealed(frame: MsgFrame, opening: Opening): string {
+    const stamp = this.#timestamps ? `${this.#dim(clockTime(frame.time))} ` : "";
+    const room = sanitizeText(frame.room);
+    const tag = room !== "" && room !== this.#room ? `${this.#dim(`#${room}`)} ` : "";
+    if (!opening.ok) {
+      return stamp + tag + this.#dim(
+        `[cannot open sealed message from ${sanitizeText(frame.from)}: ${
+          sanitizeText(opening.reason)
+        }]`,
+      );
+    }
+    const mark = opening.trust === "changed" ? "!" : opening.verified ? "✓" : "";
+    const from = paintNick(frame.from, this.#color) + (mark ? this.#dim(mark) : "");
+    const text = sanitizeText(opening.text);
+    const body = frame.kind === "action" ? `* ${from} ${text}` : `<${from}> ${text}`;
+    const warning = opening.trust === "changed"
+      ? ` ${this.#dim(`[signed with another key than ${sanitizeText(frame.from)}'s earlier messages]`)}`
+      : "";
+    return stamp + tag + body + warning;
   }
 
-  #topic(room: string, topic: string): ViewLine[] {
+  #event(frame: MsgFrame, openings: Openings): ViewLine {
+    const opening = frame.sealed === undefined ? undefined : openings.get(frame);
+    return { text: opening === undefined ? this.format(frame) : this.formatSealed(frame, opening) };
+  }
+
+  #messages(history: readonly MsgFrame[], openings: Openings): ViewLine[] {
+    return history.map((frame) => this.#event(frame, openings));
+  }
+
+  #dim(text: string): string {
+    return this.#color ? `\x1b[2m${text}\x1b[22m` : text;
+  }
+
+  #topic(room: string, topic: string, sealed: boolean): ViewLine[] {
     const name = sanitizeText(room);
-    return [{ text: topic ? `Now in #${name}: ${sanitizeText(topic)}` : `Now in #${name}` }];
+    const lock = sealed ? " (sealed: end-to-end encrypted)" : "";
+    return [{
+      text: topic ? `Now in #${name}${lock}: ${sanitizeText(topic)}` : `Now in #${name}${lock}`,
+    }];
   }
 }

@@ -6,15 +6,29 @@
  * ```
  *
  * Interactive when stdin is a terminal; otherwise line mode for scripts.
- * It needs network access to the server and nothing else.
+ * It needs network access to the server; for sealed rooms also read access
+ * to `core/crypto/` (the key derivation Worker), to the `-key-file` if one is
+ * given, and env access to `MESHCHAT_ROOM_KEY` if that is used. The
+ * `client` permission set in deno.json grants all but the key file.
  *
  * @module
  */
 import { type FlagSpec, formatHelp, parseFlags, UsageError } from "../core/cli_flags.ts";
+import { SenderIdentity, SignerPins } from "../core/crypto/mod.ts";
 import { ChatClient } from "./chat_client.ts";
 import { ChatView, type ViewLine } from "./chat_view.ts";
 import { runLineMode } from "./line_mode.ts";
 import { ConnectError } from "./node_connection.ts";
+import {
+  askNewPassphrase,
+  KeyFileError,
+  MIN_NEW_PASSPHRASE_LENGTH,
+  type PassphraseSource,
+  passphraseFromEnv,
+  readKeyFile,
+  ROOM_KEY_ENV,
+} from "./passphrase.ts";
+import { SealedRooms } from "./sealed_rooms.ts";
 import { TerminalScreen } from "./terminal_mode.ts";
 
 const CLIENT_FLAGS = {
@@ -37,6 +51,12 @@ const CLIENT_FLAGS = {
     help: "show HH:MM before each line (--no-timestamps)",
   },
   color: { type: "boolean", default: true, help: "colours (off with --no-color or NO_COLOR)" },
+  "key-file": {
+    type: "string",
+    default: "",
+    arg: "FILE",
+    help: `passphrase of sealed rooms, read from FILE (or set ${ROOM_KEY_ENV})`,
+  },
 } as const satisfies FlagSpec;
 
 const HELP = formatHelp(
@@ -45,7 +65,9 @@ const HELP = formatHelp(
   [
     "Without a terminal on stdin it runs in line mode: each input line is sent,",
     "each event is printed as one plain line, and it exits after the last ack.",
-    "In the chat, type /help for commands.",
+    "In the chat, type /help for commands; /seal ROOM seals a room end to end.",
+    `Sealed rooms ask for their passphrase; line mode takes it from -key-file FILE`,
+    `or ${ROOM_KEY_ENV} (reading FILE needs --allow-read=FILE).`,
   ],
 );
 
@@ -64,19 +86,61 @@ async function main(args: readonly string[]): Promise<number> {
   const servers = flags.server.split(",").map((s) => s.trim()).filter((s) => s !== "");
   const interactive = Deno.stdin.isTerminal() && Deno.stdout.isTerminal();
   const color = flags.color && !Deno.noColor && interactive;
+  const keyFile = flags["key-file"];
+  const fixed = keyFile !== "" ? await readKeyFile(keyFile) : passphraseFromEnv();
   const view = new ChatView({ color, timestamps: flags.timestamps });
-  const screen = interactive ? new TerminalScreen(view, color) : undefined;
+  let sealed: SealedRooms | undefined;
+  const screen = interactive
+    ? new TerminalScreen(view, color, (room) => sealed?.status(room) ?? "plain")
+    : undefined;
   const print = screen ? (lines: ViewLine[]) => screen.print(lines) : (lines: ViewLine[]) => {
     for (const line of lines) (line.error ? console.error : console.log)(line.text);
   };
+  const passphrase: PassphraseSource = async ({ room, purpose }) => {
+    if (fixed !== undefined && purpose !== "retry") {
+      if (purpose === "seal" && [...fixed].length < MIN_NEW_PASSPHRASE_LENGTH) {
+        print([{
+          text: `error: The passphrase is too short to seal a room: use at least ${MIN_NEW_PASSPHRASE_LENGTH} characters`,
+          error: true,
+        }]);
+        return undefined;
+      }
+      return fixed;
+    }
+    if (screen === undefined) {
+      print([{
+        text: `error: No passphrase for sealed #${room}: give -key-file FILE or set ${ROOM_KEY_ENV}`,
+        error: true,
+      }]);
+      return undefined;
+    }
+    if (purpose !== "seal") return await screen.askSecret(`Passphrase for #${room} (not shown): `);
+    const asked = await askNewPassphrase((label) => screen.askSecret(label), room);
+    if ("refusal" in asked) {
+      print([{ text: asked.refusal, error: true }]);
+      return undefined;
+    }
+    return asked.passphrase;
+  };
+  // Sealed messages are signed with a key made for this session only.
+  sealed = new SealedRooms({
+    passphrase,
+    identity: await SenderIdentity.generate(),
+    pins: new SignerPins(),
+  });
   const client = await ChatClient.start({
     servers,
     user: flags.user,
     room: flags.room,
     view,
     print,
+    sealed,
     ...(screen
-      ? { onState: () => screen.refreshPrompt(), onNick: (nick: string) => screen.noteNick(nick) }
+      ? {
+        onState: () => screen.refreshPrompt(),
+        onNick: (nick: string) => screen.noteNick(nick),
+        onEnd: () => screen.cancelSecrets(),
+      }
       : {}),
   });
   return screen ? await screen.run(client) : await runLineMode(client);
@@ -86,9 +150,11 @@ if (import.meta.main) {
   try {
     Deno.exit(await main(Deno.args));
   } catch (error) {
-    if (error instanceof UsageError || error instanceof ConnectError) {
+    if (
+      error instanceof UsageError || error instanceof ConnectError || error instanceof KeyFileError
+    ) {
       console.error(`meshchat: ${error.message}`);
-      Deno.exit(error instanceof UsageError ? 2 : 1);
+      Deno.exit(error instanceof ConnectError ? 1 : 2);
     }
     throw error;
   }

@@ -1,13 +1,29 @@
 /**
  * Interactive mode: stdin in raw mode, a line editor at the bottom, incoming
- * messages printed above it without clobbering what is being typed.
+ * messages printed above it without clobbering what is being typed, and a
+ * no-echo prompt for sealed rooms' passphrases.
  *
  * @module
  */
 import { LineEditor } from "../core/line_editor.ts";
-import { KeyDecoder } from "../core/terminal_input.ts";
+import {
+  DISABLE_BRACKETED_PASTE,
+  ENABLE_BRACKETED_PASTE,
+  type Key,
+  KeyDecoder,
+} from "../core/terminal_input.ts";
 import type { ChatClient } from "./chat_client.ts";
 import type { ChatView, ViewLine } from "./chat_view.ts";
+
+/** How a room looks in the prompt: plain, sealed with its key, sealed without. */
+export type RoomStatus = "plain" | "open" | "locked";
+
+/** A passphrase being typed. */
+interface SecretPrompt {
+  readonly label: string;
+  text: string;
+  readonly resolve: (text: string | undefined) => void;
+}
 
 /** How long a lone ESC waits for the rest of a key sequence (ms). */
 const ESCAPE_WAIT_MS = 50;
@@ -19,14 +35,24 @@ export class TerminalScreen {
   readonly #color: boolean;
   readonly #encoder = new TextEncoder();
   readonly #nicks = new Set<string>();
+  readonly #roomStatus: (room: string) => RoomStatus;
+  #secret: SecretPrompt | undefined;
+  #secrets: Promise<unknown> = Promise.resolve();
+  #cancelled = false;
 
   /**
    * @param view Supplies nick and room for the prompt.
    * @param color Colour the prompt.
+   * @param roomStatus Whether a room is sealed (a lock in the prompt).
    */
-  constructor(view: ChatView, color: boolean) {
+  constructor(
+    view: ChatView,
+    color: boolean,
+    roomStatus: (room: string) => RoomStatus = () => "plain",
+  ) {
     this.#view = view;
     this.#color = color;
+    this.#roomStatus = roomStatus;
     this.#editor = new LineEditor({
       prompt: "> ",
       complete: (word) => {
@@ -47,7 +73,41 @@ export class TerminalScreen {
     const text = lines.map((line) =>
       line.error && this.#color ? `\x1b[31m${line.text}\x1b[39m` : line.text
     );
+    if (this.#secret !== undefined) {
+      this.#write(`\r\x1b[J${text.join("\r\n")}\r\n${this.#secret.label}`);
+      return;
+    }
     this.#write(this.#editor.printAbove(text.join("\n")));
+  }
+
+  /**
+   * Asks for a secret on the input line without echoing it. Requests wait
+   * their turn; the chat line being typed comes back afterwards.
+   *
+   * @param label The prompt, e.g. `Passphrase for #ops (not shown): `.
+   * @returns What was typed, or undefined when cancelled (Esc, Ctrl+C, Ctrl+D)
+   *   or the screen is closing.
+   */
+  askSecret(label: string): Promise<string | undefined> {
+    const asked = this.#secrets.then(() =>
+      new Promise<string | undefined>((resolve) => {
+        if (this.#cancelled) {
+          resolve(undefined);
+          return;
+        }
+        const clean = label.replace(/[\x00-\x1f\x7f-\x9f]/g, "");
+        this.#secret = { label: this.#color ? `\x1b[1m${clean}\x1b[22m` : clean, text: "", resolve };
+        this.#write(`${this.#editor.clear()}${this.#secret.label}`);
+      })
+    );
+    this.#secrets = asked;
+    return asked;
+  }
+
+  /** Cancels every open and queued secret prompt (the connection ended). */
+  cancelSecrets(): void {
+    this.#cancelled = true;
+    this.#finishSecret(undefined);
   }
 
   /**
@@ -59,12 +119,14 @@ export class TerminalScreen {
     this.#nicks.add(nick);
   }
 
-  /** Redraws the prompt after nick or room changed. */
+  /** Redraws the prompt after nick, room or seal changed. */
   refreshPrompt(): void {
-    const room = this.#view.room ? `#${this.#view.room}` : "(no room)";
+    const status = this.#view.room ? this.#roomStatus(this.#view.room) : "plain";
+    const lock = status === "open" ? " 🔒" : status === "locked" ? " 🔒 no key" : "";
+    const room = this.#view.room ? `#${this.#view.room}${lock}` : "(no room)";
     const prompt = `[${room}] ${this.#view.nick}> `;
     this.#editor.setPrompt(this.#color ? `\x1b[1m${prompt}\x1b[22m` : prompt);
-    this.#write(this.#editor.render());
+    if (this.#secret === undefined) this.#write(this.#editor.render());
   }
 
   /**
@@ -75,9 +137,10 @@ export class TerminalScreen {
    */
   async run(client: ChatClient): Promise<number> {
     Deno.stdin.setRaw(true, { cbreak: false });
+    this.#write(ENABLE_BRACKETED_PASTE);
     const onResize = () => {
       this.#editor.setWidth(terminalWidth());
-      this.#write(this.#editor.render());
+      if (this.#secret === undefined) this.#write(this.#editor.render());
     };
     try {
       Deno.addSignalListener("SIGWINCH", onResize);
@@ -96,7 +159,8 @@ export class TerminalScreen {
       } catch {
         // never added
       }
-      this.#write(this.#editor.clear());
+      this.cancelSecrets();
+      this.#write(this.#editor.clear() + DISABLE_BRACKETED_PASTE);
       Deno.stdin.setRaw(false);
     }
   }
@@ -108,10 +172,15 @@ export class TerminalScreen {
     let escapeTimer: ReturnType<typeof setTimeout> | undefined;
     const handleKeys = async (keys: ReturnType<KeyDecoder["feed"]>): Promise<boolean> => {
       for (const key of keys) {
+        if (this.#secret !== undefined) {
+          this.#secretKey(key);
+          continue;
+        }
         for (const action of this.#editor.handle(key)) {
           switch (action.type) {
             case "submit":
               if (/^\/(quit|exit|bye)\b/i.test(action.line)) {
+                this.cancelSecrets();
                 await client.quit();
                 return true;
               }
@@ -119,6 +188,7 @@ export class TerminalScreen {
               break;
             case "eof":
             case "interrupt":
+              this.cancelSecrets();
               await client.quit();
               return true;
             case "bell":
@@ -147,6 +217,53 @@ export class TerminalScreen {
       }
       escapeTimer = setTimeout(() => handleKeys(decoder.flush()), ESCAPE_WAIT_MS);
     }
+  }
+
+  /** One key typed while a secret is asked: nothing is echoed. */
+  #secretKey(key: Key): void {
+    const secret = this.#secret;
+    if (secret === undefined) return;
+    switch (key.type) {
+      case "char":
+        secret.text += key.text;
+        return;
+      case "paste": {
+        // A pasted passphrase ends at its first line break, which submits it.
+        const line = /^[^\r\n]*/.exec(key.text)?.[0] ?? "";
+        secret.text += line;
+        if (line.length < key.text.length) this.#finishSecret(secret.text);
+        return;
+      }
+      case "key":
+        switch (key.name) {
+          case "enter":
+            this.#finishSecret(secret.text);
+            return;
+          case "backspace":
+            secret.text = [...secret.text].slice(0, -1).join("");
+            return;
+          case "ctrl-u":
+          case "ctrl-w":
+            secret.text = "";
+            return;
+          case "escape":
+          case "ctrl-c":
+          case "ctrl-d":
+            this.#finishSecret(undefined);
+            return;
+          default:
+            return;
+        }
+    }
+  }
+
+  #finishSecret(text: string | undefined): void {
+    const secret = this.#secret;
+    if (secret === undefined) return;
+    this.#secret = undefined;
+    secret.text = "";
+    this.#write(`\r\x1b[J${this.#editor.render()}`);
+    secret.resolve(text);
   }
 
   #write(text: string): void {

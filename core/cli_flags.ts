@@ -31,9 +31,14 @@ export type FlagDef =
 /** A table of flags by name (kebab-case). */
 export type FlagSpec = Readonly<Record<string, FlagDef>>;
 
+/** The value type of one flag. */
+export type FlagValue<D extends FlagDef> = D["type"] extends "string" ? string
+  : D["type"] extends "number" ? number
+  : boolean;
+
 /** Parsed values, typed from the spec; `help` is true when -h/--help was given. */
 export type ParsedFlags<S extends FlagSpec> =
-  & { -readonly [K in keyof S]: S[K]["default"] }
+  & { -readonly [K in keyof S]: FlagValue<S[K]> }
   & { help: boolean; rest: string[] };
 
 /** A mistake on the command line; the message says what and how to fix it. */

@@ -161,3 +161,28 @@ export function parseEvent(value: unknown): ChatEvent {
   if (record.cid !== undefined) event.cid = field(record, "cid", isShortString);
   return event;
 }
+
+/**
+ * The origin a node stamps on its events in a given boot epoch. Epoch 0 is
+ * the node id itself; a node that restarts after a crash continues under a
+ * new epoch (`n1.1`, `n1.2`, …) so that it never reissues an id it may have
+ * handed out after its last snapshot (see `node/snapshot_store.ts`).
+ *
+ * @param nodeId Node id (letters, digits, hyphen: never a dot).
+ * @param epoch Boot epoch, a non-negative integer.
+ * @returns `nodeId` for epoch 0, otherwise `nodeId.epoch`.
+ */
+export function originFor(nodeId: string, epoch: number): string {
+  return epoch === 0 ? nodeId : `${nodeId}.${epoch}`;
+}
+
+/**
+ * The node an origin belongs to: what people should see, without the epoch.
+ *
+ * @param origin An event origin, e.g. `n1` or `n1.3`.
+ * @returns The node id, e.g. `n1`.
+ */
+export function nodeOf(origin: string): string {
+  const dot = origin.indexOf(".");
+  return dot === -1 ? origin : origin.slice(0, dot);
+}

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import type { SealParams } from "./crypto/room_params.ts";
 import type { ChatEvent, EventKind } from "./event.ts";
 import { eventId } from "./event.ts";
 
@@ -15,6 +16,16 @@ export const PROTOCOL_VERSION = 1;
 
 /** Longest chat line a client may send, in UTF-16 code units. */
 export const MAX_TEXT_LENGTH = 4000;
+
+/**
+ * Longest sealed envelope a `say` frame may carry, in characters (covers the
+ * largest envelope `core/crypto` makes). A node's line limit (16 KiB by
+ * default) is usually the tighter bound.
+ */
+export const MAX_SEALED_LENGTH = 24 * 1024;
+
+/** What a sealed envelope looks like on the wire: unpadded base64url. */
+const SEALED_PATTERN = /^[A-Za-z0-9_-]+$/;
 
 /** Stable error codes of `error` frames. */
 export type ErrorCode =
@@ -39,7 +50,15 @@ export type ErrorCode =
   | "forbidden"
   | "overflow"
   | "shutdown"
-  | "server_error";
+  | "server_error"
+  /** Plain text was sent to a sealed room: it must be sealed by the client. */
+  | "room_sealed"
+  /** A sealed envelope was sent to a room that is not sealed. */
+  | "not_sealed"
+  /** The room is already sealed with other parameters. */
+  | "already_sealed"
+  /** A sealed envelope is malformed or names another room or sender. */
+  | "bad_envelope";
 
 /** A chat event as clients see it. */
 export interface MsgFrame {
@@ -66,14 +85,24 @@ export type ServerFrame =
     readonly room: string;
     readonly rooms: readonly string[];
     readonly topic: string;
+    /** The room's seal parameters when it is sealed (end-to-end encrypted). */
+    readonly sealed?: SealParams;
     readonly history: readonly MsgFrame[];
   }
   | {
     readonly t: "joined";
     readonly room: string;
     readonly topic: string;
+    /** The room's seal parameters when it is sealed (end-to-end encrypted). */
+    readonly sealed?: SealParams;
     readonly history: readonly MsgFrame[];
   }
+  /**
+   * A room the session is in was sealed (or its seal changed, when a
+   * concurrent earlier seal from another node won): these are its parameters
+   * from now on.
+   */
+  | { readonly t: "sealed"; readonly room: string; readonly params: SealParams }
   | {
     readonly t: "history";
     readonly room: string;
@@ -103,8 +132,19 @@ export type ServerFrame =
 /** A validated client request. */
 export type ClientFrame =
   | { readonly t: "hello"; readonly v: number; readonly user: string; readonly room?: string }
-  | { readonly t: "say"; readonly room?: string; readonly text: string; readonly cid?: string }
-  | { readonly t: "cmd"; readonly room?: string; readonly line: string }
+  | {
+    readonly t: "say";
+    readonly room?: string;
+    /** The line; `""` when `sealed` is given. */
+    readonly text: string;
+    /** A sealed envelope (base64url) sent instead of `text`, for sealed rooms. */
+    readonly sealed?: string;
+    /** For sealed lines only: `"action"` for `/me`. @default "message" */
+    readonly kind?: "message" | "action";
+    readonly cid?: string;
+  }
+  /** With a `cid`, the node answers `ack` (or an `error` carrying the cid). */
+  | { readonly t: "cmd"; readonly room?: string; readonly line: string; readonly cid?: string }
   | { readonly t: "ping" };
 
 /**
@@ -221,12 +261,38 @@ export function parseClientFrame(value: unknown): ClientFrame {
       return room === undefined ? { t: type, v, user } : { t: type, v, user, room };
     }
     case "say": {
-      const text = requiredString(value, "text", MAX_TEXT_LENGTH);
+      const sealed = optionalString(value, "sealed", MAX_SEALED_LENGTH);
+      const text = sealed === undefined
+        ? requiredString(value, "text", MAX_TEXT_LENGTH)
+        : optionalString(value, "text", MAX_TEXT_LENGTH) ?? "";
+      if (sealed !== undefined && text !== "") {
+        throw new ProtocolError(
+          "bad_frame",
+          'Invalid say frame: field "text" must be empty when "sealed" is given',
+        );
+      }
       const room = optionalString(value, "room", 64);
       const cid = optionalString(value, "cid", 64);
+      const kind = optionalString(value, "kind", 16);
+      if (sealed !== undefined && !SEALED_PATTERN.test(sealed)) {
+        throw new ProtocolError(
+          "bad_envelope",
+          'Invalid say frame: field "sealed" must be a base64url envelope',
+        );
+      }
+      if (
+        kind !== undefined && (sealed === undefined || (kind !== "message" && kind !== "action"))
+      ) {
+        throw new ProtocolError(
+          "bad_frame",
+          'Invalid say frame: field "kind" is "message" or "action", and only with "sealed" (use /me otherwise)',
+        );
+      }
       return {
         t: type,
         text,
+        ...(sealed === undefined ? {} : { sealed }),
+        ...(kind === undefined ? {} : { kind }),
         ...(room === undefined ? {} : { room }),
         ...(cid === undefined ? {} : { cid }),
       };
@@ -234,7 +300,13 @@ export function parseClientFrame(value: unknown): ClientFrame {
     case "cmd": {
       const line = requiredString(value, "line", MAX_TEXT_LENGTH);
       const room = optionalString(value, "room", 64);
-      return room === undefined ? { t: type, line } : { t: type, line, room };
+      const cid = optionalString(value, "cid", 64);
+      return {
+        t: type,
+        line,
+        ...(room === undefined ? {} : { room }),
+        ...(cid === undefined ? {} : { cid }),
+      };
     }
     case "ping":
       return { t: type };

@@ -92,6 +92,31 @@ export class VersionVector {
   }
 
   /**
+   * Records everything up to each contiguous seq of `json` (a snapshot's or a
+   * peer's vector), keeping what this vector already holds beyond it. Costs
+   * O(origins + seqs held beyond a gap), not O(seq).
+   *
+   * @param json As produced by {@linkcode VersionVector.toJSON}.
+   * @throws {RangeError} When a value is not a non-negative safe integer.
+   */
+  merge(json: VersionVectorJson): void {
+    for (const [origin, seq] of Object.entries(json)) {
+      if (!Number.isSafeInteger(seq) || seq < 0) {
+        throw new RangeError(`Cannot merge version vector: invalid seq ${seq} for ${origin}`);
+      }
+      let state = this.#origins.get(origin);
+      if (state === undefined) {
+        state = { contiguous: 0, ahead: new Set() };
+        this.#origins.set(origin, state);
+      }
+      if (seq <= state.contiguous) continue;
+      state.contiguous = seq;
+      for (const ahead of state.ahead) if (ahead <= seq) state.ahead.delete(ahead);
+      while (state.ahead.delete(state.contiguous + 1)) state.contiguous++;
+    }
+  }
+
+  /**
    * Builds a vector that holds everything up to each contiguous seq.
    *
    * @param json As produced by {@linkcode VersionVector.toJSON}.

@@ -6,8 +6,9 @@
  *
  * @module
  */
+import type { ChatEvent } from "../core/event.ts";
 import { encodeFrame, FrameDecoder } from "../core/ndjson.ts";
-import { type CommandContext, handleInput } from "./commands.ts";
+import { type CommandContext, handleInput, handleSealed } from "./commands.ts";
 import type { Hub, Session, SessionSink } from "./hub.ts";
 import type { Logger } from "./logger.ts";
 import { OutboundQueue } from "./outbound_queue.ts";
@@ -28,6 +29,11 @@ export interface ClientListenerOptions {
   helloTimeoutMs?: number;
   /** Time a dropped connection gets to receive its last frames (ms). @default 2000 */
   closeGraceMs?: number;
+  /**
+   * Resolves when an accepted message may be acknowledged (the mesh waits
+   * for a peer to hold it). @default resolves at once
+   */
+  ackGate?: (event: ChatEvent) => Promise<void>;
 }
 
 /** Frames fanned out to many sessions are encoded once, not once per reader. */
@@ -68,11 +74,12 @@ export class ClientListener {
       maxQueueBytes = 1 << 20,
       helloTimeoutMs = 10_000,
       closeGraceMs = 2000,
+      ackGate = () => Promise.resolve(),
     } = options;
     this.#hub = hub;
     this.#listener = listener;
     this.#logger = logger;
-    this.#options = { maxLineBytes, maxQueueBytes, helloTimeoutMs, closeGraceMs };
+    this.#options = { maxLineBytes, maxQueueBytes, helloTimeoutMs, closeGraceMs, ackGate };
   }
 
   /** The bound address. */
@@ -212,7 +219,7 @@ class ClientConnection implements SessionSink {
     let cid: string | undefined;
     try {
       const frame = parseClientFrame(value);
-      if (frame.t === "say") cid = frame.cid;
+      if (frame.t === "say" || frame.t === "cmd") cid = frame.cid;
       await this.#dispatch(frame);
     } catch (error) {
       if (error instanceof ProtocolError) {
@@ -252,18 +259,22 @@ class ClientConnection implements SessionSink {
     };
     if (frame.t === "cmd") {
       await handleInput(ctx, frame.line.startsWith("/") ? frame.line : `/${frame.line}`);
+      if (frame.cid !== undefined) this.send({ t: "ack", cid: frame.cid });
       return;
     }
-    const event = await handleInput(ctx, frame.text, frame.cid);
-    if (frame.cid !== undefined) {
-      this.send(
-        event === undefined ? { t: "ack", cid: frame.cid } : {
-          t: "ack",
-          cid: frame.cid,
-          id: `${event.origin}:${event.seq}`,
-        },
-      );
+    const event = frame.sealed === undefined
+      ? await handleInput(ctx, frame.text, frame.cid)
+      : handleSealed(ctx, frame.sealed, frame.kind ?? "message", frame.cid);
+    const cid = frame.cid;
+    if (cid === undefined) return;
+    if (event === undefined) {
+      this.send({ t: "ack", cid });
+      return;
     }
+    // Not awaited: the connection goes on reading while the mesh replicates.
+    this.#options.ackGate(event).then(() =>
+      this.send({ t: "ack", cid, id: `${event.origin}:${event.seq}` })
+    );
   }
 
   #sendError(error: ProtocolError, cid?: string): void {

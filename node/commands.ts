@@ -9,6 +9,8 @@ import { CommandTable, unescapeSlash, UnknownCommandError } from "../core/comman
 import type { ChatEvent } from "../core/event.ts";
 import type { Hub, Session } from "./hub.ts";
 import { ProtocolError, toMsgFrame } from "../core/protocol.ts";
+import { nickKey } from "../core/names.ts";
+import { quoteText, sanitizeText } from "../core/text_sanitizer.ts";
 
 /** What a command runs with. */
 export interface CommandContext {
@@ -33,6 +35,61 @@ function firstWord(args: string): [string, string] {
 function requireArgs(args: string, usage: string): string {
   if (args === "") throw new ProtocolError("bad_args", `Missing argument: usage ${usage}`);
   return args;
+}
+
+/** What `/whois` tells about someone. */
+interface Person {
+  nick: string;
+  node: string;
+  since: number;
+  rooms: string[];
+  via?: string;
+  idleMs?: number;
+  away?: string;
+}
+
+function findPerson(hub: Hub, nick: string): Person | undefined {
+  const key = nickKey(nick);
+  for (const session of hub.sessions()) {
+    if (nickKey(session.nick) !== key) continue;
+    return {
+      nick: session.nick,
+      node: hub.nodeId,
+      since: session.since,
+      rooms: [...session.rooms],
+      via: session.origin.via,
+      idleMs: Math.max(0, hub.now() - session.lastActive),
+      ...(session.away === undefined ? {} : { away: session.away }),
+    };
+  }
+  let found: Person | undefined;
+  for (const room of hub.rooms().keys()) {
+    const member = hub.members(room).find((m) => nickKey(m.nick) === key);
+    if (member === undefined) continue;
+    found ??= {
+      nick: member.nick,
+      node: member.node,
+      since: member.since,
+      rooms: [],
+      ...(member.away === undefined ? {} : { away: member.away }),
+    };
+    found.rooms.push(room);
+  }
+  return found;
+}
+
+/**
+ * A duration for people: `42s`, `3m 5s`, `2h 4m`, `3d 2h`.
+ *
+ * @param ms Milliseconds.
+ * @returns The text.
+ */
+export function formatDuration(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m ${s % 60}s`;
+  if (s < 86400) return `${Math.floor(s / 3600)}h ${Math.floor(s / 60) % 60}m`;
+  return `${Math.floor(s / 86400)}d ${Math.floor(s / 3600) % 24}h`;
 }
 
 /** The command table of meshchat. */
@@ -180,6 +237,114 @@ commands
     },
   })
   .register({
+    name: "nodes",
+    help: "list the nodes of the cluster and their state",
+    run(ctx) {
+      const cluster = ctx.hub.cluster;
+      if (cluster === undefined) {
+        ctx.reply("nodes", [`Standalone node ${ctx.hub.nodeId} (the mesh is off)`], []);
+        return;
+      }
+      const members = cluster.members();
+      const lost = cluster.lostRanges();
+      ctx.reply("nodes", [
+        `${members.length} nodes:`,
+        ...members.map((m) =>
+          `  ${m.id} ${m.addr} ${m.state}${
+            m.id === ctx.hub.nodeId ? " (this node)" : m.connected ? "" : " (not linked)"
+          }`
+        ),
+        ...(lost.length > 0 ? [`Lost event ranges: ${lost.join(", ")}`] : []),
+      ], members);
+    },
+  })
+  .register({
+    name: "whois",
+    args: "NICK",
+    help: "show someone's node, key fingerprint and idle time",
+    run(ctx, args) {
+      const nick = requireArgs(firstWord(args)[0], "/whois NICK");
+      const person = findPerson(ctx.hub, nick);
+      if (person === undefined) {
+        throw new ProtocolError("no_such_user", `No such user: ${sanitizeText(nick).slice(0, 32)}`);
+      }
+      const owner = ctx.hub.nickGuard?.ownerOf(person.nick);
+      const idle = person.idleMs === undefined
+        ? "idle time known on its node only"
+        : `idle ${formatDuration(person.idleMs)}`;
+      ctx.reply("whois", [
+        `${person.nick} on node ${person.node}${person.via ? ` via ${person.via}` : ""}, ` +
+        `connected ${formatDuration(ctx.hub.now() - person.since)}, ${idle}`,
+        owner === undefined
+          ? "  nick not registered (no SSH key owns it)"
+          : `  nick registered to SSH key ${owner}`,
+        `  rooms: ${person.rooms.map((r) => `#${r}`).join(" ") || "none"}`,
+        ...(person.away === undefined ? [] : [`  away: ${person.away}`]),
+      ], { ...person, ...(owner === undefined ? {} : { fingerprint: owner }) });
+    },
+  })
+  .register({
+    name: "theme",
+    args: "[color|mono]",
+    help: "colours on or off (SSH sessions)",
+    run(ctx, args) {
+      const choice = firstWord(args)[0].toLowerCase();
+      if (choice !== "") {
+        if (!["color", "colour", "mono"].includes(choice)) {
+          throw new ProtocolError(
+            "bad_args",
+            `Unknown theme ${quoteText(choice, 16)}: use color or mono`,
+          );
+        }
+        ctx.session.prefs.set("theme", choice === "mono" ? "mono" : "color");
+      }
+      const theme = ctx.session.prefs.get("theme") ?? "default";
+      ctx.reply("theme", [`Theme: ${theme}`], { theme });
+    },
+  })
+  .register({
+    name: "timestamp",
+    aliases: ["timestamps"],
+    args: "[on|off]",
+    help: "show the time of each message or not (SSH sessions)",
+    run(ctx, args) {
+      const choice = firstWord(args)[0].toLowerCase();
+      if (choice !== "") {
+        if (choice !== "on" && choice !== "off") {
+          throw new ProtocolError(
+            "bad_args",
+            `Invalid choice ${quoteText(choice, 16)}: use on or off`,
+          );
+        }
+        ctx.session.prefs.set("timestamps", choice);
+      }
+      const timestamps = ctx.session.prefs.get("timestamps") ?? "default";
+      ctx.reply("timestamp", [`Timestamps: ${timestamps}`], { timestamps });
+    },
+  })
+  .register({
+    name: "seal",
+    args: "PARAMS",
+    help: "seal the room end to end (the terminal client's /seal sends this)",
+    run(ctx, args) {
+      if (args === "") {
+        throw new ProtocolError(
+          "bad_args",
+          "Sealing needs the terminal client (client/main.ts): its /seal makes the key and sends the parameters",
+        );
+      }
+      let params: unknown;
+      try {
+        params = JSON.parse(args);
+      } catch (error) {
+        throw new ProtocolError("bad_args", "Invalid seal parameters: expected JSON", {
+          cause: error,
+        });
+      }
+      ctx.hub.seal(ctx.session, ctx.room, params);
+    },
+  })
+  .register({
     name: "quit",
     aliases: ["exit", "bye"],
     args: "[MESSAGE]",
@@ -229,4 +394,26 @@ export async function handleInput(
   }
   await parsed.command.run(ctx, parsed.args);
   return undefined;
+}
+
+/**
+ * Handles a sealed line (a `say` frame with an envelope instead of text):
+ * counts against the rate limit like any line, then hands the opaque
+ * envelope to the hub.
+ *
+ * @param ctx Command context (hub, session, room).
+ * @param envelope The sealed envelope.
+ * @param kind `message`, or `action` for a sealed `/me`.
+ * @param cid The client's id for the line, when it sent one.
+ * @returns The chat event.
+ * @throws {ProtocolError} Rate limit, `not_sealed`, `bad_envelope`, `not_in_room`.
+ */
+export function handleSealed(
+  ctx: CommandContext,
+  envelope: string,
+  kind: "message" | "action",
+  cid?: string,
+): ChatEvent {
+  ctx.hub.spend(ctx.session);
+  return ctx.hub.saySealed(ctx.session, ctx.room, envelope, kind, cid);
 }

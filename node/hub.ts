@@ -23,6 +23,8 @@ import {
 } from "../core/protocol.ts";
 import { type Member, type PresenceEntry, RemotePresence, winsNickRace } from "./presence.ts";
 import { Room } from "./room.ts";
+import { type SealParams, validateSealParams } from "../core/crypto/room_params.ts";
+import { EnvelopeSyntaxError, readEnvelopeHeader } from "../core/crypto/envelope.ts";
 
 /** Where a session's output goes: one per connected person. */
 export interface SessionSink {
@@ -38,6 +40,8 @@ export interface SessionOrigin {
   readonly via: string;
   /** Remote address, `host:port`. */
   readonly address: string;
+  /** Fingerprint (`SHA256:...`) of the SSH key the person proved, if any. */
+  readonly fingerprint?: string;
 }
 
 /** One connected person. */
@@ -64,6 +68,11 @@ export class Session {
   readonly limiter: TokenBucket | undefined;
   /** False once the session has left. */
   open = true;
+  /**
+   * Display preferences (`/theme`, `/timestamp`): the hub only stores them,
+   * each frontend renders by the ones it understands.
+   */
+  readonly prefs = new Map<string, string>();
 
   /**
    * @param id Unique id.
@@ -97,6 +106,50 @@ export class Session {
  */
 export type EventListener = (event: ChatEvent, evicted: ChatEvent | undefined) => void;
 
+/** What the mesh tells the hub about the cluster, for `/nodes`. */
+export interface ClusterView {
+  /** Every known node, this one included. */
+  members(): readonly {
+    readonly id: string;
+    readonly addr: string;
+    readonly state: string;
+    readonly incarnation: number;
+    readonly connected: boolean;
+  }[];
+  /** Event ranges no reachable peer holds any more. */
+  lostRanges(): readonly string[];
+}
+
+/**
+ * Who may use which nick beyond "not in use", e.g. nicks owned by SSH keys
+ * (node/nick_registry.ts). The hub asks before a session takes a nick and
+ * reports each nick a session took.
+ */
+export interface NickGuard {
+  /**
+   * Why a person may not use a nick; must not change anything.
+   *
+   * @param nick A valid nick.
+   * @param fingerprint The person's key fingerprint, undefined without a key.
+   * @returns A message for the person, or undefined when the nick may be used.
+   */
+  check(nick: string, fingerprint: string | undefined): string | undefined;
+  /**
+   * A session now uses the nick (the guard may register it to the key).
+   *
+   * @param nick The nick.
+   * @param fingerprint The person's key fingerprint, undefined without a key.
+   */
+  use(nick: string, fingerprint: string | undefined): void;
+  /**
+   * The key fingerprint that owns a nick, for `/whois`.
+   *
+   * @param nick The nick.
+   * @returns The fingerprint, or undefined when nobody owns it.
+   */
+  ownerOf(nick: string): string | undefined;
+}
+
 /** Options of {@linkcode Hub}. */
 export interface HubOptions {
   /** This node's id, shown to people. */
@@ -119,6 +172,8 @@ export interface HubOptions {
   clock?: HybridClock;
   /** Logger. @default silentLogger */
   logger?: Logger;
+  /** Extra rules for nicks (registered nicks). @default none */
+  nickGuard?: NickGuard;
 }
 
 /** What a client asks for when it says hello. */
@@ -151,6 +206,10 @@ export class Hub {
   readonly clock: HybridClock;
   /** Which events this node holds. */
   readonly versions = new VersionVector();
+  /** The cluster, once the mesh is running; undefined for a standalone node. */
+  cluster: ClusterView | undefined;
+  /** Extra rules for nicks, if any. */
+  readonly nickGuard: NickGuard | undefined;
   readonly #rooms = new Map<string, Room>();
   readonly #sessionsByNick = new Map<string, Session>();
   readonly #privateLog = new RingBuffer<ChatEvent>(PRIVATE_LOG_SIZE);
@@ -199,11 +258,21 @@ export class Hub {
     this.#ratePerSecond = ratePerSecond;
     this.#now = now;
     this.#logger = logger;
+    this.nickGuard = options.nickGuard;
   }
 
   /** The sequence number of the last event this node originated. */
   get lastSeq(): number {
     return this.#lastSeq;
+  }
+
+  /**
+   * The hub's clock.
+   *
+   * @returns Milliseconds since the epoch.
+   */
+  now(): number {
+    return this.#now();
   }
 
   /** Connected sessions. */
@@ -234,7 +303,7 @@ export class Hub {
         `Unsupported protocol version ${v}: this node speaks version ${PROTOCOL_VERSION}`,
       );
     }
-    const nick = this.#checkNickFree(user);
+    const nick = this.#checkNickFree(user, origin.fingerprint);
     const room = this.#roomName(requestedRoom);
     const limiter = this.#rateBurst === 0 ? undefined : new TokenBucket({
       capacity: this.#rateBurst,
@@ -250,6 +319,7 @@ export class Hub {
       this.#now(),
     );
     this.#sessionsByNick.set(nickKey(nick), session);
+    this.nickGuard?.use(nick, origin.fingerprint);
     const target = this.#room(room);
     sink.send({
       t: "welcome",
@@ -259,6 +329,7 @@ export class Hub {
       room,
       rooms: [...this.#rooms.keys()],
       topic: target.topic,
+      ...(target.sealed === undefined ? {} : { sealed: target.sealed }),
       history: target.recent(this.#welcomeHistory).map(toMsgFrame),
     });
     this.#enter(session, target);
@@ -315,7 +386,8 @@ export class Hub {
    * @param cid The client's id for this line: a line resent with the same
    *   id (after a failover) returns the event already accepted for it.
    * @returns The accepted event.
-   * @throws {ProtocolError} `not_in_room`, `empty_message`, `room_invalid`.
+   * @throws {ProtocolError} `not_in_room`, `empty_message`, `room_invalid`,
+   *   `room_sealed` (a sealed room takes only sealed envelopes).
    */
   say(
     session: Session,
@@ -329,8 +401,106 @@ export class Hub {
       if (earlier) return earlier;
     }
     const room = this.#memberRoom(session, roomName);
+    if (this.#room(room).sealed !== undefined) {
+      throw new ProtocolError(
+        "room_sealed",
+        `#${room} is sealed: only sealed messages from the terminal client (client/main.ts) go there`,
+      );
+    }
     const clean = this.#cleanText(text);
     return this.#emit(kind, room, session.nick, clean, undefined, cid);
+  }
+
+  /**
+   * Says something sealed in a sealed room. The envelope is opaque: the node
+   * only checks that its public header names this room and this sender,
+   * stores it as the event's `sealed` body with empty `text`, and relays it.
+   *
+   * @param session Speaker.
+   * @param roomName Room, or undefined for the session's current room.
+   * @param envelope The sealed envelope (base64url, bounded by the protocol).
+   * @param kind `message` or `action`.
+   * @param cid The client's id for this line (see {@linkcode Hub.say}).
+   * @returns The accepted event.
+   * @throws {ProtocolError} `not_in_room`, `room_invalid`, `not_sealed`,
+   *   `bad_envelope`.
+   */
+  saySealed(
+    session: Session,
+    roomName: string | undefined,
+    envelope: string,
+    kind: "message" | "action" = "message",
+    cid?: string,
+  ): ChatEvent {
+    if (cid !== undefined) {
+      const earlier = this.#byCid.get(cidKey(session.nick, cid));
+      if (earlier) return earlier;
+    }
+    const room = this.#memberRoom(session, roomName);
+    if (this.#room(room).sealed === undefined) {
+      throw new ProtocolError(
+        "not_sealed",
+        `#${room} is not sealed: send plain text there, or /seal it first`,
+      );
+    }
+    let header;
+    try {
+      header = readEnvelopeHeader(envelope);
+    } catch (error) {
+      if (!(error instanceof EnvelopeSyntaxError)) throw error;
+      throw new ProtocolError("bad_envelope", error.message, { cause: error });
+    }
+    if (header.room !== room || header.sender !== session.nick) {
+      throw new ProtocolError(
+        "bad_envelope",
+        `Cannot accept sealed message: it was sealed for #${
+          sanitizeText(header.room).slice(0, 32)
+        } by ${sanitizeText(header.sender).slice(0, 32)}, not #${room} by ${session.nick}`,
+      );
+    }
+    return this.#emit(kind, room, session.nick, "", undefined, cid, envelope);
+  }
+
+  /**
+   * Seals a room: from now on it takes only sealed envelopes. The first seal
+   * (in hybrid-clock order) wins on every node; sealing again with the same
+   * parameters changes nothing.
+   *
+   * Only someone alone in a room may seal it (so nobody can take over a busy
+   * room), and the default room is never sealed.
+   *
+   * @param session Who seals.
+   * @param roomName Room, or undefined for the current one.
+   * @param params Untrusted seal parameters, checked with
+   *   {@linkcode validateSealParams} (the limits every client applies).
+   * @returns The `seal` event, or undefined when already sealed with these parameters.
+   * @throws {ProtocolError} `not_in_room`, `bad_args`, `forbidden`, `already_sealed`.
+   */
+  seal(session: Session, roomName: string | undefined, params: unknown): ChatEvent | undefined {
+    const name = this.#memberRoom(session, roomName);
+    let checked: SealParams;
+    try {
+      checked = validateSealParams(params);
+    } catch (error) {
+      throw new ProtocolError("bad_args", (error as Error).message, { cause: error });
+    }
+    const room = this.#room(name);
+    const text = JSON.stringify(checked);
+    if (room.sealed !== undefined) {
+      if (JSON.stringify(room.sealed) === text) return undefined;
+      throw new ProtocolError("already_sealed", `#${name} is already sealed`);
+    }
+    if (name === DEFAULT_ROOM) {
+      throw new ProtocolError("forbidden", `#${name} is everyone's room: it cannot be sealed`);
+    }
+    const present = this.members(name).length;
+    if (present > 1) {
+      throw new ProtocolError(
+        "forbidden",
+        `Cannot seal #${name}: ${present} people are in it; only someone alone in a room can seal it`,
+      );
+    }
+    return this.#emit("seal", name, session.nick, text);
   }
 
   /**
@@ -366,6 +536,7 @@ export class Hub {
       t: "joined",
       room: name,
       topic: room.topic,
+      ...(room.sealed === undefined ? {} : { sealed: room.sealed }),
       history: room.recent(this.#welcomeHistory).map(toMsgFrame),
     });
     if (!session.rooms.has(name)) {
@@ -405,9 +576,11 @@ export class Hub {
    */
   rename(session: Session, requested: string): string {
     const sameKey = nickKey(requested) === nickKey(session.nick);
-    const nick = sameKey ? this.#validNick(requested) : this.#checkNickFree(requested);
+    const fingerprint = session.origin.fingerprint;
+    const nick = sameKey ? this.#validNick(requested) : this.#checkNickFree(requested, fingerprint);
     const old = session.nick;
     if (nick === old) return nick;
+    this.nickGuard?.use(nick, fingerprint);
     this.#sessionsByNick.delete(nickKey(old));
     this.#sessionsByNick.set(nickKey(nick), session);
     session.nick = nick;
@@ -501,6 +674,7 @@ export class Hub {
     if (event.origin !== this.origin) this.clock.receive(event.hlc);
     const evicted = this.#store(event);
     for (const listener of this.#listenersOfEvents) listener(event, evicted);
+    if (event.kind === "seal") this.#announceSeal(event);
     if (evicted === event) return true;
     const frame = toMsgFrame(event);
     if (event.kind === "private") {
@@ -574,7 +748,7 @@ export class Hub {
         continue;
       }
       const old = local.nick;
-      const nick = this.#freeVariant(old);
+      const nick = this.#freeVariant(old, local.origin.fingerprint);
       this.rename(local, nick);
       local.sink.send({
         t: "error",
@@ -628,7 +802,11 @@ export class Hub {
 
   /** Every retained event, room by room (unordered across rooms). */
   *events(): IterableIterator<ChatEvent> {
-    for (const room of this.#rooms.values()) yield* room.log;
+    for (const room of this.#rooms.values()) {
+      yield* room.log;
+      // A room's seal is state, kept after its event left the log.
+      if (room.evictedSeal !== undefined) yield room.evictedSeal;
+    }
     yield* this.#privateLog;
   }
 
@@ -702,6 +880,7 @@ export class Hub {
     text: string,
     to?: string,
     cid?: string,
+    sealed?: string,
   ): ChatEvent {
     const event: ChatEvent = {
       origin: this.origin,
@@ -713,11 +892,20 @@ export class Hub {
       text,
       ...(to === undefined ? {} : { to }),
       ...(cid === undefined ? {} : { cid }),
+      ...(sealed === undefined ? {} : { sealed }),
     };
     this.#lastSeq = event.seq;
     this.apply(event);
     if (isSpoken(event)) this.#logger.debug("event", { id: `${event.origin}:${event.seq}` });
     return event;
+  }
+
+  /** Tells a room's sessions its seal parameters when this event set them. */
+  #announceSeal(event: ChatEvent): void {
+    const room = this.#rooms.get(event.room);
+    if (room?.sealEvent !== event || room.sealed === undefined) return;
+    const frame: ServerFrame = { t: "sealed", room: room.name, params: room.sealed };
+    for (const session of this.#listeners(room.name)) session.sink.send(frame);
   }
 
   #room(name: string): Room {
@@ -758,11 +946,13 @@ export class Hub {
     }
   }
 
-  #checkNickFree(requested: string): string {
+  #checkNickFree(requested: string, fingerprint: string | undefined): string {
     const nick = this.#validNick(requested);
     if (this.#nickInUse(nick)) {
       throw new ProtocolError("nick_taken", `Nick ${nick} is taken: choose another`);
     }
+    const refusal = this.nickGuard?.check(nick, fingerprint);
+    if (refusal !== undefined) throw new ProtocolError("nick_taken", refusal);
     return nick;
   }
 
@@ -770,11 +960,15 @@ export class Hub {
     return this.#sessionsByNick.has(nickKey(nick)) || this.#remote.find(nick) !== undefined;
   }
 
-  #freeVariant(nick: string): string {
+  #freeVariant(nick: string, fingerprint: string | undefined): string {
     for (let i = 2;; i++) {
       const suffix = `_${i}`;
       const candidate = nick.slice(0, 16 - suffix.length) + suffix;
-      if (!this.#nickInUse(candidate)) return candidate;
+      if (
+        !this.#nickInUse(candidate) && this.nickGuard?.check(candidate, fingerprint) === undefined
+      ) {
+        return candidate;
+      }
     }
   }
 

@@ -7,7 +7,12 @@
 import { ClientListener } from "./client_listener.ts";
 import { Hub } from "./hub.ts";
 import type { Logger } from "./logger.ts";
+import { Mesh } from "./mesh.ts";
+import { NickRegistryFile } from "./nick_registry_file.ts";
 import type { NodeConfig } from "./node_config.ts";
+import { loadHostKey } from "./ssh_host_key.ts";
+import { SshListener } from "./ssh_listener.ts";
+import type { SnapshotStore } from "./snapshot_store.ts";
 
 /** A started node. */
 export interface RunningNode {
@@ -15,6 +20,8 @@ export interface RunningNode {
   readonly hub: Hub;
   /** Where the client listener is bound. */
   readonly clientAddr: Deno.NetAddr;
+  /** Where the SSH listener is bound, when SSH is on. */
+  readonly sshAddr: { hostname: string; port: number } | undefined;
   /**
    * Tells every client, stops listening, and waits briefly for output to flush.
    *
@@ -28,35 +35,147 @@ export interface RunningNode {
  *
  * @param config Validated configuration.
  * @param logger Where log lines go.
+ * @param store The opened snapshot store: restored into the hub before any
+ *   port opens, snapshots periodically, closed (last snapshot) by `stop`.
  * @returns The running node.
  * @throws {Deno.errors.AddrInUse} When a port is taken.
+ * @throws {HostKeyError} When the SSH host key file is missing or not an ed25519 key.
  */
-export function startNode(config: NodeConfig, logger: Logger): RunningNode {
+export async function startNode(
+  config: NodeConfig,
+  logger: Logger,
+  store?: SnapshotStore,
+): Promise<RunningNode> {
+  // Nick ownership by SSH key; a JSON file until the snapshot carries it.
+  const nicks = NickRegistryFile.open(`${config.dataDir}/nicks.json`, {
+    onError: (error) => logger.warn("cannot save nick registry", { error: String(error) }),
+  });
   const hub = new Hub({
     nodeId: config.id,
+    ...(store ? { origin: store.origin, lastSeq: store.lastSeq } : {}),
     historySize: config.historySize,
     rateBurst: config.rateBurst,
     ratePerSecond: config.ratePerSecond,
     logger,
+    nickGuard: nicks.registry,
   });
+  store?.attach(hub);
+  const mesh = config.mesh && new Mesh(hub, {
+    identity: {
+      nodeId: config.id,
+      boot: crypto.randomUUID(),
+      advertise: config.mesh.advertise,
+      secret: config.mesh.secret,
+    },
+    hostname: config.mesh.host,
+    port: config.mesh.port,
+    seeds: config.mesh.peers,
+    ackMode: config.mesh.ack,
+    logger,
+    ...(config.mesh.partitionFile ? { blockedPeers: partitionReader(config.mesh.partitionFile) } : {}),
+  });
+  if (mesh) {
+    mesh.start();
+    hub.cluster = mesh;
+    const addr = mesh.addr!;
+    logger.info("listening", { what: "mesh", addr: `${addr.hostname}:${addr.port}` });
+    if (config.mesh.devSecret) {
+      logger.warn(
+        "mesh uses the loopback development secret: set --cluster-secret for a real cluster",
+      );
+    }
+  }
   const clients = new ClientListener(
     hub,
     Deno.listen({ hostname: config.host, port: config.port, transport: "tcp" }),
     logger,
-    { maxLineBytes: config.maxLineBytes, maxQueueBytes: config.maxQueueBytes },
+    {
+      maxLineBytes: config.maxLineBytes,
+      maxQueueBytes: config.maxQueueBytes,
+      ...(mesh ? { ackGate: (event) => mesh.replicated(event) } : {}),
+    },
   );
   const serving = clients.serve();
+  store?.start();
   logger.info("listening", {
     what: "clients",
     addr: `${clients.addr.hostname}:${clients.addr.port}`,
   });
+  let ssh: SshListener | undefined;
+  try {
+    ssh = await startSsh(config, hub, nicks, logger);
+  } catch (error) {
+    await clients.close();
+    await mesh?.stop();
+    throw error;
+  }
   return {
     hub,
     clientAddr: clients.addr,
+    sshAddr: ssh?.addr,
     async stop(reason: string) {
       hub.shutdown(reason);
-      await clients.close();
+      await Promise.all([clients.close(), ssh?.close()]);
       await serving;
+      await nicks.close();
+      await mesh?.stop();
+      await store?.close();
     },
   };
+}
+
+async function startSsh(
+  config: NodeConfig,
+  hub: Hub,
+  nicks: NickRegistryFile,
+  logger: Logger,
+): Promise<SshListener | undefined> {
+  if (config.ssh === undefined) return undefined;
+  const { port, hostKeyFile, guests } = config.ssh;
+  const hostKey = loadHostKey(hostKeyFile ?? `${config.dataDir}/ssh_host_ed25519_key`, {
+    create: hostKeyFile === undefined,
+  });
+  if (hostKey.created) logger.info("ssh host key generated", { file: hostKey.path });
+  let ssh: SshListener;
+  try {
+    ssh = await SshListener.listen(hub, {
+      hostname: config.host,
+      port,
+      hostKey: hostKey.privateKey,
+      registry: nicks.registry,
+      guests,
+      maxQueueBytes: config.maxQueueBytes,
+      maxLineBytes: config.maxLineBytes,
+      logger,
+    });
+  } catch (error) {
+    if ((error as { code?: unknown }).code === "EADDRINUSE") {
+      throw new Deno.errors.AddrInUse(`SSH port ${config.host}:${port} is in use`, {
+        cause: error,
+      });
+    }
+    throw error;
+  }
+  logger.info("listening", { what: "ssh", addr: `${ssh.addr.hostname}:${ssh.addr.port}` });
+  logger.info("ssh host key", { fingerprint: hostKey.fingerprint, file: hostKey.path });
+  return ssh;
+}
+
+/**
+ * The testing seam behind `--test-partition-file`: node ids listed in the
+ * file (one per line) are cut off; the file is re-read every 200 ms.
+ *
+ * @param file Path of the file.
+ * @returns The current set of blocked ids.
+ */
+function partitionReader(file: string): () => ReadonlySet<string> {
+  let blocked: ReadonlySet<string> = new Set();
+  const read = () =>
+    Deno.readTextFile(file).then(
+      (text) => blocked = new Set(text.split(/\s+/).filter((id) => id !== "")),
+      () => blocked = new Set(),
+    );
+  read();
+  Deno.unrefTimer(setInterval(read, 200));
+  return () => blocked;
 }

@@ -27,7 +27,35 @@ export const NODE_FLAGS = {
     arg: "PORT",
     help: "client (terminal client, NDJSON) port; 0 picks a free one",
   },
+  "ssh-port": {
+    type: "number",
+    default: 2222,
+    arg: "PORT",
+    help: "SSH port (ssh -p 2222 alice@host); 0 turns SSH off",
+  },
+  "ssh-host-key": {
+    type: "string",
+    default: "",
+    arg: "FILE",
+    help: "SSH host key, OpenSSH ed25519 (default: generated in the data directory)",
+  },
+  guests: {
+    type: "boolean",
+    default: true,
+    help: "let people without an SSH key join as guests (--no-guests: keys only)",
+  },
   data: { type: "string", default: "", arg: "DIR", help: "data directory (default ./data/<id>)" },
+  "snapshot-interval": {
+    type: "number",
+    default: 10,
+    arg: "SECONDS",
+    help: "seconds between snapshots to Deno KV; 0 = only at shutdown (a crash loses more)",
+  },
+  "reset-data": {
+    type: "boolean",
+    default: false,
+    help: "move the snapshot file aside (renamed with a timestamp) and start empty",
+  },
   history: {
     type: "number",
     default: 10_000,
@@ -59,6 +87,53 @@ export const NODE_FLAGS = {
     arg: "LEVEL",
     help: "debug, info, warn or error",
   },
+  "mesh-host": {
+    type: "string",
+    default: "127.0.0.1",
+    arg: "ADDR",
+    help: "address the mesh port listens on; beyond loopback a cluster secret is required",
+  },
+  "mesh-port": {
+    type: "number",
+    default: 7946,
+    arg: "PORT",
+    help: "node-to-node port; 0 turns the mesh off",
+  },
+  peers: {
+    type: "string",
+    default: "",
+    arg: "HOST:PORT,...",
+    help: "mesh addresses of one or more members to join (the rest are learned)",
+  },
+  advertise: {
+    type: "string",
+    default: "",
+    arg: "HOST:PORT",
+    help: "mesh address other nodes should dial (default mesh-host:mesh-port)",
+  },
+  "cluster-secret": {
+    type: "string",
+    default: "",
+    arg: "SECRET",
+    help: "shared by all nodes of a cluster (or env MESHCHAT_CLUSTER_SECRET)",
+  },
+  ack: {
+    type: "string",
+    default: "peer",
+    arg: "MODE",
+    help: "peer: ack a message once a peer has it (when any is up); local: once stored here",
+  },
+  "test-partition-file": {
+    type: "string",
+    default: "",
+    arg: "FILE",
+    help: "testing only: mesh links to the node ids listed in FILE are cut while listed",
+  },
+  "exit-on-stdin-eof": {
+    type: "boolean",
+    default: false,
+    help: "stop gracefully when stdin closes (used by the local cluster against orphans)",
+  },
 } as const satisfies FlagSpec;
 
 /** A validated node configuration. */
@@ -71,6 +146,10 @@ export interface NodeConfig {
   readonly port: number;
   /** Data directory. */
   readonly dataDir: string;
+  /** Time between snapshots (ms); 0 = only at shutdown. */
+  readonly snapshotIntervalMs: number;
+  /** Move the snapshot file aside and start empty. */
+  readonly resetData: boolean;
   /** Events per room. */
   readonly historySize: number;
   /** Longest client line in bytes. */
@@ -83,6 +162,89 @@ export interface NodeConfig {
   readonly rateBurst: number;
   /** Log level. */
   readonly logLevel: LogLevel;
+  /** SSH frontend settings, or undefined when SSH is off. */
+  readonly ssh: SshConfig | undefined;
+  /** Mesh settings, or undefined when the mesh is off. */
+  readonly mesh: MeshConfig | undefined;
+  /** Stop when stdin reaches end of file. */
+  readonly exitOnStdinEof: boolean;
+}
+
+/** SSH frontend settings. */
+export interface SshConfig {
+  /** Listen port (same address as the client port; 0 = any free port). */
+  readonly port: number;
+  /** Host key file given with --ssh-host-key, or undefined for the generated one. */
+  readonly hostKeyFile: string | undefined;
+  /** Whether people without a key may join as guests. */
+  readonly guests: boolean;
+}
+
+/** Node-to-node settings. */
+export interface MeshConfig {
+  /** Listen address. */
+  readonly host: string;
+  /** Listen port. */
+  readonly port: number;
+  /** Seeds to join. */
+  readonly peers: readonly string[];
+  /** Address peers dial. */
+  readonly advertise: string;
+  /** Cluster secret. */
+  readonly secret: string;
+  /** True when no secret was given and the loopback development secret is used. */
+  readonly devSecret: boolean;
+  /** When `say` is acknowledged. */
+  readonly ack: "local" | "peer";
+  /** Testing seam: a file listing node ids to cut off ("" = none). */
+  readonly partitionFile: string;
+}
+
+/** The secret a loopback-only mesh uses when none is given (development only). */
+export const LOOPBACK_DEV_SECRET = "meshchat-loopback-development-secret";
+
+function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || /^127\./.test(host);
+}
+
+function hostPort(name: string, value: string): string {
+  const match = /^\[?([^\]]+?)\]?:(\d{1,5})$/.exec(value.trim());
+  const portNumber = Number(match?.[2]);
+  if (!match || portNumber < 1 || portNumber > 65535) {
+    throw new UsageError(`Invalid ${name} "${value}": use HOST:PORT, e.g. 127.0.0.1:7946`);
+  }
+  return value.trim();
+}
+
+function meshConfig(
+  flags: ReturnType<typeof parseFlags<typeof NODE_FLAGS>>,
+  env: (name: string) => string | undefined,
+): MeshConfig | undefined {
+  const meshPort = port("mesh-port", flags["mesh-port"]);
+  if (meshPort === 0) return undefined;
+  const host = flags["mesh-host"];
+  const given = flags["cluster-secret"] || env("MESHCHAT_CLUSTER_SECRET") || "";
+  if (given === "" && !isLoopback(host)) {
+    throw new UsageError(
+      `A cluster secret is required when the mesh listens on ${host}: pass --cluster-secret or set MESHCHAT_CLUSTER_SECRET`,
+    );
+  }
+  if (flags.ack !== "peer" && flags.ack !== "local") {
+    throw new UsageError(`Invalid --ack "${flags.ack}": use peer or local`);
+  }
+  const peers = flags.peers.split(",").map((p) => p.trim()).filter((p) => p !== "");
+  return {
+    host,
+    port: meshPort,
+    peers: peers.map((p) => hostPort("--peers entry", p)),
+    advertise: flags.advertise === ""
+      ? `${host === "0.0.0.0" ? "127.0.0.1" : host}:${meshPort}`
+      : hostPort("--advertise", flags.advertise),
+    secret: given === "" ? LOOPBACK_DEV_SECRET : given,
+    devSecret: given === "",
+    ack: flags.ack,
+    partitionFile: flags["test-partition-file"],
+  };
 }
 
 /** The text of `main.ts node --help`. */
@@ -102,6 +264,15 @@ function port(name: string, value: number): number {
   return value;
 }
 
+function snapshotInterval(seconds: number): number {
+  if (seconds !== 0 && !(seconds >= 0.05 && seconds <= 86_400)) {
+    throw new UsageError(
+      `Invalid --snapshot-interval ${seconds}: use 0 (off) or 0.05 to 86400 seconds`,
+    );
+  }
+  return Math.round(seconds * 1000);
+}
+
 function positive(name: string, value: number, min: number, max: number): number {
   if (!Number.isInteger(value) || value < min || value > max) {
     throw new UsageError(`Invalid --${name} ${value}: use a whole number from ${min} to ${max}`);
@@ -113,10 +284,14 @@ function positive(name: string, value: number, min: number, max: number): number
  * Parses and validates node flags.
  *
  * @param args Arguments after `node`.
+ * @param env Reads an environment variable (the cluster secret may come from one).
  * @returns The config, or `"help"` when help was asked for.
  * @throws {UsageError} With a message naming the flag and the fix.
  */
-export function parseNodeConfig(args: readonly string[]): NodeConfig | "help" {
+export function parseNodeConfig(
+  args: readonly string[],
+  env: (name: string) => string | undefined = () => undefined,
+): NodeConfig | "help" {
   const flags = parseFlags(NODE_FLAGS, args);
   if (flags.help) return "help";
   if (flags.rest.length > 0) {
@@ -135,11 +310,20 @@ export function parseNodeConfig(args: readonly string[]): NodeConfig | "help" {
     host: flags.host,
     port: port("port", flags.port),
     dataDir: flags.data === "" ? `./data/${flags.id}` : flags.data,
+    snapshotIntervalMs: snapshotInterval(flags["snapshot-interval"]),
+    resetData: flags["reset-data"],
     historySize: positive("history", flags.history, 16, 1 << 20),
     maxLineBytes: positive("max-line", flags["max-line"], 1024, 1 << 20),
     maxQueueBytes: positive("max-queue", flags["max-queue"], 65536, 1 << 30),
     ratePerSecond: flags.rate,
     rateBurst: positive("burst", flags.burst, 0, 10_000),
     logLevel: level as LogLevel,
+    ssh: port("ssh-port", flags["ssh-port"]) === 0 ? undefined : {
+      port: port("ssh-port", flags["ssh-port"]),
+      hostKeyFile: flags["ssh-host-key"] === "" ? undefined : flags["ssh-host-key"],
+      guests: flags.guests,
+    },
+    mesh: meshConfig(flags, env),
+    exitOnStdinEof: flags["exit-on-stdin-eof"],
   };
 }

@@ -8,6 +8,7 @@
 import { type ChatEvent, compareEvents, isSpoken } from "../core/event.ts";
 import { compareStamps, type HlcStamp } from "../core/hybrid_clock.ts";
 import { RingBuffer } from "../core/ring_buffer.ts";
+import { type SealParams, validateSealParams } from "../core/crypto/room_params.ts";
 
 /** One chat room. */
 export class Room {
@@ -17,6 +18,7 @@ export class Room {
   readonly log: RingBuffer<ChatEvent>;
   #topic = "";
   #topicStamp: HlcStamp | undefined;
+  #seal: { event: ChatEvent; params: SealParams; evicted: boolean } | undefined;
 
   /**
    * @param name Normalised room name.
@@ -33,6 +35,27 @@ export class Room {
   }
 
   /**
+   * The seal parameters when the room is sealed: those of its earliest valid
+   * `seal` event in hybrid-clock order, so every node agrees.
+   */
+  get sealed(): SealParams | undefined {
+    return this.#seal?.params;
+  }
+
+  /** The `seal` event that sealed the room, if any. */
+  get sealEvent(): ChatEvent | undefined {
+    return this.#seal?.event;
+  }
+
+  /**
+   * The winning `seal` event when the log no longer holds it: it is room
+   * state, so snapshots must keep it after the log evicted it.
+   */
+  get evictedSeal(): ChatEvent | undefined {
+    return this.#seal?.evicted ? this.#seal.event : undefined;
+  }
+
+  /**
    * Inserts an event into the log in order and updates derived state.
    * The caller has already deduplicated it.
    *
@@ -42,7 +65,11 @@ export class Room {
    */
   record(event: ChatEvent): ChatEvent | undefined {
     const evicted = this.log.insertSorted(event, compareEvents);
-    if (evicted !== event && event.kind === "topic") this.#takeTopic(event);
+    // The topic is room state, not history: a topic event older than a full
+    // log still counts (a snapshot restores it that way), the newest wins.
+    if (event.kind === "topic") this.#takeTopic(event);
+    if (event.kind === "seal") this.#takeSeal(event);
+    if (evicted !== undefined && evicted === this.#seal?.event) this.#seal.evicted = true;
     return evicted;
   }
 
@@ -56,9 +83,23 @@ export class Room {
     const out: ChatEvent[] = [];
     for (let i = this.log.length - 1; i >= 0 && out.length < limit; i--) {
       const event = this.log.at(i);
-      if (event && (isSpoken(event) || event.kind === "topic")) out.push(event);
+      if (event && (isSpoken(event) || event.kind === "topic" || event.kind === "seal")) {
+        out.push(event);
+      }
     }
     return out.reverse();
+  }
+
+  #takeSeal(event: ChatEvent): void {
+    // The first valid seal wins; a later (or invalid) one changes nothing.
+    if (this.#seal !== undefined && compareEvents(event, this.#seal.event) >= 0) return;
+    let params: SealParams;
+    try {
+      params = validateSealParams(JSON.parse(event.text));
+    } catch {
+      return;
+    }
+    this.#seal = { event, params, evicted: false };
   }
 
   #takeTopic(event: ChatEvent): void {

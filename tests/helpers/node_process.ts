@@ -10,6 +10,8 @@ export interface NodeProcess {
   readonly child: Deno.ChildProcess;
   /** Port of the client listener. */
   readonly port: number;
+  /** Port of the SSH listener, when started with `ssh`. */
+  readonly sshPort: number | undefined;
   /** Everything the node logged so far. */
   readonly log: () => string;
   /** Resolves with the exit status once the process ends. */
@@ -26,6 +28,24 @@ export interface StartNodeOptions {
   args?: string[];
   /** Longest wait for the node to listen (ms). @default 20000 */
   startTimeoutMs?: number;
+  /**
+   * Run the SSH listener: `true` on a free loopback port, or that port.
+   * @default false (SSH off)
+   */
+  ssh?: boolean | number;
+}
+
+/**
+ * A loopback port that was free a moment ago (`--ssh-port 0` means "off",
+ * so the SSH port is picked here).
+ *
+ * @returns The port.
+ */
+export function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr;
+  listener.close();
+  return port;
 }
 
 /**
@@ -36,7 +56,14 @@ export interface StartNodeOptions {
  * @throws {Error} When the node exits or does not listen in time (with its log).
  */
 export async function startNodeProcess(options: StartNodeOptions = {}): Promise<NodeProcess> {
-  const { id = "t1", args = [], startTimeoutMs = 20_000 } = options;
+  const { id = "t1", args = [], startTimeoutMs = 20_000, ssh = false } = options;
+  const sshPort = ssh === false ? 0 : ssh === true ? freePort() : ssh;
+  // Unless a test says otherwise: a fresh data directory (removed at exit) and no mesh.
+  const scratch = args.includes("--data") ? undefined : `./data/tmp/${id}-${crypto.randomUUID().slice(0, 8)}`;
+  const defaults = [
+    ...(scratch ? ["--data", scratch] : []),
+    ...(args.includes("--mesh-port") ? [] : ["--mesh-port", "0"]),
+  ];
   const command = new Deno.Command("deno", {
     args: [
       "run",
@@ -50,6 +77,9 @@ export async function startNodeProcess(options: StartNodeOptions = {}): Promise<
       "127.0.0.1",
       "--port",
       "0",
+      "--ssh-port",
+      String(sshPort),
+      ...defaults,
       ...args,
     ],
     stdin: "null",
@@ -63,13 +93,15 @@ export async function startNodeProcess(options: StartNodeOptions = {}): Promise<
     for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
       log += chunk;
       const match = /listening what=clients addr=[^\s:]+:(\d+)/.exec(log);
-      if (match) listening.resolve(Number(match[1]));
+      const sshUp = sshPort === 0 || /listening what=ssh addr=[^\s:]+:\d+/.test(log);
+      if (match && sshUp) listening.resolve(Number(match[1]));
     }
   };
   const streams = Promise.all([collect(child.stdout), collect(child.stderr)]);
   const exited = child.status.then(async (status) => {
     await streams;
     listening.reject(new Error(`Node ${id} exited with ${status.code} before listening:\n${log}`));
+    if (scratch) await Deno.remove(scratch, { recursive: true }).catch(() => {});
     return status;
   });
   const timer = setTimeout(
@@ -94,6 +126,7 @@ export async function startNodeProcess(options: StartNodeOptions = {}): Promise<
   return {
     child,
     port,
+    sshPort: sshPort === 0 ? undefined : sshPort,
     log: () => log,
     exited,
     async stop(signal: Deno.Signal = "SIGTERM") {

@@ -1,0 +1,388 @@
+/**
+ * The client's sealed rooms: which rooms are sealed (from room metadata
+ * only: the `welcome`, `joined` and `sealed` frames, never from a message),
+ * one room key per room per session (Argon2id in a Worker, so the terminal
+ * stays responsive), sealing outgoing lines and opening incoming envelopes.
+ *
+ * @module
+ */
+import {
+  deriveRoomKeyInWorker,
+  newSealParams,
+  type RoomKey,
+  SealedMessageError,
+  type SealedMessageErrorCode,
+  SealedRoom,
+  type SealParams,
+  type SenderIdentity,
+  type SignerPins,
+  type SignerTrust,
+  validateSealParams,
+} from "../core/crypto/mod.ts";
+import type { MsgFrame } from "../core/protocol.ts";
+import type { PassphrasePurpose, PassphraseSource } from "./passphrase.ts";
+
+/** What opening one sealed event gave. */
+export type Opening =
+  | {
+    readonly ok: true;
+    /** The authenticated text (not yet sanitised for display). */
+    readonly text: string;
+    /** Signed with the key first seen for this sender in this session. */
+    readonly verified: boolean;
+    /** How the signer's key relates to the pins. */
+    readonly trust: SignerTrust;
+  }
+  | {
+    readonly ok: false;
+    /** Why, for `[cannot open sealed message from X: REASON]`. */
+    readonly reason: string;
+  };
+
+/** What {@linkcode SealedRooms.update} made of a room's metadata. */
+export type SealUpdate =
+  /** Nothing changed. */
+  | { readonly kind: "unchanged" }
+  /** The room is sealed with these parameters (new, or changed). */
+  | { readonly kind: "sealed"; readonly changed: boolean }
+  /** The room's parameters are outside the limits: it cannot be used. */
+  | { readonly kind: "refused"; readonly reason: string }
+  /**
+   * The node says a room known as sealed is not: the client keeps it sealed
+   * for this session (a downgrade is never taken).
+   */
+  | { readonly kind: "downgrade" };
+
+/** Options of {@linkcode SealedRooms}. */
+export interface SealedRoomsOptions {
+  /** Supplies passphrases. @default none: sealed rooms cannot be opened */
+  passphrase?: PassphraseSource;
+  /**
+   * Turns a passphrase into a room key.
+   *
+   * @default {deriveRoomKeyInWorker}
+   */
+  derive?: (passphrase: string, params: SealParams) => Promise<RoomKey>;
+  /** Signs every sealed message (suite 2). @default none: messages are not signed */
+  identity?: SenderIdentity;
+  /** Signer pins shared by all rooms. @default none: signatures are not pinned */
+  pins?: SignerPins;
+  /** How many opened events are remembered (history is shown again, not opened again). @default 4096 */
+  cacheSize?: number;
+}
+
+/** One room's seal as this client knows it. */
+interface RoomSeal {
+  readonly params: SealParams;
+  readonly paramsJson: string;
+  /** Set by `/seal` until the node confirms the parameters. */
+  provisional: boolean;
+  /** The key, once asked for; resolves to undefined without a passphrase. */
+  key: Promise<SealedRoom | undefined> | undefined;
+  /** Why there is no key, once known. */
+  missing: string | undefined;
+  /** Whether `key` holds a derived key. */
+  ready: boolean;
+}
+
+const REASONS: Record<SealedMessageErrorCode, string> = {
+  bad_envelope: "malformed envelope",
+  unsupported_version: "unsupported envelope version (update the client)",
+  wrong_room: "sealed for another room",
+  wrong_key: "wrong passphrase",
+  tampered: "altered on the way",
+  bad_signature: "signature does not verify",
+  replay: "replayed",
+};
+
+/** Every sealed room of one client session. */
+export class SealedRooms {
+  readonly #passphrase: PassphraseSource;
+  readonly #derive: (passphrase: string, params: SealParams) => Promise<RoomKey>;
+  readonly #identity: SenderIdentity | undefined;
+  readonly #pins: SignerPins | undefined;
+  readonly #cacheSize: number;
+  readonly #rooms = new Map<string, RoomSeal>();
+  readonly #refused = new Map<string, string>();
+  readonly #opened = new Map<string, { room: string; opening: Promise<Opening> }>();
+  #derivations = 0;
+
+  /** @param options Passphrase source, derivation, signing. */
+  constructor(options: SealedRoomsOptions = {}) {
+    const {
+      passphrase = () => Promise.resolve(undefined),
+      derive = deriveRoomKeyInWorker,
+      identity,
+      pins,
+      cacheSize = 4096,
+    } = options;
+    this.#passphrase = passphrase;
+    this.#derive = derive;
+    this.#identity = identity;
+    this.#pins = pins;
+    this.#cacheSize = cacheSize;
+  }
+
+  /** How many room keys were derived so far (once per room per session). */
+  get derivations(): number {
+    return this.#derivations;
+  }
+
+  /**
+   * Takes what the node says about a room (the `sealed` field of `welcome`
+   * and `joined`, or a `sealed` frame). The parameters are validated here;
+   * parameters from anywhere else are never used.
+   *
+   * @param room The room.
+   * @param params The room's seal parameters, or undefined when the node says it is not sealed.
+   * @returns What changed.
+   */
+  update(room: string, params: unknown): SealUpdate {
+    const known = this.#rooms.get(room);
+    if (params === undefined) {
+      if (known === undefined || known.provisional) return { kind: "unchanged" };
+      return { kind: "downgrade" };
+    }
+    let checked: SealParams;
+    try {
+      checked = validateSealParams(params);
+    } catch (error) {
+      const reason = (error as Error).message;
+      this.#refused.set(room, reason);
+      return { kind: "refused", reason };
+    }
+    this.#refused.delete(room);
+    const json = JSON.stringify(checked);
+    if (known !== undefined && known.paramsJson === json) {
+      if (!known.provisional) return { kind: "unchanged" };
+      known.provisional = false;
+      return { kind: "sealed", changed: false };
+    }
+    this.#rooms.set(room, {
+      params: checked,
+      paramsJson: json,
+      provisional: false,
+      key: undefined,
+      missing: undefined,
+      ready: false,
+    });
+    this.#forgetOpened(room);
+    return { kind: "sealed", changed: known !== undefined };
+  }
+
+  /**
+   * Whether lines to this room must be sealed (it is sealed, being sealed
+   * by `/seal`, or its parameters were refused).
+   *
+   * @param room The room.
+   * @returns True for a sealed room.
+   */
+  isSealed(room: string): boolean {
+    return this.#rooms.has(room) || this.#refused.has(room);
+  }
+
+  /**
+   * The state shown in the prompt.
+   *
+   * @param room The room.
+   * @returns `"plain"`, `"open"` (sealed, key ready) or `"locked"` (sealed, no key yet).
+   */
+  status(room: string): "plain" | "open" | "locked" {
+    if (!this.isSealed(room)) return "plain";
+    const seal = this.#rooms.get(room);
+    return seal?.ready ? "open" : "locked";
+  }
+
+  /**
+   * The room's key, derived once per room per session: asks the passphrase
+   * source the first time (and again after {@linkcode SealedRooms.rekey}).
+   *
+   * @param room The room.
+   * @returns The sealed room, or undefined when there is no key (see
+   * {@linkcode SealedRooms.missing}).
+   */
+  key(room: string): Promise<SealedRoom | undefined> {
+    const seal = this.#rooms.get(room);
+    if (seal === undefined) return Promise.resolve(undefined);
+    seal.key ??= this.#obtain(room, seal, "join");
+    return seal.key;
+  }
+
+  /**
+   * Why a sealed room has no key: refused parameters, no passphrase, a
+   * failed derivation.
+   *
+   * @param room The room.
+   * @returns The reason, or undefined.
+   */
+  missing(room: string): string | undefined {
+    return this.#refused.get(room) ?? this.#rooms.get(room)?.missing;
+  }
+
+  /**
+   * Forgets the room's key and asks for the passphrase again (`/key`).
+   * Events already opened in the room are opened again when shown again.
+   *
+   * @param room The room.
+   * @returns The new key, or undefined.
+   */
+  rekey(room: string): Promise<SealedRoom | undefined> {
+    const seal = this.#rooms.get(room);
+    if (seal === undefined) return Promise.resolve(undefined);
+    this.#forgetOpened(room);
+    seal.missing = undefined;
+    seal.ready = false;
+    seal.key = this.#obtain(room, seal, "retry");
+    return seal.key;
+  }
+
+  /**
+   * Starts sealing a room (`/seal`): asks for a new passphrase, makes fresh
+   * parameters and derives the key, so the room is ready when the node
+   * confirms. Until then the room counts as sealed here: no line typed for
+   * it goes out in plain text.
+   *
+   * @param room The room.
+   * @returns The parameters to send to the node, or the reason it stopped.
+   */
+  async prepareSeal(room: string): Promise<{ params: SealParams } | { refusal: string }> {
+    const passphrase = await this.#passphrase({ room, purpose: "seal" });
+    if (passphrase === undefined) return { refusal: `#${room} not sealed` };
+    const params = newSealParams();
+    const seal: RoomSeal = {
+      params,
+      paramsJson: JSON.stringify(params),
+      provisional: true,
+      key: undefined,
+      missing: undefined,
+      ready: false,
+    };
+    seal.key = this.#deriveFor(room, seal, passphrase);
+    this.#rooms.set(room, seal);
+    const key = await seal.key;
+    if (key === undefined) {
+      this.abandonSeal(room);
+      return { refusal: `Cannot seal #${room}: ${seal.missing}` };
+    }
+    return { params };
+  }
+
+  /**
+   * Drops a `/seal` the node refused (the room stays as the node says).
+   *
+   * @param room The room.
+   */
+  abandonSeal(room: string): void {
+    if (this.#rooms.get(room)?.provisional) this.#rooms.delete(room);
+  }
+
+  /**
+   * Seals a line for a room.
+   *
+   * @param room The room.
+   * @param sender Own nick.
+   * @param text The line.
+   * @param time Send time (ms).
+   * @returns The envelope.
+   * @throws {Error} When the room has no key (message says why).
+   */
+  async seal(room: string, sender: string, text: string, time: number): Promise<string> {
+    const sealed = await this.key(room);
+    if (sealed === undefined) {
+      throw new Error(`Cannot send to sealed #${room}: ${this.missing(room) ?? "no key"}`);
+    }
+    return await sealed.seal({ sender, text, time });
+  }
+
+  /**
+   * Opens a sealed event once; showing it again (history) reuses the result.
+   * Never throws: a refusal is an {@linkcode Opening} with a reason.
+   *
+   * @param frame The event, with a `sealed` envelope.
+   * @returns The text, or why it cannot be shown.
+   */
+  open(frame: MsgFrame): Promise<Opening> {
+    const cached = this.#opened.get(frame.id);
+    if (cached !== undefined && cached.room === frame.room) return cached.opening;
+    const opening = this.#open(frame);
+    this.#opened.set(frame.id, { room: frame.room, opening });
+    if (this.#opened.size > this.#cacheSize) {
+      const oldest = this.#opened.keys().next().value;
+      if (oldest !== undefined) this.#opened.delete(oldest);
+    }
+    return opening;
+  }
+
+  async #open(frame: MsgFrame): Promise<Opening> {
+    const envelope = frame.sealed ?? "";
+    if (!this.isSealed(frame.room)) {
+      return { ok: false, reason: "the room is not sealed" };
+    }
+    const room = await this.key(frame.room);
+    if (room === undefined) {
+      return { ok: false, reason: this.missing(frame.room) ?? "no key" };
+    }
+    try {
+      const message = await room.open(envelope);
+      if (message.sender !== frame.from) {
+        return {
+          ok: false,
+          reason: `sealed by ${message.sender.slice(0, 32)}, delivered as from ${frame.from}`,
+        };
+      }
+      return { ok: true, text: message.text, verified: message.verified, trust: message.trust };
+    } catch (error) {
+      if (error instanceof SealedMessageError) {
+        return { ok: false, reason: REASONS[error.code] ?? error.code };
+      }
+      return { ok: false, reason: "cannot be read" };
+    }
+  }
+
+  #obtain(
+    room: string,
+    seal: RoomSeal,
+    purpose: PassphrasePurpose,
+  ): Promise<SealedRoom | undefined> {
+    return this.#passphrase({ room, purpose }).then(
+      (passphrase) => {
+        if (passphrase === undefined) {
+          seal.missing = "no passphrase (type /key to enter it)";
+          return undefined;
+        }
+        return this.#deriveFor(room, seal, passphrase);
+      },
+      (error) => {
+        seal.missing = `no passphrase: ${(error as Error).message}`;
+        return undefined;
+      },
+    );
+  }
+
+  async #deriveFor(
+    room: string,
+    seal: RoomSeal,
+    passphrase: string,
+  ): Promise<SealedRoom | undefined> {
+    try {
+      this.#derivations++;
+      const key = await this.#derive(passphrase, seal.params);
+      const sealed = new SealedRoom(room, key, {
+        ...(this.#identity === undefined ? {} : { identity: this.#identity }),
+        ...(this.#pins === undefined ? {} : { pins: this.#pins }),
+      });
+      seal.missing = undefined;
+      seal.ready = true;
+      return sealed;
+    } catch (error) {
+      seal.missing = `cannot derive the room key: ${(error as Error).message}`;
+      return undefined;
+    }
+  }
+
+  #forgetOpened(room: string): void {
+    for (const [id, entry] of this.#opened) {
+      if (entry.room === room) this.#opened.delete(id);
+    }
+  }
+}

@@ -1,0 +1,132 @@
+/**
+ * `main.ts cluster`: three nodes on this machine, joined into one mesh, with
+ * their logs prefixed by node id. Ctrl-C stops all three; if this process
+ * dies, the nodes see their stdin close and stop too, so nothing is orphaned.
+ *
+ * @module
+ */
+import { type FlagSpec, formatHelp, parseFlags, UsageError } from "../core/cli_flags.ts";
+
+const CLUSTER_FLAGS = {
+  nodes: { type: "number", default: 3, arg: "N", help: "how many nodes (1-9)" },
+  host: { type: "string", default: "127.0.0.1", arg: "ADDR", help: "address the client and SSH ports listen on" },
+  "log-level": { type: "string", default: "info", arg: "LEVEL", help: "debug, info, warn or error" },
+} as const satisfies FlagSpec;
+
+/** The text of `main.ts cluster --help`. */
+export const CLUSTER_HELP = formatHelp(
+  "Usage: deno task cluster [flags]    (or: ./start_cluster.sh [flags])",
+  CLUSTER_FLAGS,
+  [
+    "Node i (1, 2, 3) listens for clients on 8079+i, SSH on 2221+i, mesh on 7945+i,",
+    "keeps data in ./data/n<i>, and shares a cluster secret made for this run",
+    "(or taken from MESHCHAT_CLUSTER_SECRET). Ctrl-C stops all of them.",
+  ],
+);
+
+const COLORS = [36, 35, 33, 32, 34, 31, 96, 95, 93];
+
+async function prefixLines(stream: ReadableStream<Uint8Array>, prefix: string): Promise<void> {
+  let carry = "";
+  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+    const lines = (carry + chunk).split("\n");
+    carry = lines.pop() ?? "";
+    for (const line of lines) console.log(`${prefix} ${line}`);
+  }
+  if (carry) console.log(`${prefix} ${carry}`);
+}
+
+function randomSecret(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(24));
+  return btoa(String.fromCharCode(...bytes)).replace(/[+/=]/g, "");
+}
+
+/**
+ * Runs the local cluster until Ctrl-C (or SIGTERM).
+ *
+ * @param args Flags after `cluster`.
+ * @param env Reads an environment variable.
+ * @returns The exit code.
+ * @throws {UsageError} On bad flags.
+ */
+export async function runLocalCluster(
+  args: readonly string[],
+  env: (name: string) => string | undefined,
+): Promise<number> {
+  const flags = parseFlags(CLUSTER_FLAGS, args);
+  if (flags.help) {
+    console.log(CLUSTER_HELP);
+    return 0;
+  }
+  if (!Number.isInteger(flags.nodes) || flags.nodes < 1 || flags.nodes > 9) {
+    throw new UsageError(`Invalid --nodes ${flags.nodes}: use 1 to 9`);
+  }
+  const given = env("MESHCHAT_CLUSTER_SECRET");
+  const secret = given || randomSecret();
+  const color = !Deno.noColor && Deno.stdout.isTerminal();
+  const children: Deno.ChildProcess[] = [];
+  for (let i = 1; i <= flags.nodes; i++) {
+    const peers = Array.from({ length: flags.nodes }, (_, j) => `127.0.0.1:${7946 + j}`)
+      .filter((_, j) => j !== i - 1);
+    const child = new Deno.Command("deno", {
+      args: [
+        "run",
+        "-P=node",
+        "--quiet",
+        "main.ts",
+        "node",
+        "--id",
+        `n${i}`,
+        "--host",
+        flags.host,
+        "--port",
+        String(8079 + i),
+        "--ssh-port",
+        String(2221 + i),
+        "--mesh-port",
+        String(7945 + i),
+        ...(peers.length > 0 ? ["--peers", peers.join(",")] : []),
+        "--log-level",
+        flags["log-level"],
+        "--exit-on-stdin-eof",
+      ],
+      env: { MESHCHAT_CLUSTER_SECRET: secret },
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const tag = color ? `\x1b[${COLORS[i - 1]}m[n${i}]\x1b[39m` : `[n${i}]`;
+    prefixLines(child.stdout, tag);
+    prefixLines(child.stderr, tag);
+    children.push(child);
+  }
+  console.log(
+    [
+      `meshchat: local cluster of ${flags.nodes} nodes${given ? "" : " (cluster secret generated for this run)"}`,
+      `  terminal client: deno task client -server localhost:8080,localhost:8081,localhost:8082 -user NAME`,
+      `  ssh:             ssh -p 2222 NAME@localhost`,
+      `  Ctrl-C stops all nodes.`,
+    ].join("\n"),
+  );
+  const stop = Promise.withResolvers<void>();
+  const onSignal = () => stop.resolve();
+  Deno.addSignalListener("SIGINT", onSignal);
+  Deno.addSignalListener("SIGTERM", onSignal);
+  const anyExit = Promise.race(children.map((c) => c.status));
+  const first = await Promise.race([stop.promise.then(() => "signal"), anyExit.then(() => "exit")]);
+  for (const child of children) {
+    try {
+      child.kill("SIGTERM");
+    } catch {
+      // already gone
+    }
+  }
+  const statuses = await Promise.all(children.map((c) => c.status));
+  Deno.removeSignalListener("SIGINT", onSignal);
+  Deno.removeSignalListener("SIGTERM", onSignal);
+  if (first === "exit") {
+    console.error("meshchat: a node exited, so the cluster was stopped");
+    return 1;
+  }
+  return statuses.every((s) => s.success || s.signal === "SIGTERM") ? 0 : 1;
+}

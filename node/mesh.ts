@@ -1,0 +1,471 @@
+/**
+ * The mesh: encrypted links to every other node, membership and failure
+ * detection, eager push of local events, anti-entropy, cluster-wide
+ * presence, and acknowledgements that mean "a peer has it". It moves events;
+ * it never interprets them — everything goes through the hub's apply path.
+ *
+ * Messages on a link are JSON objects with a `k` field:
+ *
+ * | k | meaning |
+ * | --- | --- |
+ * | `m` | a membership message (ping, ack, gossip…) |
+ * | `ev` | events: eager push from their origin, or an anti-entropy reply |
+ * | `vv` | the sender's version vector: "send me what I lack" |
+ * | `have` | the sender's version vector after applying events (acks) |
+ * | `gap` | "I no longer hold origin:from..to" |
+ * | `presence` | the sender's sessions |
+ *
+ * @module
+ */
+import { type ChatEvent, eventId, parseEvent } from "../core/event.ts";
+import type { VersionVectorJson } from "../core/version_vector.ts";
+import type { Hub } from "./hub.ts";
+import type { Logger } from "./logger.ts";
+import {
+  acceptChannel,
+  FailureLog,
+  HandshakeError,
+  initiateChannel,
+  type MeshIdentity,
+  type SecureChannel,
+} from "./mesh_channel.ts";
+import { type Member, Membership, parseMembershipMessage } from "./membership.ts";
+import type { PresenceEntry } from "./presence.ts";
+
+/** When `say` is acknowledged. */
+export type AckMode = "local" | "peer";
+
+/** Options of {@linkcode Mesh}. */
+export interface MeshOptions {
+  /** Who this node is, and the cluster secret. */
+  identity: MeshIdentity;
+  /** Where the mesh listener binds. */
+  hostname: string;
+  /** Mesh port (0 = any). */
+  port: number;
+  /** Seed addresses, `host:port`. */
+  seeds: readonly string[];
+  /** `peer`: acks wait until a peer has the event (when any peer is up). @default "peer" */
+  ackMode?: AckMode;
+  /** Anti-entropy period (ms). @default 1000 */
+  antiEntropyMs?: number;
+  /** Membership tick (ms). @default 100 */
+  tickMs?: number;
+  /** Most events in one anti-entropy reply. @default 2000 */
+  batchEvents?: number;
+  /**
+   * Testing seam for partitions: node ids whose links are cut and refused
+   * while they are in the returned set. @default none
+   */
+  blockedPeers?: () => ReadonlySet<string>;
+  /** Logger. */
+  logger: Logger;
+}
+
+interface Link {
+  readonly channel: SecureChannel;
+  readonly initiated: boolean;
+  have: VersionVectorJson;
+}
+
+interface PendingAck {
+  readonly seq: number;
+  readonly resolve: () => void;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** A node's membership in the cluster. */
+export class Mesh {
+  readonly #hub: Hub;
+  readonly #options: Required<Omit<MeshOptions, "identity" | "logger" | "blockedPeers">>;
+  readonly #blocked: () => ReadonlySet<string>;
+  readonly #identity: MeshIdentity;
+  readonly #logger: Logger;
+  readonly #links = new Map<string, Link>();
+  readonly #dialing = new Set<string>();
+  readonly #pendingAcks: PendingAck[] = [];
+  readonly #failures = new FailureLog();
+  readonly #gapReports = new Map<string, Set<string>>();
+  readonly #lost: string[] = [];
+  readonly #membership: Membership;
+  readonly #pushQueue: ChatEvent[] = [];
+  #listener: Deno.TcpListener | undefined;
+  #timers: ReturnType<typeof setInterval>[] = [];
+  #presenceTimer: ReturnType<typeof setTimeout> | undefined;
+  #stopped = false;
+
+  /**
+   * Creates the mesh; {@linkcode Mesh.start} binds and connects.
+   *
+   * @param hub The hub to replicate.
+   * @param options Identity, addresses, seeds.
+   */
+  constructor(hub: Hub, options: MeshOptions) {
+    const { identity, logger, ackMode = "peer", antiEntropyMs = 1000, tickMs = 100, batchEvents = 2000 } =
+      options;
+    this.#hub = hub;
+    this.#blocked = options.blockedPeers ?? (() => new Set());
+    this.#identity = identity;
+    this.#logger = logger;
+    this.#options = {
+      hostname: options.hostname,
+      port: options.port,
+      seeds: options.seeds,
+      ackMode,
+      antiEntropyMs,
+      tickMs,
+      batchEvents,
+    };
+    this.#membership = new Membership(
+      { id: identity.nodeId, addr: identity.advertise, boot: identity.boot },
+      {
+        send: (to, message) => this.#send(to, { k: "m", m: message }),
+        dial: (_id, addr) => this.#dial(addr),
+        changed: (member, previous) => this.#memberChanged(member, previous),
+      },
+    );
+  }
+
+  /** Where the mesh listener is bound. */
+  get addr(): Deno.NetAddr | undefined {
+    return this.#listener?.addr;
+  }
+
+  /** Everyone known, including this node. */
+  members(): Member[] {
+    return this.#membership.members();
+  }
+
+  /** Ranges of events that no reachable peer holds any more, `origin:from-to`. */
+  lostRanges(): readonly string[] {
+    return this.#lost;
+  }
+
+  /** Binds the mesh port, dials the seeds and starts the timers. */
+  start(): void {
+    this.#listener = Deno.listen({ hostname: this.#options.hostname, port: this.#options.port });
+    this.#accept(this.#listener);
+    this.#hub.onEvent((event) => {
+      if (event.origin === this.#hub.origin) this.#queuePush(event);
+    });
+    this.#hub.onPresence(() => this.#schedulePresence());
+    this.#membership.addSeeds([...this.#options.seeds]);
+    this.#timers.push(
+      setInterval(() => this.#membership.tick(), this.#options.tickMs),
+      setInterval(() => this.#antiEntropy(), this.#options.antiEntropyMs),
+    );
+  }
+
+  /**
+   * Waits until the event is acknowledged per the ack mode: at once for
+   * `local`, or when no peer is up; otherwise when a peer has applied it.
+   *
+   * @param event A local event.
+   * @returns Resolves when the event may be acknowledged to the client.
+   */
+  replicated(event: ChatEvent): Promise<void> {
+    if (this.#options.ackMode === "local" || this.#upPeers().length === 0) return Promise.resolve();
+    if (this.#upPeers().some((id) => (this.#links.get(id)?.have[event.origin] ?? 0) >= event.seq)) {
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.#pendingAcks.push({ seq: event.seq, resolve }));
+  }
+
+  /** Leaves the cluster cleanly and closes every link. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.#membership.leave();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    for (const timer of this.#timers) clearInterval(timer);
+    clearTimeout(this.#presenceTimer);
+    try {
+      this.#listener?.close();
+    } catch {
+      // already closed
+    }
+    for (const link of this.#links.values()) link.channel.close();
+    this.#links.clear();
+    this.#releaseAcks(true);
+  }
+
+  #upPeers(): string[] {
+    return this.#membership.alivePeers().filter((id) => this.#links.has(id));
+  }
+
+  async #accept(listener: Deno.TcpListener): Promise<void> {
+    try {
+      for await (const conn of listener) this.#handshake(conn, false, `${conn.remoteAddr.hostname}`);
+    } catch (error) {
+      if (!(error instanceof Deno.errors.BadResource)) throw error;
+    }
+  }
+
+  async #dial(addr: string): Promise<void> {
+    if (this.#stopped || this.#dialing.has(addr)) return;
+    this.#dialing.add(addr);
+    try {
+      const [hostname, port] = splitAddr(addr);
+      const conn = await Deno.connect({ hostname, port });
+      await this.#handshake(conn, true, addr);
+    } catch (error) {
+      if (!(error instanceof HandshakeError)) this.#membership.dialFailed(addr);
+    } finally {
+      this.#dialing.delete(addr);
+    }
+  }
+
+  async #handshake(conn: Deno.TcpConn, initiated: boolean, where: string): Promise<void> {
+    let channel: SecureChannel;
+    try {
+      channel = initiated
+        ? await initiateChannel(conn, this.#identity)
+        : await acceptChannel(conn, this.#identity, { admit: (peer) => this.#admit(peer) });
+    } catch (error) {
+      if (error instanceof HandshakeError) {
+        if (error.reason === "refused") {
+          this.#logger.error("mesh peer refused us", { peer: where, reason: error.message });
+        } else if (this.#failures.shouldLog(where)) {
+          this.#logger.warn("mesh handshake failed", { peer: where, reason: error.reason });
+        }
+        if (initiated) this.#membership.dialFailed(where);
+      }
+      try {
+        conn.close();
+      } catch {
+        // already closed
+      }
+      if (initiated && !(error instanceof HandshakeError)) throw error;
+      return;
+    }
+    this.#linkUp(channel, initiated);
+  }
+
+  #admit(peer: { nodeId: string; boot: string }): string | undefined {
+    if (peer.nodeId === this.#identity.nodeId) {
+      return `node id ${peer.nodeId} is already in the cluster (it is this node)`;
+    }
+    const existing = this.#links.get(peer.nodeId);
+    if (existing && existing.channel.peer.boot !== peer.boot && !existing.channel.closed) {
+      return `node id ${peer.nodeId} is already in the cluster`;
+    }
+    return undefined;
+  }
+
+  #linkUp(channel: SecureChannel, initiated: boolean): void {
+    const id = channel.peer.nodeId;
+    if (this.#stopped || this.#blocked().has(id)) {
+      channel.close();
+      return;
+    }
+    const existing = this.#links.get(id);
+    if (existing && !existing.channel.closed) {
+      // Both sides dialled at once: keep the link the smaller id initiated.
+      const preferNew = initiated === (this.#identity.nodeId < id);
+      if (!preferNew) {
+        channel.close();
+        return;
+      }
+      existing.channel.close();
+    }
+    const link: Link = { channel, initiated, have: {} };
+    this.#links.set(id, link);
+    this.#logger.info("mesh link up", { peer: id, addr: channel.peer.advertise });
+    this.#membership.linkUp({ id, addr: channel.peer.advertise, boot: channel.peer.boot });
+    this.#sendTo(link, { k: "presence", entries: this.#hub.localPresence() });
+    this.#sendTo(link, { k: "vv", vv: this.#hub.versions.toJSON() });
+    this.#readLink(id, link);
+  }
+
+  async #readLink(id: string, link: Link): Promise<void> {
+    try {
+      for await (const bytes of link.channel.messages()) {
+        let message: Record<string, unknown>;
+        try {
+          message = JSON.parse(decoder.decode(bytes));
+        } catch {
+          this.#logger.warn("mesh message unreadable", { peer: id });
+          continue;
+        }
+        this.#onMessage(id, link, message);
+      }
+    } finally {
+      if (this.#links.get(id) === link) {
+        this.#links.delete(id);
+        this.#logger.info("mesh link down", { peer: id });
+        if (!this.#stopped) this.#membership.linkDown(id);
+        this.#releaseAcks(false);
+      }
+    }
+  }
+
+  #onMessage(id: string, link: Link, message: Record<string, unknown>): void {
+    try {
+      switch (message.k) {
+        case "m":
+          this.#membership.receive(id, parseMembershipMessage(message.m));
+          break;
+        case "ev":
+          this.#onEvents(id, link, message.events);
+          break;
+        case "vv":
+          this.#onVersionVector(link, message.vv as VersionVectorJson);
+          break;
+        case "have":
+          link.have = message.vv as VersionVectorJson;
+          this.#releaseAcks(false);
+          break;
+        case "gap":
+          this.#onGap(id, String(message.origin), Number(message.from), Number(message.to));
+          break;
+        case "presence":
+          this.#hub.updateRemotePresence(id, message.entries as PresenceEntry[]);
+          break;
+        default:
+          this.#logger.warn("mesh message of unknown kind", { peer: id, k: String(message.k) });
+      }
+    } catch (error) {
+      this.#logger.warn("mesh message rejected", { peer: id, error: String(error) });
+    }
+  }
+
+  #onEvents(id: string, link: Link, events: unknown): void {
+    if (!Array.isArray(events)) throw new TypeError("ev without events");
+    let applied = 0;
+    for (const raw of events) {
+      let event: ChatEvent;
+      try {
+        event = parseEvent(raw);
+      } catch (error) {
+        this.#logger.warn("mesh event rejected", { peer: id, error: String(error) });
+        continue;
+      }
+      if (this.#hub.apply(event)) applied++;
+    }
+    // Tell the sender what we now hold: that is its ack.
+    if (events.length > 0) this.#sendTo(link, { k: "have", vv: this.#hub.versions.toJSON() });
+    if (applied > 0) this.#logger.debug("mesh events applied", { peer: id, applied });
+  }
+
+  #onVersionVector(link: Link, theirs: VersionVectorJson): void {
+    const versions = this.#hub.versions;
+    const out: ChatEvent[] = [];
+    for (const origin of versions.origins()) {
+      const mine = versions.contiguous(origin);
+      let next = (theirs[origin] ?? 0) + 1;
+      let gapStart = 0;
+      for (; next <= mine && out.length < this.#options.batchEvents; next++) {
+        const event = this.#hub.event(origin, next);
+        if (event) {
+          if (gapStart) this.#sendTo(link, { k: "gap", origin, from: gapStart, to: next - 1 });
+          gapStart = 0;
+          out.push(event);
+        } else if (!gapStart) {
+          gapStart = next;
+        }
+      }
+      if (gapStart) this.#sendTo(link, { k: "gap", origin, from: gapStart, to: next - 1 });
+      if (out.length >= this.#options.batchEvents) break;
+    }
+    if (out.length > 0) this.#sendTo(link, { k: "ev", events: out });
+  }
+
+  #onGap(peer: string, origin: string, from: number, to: number): void {
+    if (!Number.isSafeInteger(from) || !Number.isSafeInteger(to) || from < 1 || to < from) return;
+    const key = `${origin}:${from}-${to}`;
+    const reports = this.#gapReports.get(key) ?? new Set<string>();
+    reports.add(peer);
+    this.#gapReports.set(key, reports);
+    // Lost only when every reachable peer says so: another may still hold it.
+    if (this.#upPeers().every((id) => reports.has(id))) {
+      this.#gapReports.delete(key);
+      for (let seq = from; seq <= to && seq - from < 1_000_000; seq++) {
+        this.#hub.versions.add(origin, seq);
+      }
+      this.#lost.push(key);
+      this.#logger.warn("events lost: no reachable peer holds them any more", { range: key });
+    }
+  }
+
+  #queuePush(event: ChatEvent): void {
+    this.#pushQueue.push(event);
+    if (this.#pushQueue.length === 1) {
+      queueMicrotask(() => {
+        const events = this.#pushQueue.splice(0);
+        for (const link of this.#links.values()) this.#sendTo(link, { k: "ev", events });
+      });
+    }
+  }
+
+  #antiEntropy(): void {
+    const blocked = this.#blocked();
+    for (const [id, link] of this.#links) if (blocked.has(id)) link.channel.close();
+    const vv = this.#hub.versions.toJSON();
+    for (const link of this.#links.values()) this.#sendTo(link, { k: "vv", vv });
+  }
+
+  #schedulePresence(): void {
+    if (this.#presenceTimer !== undefined) return;
+    this.#presenceTimer = setTimeout(() => {
+      this.#presenceTimer = undefined;
+      const entries = this.#hub.localPresence();
+      for (const link of this.#links.values()) this.#sendTo(link, { k: "presence", entries });
+    }, 20);
+  }
+
+  #memberChanged(member: Member, previous: string | undefined): void {
+    if (member.id === this.#identity.nodeId) return;
+    this.#logger.info("mesh member", { node: member.id, state: member.state, was: previous ?? "new" });
+    if (member.state === "dead" || member.state === "left" || previous === undefined) {
+      this.#hub.dropRemotePresence(member.id);
+    }
+    if (member.state === "dead" || member.state === "left") {
+      this.#links.get(member.id)?.channel.close();
+    }
+    this.#releaseAcks(false);
+  }
+
+  /** Resolves the acks that a peer now holds, or all of them when no peer is up. */
+  #releaseAcks(all: boolean): void {
+    if (this.#pendingAcks.length === 0) return;
+    const up = this.#upPeers();
+    const origin = this.#hub.origin;
+    const best = Math.max(0, ...up.map((id) => this.#links.get(id)?.have[origin] ?? 0));
+    const releaseAll = all || up.length === 0;
+    let kept = 0;
+    for (const pending of this.#pendingAcks) {
+      if (releaseAll || pending.seq <= best) pending.resolve();
+      else this.#pendingAcks[kept++] = pending;
+    }
+    this.#pendingAcks.length = kept;
+  }
+
+  #send(to: string, message: unknown): void {
+    const link = this.#links.get(to);
+    if (link) this.#sendTo(link, message);
+  }
+
+  #sendTo(link: Link, message: unknown): void {
+    if (link.channel.closed) return;
+    link.channel.send(encoder.encode(JSON.stringify(message))).catch(() => link.channel.close());
+  }
+}
+
+/**
+ * Splits `host:port`.
+ *
+ * @param addr The address.
+ * @returns Host and port.
+ * @throws {RangeError} When malformed.
+ */
+export function splitAddr(addr: string): [string, number] {
+  const match = /^\[?([^\]]+?)\]?:(\d{1,5})$/.exec(addr);
+  const port = Number(match?.[2]);
+  if (!match || port < 1 || port > 65535) {
+    throw new RangeError(`Invalid address "${addr}": use HOST:PORT`);
+  }
+  return [match[1]!, port];
+}
+
+export { eventId };

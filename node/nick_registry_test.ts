@@ -1,0 +1,104 @@
+import assert from "node:assert/strict";
+import { NickRegistry } from "./nick_registry.ts";
+import { NickRegistryFile } from "./nick_registry_file.ts";
+
+const A = `SHA256:${"a".repeat(43)}`;
+const B = `SHA256:${"b".repeat(43)}`;
+
+Deno.test("NickRegistry.claim() gives a nick to the first key, any case", () => {
+  const registry = new NickRegistry({ now: () => 5 });
+  assert.equal(registry.claim("Alice", A), "claimed");
+  assert.equal(registry.claim("ALICE", A), "owned");
+  assert.equal(registry.claim("alice", B), "taken");
+  assert.equal(registry.ownerOf("aLiCe"), A);
+  assert.deepEqual(registry.nicksOf(A), ["Alice"]);
+  assert.equal(registry.ownerOf("bob"), undefined);
+});
+
+Deno.test("NickRegistry.check() refuses other keys and keyless people, use() claims", () => {
+  const registry = new NickRegistry();
+  assert.equal(registry.check("alice", undefined), undefined);
+  registry.use("alice", undefined);
+  assert.equal(registry.ownerOf("alice"), undefined, "a guest never owns a nick");
+  registry.use("alice", A);
+  assert.equal(registry.check("alice", A), undefined);
+  assert.match(registry.check("alice", B) ?? "", /registered to another SSH key/);
+  assert.match(registry.check("Alice", undefined) ?? "", /registered to an SSH key/);
+});
+
+Deno.test("NickRegistry.claim() stops one key at its quota and a full registry", () => {
+  const registry = new NickRegistry({ maxNicksPerKey: 2, maxClaims: 3 });
+  assert.equal(registry.claim("a1", A), "claimed");
+  assert.equal(registry.claim("a2", A), "claimed");
+  assert.equal(registry.claim("a3", A), "quota");
+  registry.use("a3", A);
+  assert.equal(registry.ownerOf("a3"), undefined, "past its quota a key uses nicks unowned");
+  assert.equal(registry.claim("b1", B), "claimed");
+  assert.equal(registry.claim("b2", B), "full");
+});
+
+Deno.test("NickRegistry.merge() converges whatever order claims arrive in", () => {
+  const early = { nick: "carol", fingerprint: B, since: 10 };
+  const late = { nick: "Carol", fingerprint: A, since: 20 };
+  const one = new NickRegistry();
+  const two = new NickRegistry();
+  assert.equal(one.merge(early), true);
+  assert.equal(one.merge(late), false);
+  assert.equal(two.merge(late), true);
+  assert.equal(two.merge(early), true);
+  assert.equal(one.ownerOf("carol"), B);
+  assert.equal(two.ownerOf("carol"), B);
+  assert.deepEqual(two.nicksOf(A), []);
+  const tie = new NickRegistry();
+  tie.merge({ nick: "dan", fingerprint: B, since: 1 });
+  tie.merge({ nick: "dan", fingerprint: A, since: 1 });
+  assert.equal(tie.ownerOf("dan"), A, "equal times go to the smaller fingerprint");
+});
+
+Deno.test("NickRegistry.onClaim() tells every change; toJSON()/fromJSON() round-trips", () => {
+  const registry = new NickRegistry({ now: () => 42 });
+  const seen: string[] = [];
+  const stop = registry.onClaim((claim) => seen.push(`${claim.nick}=${claim.fingerprint}`));
+  registry.claim("alice", A);
+  registry.claim("alice", B);
+  stop();
+  registry.claim("bob", B);
+  assert.deepEqual(seen, [`alice=${A}`]);
+  const copy = NickRegistry.fromJSON(JSON.parse(JSON.stringify(registry)));
+  assert.equal(copy.ownerOf("alice"), A);
+  assert.equal(copy.ownerOf("bob"), B);
+  assert.equal(copy.size, 2);
+});
+
+Deno.test("NickRegistry rejects malformed fingerprints and files", () => {
+  const registry = new NickRegistry();
+  assert.throws(() => registry.claim("alice", "MD5:xx"), TypeError);
+  assert.throws(() => NickRegistry.fromJSON({ v: 2, claims: [] }), TypeError);
+  assert.throws(
+    () => NickRegistry.fromJSON({ v: 1, claims: [{ nick: "bad nick", fingerprint: A, since: 1 }] }),
+    TypeError,
+  );
+  assert.throws(() => new NickRegistry({ maxClaims: 0 }), RangeError);
+});
+
+Deno.test("NickRegistryFile saves claims atomically and reads them back", async () => {
+  const dir = `./data/test-nicks-${crypto.randomUUID()}`;
+  const path = `${dir}/nicks.json`;
+  try {
+    const file = NickRegistryFile.open(path, { delayMs: 10 });
+    assert.equal(file.registry.size, 0);
+    file.registry.claim("alice", A);
+    file.registry.claim("bob", B);
+    await file.close();
+    const again = NickRegistryFile.open(path);
+    assert.equal(again.registry.ownerOf("alice"), A);
+    assert.equal(again.registry.ownerOf("bob"), B);
+    await again.close();
+    assert.equal((await Deno.stat(path)).mode! & 0o777, 0o600);
+    const names = [];
+    for await (const entry of Deno.readDir(dir)) names.push(entry.name);
+    assert.deepEqual(names, ["nicks.json"], "no temporary file is left behind");
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+});

@@ -1,0 +1,454 @@
+/**
+ * The SSH frontend: `ssh -p 2222 alice@host` puts a person in the chat.
+ * Transport, authentication and channel policy live here; each shell or exec
+ * channel becomes an {@linkcode SshChatSession}, which adapts it to the hub.
+ *
+ * Policy:
+ *
+ * - algorithms set explicitly: curve25519 key exchange, an ed25519 host key,
+ *   AES-GCM or ChaCha20-Poly1305 ciphers, no compression; ssh2 ≥ 1.15 adds
+ *   strict key exchange (the Terrapin fix);
+ * - identity is the SHA256 fingerprint of a public key whose signature was
+ *   verified; people without a key may join as guests (keyboard-interactive
+ *   with no prompts) unless guests are off; passwords are never asked for;
+ * - at most 6 failed logins per connection, 20 s from connect to a running
+ *   chat, failed logins rate-limited per address (an address over its budget
+ *   is disconnected before the handshake);
+ * - refused: subsystems (sftp...), port forwarding both ways, X11, agent
+ *   forwarding, more than a few channels per connection; PTY sizes clamped.
+ *
+ * @module
+ */
+import net from "node:net";
+// @deno-types="@types/ssh2"
+import ssh2 from "ssh2";
+import type {
+  AcceptConnection,
+  AuthContext,
+  ClientInfo,
+  Connection,
+  RejectConnection,
+  ServerChannel,
+  Session as Ssh2Session,
+} from "ssh2";
+import type { Hub } from "./hub.ts";
+import { type Logger, silentLogger } from "./logger.ts";
+import type { NickRegistry } from "./nick_registry.ts";
+import { SshAuthLimiter } from "./ssh_auth_limiter.ts";
+import { sshFingerprint } from "./ssh_host_key.ts";
+import { type SshChannel, SshChatSession, type SshTerminal } from "./ssh_session.ts";
+
+/** The transport algorithms offered, in order of preference. */
+export const SSH_ALGORITHMS = {
+  kex: ["curve25519-sha256", "curve25519-sha256@libssh.org"],
+  serverHostKey: ["ssh-ed25519"],
+  cipher: [
+    "aes256-gcm@openssh.com",
+    "aes128-gcm@openssh.com",
+    "chacha20-poly1305@openssh.com",
+  ],
+  /** Unused with the AEAD ciphers above; listed so the negotiation is explicit. */
+  hmac: ["hmac-sha2-256-etm@openssh.com", "hmac-sha2-512-etm@openssh.com"],
+  compress: ["none"],
+} as const;
+
+/** Options of {@linkcode SshListener.listen}. */
+export interface SshListenerOptions {
+  /** Address to bind. @default "0.0.0.0" */
+  hostname?: string;
+  /** Port; 0 picks a free one. @default 2222 */
+  port?: number;
+  /** The host private key (OpenSSH format, ed25519). */
+  hostKey: string;
+  /** Nick registry, to offer a key the nicks it owns. @default none */
+  registry?: NickRegistry;
+  /** Let people without a key in as guests. @default true */
+  guests?: boolean;
+  /** Failed logins per connection before it is cut. @default 6 */
+  maxAuthAttempts?: number;
+  /** Time from connect to a running chat session (ms). @default 20000 */
+  handshakeTimeoutMs?: number;
+  /** Session channels per connection. @default 3 */
+  maxChannels?: number;
+  /** Connections at once. @default 2000 */
+  maxConnections?: number;
+  /** Failed-login budget per address. @default a new SshAuthLimiter() */
+  limiter?: SshAuthLimiter;
+  /** Output a slow reader may have queued before it is dropped (bytes). @default 1048576 */
+  maxQueueBytes?: number;
+  /** Longest plain-mode input line (bytes). @default 16384 */
+  maxLineBytes?: number;
+  /** Largest PTY accepted; bigger requests are clamped. @default 1000 */
+  maxColumns?: number;
+  /** Logger. @default silentLogger */
+  logger?: Logger;
+}
+
+/** One TCP connection and what it has proved so far. */
+interface SshConnection {
+  readonly socket: net.Socket;
+  readonly address: string;
+  readonly port: number;
+  readonly deadline: ReturnType<typeof setTimeout>;
+  client: Connection | undefined;
+  username: string;
+  fingerprint: string | undefined;
+  authenticated: boolean;
+  failures: number;
+  requests: number;
+  channels: number;
+  started: boolean;
+  readonly chats: Set<SshChatSession>;
+}
+
+function clamp(value: unknown, max: number): number {
+  const n = typeof value === "number" && Number.isFinite(value) ? Math.floor(value) : 0;
+  return n < 1 ? 80 : Math.min(n, max);
+}
+
+/** Accepts SSH connections and serves chat sessions on them. */
+export class SshListener {
+  readonly #hub: Hub;
+  readonly #tcp: net.Server;
+  readonly #ssh: ssh2.Server;
+  readonly #logger: Logger;
+  readonly #registry: NickRegistry | undefined;
+  readonly #guests: boolean;
+  readonly #maxAuthAttempts: number;
+  readonly #handshakeTimeoutMs: number;
+  readonly #maxChannels: number;
+  readonly #maxConnections: number;
+  readonly #limiter: SshAuthLimiter;
+  readonly #maxQueueBytes: number;
+  readonly #maxLineBytes: number;
+  readonly #maxColumns: number;
+  readonly #connections = new Set<SshConnection>();
+  /** Accepted sockets waiting for ssh2 to announce their connection. */
+  readonly #arriving = new Map<string, SshConnection>();
+  #addr: { hostname: string; port: number } = { hostname: "", port: 0 };
+  #closed = false;
+
+  private constructor(hub: Hub, options: SshListenerOptions) {
+    const {
+      hostKey,
+      registry,
+      guests = true,
+      maxAuthAttempts = 6,
+      handshakeTimeoutMs = 20_000,
+      maxChannels = 3,
+      maxConnections = 2000,
+      limiter = new SshAuthLimiter(),
+      maxQueueBytes = 1 << 20,
+      maxLineBytes = 16_384,
+      maxColumns = 1000,
+      logger = silentLogger,
+    } = options;
+    this.#hub = hub;
+    this.#logger = logger;
+    this.#registry = registry;
+    this.#guests = guests;
+    this.#maxAuthAttempts = maxAuthAttempts;
+    this.#handshakeTimeoutMs = handshakeTimeoutMs;
+    this.#maxChannels = maxChannels;
+    this.#maxConnections = maxConnections;
+    this.#limiter = limiter;
+    this.#maxQueueBytes = maxQueueBytes;
+    this.#maxLineBytes = maxLineBytes;
+    this.#maxColumns = maxColumns;
+    this.#ssh = new ssh2.Server(
+      {
+        hostKeys: [hostKey],
+        algorithms: {
+          kex: [...SSH_ALGORITHMS.kex],
+          serverHostKey: [...SSH_ALGORITHMS.serverHostKey],
+          cipher: [...SSH_ALGORITHMS.cipher],
+          hmac: [...SSH_ALGORITHMS.hmac],
+          compress: [...SSH_ALGORITHMS.compress],
+        },
+        ident: "meshchat",
+      },
+      (client, info) => this.#onConnection(client, info),
+    );
+    this.#tcp = net.createServer((socket) => this.#accept(socket));
+  }
+
+  /**
+   * Binds the port and starts serving.
+   *
+   * @param hub The hub to serve.
+   * @param options Address, host key, limits.
+   * @returns The listener, bound.
+   * @throws {Error} When the port cannot be bound (`code` `EADDRINUSE`...).
+   */
+  static async listen(hub: Hub, options: SshListenerOptions): Promise<SshListener> {
+    const listener = new SshListener(hub, options);
+    const { hostname = "0.0.0.0", port = 2222 } = options;
+    await new Promise<void>((resolve, reject) => {
+      listener.#tcp.once("error", reject);
+      listener.#tcp.listen(port, hostname, () => {
+        listener.#tcp.off("error", reject);
+        resolve();
+      });
+    });
+    listener.#tcp.on("error", (error) => {
+      listener.#logger.error("ssh listener failed", { error: String(error) });
+    });
+    const bound = listener.#tcp.address();
+    if (bound !== null && typeof bound === "object") {
+      listener.#addr = { hostname: bound.address, port: bound.port };
+    }
+    return listener;
+  }
+
+  /** The bound address. */
+  get addr(): { hostname: string; port: number } {
+    return this.#addr;
+  }
+
+  /** Open connections. */
+  get connections(): number {
+    return this.#connections.size;
+  }
+
+  /**
+   * Stops accepting and ends every connection (chat sessions should have
+   * been told by `hub.shutdown` first), waiting up to `graceMs` for their
+   * output to go out.
+   *
+   * @param graceMs Longest wait before connections are cut.
+   * @returns Resolves when every connection is closed.
+   */
+  async close(graceMs = 2000): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const stopped = new Promise<void>((resolve) => this.#tcp.close(() => resolve()));
+    const open = [...this.#connections, ...this.#arriving.values()];
+    const closed = open.map((conn) =>
+      new Promise<void>((resolve) => {
+        if (conn.socket.destroyed) return resolve();
+        conn.socket.once("close", () => resolve());
+      })
+    );
+    for (const conn of open) {
+      for (const chat of conn.chats) chat.leave("node shutting down");
+      if (conn.client) conn.client.end();
+      else conn.socket.destroy();
+    }
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      Promise.all(closed),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs))),
+    ]);
+    clearTimeout(timer);
+    for (const conn of open) conn.socket.destroy();
+    await stopped;
+  }
+
+  #accept(socket: net.Socket): void {
+    const address = socket.remoteAddress ?? "";
+    const port = socket.remotePort ?? 0;
+    socket.on("error", () => {});
+    if (
+      this.#closed ||
+      this.#connections.size + this.#arriving.size >= this.#maxConnections ||
+      !this.#limiter.allows(address)
+    ) {
+      this.#logger.debug("ssh connection refused", { addr: address });
+      socket.destroy();
+      return;
+    }
+    socket.setNoDelay(true);
+    const conn: SshConnection = {
+      socket,
+      address,
+      port,
+      deadline: setTimeout(() => this.#timedOut(conn), this.#handshakeTimeoutMs),
+      client: undefined,
+      username: "",
+      fingerprint: undefined,
+      authenticated: false,
+      failures: 0,
+      requests: 0,
+      channels: 0,
+      started: false,
+      chats: new Set(),
+    };
+    const key = `${address}|${port}`;
+    this.#arriving.set(key, conn);
+    socket.once("close", () => {
+      clearTimeout(conn.deadline);
+      this.#arriving.delete(key);
+      this.#connections.delete(conn);
+    });
+    this.#ssh.injectSocket(socket);
+  }
+
+  #timedOut(conn: SshConnection): void {
+    if (conn.started) return;
+    this.#logger.debug("ssh handshake timed out", { addr: conn.address });
+    if (!conn.authenticated) this.#limiter.fail(conn.address);
+    conn.socket.destroy();
+  }
+
+  #onConnection(client: Connection, info: ClientInfo): void {
+    const key = `${info.ip}|${info.port}`;
+    const conn = this.#arriving.get(key);
+    client.on("error", (error: Error) => {
+      this.#logger.debug("ssh connection error", { addr: info.ip, error: error.message });
+    });
+    if (conn === undefined || this.#closed) {
+      client.end();
+      return;
+    }
+    this.#arriving.delete(key);
+    if (conn.socket.destroyed) return;
+    conn.client = client;
+    this.#connections.add(conn);
+    client.on("authentication", (ctx) => this.#authenticate(conn, ctx));
+    client.on("ready", () => {
+      conn.authenticated = true;
+      this.#logger.info("ssh login", {
+        user: conn.username.slice(0, 32),
+        key: conn.fingerprint ?? "guest",
+        addr: `${conn.address}:${conn.port}`,
+      });
+    });
+    client.on("session", (accept, reject) => this.#openSession(conn, accept, reject));
+  }
+
+  #authenticate(conn: SshConnection, ctx: AuthContext): void {
+    const methods = this.#guests ? ["publickey", "keyboard-interactive"] : ["publickey"];
+    const fail = (why: string) => {
+      conn.failures++;
+      this.#limiter.fail(conn.address);
+      this.#logger.debug("ssh login refused", { addr: conn.address, method: ctx.method, why });
+      ctx.reject(methods as Parameters<typeof ctx.reject>[0]);
+      if (conn.failures >= this.#maxAuthAttempts) {
+        this.#logger.info("ssh login attempts exhausted", { addr: conn.address });
+        conn.client?.end();
+      }
+    };
+    // Queries ("would this key do?") are free, but not unlimited.
+    if (++conn.requests > this.#maxAuthAttempts * 4) return fail("too many requests");
+    switch (ctx.method) {
+      case "none":
+        // Every client starts here to learn the methods; not a failure.
+        ctx.reject(methods as Parameters<typeof ctx.reject>[0]);
+        return;
+      case "publickey": {
+        const parsed = ssh2.utils.parseKey(ctx.key.data);
+        if (parsed instanceof Error || Array.isArray(parsed)) return fail("unsupported key");
+        if (ctx.signature === undefined) {
+          // ssh2 answers PK_OK; the login itself needs the signed request.
+          ctx.accept();
+          return;
+        }
+        // The signature over the session id proves the private key: without
+        // this check anyone could log in with someone else's public key.
+        if (parsed.verify(ctx.blob!, ctx.signature, ctx.hashAlgo) !== true) {
+          return fail("bad signature");
+        }
+        conn.username = ctx.username;
+        conn.fingerprint = sshFingerprint(new Uint8Array(parsed.getPublicSSH()));
+        ctx.accept();
+        return;
+      }
+      case "keyboard-interactive":
+        if (!this.#guests) return fail("guests are off");
+        conn.username = ctx.username;
+        conn.fingerprint = undefined;
+        ctx.accept();
+        return;
+      default:
+        return fail(`method ${ctx.method} not offered`);
+    }
+  }
+
+  #openSession(
+    conn: SshConnection,
+    accept: AcceptConnection<Ssh2Session>,
+    reject: RejectConnection,
+  ): void {
+    if (this.#closed || conn.channels >= this.#maxChannels) {
+      this.#logger.debug("ssh channel refused", { addr: conn.address, open: conn.channels });
+      reject();
+      return;
+    }
+    conn.channels++;
+    const session = accept();
+    let terminal: SshTerminal | undefined;
+    let noColor = false;
+    let chat: SshChatSession | undefined;
+    session.on("close", () => conn.channels--);
+    session.on("pty", (accept, reject, info) => {
+      if (chat !== undefined) return reject?.();
+      terminal = {
+        columns: clamp(info.cols, this.#maxColumns),
+        // ssh2 passes TERM along, though its types do not say so.
+        term: String((info as { term?: unknown }).term ?? "").slice(0, 64),
+      };
+      accept?.();
+    });
+    session.on("window-change", (accept, _reject, info) => {
+      const columns = clamp(info.cols, this.#maxColumns);
+      if (terminal !== undefined) terminal = { ...terminal, columns };
+      chat?.resize(columns);
+      accept?.();
+    });
+    session.on("env", (accept, reject, info) => {
+      if (info.key === "NO_COLOR" && chat === undefined) {
+        noColor = true;
+        accept?.();
+      } else {
+        reject?.();
+      }
+    });
+    const start = (channel: ServerChannel, command: string | undefined) => {
+      conn.started = true;
+      clearTimeout(conn.deadline);
+      chat = new SshChatSession(
+        this.#hub,
+        channel as unknown as SshChannel,
+        {
+          username: conn.username,
+          fingerprint: conn.fingerprint,
+          address: `${conn.address}:${conn.port}`,
+          ownedNicks: conn.fingerprint === undefined
+            ? []
+            : this.#registry?.nicksOf(conn.fingerprint) ?? [],
+        },
+        {
+          ...(terminal === undefined ? {} : { terminal }),
+          ...(command === undefined ? {} : { command }),
+          noColor,
+          maxQueueBytes: this.#maxQueueBytes,
+          maxLineBytes: this.#maxLineBytes,
+          logger: this.#logger,
+          onClosed: () => conn.chats.delete(chat!),
+        },
+      );
+      conn.chats.add(chat);
+      try {
+        chat.start();
+      } catch (error) {
+        this.#logger.error("ssh session failed", { addr: conn.address, error: String(error) });
+        chat.leave("error");
+      }
+    };
+    session.on("shell", (accept, reject) => {
+      if (chat !== undefined || this.#closed) return reject?.();
+      start(accept(), undefined);
+    });
+    session.on("exec", (accept, reject, info) => {
+      if (chat !== undefined || this.#closed) return reject?.();
+      start(accept(), String(info.command).slice(0, 4000));
+    });
+    session.on("subsystem", (_accept, reject, info) => {
+      this.#logger.debug("ssh subsystem refused", {
+        addr: conn.address,
+        name: String(info.name).slice(0, 32),
+      });
+      reject?.();
+    });
+  }
+}

@@ -1,0 +1,143 @@
+/**
+ * Snapshot benchmark: a hub holding 100,000 events over 10 rooms is
+ * snapshotted into a fresh Deno KV file (the first, full snapshot), with a
+ * 1 ms interval timer probing how long the event loop stalls meanwhile; then
+ * a second process-like boot opens the file and restores it into a new hub.
+ *
+ * Run alone: `deno run -P=e2e-bench tests/bench/snapshot.ts`.
+ *
+ * @module
+ */
+import type { ChatEvent } from "../../core/event.ts";
+import { Hub } from "../../node/hub.ts";
+import { SnapshotStore } from "../../node/snapshot_store.ts";
+
+/** Figures of {@linkcode benchSnapshot}. */
+export interface SnapshotBenchResult {
+  /** Events snapshotted and restored. */
+  readonly events: number;
+  /** Rooms they are spread over. */
+  readonly rooms: number;
+  /** Size of the KV file after the snapshot (bytes). */
+  readonly fileBytes: number;
+  /** Time of the first, full snapshot (ms). */
+  readonly snapshotMs: number;
+  /** Atomic commits it took. */
+  readonly commits: number;
+  /** Longest gap between two ticks of a 1 ms timer during the snapshot (ms). */
+  readonly maxPauseMs: number;
+  /** Time of an incremental snapshot after 1,000 more events (ms). */
+  readonly incrementalMs: number;
+  /** Open + validate + restore into a new hub (ms). */
+  readonly restoreMs: number;
+}
+
+const ROOMS = 10;
+
+function events(count: number, firstSeq: number, wall: number): ChatEvent[] {
+  const out: ChatEvent[] = [];
+  for (let i = 0; i < count; i++) {
+    const seq = firstSeq + i;
+    out.push({
+      origin: "n1",
+      seq,
+      hlc: { wall: wall + seq, counter: 0, node: "n1" },
+      room: `room${seq % ROOMS}`,
+      kind: "message",
+      from: `user${seq % 97}`,
+      text: `message ${seq}: the quick brown fox jumps over the lazy dog`,
+    });
+  }
+  return out;
+}
+
+/** Measures the longest stall of the event loop while `work` runs. */
+async function withPauseProbe<T>(work: () => Promise<T>): Promise<{ value: T; maxPauseMs: number }> {
+  let last = performance.now();
+  let maxPauseMs = 0;
+  const probe = setInterval(() => {
+    const now = performance.now();
+    maxPauseMs = Math.max(maxPauseMs, now - last);
+    last = now;
+  }, 1);
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  last = performance.now();
+  maxPauseMs = 0;
+  try {
+    const value = await work();
+    return { value, maxPauseMs };
+  } finally {
+    clearInterval(probe);
+  }
+}
+
+/**
+ * Runs the snapshot benchmark in a scratch directory under `./data/bench`.
+ *
+ * @param count Events to snapshot. @default 100000
+ * @returns The figures.
+ */
+export async function benchSnapshot(count = 100_000): Promise<SnapshotBenchResult> {
+  const dir = `./data/bench/snapshot-${crypto.randomUUID().slice(0, 8)}`;
+  const historySize = Math.ceil(count / ROOMS);
+  try {
+    const store = await SnapshotStore.open(dir, { nodeId: "n1", intervalMs: 0 });
+    const hub = new Hub({ nodeId: "n1", lastSeq: count, historySize });
+    const wall = Date.now() - count - 1000;
+    hub.restore(events(count, 1, wall));
+    store.attach(hub);
+    const first = await withPauseProbe(() => store.snapshotNow());
+    for (const event of events(1000, count + 1, wall)) hub.apply(event);
+    const incremental = await store.snapshotNow();
+    await store.close();
+    const fileBytes = (await Deno.stat(`${dir}/snapshot.kv`)).size;
+
+    const started = performance.now();
+    const reopened = await SnapshotStore.open(dir, { nodeId: "n1", intervalMs: 0 });
+    const restored = new Hub({
+      nodeId: "n1",
+      origin: reopened.origin,
+      lastSeq: reopened.lastSeq,
+      historySize,
+    });
+    const summary = reopened.attach(restored);
+    const restoreMs = performance.now() - started;
+    await reopened.close();
+    if (summary.events !== count) {
+      throw new Error(`Restored ${summary.events} events, expected ${count}`);
+    }
+    return {
+      events: count,
+      rooms: ROOMS,
+      fileBytes,
+      snapshotMs: Math.round(first.value.ms),
+      commits: first.value.commits,
+      maxPauseMs: Math.round(first.maxPauseMs * 10) / 10,
+      incrementalMs: Math.round(incremental.ms * 10) / 10,
+      restoreMs: Math.round(restoreMs),
+    };
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
+/**
+ * Prints the figures as lines of the bench report.
+ *
+ * @param result From {@linkcode benchSnapshot}.
+ */
+export function printSnapshotBench(result: SnapshotBenchResult): void {
+  const fmt = (n: number) => n.toLocaleString("en-US");
+  console.log(
+    `\nsnapshots: ${fmt(result.events)} events in ${result.rooms} rooms, Deno KV file of ${
+      (result.fileBytes / 1e6).toFixed(1)
+    } MB`,
+  );
+  console.log(
+    `  full snapshot ${fmt(result.snapshotMs)} ms in ${result.commits} commits, longest event-loop pause ${result.maxPauseMs} ms (target <= 10)`,
+  );
+  console.log(`  incremental snapshot of 1,000 new events ${result.incrementalMs} ms`);
+  console.log(`  restore (open, validate, load into a hub) ${fmt(result.restoreMs)} ms (target <= 1000)`);
+}
+
+if (import.meta.main) printSnapshotBench(await benchSnapshot());

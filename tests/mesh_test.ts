@@ -1,0 +1,197 @@
+/**
+ * Real 3-node clusters on loopback: replication, crash and catch-up,
+ * partitions, a stopped peer, authentication of the mesh.
+ */
+import assert from "node:assert/strict";
+import { converged, startCluster, type TestCluster } from "./helpers/cluster.ts";
+import { RawClient } from "./helpers/raw_client.ts";
+import { freePort, startNodeProcess } from "./helpers/node_process.ts";
+
+/** Sends numbered lines at a steady rate and records the acknowledged ids. */
+class SteadySender {
+  readonly acked = new Set<string>();
+  #running = true;
+  #done: Promise<void>;
+  constructor(readonly client: RawClient, room: string, tag: string, perSecond: number) {
+    this.#done = (async () => {
+      for (let i = 0; this.#running; i++) {
+        await client.send({ t: "say", room, text: `${tag} ${i}`, cid: `${tag}-${i}` }).catch(() => {});
+        await new Promise((r) => setTimeout(r, 1000 / perSecond));
+      }
+    })();
+  }
+  async stop(): Promise<Set<string>> {
+    this.#running = false;
+    await this.#done;
+    await new Promise((r) => setTimeout(r, 500));
+    for (const frame of this.client.frames) {
+      if (frame.t === "ack" && typeof frame.id === "string") this.acked.add(frame.id);
+    }
+    return this.acked;
+  }
+}
+
+const SECRET = "test-cluster-secret-0123456789";
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function nodesView(port: number): Promise<Record<string, string>> {
+  const probe = await RawClient.join(port, `v${crypto.randomUUID().slice(0, 6)}`);
+  await probe.send({ t: "cmd", line: "/nodes" });
+  const info = await probe.next((f) => f.t === "info" && f.cmd === "nodes");
+  probe.close();
+  return Object.fromEntries((info.data as { id: string; state: string }[]).map((m) => [m.id, m.state]));
+}
+
+async function waitFor(check: () => Promise<boolean>, waitMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + waitMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await sleep(200);
+  }
+  throw new Error(`Timed out waiting for ${what}`);
+}
+
+async function withCluster(fn: (cluster: TestCluster) => Promise<void>, args: string[] = []) {
+  const cluster = await startCluster({ args, secret: SECRET });
+  try {
+    await waitFor(async () => {
+      const view = await nodesView(cluster.nodes[0]!.process.port);
+      return Object.values(view).filter((s) => s === "alive").length === 3;
+    }, 15_000, "the cluster to form");
+    await fn(cluster);
+  } finally {
+    await cluster.close();
+  }
+}
+
+const port = (cluster: TestCluster, i: number) => cluster.nodes[i]!.process.port;
+
+Deno.test("a message from a client on n1 reaches a client on n3, and /who spans the cluster", async () => {
+  await withCluster(async (cluster) => {
+    const alice = await RawClient.join(port(cluster, 0), "alice");
+    const carol = await RawClient.join(port(cluster, 2), "carol");
+    await alice.send({ t: "say", text: "hello from n1", cid: "1" });
+    const ack = await alice.next((f) => f.t === "ack");
+    const seen = await carol.next((f) => f.t === "msg" && f.kind === "message");
+    assert.equal(seen.text, "hello from n1");
+    assert.equal(seen.id, ack.id);
+    await waitFor(async () => {
+      await carol.send({ t: "cmd", line: "/who" });
+      const who = await carol.next((f) => f.t === "info" && f.cmd === "who");
+      const nodes = (who.data as { nick: string; node: string }[]).map((m) => `${m.nick}@${m.node}`);
+      return nodes.includes("alice@n1") && nodes.includes("carol@n3");
+    }, 5000, "alice on n1 in /who on n3");
+    const taken = await RawClient.connect(port(cluster, 1));
+    await taken.send({ t: "hello", v: 1, user: "ALICE" });
+    await taken.error("nick_taken");
+    await carol.send({ t: "cmd", line: "/msg alice across nodes" });
+    assert.equal((await alice.next((f) => f.t === "msg" && f.kind === "private")).text, "across nodes");
+    for (const c of [alice, carol, taken]) c.close();
+  });
+});
+
+Deno.test("kill -9 of n2 during traffic, then restart: identical logs everywhere, no acked message lost", async () => {
+  await withCluster(async (cluster) => {
+    const a = await RawClient.join(port(cluster, 0), "sa");
+    const c = await RawClient.join(port(cluster, 2), "sc");
+    const b = await RawClient.join(port(cluster, 1), "sb");
+    const senders = [new SteadySender(a, "lobby", "a", 20), new SteadySender(c, "lobby", "c", 20)];
+    const bSender = new SteadySender(b, "lobby", "b", 20);
+    await sleep(1000);
+    const bAcked = await bSender.stop();
+    await cluster.nodes[1]!.process.stop("SIGKILL");
+    await sleep(2000);
+    await cluster.restart(1);
+    await sleep(1500);
+    const acked = new Set([...bAcked]);
+    for (const s of senders) for (const id of await s.stop()) acked.add(id);
+    assert.ok(acked.size > 50, `only ${acked.size} acks`);
+    const log = await converged([0, 1, 2].map((i) => port(cluster, i)), "lobby", acked);
+    assert.equal(new Set(log).size, log.length, "no duplicates");
+    a.close();
+    c.close();
+  });
+});
+
+Deno.test("a partition with traffic on both sides heals into identical logs", async () => {
+  await withCluster(async (cluster) => {
+    await cluster.cut(0, ["n3"]);
+    await cluster.cut(1, ["n3"]);
+    await cluster.cut(2, ["n1", "n2"]);
+    await sleep(500);
+    const a = await RawClient.join(port(cluster, 0), "pa");
+    const c = await RawClient.join(port(cluster, 2), "pc");
+    const senders = [new SteadySender(a, "lobby", "pa", 20), new SteadySender(c, "lobby", "pc", 20)];
+    await sleep(3000);
+    const acked = new Set<string>();
+    for (const s of senders) for (const id of await s.stop()) acked.add(id);
+    // While cut off, n1 must not have n3's messages.
+    const seenOnA = new Set(a.frames.filter((f) => f.t === "msg" && f.from === "pc").map((f) => f.id));
+    assert.ok(seenOnA.size < 5, `n1 saw ${seenOnA.size} of n3's messages during the partition`);
+    for (const i of [0, 1, 2]) await cluster.cut(i, []);
+    const log = await converged([0, 1, 2].map((i) => port(cluster, i)), "lobby", acked);
+    assert.equal(new Set(log).size, log.length);
+    a.close();
+    c.close();
+  });
+});
+
+Deno.test("a peer stopped with SIGSTOP is suspected, does not stall the others, and recovers", async () => {
+  await withCluster(async (cluster) => {
+    const n2 = cluster.nodes[1]!.process.child;
+    n2.kill("SIGSTOP");
+    try {
+      const a = await RawClient.join(port(cluster, 0), "qa");
+      const c = await RawClient.join(port(cluster, 2), "qc");
+      await waitFor(async () => {
+        const state = (await nodesView(port(cluster, 0))).n2;
+        return state === "suspect" || state === "dead";
+      }, 8000, "n2 to be suspected");
+      // Acks keep flowing between n1 and n3.
+      for (let i = 0; i < 10; i++) {
+        await a.send({ t: "say", text: `still here ${i}`, cid: `q${i}` });
+        await a.next((f) => f.t === "ack" && f.cid === `q${i}`, 3000);
+      }
+      await c.next((f) => f.t === "msg" && f.text === "still here 9");
+      a.close();
+      c.close();
+    } finally {
+      n2.kill("SIGCONT");
+    }
+    await waitFor(async () => (await nodesView(port(cluster, 0))).n2 === "alive", 15_000, "n2 alive again");
+  });
+});
+
+Deno.test("the mesh refuses a wrong secret, garbage and a duplicate node id, and keeps serving", async () => {
+  await withCluster(async (cluster) => {
+    const meshPort = cluster.nodes[0]!.meshPort;
+    const intruder = await startNodeProcess({
+      id: "n9",
+      args: ["--mesh-port", String(freePort()), "--peers", `127.0.0.1:${meshPort}`, "--cluster-secret", "wrong"],
+    });
+    const garbage = await Deno.connect({ hostname: "127.0.0.1", port: meshPort });
+    await garbage.write(new TextEncoder().encode("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+    const random = await Deno.connect({ hostname: "127.0.0.1", port: meshPort });
+    await random.write(crypto.getRandomValues(new Uint8Array(4096)));
+    const twin = await startNodeProcess({
+      id: "n2",
+      args: ["--mesh-port", String(freePort()), "--peers", `127.0.0.1:${meshPort}`, "--cluster-secret", SECRET],
+    });
+    await sleep(2500);
+    const view = await nodesView(port(cluster, 0));
+    assert.deepEqual(Object.keys(view).sort(), ["n1", "n2", "n3"]);
+    assert.match(intruder.log(), /handshake failed .*bad_secret/);
+    assert.match(twin.log(), /already in the cluster/);
+    garbage.close();
+    random.close();
+    await intruder.stop();
+    await twin.stop();
+    // Still serving: a message crosses the cluster.
+    const a = await RawClient.join(port(cluster, 0), "after");
+    const c = await RawClient.join(port(cluster, 2), "after2");
+    await a.send({ t: "say", text: "still fine", cid: "1" });
+    await c.next((f) => f.t === "msg" && f.text === "still fine");
+    a.close();
+    c.close();
+  });
+});
