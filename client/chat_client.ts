@@ -49,6 +49,13 @@ export interface ChatClientOptions {
   sealed?: SealedRooms;
   /** Clock for the send time sealed in each envelope. @default Date.now */
   now?: () => number;
+  /**
+   * After a failed `/seal`, keep refusing lines for that room instead of
+   * sending them in plain text (for scripts, which cannot see the failure).
+   *
+   * @default {false}
+   */
+  failClosed?: boolean;
 }
 
 /** How long a rate-limited line waits before it is sent again (ms). */
@@ -326,15 +333,25 @@ export class ChatClient {
       this.#notice(`#${room} is already sealed`);
       return;
     }
+    const failed = (reason: string) => {
+      if (this.#options.failClosed) {
+        this.#sealed.block(room, `/seal failed (${reason})`);
+        this.#notice(`#${room} stays closed: nothing typed for it will be sent`, true);
+      } else {
+        this.#sealed.abandonSeal(room);
+      }
+      this.#options.onState?.();
+    };
     const prepared = await this.#sealed.prepareSeal(room);
     if ("refusal" in prepared) {
       this.#notice(prepared.refusal, true);
+      failed(prepared.refusal);
       return;
     }
     if (room !== this.#current || !this.#rooms.has(room)) {
       const refused = await Promise.race([this.#command(`/join ${room}`), this.#closed]);
       if (refused !== undefined) {
-        this.#sealed.abandonSeal(room);
+        failed(refused);
         return;
       }
     }
@@ -343,8 +360,7 @@ export class ChatClient {
       this.#closed,
     ]);
     if (refused !== undefined) {
-      this.#sealed.abandonSeal(room);
-      this.#options.onState?.();
+      failed(refused);
       return;
     }
     this.#notice(

@@ -146,7 +146,9 @@ export class ChatView {
     const text = sanitizeText(opening.text);
     const body = frame.kind === "action" ? `* ${from} ${text}` : `<${from}> ${text}`;
     const warning = opening.trust === "changed"
-      ? ` ${this.#dim(`[signed with another key than ${sanitizeText(frame.from)}'s earlier messages]`)}`
+      ? ` ${
+        this.#dim(`[signed with another key than ${sanitizeText(frame.from)}'s earlier messages]`)
+      }`
       : "";
     return stamp + tag + body + warning;
   }

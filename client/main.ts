@@ -23,8 +23,8 @@ import {
   askNewPassphrase,
   KeyFileError,
   MIN_NEW_PASSPHRASE_LENGTH,
-  type PassphraseSource,
   passphraseFromEnv,
+  type PassphraseSource,
   readKeyFile,
   ROOM_KEY_ENV,
 } from "./passphrase.ts";
@@ -89,9 +89,8 @@ async function main(args: readonly string[]): Promise<number> {
   const keyFile = flags["key-file"];
   const fixed = keyFile !== "" ? await readKeyFile(keyFile) : passphraseFromEnv();
   const view = new ChatView({ color, timestamps: flags.timestamps });
-  let sealed: SealedRooms | undefined;
   const screen = interactive
-    ? new TerminalScreen(view, color, (room) => sealed?.status(room) ?? "plain")
+    ? new TerminalScreen(view, color, (room) => sealed.status(room))
     : undefined;
   const print = screen ? (lines: ViewLine[]) => screen.print(lines) : (lines: ViewLine[]) => {
     for (const line of lines) (line.error ? console.error : console.log)(line.text);
@@ -100,7 +99,8 @@ async function main(args: readonly string[]): Promise<number> {
     if (fixed !== undefined && purpose !== "retry") {
       if (purpose === "seal" && [...fixed].length < MIN_NEW_PASSPHRASE_LENGTH) {
         print([{
-          text: `error: The passphrase is too short to seal a room: use at least ${MIN_NEW_PASSPHRASE_LENGTH} characters`,
+          text:
+            `error: The passphrase is too short to seal a room: use at least ${MIN_NEW_PASSPHRASE_LENGTH} characters`,
           error: true,
         }]);
         return undefined;
@@ -109,7 +109,8 @@ async function main(args: readonly string[]): Promise<number> {
     }
     if (screen === undefined) {
       print([{
-        text: `error: No passphrase for sealed #${room}: give -key-file FILE or set ${ROOM_KEY_ENV}`,
+        text:
+          `error: No passphrase for sealed #${room}: give -key-file FILE or set ${ROOM_KEY_ENV}`,
         error: true,
       }]);
       return undefined;
@@ -123,7 +124,7 @@ async function main(args: readonly string[]): Promise<number> {
     return asked.passphrase;
   };
   // Sealed messages are signed with a key made for this session only.
-  sealed = new SealedRooms({
+  const sealed = new SealedRooms({
     passphrase,
     identity: await SenderIdentity.generate(),
     pins: new SignerPins(),
@@ -135,6 +136,7 @@ async function main(args: readonly string[]): Promise<number> {
     view,
     print,
     sealed,
+    failClosed: screen === undefined,
     ...(screen
       ? {
         onState: () => screen.refreshPrompt(),

@@ -277,6 +277,19 @@ export class SealedRooms {
   }
 
   /**
+   * Keeps a room closed after a `/seal` failed, unless the node says it is
+   * sealed: lines for it are refused instead of going out in plain text
+   * (line mode, where a script cannot see that sealing failed).
+   *
+   * @param room The room.
+   * @param reason Why, shown when a line is refused.
+   */
+  block(room: string, reason: string): void {
+    this.abandonSeal(room);
+    if (!this.#rooms.has(room)) this.#refused.set(room, reason);
+  }
+
+  /**
    * Seals a line for a room.
    *
    * @param room The room.

@@ -12,6 +12,7 @@ import {
   type Key,
   KeyDecoder,
 } from "../core/terminal_input.ts";
+import { sanitizeText } from "../core/text_sanitizer.ts";
 import type { ChatClient } from "./chat_client.ts";
 import type { ChatView, ViewLine } from "./chat_view.ts";
 
@@ -95,8 +96,12 @@ export class TerminalScreen {
           resolve(undefined);
           return;
         }
-        const clean = label.replace(/[\x00-\x1f\x7f-\x9f]/g, "");
-        this.#secret = { label: this.#color ? `\x1b[1m${clean}\x1b[22m` : clean, text: "", resolve };
+        const clean = sanitizeText(label);
+        this.#secret = {
+          label: this.#color ? `\x1b[1m${clean}\x1b[22m` : clean,
+          text: "",
+          resolve,
+        };
         this.#write(`${this.#editor.clear()}${this.#secret.label}`);
       })
     );

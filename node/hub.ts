@@ -802,11 +802,7 @@ export class Hub {
 
   /** Every retained event, room by room (unordered across rooms). */
   *events(): IterableIterator<ChatEvent> {
-    for (const room of this.#rooms.values()) {
-      yield* room.log;
-      // A room's seal is state, kept after its event left the log.
-      if (room.evictedSeal !== undefined) yield room.evictedSeal;
-    }
+    for (const room of this.#rooms.values()) yield* room.log;
     yield* this.#privateLog;
   }
 

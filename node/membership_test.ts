@@ -299,6 +299,112 @@ Deno.test("Membership: under random drops, duplicates and reordering, live nodes
   );
 });
 
+type ChaosStep =
+  | { kind: "pause" | "resume" | "crash" | "leave"; node: number }
+  | { kind: "restart"; node: number; seed: number }
+  | { kind: "cut"; node: number; other: number; oneWay: boolean }
+  | { kind: "disconnect"; node: number; other: number }
+  | { kind: "heal" };
+
+const chaosStep: fc.Arbitrary<ChaosStep> = fc.oneof(
+  fc.record({
+    kind: fc.constantFrom("pause", "resume", "crash", "leave") as fc.Arbitrary<
+      "pause" | "resume" | "crash" | "leave"
+    >,
+    node: fc.nat(9),
+  }),
+  fc.record({ kind: fc.constant("restart" as const), node: fc.nat(9), seed: fc.nat(9) }),
+  fc.record({
+    kind: fc.constant("cut" as const),
+    node: fc.nat(9),
+    other: fc.nat(9),
+    oneWay: fc.boolean(),
+  }),
+  fc.record({ kind: fc.constant("disconnect" as const), node: fc.nat(9), other: fc.nat(9) }),
+  fc.record({ kind: fc.constant("heal" as const) }),
+);
+
+Deno.test("Membership: after pauses, crashes, restarts, leaves and cuts heal, the running nodes converge", () => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 1, max: 2 ** 31 - 1 }),
+      fc.integer({ min: 3, max: 6 }),
+      fc.array(fc.tuple(chaosStep, fc.integer({ min: 0, max: 8000 })), { maxLength: 10 }),
+      fc.double({ min: 0, max: 0.2, noNaN: true }),
+      (seed, size, steps, drop) => {
+        const ids = Array.from({ length: size }, (_, i) => `n${i + 1}`);
+        const cluster = new MembershipCluster({ seed, faults: { drop, maxDelayMs: 50 } });
+        for (const id of ids) cluster.start(id, id === "n1" ? [] : ["n1"]);
+        const network = cluster.network;
+        const left = new Set<string>();
+        const isRunning = (id: string) => cluster.running().includes(id);
+        const restart = (id: string, pick: number) => {
+          const others = cluster.running().filter((x) => x !== id);
+          left.delete(id);
+          cluster.start(id, others.length > 0 ? [others[pick % others.length]!, "n1"] : ["n1"]);
+        };
+        for (const [step, wait] of steps) {
+          const id = step.kind === "heal" ? "" : ids[step.node % size]!;
+          switch (step.kind) {
+            case "pause":
+              if (isRunning(id)) network.pause(id);
+              break;
+            case "resume":
+              network.resume(id);
+              break;
+            case "crash":
+              if (isRunning(id)) cluster.crash(id);
+              break;
+            case "leave":
+              // n1 is everyone's seed and stays (it may crash and come back).
+              if (id !== "n1" && isRunning(id) && !network.isPaused(id)) {
+                cluster.leave(id);
+                left.add(id);
+              }
+              break;
+            case "restart":
+              if (!isRunning(id)) restart(id, step.seed);
+              break;
+            case "cut":
+              network.cut(id, ids[step.other % size]!, { oneWay: step.oneWay });
+              break;
+            case "disconnect":
+              network.disconnect(id, ids[step.other % size]!);
+              break;
+            case "heal":
+              network.healAll();
+              break;
+          }
+          network.advance(wait);
+        }
+        network.healAll();
+        network.clearFaults();
+        for (const id of cluster.running()) network.resume(id);
+        for (const id of ids) if (!isRunning(id) && !left.has(id)) restart(id, 0);
+        network.advanceUntil(() => {
+          // Every running node sees every running node alive, with one
+          // boot and incarnation each; stopped nodes only as dead or left.
+          const running = cluster.running();
+          const views = running.map((observer) => cluster.node(observer).members());
+          const current = views.map((view) =>
+            JSON.stringify(
+              view.filter((m) => running.includes(m.id)).map((m) => [m.id, m.boot, m.incarnation]),
+            )
+          );
+          return views.every((view) =>
+            view.every((m) =>
+              running.includes(m.id)
+                ? m.state === "alive"
+                : m.state === "dead" || m.state === "left"
+            ) && view.filter((m) => running.includes(m.id)).length === running.length
+          ) && new Set(current).size === 1;
+        }, 30_000);
+      },
+    ),
+    { numRuns: 60 },
+  );
+});
+
 // --- one node driven by hand ------------------------------------------------
 
 function lone() {

@@ -4,21 +4,13 @@
  * presence, and acknowledgements that mean "a peer has it". It moves events;
  * it never interprets them — everything goes through the hub's apply path.
  *
- * Messages on a link are JSON objects with a `k` field:
- *
- * | k | meaning |
- * | --- | --- |
- * | `m` | a membership message (ping, ack, gossip…) |
- * | `ev` | events: eager push from their origin, or an anti-entropy reply |
- * | `vv` | the sender's version vector: "send me what I lack" |
- * | `have` | the sender's version vector after applying events (acks) |
- * | `gap` | "I no longer hold origin:from..to" |
- * | `presence` | the sender's sessions |
+ * Messages on a link are JSON objects with a `k` field: `m` (membership:
+ * ping, ack, gossip…), `presence` (the sender's sessions), and the
+ * replication messages of {@linkcode Replicator} (`ev`, `vv`, `have`, `gap`).
  *
  * @module
  */
-import { type ChatEvent, eventId, parseEvent } from "../core/event.ts";
-import type { VersionVectorJson } from "../core/version_vector.ts";
+import type { ChatEvent } from "../core/event.ts";
 import type { Hub } from "./hub.ts";
 import type { Logger } from "./logger.ts";
 import {
@@ -31,9 +23,7 @@ import {
 } from "./mesh_channel.ts";
 import { type Member, Membership, parseMembershipMessage } from "./membership.ts";
 import type { PresenceEntry } from "./presence.ts";
-
-/** When `say` is acknowledged. */
-export type AckMode = "local" | "peer";
+import { type AckMode, type ReplicationMessage, Replicator } from "./replicator.ts";
 
 /** Options of {@linkcode Mesh}. */
 export interface MeshOptions {
@@ -65,12 +55,6 @@ export interface MeshOptions {
 interface Link {
   readonly channel: SecureChannel;
   readonly initiated: boolean;
-  have: VersionVectorJson;
-}
-
-interface PendingAck {
-  readonly seq: number;
-  readonly resolve: () => void;
 }
 
 const encoder = new TextEncoder();
@@ -85,12 +69,9 @@ export class Mesh {
   readonly #logger: Logger;
   readonly #links = new Map<string, Link>();
   readonly #dialing = new Set<string>();
-  readonly #pendingAcks: PendingAck[] = [];
   readonly #failures = new FailureLog();
-  readonly #gapReports = new Map<string, Set<string>>();
-  readonly #lost: string[] = [];
   readonly #membership: Membership;
-  readonly #pushQueue: ChatEvent[] = [];
+  readonly #replicator: Replicator;
   #listener: Deno.TcpListener | undefined;
   #timers: ReturnType<typeof setInterval>[] = [];
   #presenceTimer: ReturnType<typeof setTimeout> | undefined;
@@ -126,6 +107,13 @@ export class Mesh {
         changed: (member, previous) => this.#memberChanged(member, previous),
       },
     );
+    this.#replicator = new Replicator(hub, {
+      send: (peer, message) => this.#send(peer, message),
+      upPeers: () => this.#membership.alivePeers(),
+      ackMode,
+      batchEvents,
+      logger,
+    });
   }
 
   /** Where the mesh listener is bound. */
@@ -140,16 +128,13 @@ export class Mesh {
 
   /** Ranges of events that no reachable peer holds any more, `origin:from-to`. */
   lostRanges(): readonly string[] {
-    return this.#lost;
+    return this.#replicator.lostRanges();
   }
 
   /** Binds the mesh port, dials the seeds and starts the timers. */
   start(): void {
     this.#listener = Deno.listen({ hostname: this.#options.hostname, port: this.#options.port });
     this.#accept(this.#listener);
-    this.#hub.onEvent((event) => {
-      if (event.origin === this.#hub.origin) this.#queuePush(event);
-    });
     this.#hub.onPresence(() => this.#schedulePresence());
     this.#membership.addSeeds([...this.#options.seeds]);
     this.#timers.push(
@@ -166,11 +151,7 @@ export class Mesh {
    * @returns Resolves when the event may be acknowledged to the client.
    */
   replicated(event: ChatEvent): Promise<void> {
-    if (this.#options.ackMode === "local" || this.#upPeers().length === 0) return Promise.resolve();
-    if (this.#upPeers().some((id) => (this.#links.get(id)?.have[event.origin] ?? 0) >= event.seq)) {
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => this.#pendingAcks.push({ seq: event.seq, resolve }));
+    return this.#replicator.replicated(event);
   }
 
   /** Leaves the cluster cleanly and closes every link. */
@@ -187,11 +168,7 @@ export class Mesh {
     }
     for (const link of this.#links.values()) link.channel.close();
     this.#links.clear();
-    this.#releaseAcks(true);
-  }
-
-  #upPeers(): string[] {
-    return this.#membership.alivePeers().filter((id) => this.#links.has(id));
+    this.#replicator.releaseAcks(true);
   }
 
   async #accept(listener: Deno.TcpListener): Promise<void> {
@@ -269,12 +246,12 @@ export class Mesh {
       }
       existing.channel.close();
     }
-    const link: Link = { channel, initiated, have: {} };
+    const link: Link = { channel, initiated };
     this.#links.set(id, link);
     this.#logger.info("mesh link up", { peer: id, addr: channel.peer.advertise });
     this.#membership.linkUp({ id, addr: channel.peer.advertise, boot: channel.peer.boot });
     this.#sendTo(link, { k: "presence", entries: this.#hub.localPresence() });
-    this.#sendTo(link, { k: "vv", vv: this.#hub.versions.toJSON() });
+    this.#replicator.linkUp(id);
     this.#readLink(id, link);
   }
 
@@ -288,121 +265,39 @@ export class Mesh {
           this.#logger.warn("mesh message unreadable", { peer: id });
           continue;
         }
-        this.#onMessage(id, link, message);
+        this.#onMessage(id, message);
       }
     } finally {
       if (this.#links.get(id) === link) {
         this.#links.delete(id);
         this.#logger.info("mesh link down", { peer: id });
         if (!this.#stopped) this.#membership.linkDown(id);
-        this.#releaseAcks(false);
+        this.#replicator.linkDown(id);
       }
     }
   }
 
-  #onMessage(id: string, link: Link, message: Record<string, unknown>): void {
+  #onMessage(id: string, message: Record<string, unknown>): void {
     try {
       switch (message.k) {
         case "m":
           this.#membership.receive(id, parseMembershipMessage(message.m));
           break;
-        case "ev":
-          this.#onEvents(id, link, message.events);
-          break;
-        case "vv":
-          this.#onVersionVector(link, message.vv as VersionVectorJson);
-          break;
-        case "have":
-          link.have = message.vv as VersionVectorJson;
-          this.#releaseAcks(false);
-          break;
-        case "gap":
-          this.#onGap(id, String(message.origin), Number(message.from), Number(message.to));
-          break;
         case "presence":
           this.#hub.updateRemotePresence(id, message.entries as PresenceEntry[]);
           break;
         default:
-          this.#logger.warn("mesh message of unknown kind", { peer: id, k: String(message.k) });
+          this.#replicator.receive(id, message as unknown as ReplicationMessage);
       }
     } catch (error) {
       this.#logger.warn("mesh message rejected", { peer: id, error: String(error) });
     }
   }
 
-  #onEvents(id: string, link: Link, events: unknown): void {
-    if (!Array.isArray(events)) throw new TypeError("ev without events");
-    let applied = 0;
-    for (const raw of events) {
-      let event: ChatEvent;
-      try {
-        event = parseEvent(raw);
-      } catch (error) {
-        this.#logger.warn("mesh event rejected", { peer: id, error: String(error) });
-        continue;
-      }
-      if (this.#hub.apply(event)) applied++;
-    }
-    // Tell the sender what we now hold: that is its ack.
-    if (events.length > 0) this.#sendTo(link, { k: "have", vv: this.#hub.versions.toJSON() });
-    if (applied > 0) this.#logger.debug("mesh events applied", { peer: id, applied });
-  }
-
-  #onVersionVector(link: Link, theirs: VersionVectorJson): void {
-    const versions = this.#hub.versions;
-    const out: ChatEvent[] = [];
-    for (const origin of versions.origins()) {
-      const mine = versions.contiguous(origin);
-      let next = (theirs[origin] ?? 0) + 1;
-      let gapStart = 0;
-      for (; next <= mine && out.length < this.#options.batchEvents; next++) {
-        const event = this.#hub.event(origin, next);
-        if (event) {
-          if (gapStart) this.#sendTo(link, { k: "gap", origin, from: gapStart, to: next - 1 });
-          gapStart = 0;
-          out.push(event);
-        } else if (!gapStart) {
-          gapStart = next;
-        }
-      }
-      if (gapStart) this.#sendTo(link, { k: "gap", origin, from: gapStart, to: next - 1 });
-      if (out.length >= this.#options.batchEvents) break;
-    }
-    if (out.length > 0) this.#sendTo(link, { k: "ev", events: out });
-  }
-
-  #onGap(peer: string, origin: string, from: number, to: number): void {
-    if (!Number.isSafeInteger(from) || !Number.isSafeInteger(to) || from < 1 || to < from) return;
-    const key = `${origin}:${from}-${to}`;
-    const reports = this.#gapReports.get(key) ?? new Set<string>();
-    reports.add(peer);
-    this.#gapReports.set(key, reports);
-    // Lost only when every reachable peer says so: another may still hold it.
-    if (this.#upPeers().every((id) => reports.has(id))) {
-      this.#gapReports.delete(key);
-      for (let seq = from; seq <= to && seq - from < 1_000_000; seq++) {
-        this.#hub.versions.add(origin, seq);
-      }
-      this.#lost.push(key);
-      this.#logger.warn("events lost: no reachable peer holds them any more", { range: key });
-    }
-  }
-
-  #queuePush(event: ChatEvent): void {
-    this.#pushQueue.push(event);
-    if (this.#pushQueue.length === 1) {
-      queueMicrotask(() => {
-        const events = this.#pushQueue.splice(0);
-        for (const link of this.#links.values()) this.#sendTo(link, { k: "ev", events });
-      });
-    }
-  }
-
   #antiEntropy(): void {
     const blocked = this.#blocked();
     for (const [id, link] of this.#links) if (blocked.has(id)) link.channel.close();
-    const vv = this.#hub.versions.toJSON();
-    for (const link of this.#links.values()) this.#sendTo(link, { k: "vv", vv });
+    this.#replicator.antiEntropy();
   }
 
   #schedulePresence(): void {
@@ -423,22 +318,7 @@ export class Mesh {
     if (member.state === "dead" || member.state === "left") {
       this.#links.get(member.id)?.channel.close();
     }
-    this.#releaseAcks(false);
-  }
-
-  /** Resolves the acks that a peer now holds, or all of them when no peer is up. */
-  #releaseAcks(all: boolean): void {
-    if (this.#pendingAcks.length === 0) return;
-    const up = this.#upPeers();
-    const origin = this.#hub.origin;
-    const best = Math.max(0, ...up.map((id) => this.#links.get(id)?.have[origin] ?? 0));
-    const releaseAll = all || up.length === 0;
-    let kept = 0;
-    for (const pending of this.#pendingAcks) {
-      if (releaseAll || pending.seq <= best) pending.resolve();
-      else this.#pendingAcks[kept++] = pending;
-    }
-    this.#pendingAcks.length = kept;
+    this.#replicator.releaseAcks();
   }
 
   #send(to: string, message: unknown): void {
@@ -467,5 +347,3 @@ export function splitAddr(addr: string): [string, number] {
   }
   return [match[1]!, port];
 }
-
-export { eventId };

@@ -18,7 +18,7 @@ export class Room {
   readonly log: RingBuffer<ChatEvent>;
   #topic = "";
   #topicStamp: HlcStamp | undefined;
-  #seal: { event: ChatEvent; params: SealParams; evicted: boolean } | undefined;
+  #seal: { event: ChatEvent; params: SealParams } | undefined;
 
   /**
    * @param name Normalised room name.
@@ -48,14 +48,6 @@ export class Room {
   }
 
   /**
-   * The winning `seal` event when the log no longer holds it: it is room
-   * state, so snapshots must keep it after the log evicted it.
-   */
-  get evictedSeal(): ChatEvent | undefined {
-    return this.#seal?.evicted ? this.#seal.event : undefined;
-  }
-
-  /**
    * Inserts an event into the log in order and updates derived state.
    * The caller has already deduplicated it.
    *
@@ -69,7 +61,6 @@ export class Room {
     // log still counts (a snapshot restores it that way), the newest wins.
     if (event.kind === "topic") this.#takeTopic(event);
     if (event.kind === "seal") this.#takeSeal(event);
-    if (evicted !== undefined && evicted === this.#seal?.event) this.#seal.evicted = true;
     return evicted;
   }
 
@@ -99,7 +90,7 @@ export class Room {
     } catch {
       return;
     }
-    this.#seal = { event, params, evicted: false };
+    this.#seal = { event, params };
   }
 
   #takeTopic(event: ChatEvent): void {

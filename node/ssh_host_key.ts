@@ -7,7 +7,8 @@
  *
  * @module
  */
-import { createHash } from "node:crypto";
+import { Buffer } from "node:buffer";
+import { createHash, generateKeyPairSync } from "node:crypto";
 // @deno-types="@types/ssh2"
 import ssh2 from "ssh2";
 
@@ -83,9 +84,104 @@ function describeKey(text: string, path: string): { publicKey: string; fingerpri
     );
   }
   const blob = new Uint8Array(key.getPublicSSH());
+  // "ssh-ed25519" and 32 key bytes, each with its length.
+  if (blob.length !== 51) {
+    throw new HostKeyError(`Cannot use SSH host key ${path}: malformed ed25519 public key`);
+  }
+  const probe = Buffer.from("meshchat host key check");
+  const signature = key.sign(probe);
+  if (signature instanceof Error || key.verify(probe, signature) !== true) {
+    throw new HostKeyError(`Cannot use SSH host key ${path}: its halves do not match`);
+  }
   return {
-    publicKey: `ssh-ed25519 ${btoa(String.fromCharCode(...blob))}`,
+    publicKey: `ssh-ed25519 ${base64(blob)}`,
     fingerprint: sshFingerprint(blob),
+  };
+}
+
+/** An OpenSSH key pair as text. */
+export interface OpenSshKeyPair {
+  /** `-----BEGIN OPENSSH PRIVATE KEY-----` ... (unencrypted). */
+  readonly privateKey: string;
+  /** `ssh-ed25519 AAAA...`. */
+  readonly publicKey: string;
+}
+
+const encoder = new TextEncoder();
+
+function concat(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}
+
+function uint32(value: number): Uint8Array {
+  const out = new Uint8Array(4);
+  new DataView(out.buffer).setUint32(0, value);
+  return out;
+}
+
+function sshString(value: string | Uint8Array): Uint8Array {
+  const bytes = typeof value === "string" ? encoder.encode(value) : value;
+  return concat(uint32(bytes.length), bytes);
+}
+
+function base64(bytes: Uint8Array): string {
+  let binary = "";
+  for (const byte of bytes) binary += String.fromCharCode(byte);
+  return btoa(binary);
+}
+
+/**
+ * Generates an ed25519 key pair in OpenSSH's formats (what `ssh-keygen -t
+ * ed25519 -N ""` writes). Written here rather than taken from ssh2's
+ * `generateKeyPairSync`, which drops a leading zero byte of the public key
+ * (one key in 256 comes out malformed).
+ *
+ * @param comment Stored in the private key.
+ * @returns The key pair.
+ */
+export function generateEd25519Key(comment = ""): OpenSshKeyPair {
+  const pair = generateKeyPairSync("ed25519");
+  const spki = new Uint8Array(pair.publicKey.export({ format: "der", type: "spki" }));
+  const pkcs8 = new Uint8Array(pair.privateKey.export({ format: "der", type: "pkcs8" }));
+  if (spki.length !== 44 || pkcs8.length !== 48) {
+    throw new Error(`Cannot generate ed25519 key: unexpected DER sizes ${spki.length}/${pkcs8.length}`);
+  }
+  const publicKey = spki.subarray(12);
+  const seed = pkcs8.subarray(16);
+  const blob = concat(sshString("ssh-ed25519"), sshString(publicKey));
+  const check = crypto.getRandomValues(new Uint32Array(1))[0]!;
+  let secret = concat(
+    uint32(check),
+    uint32(check),
+    sshString("ssh-ed25519"),
+    sshString(publicKey),
+    sshString(concat(seed, publicKey)),
+    sshString(comment),
+  );
+  const padding = [];
+  for (let i = 1; (secret.length + padding.length) % 8 !== 0; i++) padding.push(i);
+  secret = concat(secret, new Uint8Array(padding));
+  const body = concat(
+    encoder.encode("openssh-key-v1\0"),
+    sshString("none"),
+    sshString("none"),
+    sshString(""),
+    uint32(1),
+    sshString(blob),
+    sshString(secret),
+  );
+  const lines = base64(body).match(/.{1,70}/g) ?? [];
+  return {
+    privateKey: `-----BEGIN OPENSSH PRIVATE KEY-----\n${
+      lines.join("\n")
+    }\n-----END OPENSSH PRIVATE KEY-----\n`,
+    publicKey: `ssh-ed25519 ${base64(blob)}`,
   };
 }
 
@@ -128,12 +224,12 @@ export function loadHostKey(path: string, options: LoadHostKeyOptions = {}): Hos
 }
 
 function writeNewKey(path: string): { privateKey: string; publicKey: string; fingerprint: string } {
-  const pair = ssh2.utils.generateKeyPairSync("ed25519");
+  const pair = generateEd25519Key();
   const slash = path.lastIndexOf("/");
   if (slash > 0) Deno.mkdirSync(path.slice(0, slash), { recursive: true });
   const temporary = `${path}.tmp-${crypto.randomUUID()}`;
   try {
-    Deno.writeTextFileSync(temporary, pair.private, { mode: 0o600, createNew: true });
+    Deno.writeTextFileSync(temporary, pair.privateKey, { mode: 0o600, createNew: true });
     Deno.chmodSync(temporary, 0o600);
     Deno.renameSync(temporary, path);
   } catch (error) {
@@ -144,5 +240,5 @@ function writeNewKey(path: string): { privateKey: string; publicKey: string; fin
     }
     throw error;
   }
-  return { ...describeKey(pair.private, path), privateKey: pair.private };
+  return { ...describeKey(pair.privateKey, path), privateKey: pair.privateKey };
 }

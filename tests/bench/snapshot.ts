@@ -26,7 +26,7 @@ export interface SnapshotBenchResult {
   readonly commits: number;
   /** Longest gap between two ticks of a 1 ms timer during the snapshot (ms). */
   readonly maxPauseMs: number;
-  /** Time of an incremental snapshot after 1,000 more events (ms). */
+  /** Time of an incremental snapshot of 1,000 more events after the restore (ms). */
   readonly incrementalMs: number;
   /** Open + validate + restore into a new hub (ms). */
   readonly restoreMs: number;
@@ -87,8 +87,6 @@ export async function benchSnapshot(count = 100_000): Promise<SnapshotBenchResul
     hub.restore(events(count, 1, wall));
     store.attach(hub);
     const first = await withPauseProbe(() => store.snapshotNow());
-    for (const event of events(1000, count + 1, wall)) hub.apply(event);
-    const incremental = await store.snapshotNow();
     await store.close();
     const fileBytes = (await Deno.stat(`${dir}/snapshot.kv`)).size;
 
@@ -102,10 +100,12 @@ export async function benchSnapshot(count = 100_000): Promise<SnapshotBenchResul
     });
     const summary = reopened.attach(restored);
     const restoreMs = performance.now() - started;
-    await reopened.close();
     if (summary.events !== count) {
       throw new Error(`Restored ${summary.events} events, expected ${count}`);
     }
+    for (const event of events(1000, count + 1, wall)) restored.apply(event);
+    const incremental = await reopened.snapshotNow();
+    await reopened.close();
     return {
       events: count,
       rooms: ROOMS,

@@ -8,6 +8,7 @@
 // @deno-types="@types/ssh2"
 import ssh2 from "ssh2";
 import type { AuthenticationType, ClientChannel, ConnectConfig, PseudoTtyOptions } from "ssh2";
+import { generateEd25519Key } from "../../node/ssh_host_key.ts";
 
 /** How long a test waits for expected output (ms). */
 const WAIT_MS = 10_000;
@@ -26,8 +27,8 @@ export interface TestKey {
  * @returns The key pair.
  */
 export function generateKey(): TestKey {
-  const pair = ssh2.utils.generateKeyPairSync("ed25519");
-  return { private: pair.private, public: pair.public };
+  const pair = generateEd25519Key();
+  return { private: pair.privateKey, public: pair.publicKey };
 }
 
 /** How to log in. */
@@ -40,6 +41,8 @@ export interface SshLogin {
   readonly authHandler?: ConnectConfig["authHandler"];
   /** Longest wait for the login (ms). @default 10000 */
   readonly waitMs?: number;
+  /** Local address to connect from (another loopback address). */
+  readonly localAddress?: string;
 }
 
 /** One logged-in SSH connection. */
@@ -66,6 +69,8 @@ export class SshTestClient {
     const client = new ssh2.Client();
     let hostKey = new Uint8Array();
     const methods: AuthenticationType[] = login.key ? ["publickey"] : ["keyboard-interactive"];
+    // Errors after the outcome (a reset after a refusal) are expected.
+    client.on("error", () => {});
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         client.end();
@@ -81,7 +86,6 @@ export class SshTestClient {
       });
       client.once("ready", () => {
         clearTimeout(timer);
-        client.on("error", () => {});
         resolve(new SshTestClient(client, hostKey));
       });
       client.once("error", fail);
@@ -91,6 +95,7 @@ export class SshTestClient {
         port,
         username: login.username,
         ...(login.key ? { privateKey: login.key.private } : {}),
+        ...(login.localAddress ? { localAddress: login.localAddress } : {}),
         authHandler: login.authHandler ?? methods,
         tryKeyboard: !login.key,
         readyTimeout: login.waitMs ?? WAIT_MS,
