@@ -97,6 +97,7 @@ export class ChatClient {
   #display: Promise<void> = Promise.resolve();
   #outgoing: Promise<void> = Promise.resolve();
   #nextCid = 1;
+  #quit = false;
   #byeReason: string | undefined;
   #nick = "";
   #current = "";
@@ -168,7 +169,7 @@ export class ChatClient {
 
   /** Lines sent but not yet acknowledged. */
   get unacked(): number {
-    return this.#pending.size;
+    return this.#pending.size - (this.#quit ? 1 : 0);
   }
 
   /** The sealed rooms of this session. */
@@ -227,11 +228,7 @@ export class ChatClient {
    * @returns Resolves when closed.
    */
   async quit(): Promise<void> {
-    try {
-      await this.#conn.send({ t: "cmd", line: "/quit" });
-    } catch {
-      // the node is gone already
-    }
+    this.#quitting("/quit");
     const timer = setTimeout(() => this.#conn.close(), 2000);
     await this.#closed;
     clearTimeout(timer);
@@ -266,8 +263,7 @@ export class ChatClient {
       case "/quit":
       case "/exit":
       case "/bye":
-        // No ack comes back: the node closes the connection.
-        await this.#conn.send({ t: "cmd", line }).catch(() => {});
+        this.#quitting(line);
         done();
         return;
       case "/help":
@@ -391,6 +387,12 @@ export class ChatClient {
       key === undefined,
     );
     this.#options.onState?.();
+  }
+
+  /** Sends `/quit` (resent when rate-limited); the node closes the connection, no ack comes back. */
+  #quitting(line: string): void {
+    this.#request({ t: "cmd", line }, () => {});
+    this.#quit = true;
   }
 
   /** Sends a command and resolves with the node's error message, or undefined on ack. */

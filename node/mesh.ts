@@ -194,6 +194,11 @@ export class Mesh {
   }
 
   async #handshake(conn: Deno.TcpConn, initiated: boolean, where: string): Promise<void> {
+    try {
+      conn.setNoDelay(true); // small frames must not wait for Nagle
+    } catch {
+      // not fatal: only latency
+    }
     let channel: SecureChannel;
     try {
       channel = initiated

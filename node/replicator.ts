@@ -9,7 +9,7 @@
  *
  * | k | meaning |
  * | --- | --- |
- * | `ev` | events: eager push from their origin, or an anti-entropy reply |
+ * | `ev` | events: eager push from their origin, or an anti-entropy reply (`more`: ask again at once) |
  * | `vv` | the sender's version vector: "send me what I lack" |
  * | `have` | the sender's version vector after applying events (its acks) |
  * | `gap` | "I no longer hold origin:from..to" |
@@ -23,7 +23,7 @@ import { type Logger, silentLogger } from "./logger.ts";
 
 /** What replicators send each other. */
 export type ReplicationMessage =
-  | { readonly k: "ev"; readonly events: readonly ChatEvent[] }
+  | { readonly k: "ev"; readonly events: readonly ChatEvent[]; readonly more?: boolean }
   | { readonly k: "vv"; readonly vv: VersionVectorJson }
   | { readonly k: "have"; readonly vv: VersionVectorJson }
   | { readonly k: "gap"; readonly origin: string; readonly from: number; readonly to: number };
@@ -126,6 +126,8 @@ export class Replicator {
     switch (message.k) {
       case "ev":
         this.#onEvents(peer, message.events);
+        // A full anti-entropy batch: ask for the next one now, not at the next round.
+        if (message.more === true) this.#send(peer, { k: "vv", vv: this.#hub.versions.toJSON() });
         break;
       case "vv":
         this.#onVersionVector(peer, message.vv);
@@ -219,7 +221,9 @@ export class Replicator {
       if (gapStart) this.#send(peer, { k: "gap", origin, from: gapStart, to: next - 1 });
       if (out.length >= this.#batchEvents) break;
     }
-    if (out.length > 0) this.#send(peer, { k: "ev", events: out });
+    if (out.length > 0) {
+      this.#send(peer, { k: "ev", events: out, more: out.length >= this.#batchEvents });
+    }
   }
 
   #onGap(peer: string, origin: string, from: number, to: number): void {

@@ -16,7 +16,10 @@ interface Replica {
 }
 
 /** N hubs joined through an in-memory network with faults; anti-entropy on every tick. */
-function cluster(ids: string[], options: { seed: number; faults?: Partial<LinkFaults>; historySize?: number }) {
+function cluster(
+  ids: string[],
+  options: { seed: number; faults?: Partial<LinkFaults>; historySize?: number; skewMs?: Record<string, number> },
+) {
   const net = new MemoryNetwork<ReplicationMessage>({ seed: options.seed, tickMs: 100 });
   const replicas = new Map<string, Replica>();
   for (const id of ids) {
@@ -24,7 +27,7 @@ function cluster(ids: string[], options: { seed: number; faults?: Partial<LinkFa
       nodeId: id,
       rateBurst: 0,
       historySize: options.historySize ?? 4096,
-      clock: new HybridClock(id, { now: () => net.now() }),
+      clock: new HybridClock(id, { now: () => net.now() + (options.skewMs?.[id] ?? 0) }),
     });
     const replicator = new Replicator(hub, {
       send: (peer, message) => net.send(id, peer, structuredClone(message)),
@@ -136,4 +139,25 @@ Deno.test("Replicator: under drops, duplicates and reordering, logs converge onc
     }),
     { numRuns: 40 },
   );
+});
+
+Deno.test("Replicator: a node whose wall clock is 5 minutes off is neither rejected nor breaks the order", async () => {
+  const { net, replicas, identical, logs } = cluster(["a", "b", "c"], {
+    seed: 5,
+    skewMs: { b: 5 * 60_000, c: -5 * 60_000 },
+  });
+  for (let i = 0; i < 10; i++) {
+    for (const replica of replicas.values()) replica.hub.say(replica.session, "lobby", `m${i}`);
+    await Promise.resolve();
+    net.advance(50);
+  }
+  net.advance(500);
+  assert.ok(identical());
+  assert.equal(logs()[0]!.length, 3 * 10 + 3);
+  // Every node's own messages stay in the order it sent them.
+  const log = replicas.get("a")!.hub.findRoom("lobby")!.log.toArray();
+  for (const origin of ["a", "b", "c"]) {
+    const seqs = log.filter((e) => e.origin === origin).map((e) => e.seq);
+    assert.deepEqual(seqs, [...seqs].sort((x, y) => x - y));
+  }
 });

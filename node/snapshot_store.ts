@@ -103,6 +103,12 @@ const PART_BYTES = 60_000;
 /** Deno KV's limits per atomic commit. */
 const KV_MAX_MUTATIONS = 1000;
 const KV_MAX_COMMIT_BYTES = 800 * 1024;
+/**
+ * Work done between two commits before yielding (ms): a commit is sent early
+ * when preparing it takes this long, so a slow machine makes smaller commits
+ * instead of longer pauses.
+ */
+const STEP_BUDGET_MS = 4;
 /** Event kinds whose newest event per room is kept beyond the ring buffer. */
 const PINNED_KINDS: ReadonlySet<string> = new Set(["topic", "seal"]);
 
@@ -157,6 +163,8 @@ export interface SnapshotResult {
   readonly bytes: number;
   /** Time taken (ms). */
   readonly ms: number;
+  /** Longest stretch of work between two commits, when the event loop waited (ms). */
+  readonly longestStepMs: number;
 }
 
 /** Timers the periodic snapshot uses (injected by tests). */
@@ -225,6 +233,16 @@ export class SnapshotStoreError extends Error {
 
 const RESET_HINT =
   "To start empty, run again with --reset-data: the file is moved aside (renamed with a timestamp), not deleted";
+
+const NOTHING_WRITTEN: SnapshotResult = {
+  written: false,
+  events: 0,
+  deleted: 0,
+  commits: 0,
+  bytes: 0,
+  ms: 0,
+  longestStepMs: 0,
+};
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
@@ -610,7 +628,7 @@ export class SnapshotStore {
   async #write(clean: boolean): Promise<SnapshotResult> {
     const hub = this.#hub;
     if (hub === undefined || this.#closed) {
-      return { written: false, events: 0, deleted: 0, commits: 0, bytes: 0, ms: 0 };
+      return NOTHING_WRITTEN;
     }
     const started = performance.now();
     // One synchronous step: the dirty set and the state it belongs to.
@@ -635,8 +653,8 @@ export class SnapshotStore {
       meta.lastSeq === this.#metaInKv.lastSeq && meta.clean === this.#metaInKv.clean &&
       meta.clock.wall === this.#metaInKv.clock.wall &&
       meta.clock.counter === this.#metaInKv.clock.counter;
-    if (unchanged) return { written: false, events: 0, deleted: 0, commits: 0, bytes: 0, ms: 0 };
-    const batch = new CommitBatcher(this.#kv, this.#commitMutations, this.#commitBytes);
+    if (unchanged) return NOTHING_WRITTEN;
+    const batch = new CommitBatcher(this.#kv, this.#commitMutations, this.#commitBytes, started);
     let events = 0;
     // Each commit of events carries the version vector as it was after its
     // last event, so no cut ever claims an event that is not stored, nor
@@ -662,7 +680,9 @@ export class SnapshotStore {
           mutations = partMutations(["ev", event.origin, event.seq], parts);
           events++;
         }
-        if (!batch.fits(mutations, touched.size + 1)) await flushWithVv();
+        if (!batch.fits(mutations, touched.size + 1) || batch.stepMs() > STEP_BUDGET_MS) {
+          await flushWithVv();
+        }
         batch.push(mutations);
         if (record.contiguous > (touched.get(record.origin) ?? 0)) {
           touched.set(record.origin, record.contiguous);
@@ -710,6 +730,7 @@ export class SnapshotStore {
       commits: batch.commits,
       bytes: batch.bytes,
       ms: Math.round((performance.now() - started) * 10) / 10,
+      longestStepMs: Math.round(batch.longestStepMs * 100) / 100,
     };
     this.#logger.debug("snapshot written", {
       events: result.events,
@@ -761,14 +782,17 @@ class CommitBatcher {
   #op: Deno.AtomicOperation;
   #mutations = 0;
   #pending = 0;
+  #resumedAt: number;
   commits = 0;
   bytes = 0;
+  longestStepMs = 0;
 
-  constructor(kv: Deno.Kv, maxMutations: number, maxBytes: number) {
+  constructor(kv: Deno.Kv, maxMutations: number, maxBytes: number, startedAt: number) {
     this.#kv = kv;
     this.#maxMutations = maxMutations;
     this.#maxBytes = maxBytes;
     this.#op = kv.atomic();
+    this.#resumedAt = startedAt;
   }
 
   /**
@@ -792,9 +816,14 @@ class CommitBatcher {
     this.#mutations += mutations.length;
   }
 
+  /** Time since the last commit returned (ms). */
+  stepMs(): number {
+    return performance.now() - this.#resumedAt;
+  }
+
   /** Adds mutations that must land in the same commit, committing first when full. */
   async add(mutations: Mutation[]): Promise<void> {
-    if (!this.fits(mutations)) await this.flush();
+    if (!this.fits(mutations) || this.stepMs() > STEP_BUDGET_MS) await this.flush();
     this.push(mutations);
   }
 
@@ -807,7 +836,10 @@ class CommitBatcher {
     this.bytes += this.#pending;
     this.#mutations = 0;
     this.#pending = 0;
-    await commitOrThrow(op);
+    const committing = commitOrThrow(op);
+    this.longestStepMs = Math.max(this.longestStepMs, performance.now() - this.#resumedAt);
+    await committing;
+    this.#resumedAt = performance.now();
     this.commits++;
   }
 }

@@ -10,7 +10,7 @@ import ssh2 from "ssh2";
 import type { ExecOptions, ParsedKey, PublicKeyAuthMethod } from "ssh2";
 import { type Frame, RawClient } from "./helpers/raw_client.ts";
 import { type NodeProcess, startNodeProcess } from "./helpers/node_process.ts";
-import { generateKey, SshTestClient, type TestKey } from "./helpers/ssh_client.ts";
+import { generateKey, type SshStream, SshTestClient, type TestKey } from "./helpers/ssh_client.ts";
 
 const isMsg = (kind: string, text?: string, from?: string) => (f: Frame) =>
   f.t === "msg" && f.kind === kind && (text === undefined || f.text === text) &&
@@ -78,30 +78,34 @@ Deno.test("SSH users and terminal-client users share rooms; abuse is refused", a
     const alice = generateKey();
     const cleanup: (() => void)[] = [];
     try {
+      let pty: SshStream;
+      let bob: RawClient;
       await t.step("a PTY user and a TCP user see each other's messages", async () => {
         const ssh = await SshTestClient.connect(port, { username: "alice", key: alice });
         cleanup.push(() => ssh.end());
-        const pty = await ssh.shell({ cols: 80, rows: 24, term: "xterm-256color" });
+        pty = await ssh.shell({ cols: 80, rows: 24, term: "xterm-256color" });
         await pty.waitFor(/\[#lobby\] \S*alice\S*> /);
-        const bob = await RawClient.join(node.port, "bob");
+        bob = await RawClient.join(node.port, "bob");
         cleanup.push(() => bob.close());
         pty.write("hello from ssh\r");
         await bob.next(isMsg("message", "hello from ssh", "alice"));
         await bob.send({ t: "say", text: "hi from tcp" });
         await pty.waitFor(/bob\x1b\[39m> hi from tcp\r\n/);
-        await t.step("another user's escape sequences arrive as harmless text", async () => {
-          await bob.send({ t: "say", text: "A\x1b]0;pwn\x07B\x1b[2JC\u009b31mD\rE" });
-          const seen = await pty.waitFor(/> ABCDE\r\n/);
-          for (const bad of ["\x1b]0", "pwn", "\x1b[2J", "\u009b", "31m"]) {
-            assert.ok(!seen.includes(bad), `${JSON.stringify(bad)} reached the terminal`);
-          }
-        });
-        await t.step("Ctrl-C leaves cleanly with a leave event", async () => {
-          pty.write("half-typed\x03");
-          await bob.next(isMsg("leave", undefined, "alice"));
-          await pty.waitClosed();
-          assert.equal(pty.exitCode, 0);
-        });
+      });
+
+      await t.step("another user's escape sequences arrive as harmless text", async () => {
+        await bob.send({ t: "say", text: "A\x1b]0;pwn\x07B\x1b[2JC\u009b31mD\rE" });
+        const seen = await pty.waitFor(/> ABCDE\r\n/);
+        for (const bad of ["\x1b]0", "pwn", "\x1b[2J", "\u009b", "31m"]) {
+          assert.ok(!seen.includes(bad), `${JSON.stringify(bad)} reached the terminal`);
+        }
+      });
+
+      await t.step("Ctrl-C leaves cleanly with a leave event", async () => {
+        pty.write("half-typed\x03");
+        await bob.next(isMsg("leave", undefined, "alice"));
+        await pty.waitClosed();
+        assert.equal(pty.exitCode, 0);
       });
 
       await t.step("a plain session (no PTY) and exec speak plain lines", async () => {
@@ -224,10 +228,15 @@ Deno.test("SSH users and terminal-client users share rooms; abuse is refused", a
           ),
           /agent/i,
         );
+        // The refused channels are closed again: the connection can still chat.
+        const after = await ssh.shell(false);
+        await after.waitFor("Welcome");
+        const many = await SshTestClient.connect(port, { username: "many", key: generateKey() });
+        cleanup.push(() => many.end());
         const shells = [];
-        for (let i = 0; i < 3; i++) shells.push(await ssh.shell(false));
-        await rejects(ssh.shell(false), /.+/);
-        await shells[2]!.waitFor("you are multi3");
+        for (let i = 0; i < 3; i++) shells.push(await many.shell(false));
+        await rejects(many.shell(false), /.+/);
+        await shells[2]!.waitFor("you are many3");
       });
 
       await t.step("a 65535x65535 PTY request is clamped", async () => {

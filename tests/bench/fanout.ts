@@ -257,3 +257,53 @@ export async function measureLatency(
     lost,
   };
 }
+
+/** Padding that brings a benchmark message to about 100 bytes. */
+export const PAD = "x".repeat(60);
+
+/**
+ * Connects to a loopback port with Nagle off.
+ *
+ * @param port The port.
+ * @returns The connection.
+ */
+export async function connect(port: number): Promise<Deno.TcpConn> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  conn.setNoDelay(true);
+  return conn;
+}
+
+/**
+ * Writes one line.
+ *
+ * @param conn The connection.
+ * @param text The text (with its newline).
+ */
+export async function writeLine(conn: Deno.TcpConn, text: string): Promise<void> {
+  await conn.write(new TextEncoder().encode(text));
+}
+
+/**
+ * A meshchat room as a fan-out target: receivers spread round-robin over the
+ * given client ports, the sender on the first.
+ *
+ * @param ports Client ports of one or more nodes.
+ * @param room Room name.
+ * @returns The target.
+ */
+export function meshchatTarget(ports: readonly number[], room = "bench"): FanoutTarget {
+  return {
+    linesPerMessage: 1,
+    async receiver(index) {
+      const conn = await connect(ports[index % ports.length]!);
+      await writeLine(conn, `{"t":"hello","v":1,"user":"r${index}","room":"${room}"}\n`);
+      return new Receiver(conn);
+    },
+    async sender() {
+      const conn = await connect(ports[0]!);
+      await writeLine(conn, `{"t":"hello","v":1,"user":"sender","room":"${room}"}\n`);
+      return new Sender(conn);
+    },
+    line: (seq, sentAt) => `{"t":"say","room":"${room}","text":"m${seq} sent=${sentAt} ${PAD}"}\n`,
+  };
+}

@@ -6,45 +6,22 @@
  * @module
  */
 import { startNodeProcess } from "../helpers/node_process.ts";
+import { meshBench } from "./mesh.ts";
 import {
+  connect,
   connectAll,
   type FanoutTarget,
   measureLatency,
   measureThroughput,
+  meshchatTarget,
+  PAD,
   Receiver,
   Sender,
+  writeLine,
 } from "./fanout.ts";
 
 const RECEIVERS = 100;
 const MESSAGES = 20_000;
-const PAD = "x".repeat(60);
-
-async function connect(port: number): Promise<Deno.TcpConn> {
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-  conn.setNoDelay(true);
-  return conn;
-}
-
-async function writeLine(conn: Deno.TcpConn, text: string): Promise<void> {
-  await conn.write(new TextEncoder().encode(text));
-}
-
-function meshchatTarget(port: number): FanoutTarget {
-  return {
-    linesPerMessage: 1,
-    async receiver(index) {
-      const conn = await connect(port);
-      await writeLine(conn, `{"t":"hello","v":1,"user":"r${index}","room":"bench"}\n`);
-      return new Receiver(conn);
-    },
-    async sender() {
-      const conn = await connect(port);
-      await writeLine(conn, `{"t":"hello","v":1,"user":"sender","room":"bench"}\n`);
-      return new Sender(conn);
-    },
-    line: (seq, sentAt) => `{"t":"say","room":"bench","text":"m${seq} sent=${sentAt} ${PAD}"}\n`,
-  };
-}
 
 function bareTarget(port: number): FanoutTarget {
   return {
@@ -129,10 +106,10 @@ async function fanout() {
 
   const node = await startNodeProcess({
     id: "bench",
-    args: ["--burst", "0", "--max-queue", String(64 << 20), "--log-level", "warn"],
+    args: ["--burst", "0", "--max-queue", String(64 << 20)],
   });
   try {
-    const target = meshchatTarget(node.port);
+    const target = meshchatTarget([node.port]);
     const { receivers, sender } = await connectAll(target, RECEIVERS);
     await measureThroughput(target, receivers, sender, 2000); // warm-up
     const throughput = await measureThroughput(target, receivers, sender, MESSAGES);
@@ -146,7 +123,8 @@ async function fanout() {
 
 const micro = await microBenchmarks();
 const e2e = await fanout();
-const results = { date: new Date().toISOString(), deno: Deno.version.deno, micro, fanout: e2e };
+const mesh = await meshBench();
+const results = { date: new Date().toISOString(), deno: Deno.version.deno, micro, fanout: e2e, mesh };
 
 const fmt = (n: number) => n.toLocaleString("en-US");
 console.log("\nmicro-benchmarks (avg per iteration)");
@@ -178,6 +156,15 @@ console.log(
   `\nlatency at ${e2e.latency.rate} msg/s to ${RECEIVERS} receivers: p50 ${e2e.latency.p50Ms} ms, p99 ${e2e.latency.p99Ms} ms, max ${e2e.latency.maxMs} ms, lost ${e2e.latency.lost} (${
     fmt(e2e.latency.samples)
   } deliveries)`,
+);
+console.log(
+  `\ncluster (3 nodes): n1 → n3 latency at ${mesh.crossNodeLatency.rate} msg/s: p50 ${mesh.crossNodeLatency.p50Ms} ms, p99 ${mesh.crossNodeLatency.p99Ms} ms, lost ${mesh.crossNodeLatency.lost}`,
+);
+console.log(
+  `  catch-up: n2 restarted after ${fmt(mesh.catchUpMessages)} messages flowed without it: identical logs ${mesh.catchUpMs} ms after it listened`,
+);
+console.log(
+  `  fan-out, 99 receivers over 3 nodes: ${fmt(mesh.clusterFanout.deliveriesPerSecond)} deliveries/s, lost ${mesh.clusterFanout.lost}`,
 );
 await Deno.mkdir("data/bench", { recursive: true });
 await Deno.writeTextFile("data/bench/results.json", JSON.stringify(results, null, 2) + "\n");

@@ -1,0 +1,30 @@
+import { Hub } from "../../node/hub.ts";
+import { SnapshotStore } from "../../node/snapshot_store.ts";
+const dir = `./data/bench/probe`;
+await Deno.remove(dir, { recursive: true }).catch(() => {});
+const store = await SnapshotStore.open(dir, { nodeId: "n1", intervalMs: 0 });
+const hub = new Hub({ nodeId: "n1", lastSeq: 100000, historySize: 10000 });
+const ev = [];
+for (let seq = 1; seq <= 100000; seq++) ev.push({ origin: "n1", seq, hlc: { wall: 1e12 + seq, counter: 0, node: "n1" }, room: `room${seq % 10}`, kind: "message" as const, from: `user${seq % 97}`, text: `message ${seq}: the quick brown fox jumps over the lazy dog` });
+hub.restore(ev); store.attach(hub); await store.snapshotNow(); await store.close();
+for (let i = 0; i < 3; i++) {
+  let t = performance.now();
+  const kv = await Deno.openKv(`${dir}/snapshot.kv`);
+  const t1 = performance.now();
+  const vals: Uint8Array[] = [];
+  for await (const e of kv.list<Uint8Array>({ prefix: ["ev"] }, { batchSize: 1000 })) vals.push(e.value);
+  const t2 = performance.now();
+  const dec = new TextDecoder();
+  const objs = vals.map((v) => JSON.parse(dec.decode(v)));
+  const t3 = performance.now();
+  kv.close();
+  t = performance.now();
+  const s = await SnapshotStore.open(dir, { nodeId: "n1", intervalMs: 0 });
+  const t4 = performance.now();
+  const h = new Hub({ nodeId: "n1", origin: s.origin, lastSeq: s.lastSeq, historySize: 10000 });
+  s.attach(h);
+  const t5 = performance.now();
+  await s.close();
+  console.log(`open ${(t1 - t).toFixed(0)} list ${(t2 - t1).toFixed(0)} parse ${(t3 - t2).toFixed(0)} | store.open ${(t4 - t).toFixed(0)} attach ${(t5 - t4).toFixed(0)}`);
+}
+await Deno.remove(dir, { recursive: true });
