@@ -89,6 +89,7 @@ async function runNode(args: readonly string[]): Promise<number> {
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
     Deno.addSignalListener(signal, onSignal(signal));
   }
+  if (config.exitOnStdinEof) stdinClosed().then(() => stopped.resolve("stdin closed"));
   const signal = await stopped.promise;
   logger.info("shutting down", { signal });
   await node.stop("node shutting down");
@@ -103,10 +104,7 @@ async function main(args: readonly string[]): Promise<number> {
       case "node":
         return await runNode(rest);
       case "cluster":
-        console.error(
-          "meshchat: the 3-node cluster is not available yet (it arrives with the mesh)",
-        );
-        return 1;
+        return await runLocalCluster(rest, readEnv);
       case undefined:
       case "help":
       case "-h":

@@ -93,11 +93,12 @@ export class ChatClient {
   readonly #pending = new Map<string, Pending>();
   readonly #rooms = new Set<string>();
   readonly #hinted = new Set<string>();
+  /** Line ids of `/quit` commands, which are never acknowledged. */
+  readonly #quits = new Set<string>();
   readonly #closed: Promise<string>;
   #display: Promise<void> = Promise.resolve();
   #outgoing: Promise<void> = Promise.resolve();
   #nextCid = 1;
-  #quit = false;
   #byeReason: string | undefined;
   #nick = "";
   #current = "";
@@ -169,7 +170,9 @@ export class ChatClient {
 
   /** Lines sent but not yet acknowledged. */
   get unacked(): number {
-    return this.#pending.size - (this.#quit ? 1 : 0);
+    let count = 0;
+    for (const cid of this.#pending.keys()) if (!this.#quits.has(cid)) count++;
+    return count;
   }
 
   /** The sealed rooms of this session. */
@@ -208,8 +211,8 @@ export class ChatClient {
    */
   async settle(): Promise<number> {
     await Promise.race([this.#outgoing, this.#closed]);
-    const acks = [...this.#pending.values()].map(
-      (entry) =>
+    const acks = [...this.#pending].filter(([cid]) => !this.#quits.has(cid)).map(
+      ([, entry]) =>
         new Promise<void>((resolve) => {
           const done = entry.done;
           entry.done = (error) => {
@@ -219,7 +222,7 @@ export class ChatClient {
         }),
     );
     await Promise.race([Promise.all(acks), this.#closed]);
-    return this.#pending.size;
+    return this.unacked;
   }
 
   /**
@@ -391,8 +394,7 @@ export class ChatClient {
 
   /** Sends `/quit` (resent when rate-limited); the node closes the connection, no ack comes back. */
   #quitting(line: string): void {
-    this.#request({ t: "cmd", line }, () => {});
-    this.#quit = true;
+    this.#quits.add(this.#request({ t: "cmd", line }, () => {}));
   }
 
   /** Sends a command and resolves with the node's error message, or undefined on ack. */
@@ -402,11 +404,12 @@ export class ChatClient {
     });
   }
 
-  #request(frame: Record<string, unknown>, done: (error?: string) => void): void {
+  #request(frame: Record<string, unknown>, done: (error?: string) => void): string {
     const cid = `c${this.#nextCid++}`;
     const entry: Pending = { frame: { ...frame, cid }, done };
     this.#pending.set(cid, entry);
     this.#resend(cid);
+    return cid;
   }
 
   #resend(cid: string): void {

@@ -141,7 +141,11 @@ export function parseEvent(value: unknown): ChatEvent {
   const origin = field(record, "origin", isOrigin);
   const seq = field(record, "seq", isCount);
   if (seq < 1) throw new TypeError("Invalid event: seq must be at least 1");
-  const stamp = field(record, "hlc", (v): v is Record<string, unknown> => typeof v === "object" && v !== null);
+  const stamp = field(
+    record,
+    "hlc",
+    (v): v is Record<string, unknown> => typeof v === "object" && v !== null,
+  );
   const hlc = {
     wall: field(stamp, "wall", isCount),
     counter: field(stamp, "counter", isCount),

@@ -9,8 +9,18 @@ import { type FlagSpec, formatHelp, parseFlags, UsageError } from "../core/cli_f
 
 const CLUSTER_FLAGS = {
   nodes: { type: "number", default: 3, arg: "N", help: "how many nodes (1-9)" },
-  host: { type: "string", default: "127.0.0.1", arg: "ADDR", help: "address the client and SSH ports listen on" },
-  "log-level": { type: "string", default: "info", arg: "LEVEL", help: "debug, info, warn or error" },
+  host: {
+    type: "string",
+    default: "127.0.0.1",
+    arg: "ADDR",
+    help: "address the client and SSH ports listen on",
+  },
+  "log-level": {
+    type: "string",
+    default: "info",
+    arg: "LEVEL",
+    help: "debug, info, warn or error",
+  },
 } as const satisfies FlagSpec;
 
 /** The text of `main.ts cluster --help`. */
@@ -102,7 +112,9 @@ export async function runLocalCluster(
   }
   console.log(
     [
-      `meshchat: local cluster of ${flags.nodes} nodes${given ? "" : " (cluster secret generated for this run)"}`,
+      `meshchat: local cluster of ${flags.nodes} nodes${
+        given ? "" : " (cluster secret generated for this run)"
+      }`,
       `  terminal client: deno task client -server localhost:8080,localhost:8081,localhost:8082 -user NAME`,
       `  ssh:             ssh -p 2222 NAME@localhost`,
       `  Ctrl-C stops all nodes.`,

@@ -84,8 +84,14 @@ export class Mesh {
    * @param options Identity, addresses, seeds.
    */
   constructor(hub: Hub, options: MeshOptions) {
-    const { identity, logger, ackMode = "peer", antiEntropyMs = 1000, tickMs = 100, batchEvents = 2000 } =
-      options;
+    const {
+      identity,
+      logger,
+      ackMode = "peer",
+      antiEntropyMs = 1000,
+      tickMs = 100,
+      batchEvents = 2000,
+    } = options;
     this.#hub = hub;
     this.#blocked = options.blockedPeers ?? (() => new Set());
     this.#identity = identity;
@@ -173,7 +179,9 @@ export class Mesh {
 
   async #accept(listener: Deno.TcpListener): Promise<void> {
     try {
-      for await (const conn of listener) this.#handshake(conn, false, `${conn.remoteAddr.hostname}`);
+      for await (const conn of listener) {
+        this.#handshake(conn, false, `${conn.remoteAddr.hostname}`);
+      }
     } catch (error) {
       if (!(error instanceof Deno.errors.BadResource)) throw error;
     }
@@ -316,7 +324,11 @@ export class Mesh {
 
   #memberChanged(member: Member, previous: string | undefined): void {
     if (member.id === this.#identity.nodeId) return;
-    this.#logger.info("mesh member", { node: member.id, state: member.state, was: previous ?? "new" });
+    this.#logger.info("mesh member", {
+      node: member.id,
+      state: member.state,
+      was: previous ?? "new",
+    });
     if (member.state === "dead" || member.state === "left" || previous === undefined) {
       this.#hub.dropRemotePresence(member.id);
     }

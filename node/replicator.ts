@@ -236,7 +236,9 @@ export class Replicator {
     // Lost only when every reachable peer says so: another may still hold it.
     if (![...this.#linked].every((id) => reports.has(id))) return;
     this.#gapReports.delete(key);
-    for (let seq = from; seq <= to && seq - from < 1_000_000; seq++) this.#hub.versions.add(origin, seq);
+    for (let seq = from; seq <= to && seq - from < 1_000_000; seq++) {
+      this.#hub.versions.add(origin, seq);
+    }
     this.#lost.push(key);
     this.#logger.warn("events lost: no reachable peer holds them any more", { range: key });
   }

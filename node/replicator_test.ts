@@ -18,7 +18,12 @@ interface Replica {
 /** N hubs joined through an in-memory network with faults; anti-entropy on every tick. */
 function cluster(
   ids: string[],
-  options: { seed: number; faults?: Partial<LinkFaults>; historySize?: number; skewMs?: Record<string, number> },
+  options: {
+    seed: number;
+    faults?: Partial<LinkFaults>;
+    historySize?: number;
+    skewMs?: Record<string, number>;
+  },
 ) {
   const net = new MemoryNetwork<ReplicationMessage>({ seed: options.seed, tickMs: 100 });
   const replicas = new Map<string, Replica>();
@@ -45,7 +50,10 @@ function cluster(
   for (const a of ids) for (const b of ids) if (a < b) net.dial(a, `${b}:1`);
   net.advance(10);
   if (options.faults) net.setFaults(options.faults);
-  const logs = () => ids.map((id) => replicas.get(id)!.hub.findRoom("lobby")!.log.toArray().map((e) => `${e.origin}:${e.seq}`));
+  const logs = () =>
+    ids.map((id) =>
+      replicas.get(id)!.hub.findRoom("lobby")!.log.toArray().map((e) => `${e.origin}:${e.seq}`)
+    );
   const identical = () => {
     const all = logs().map((log) => JSON.stringify(log));
     return all.every((log) => log === all[0]);
@@ -119,24 +127,34 @@ Deno.test("Replicator: a range no peer holds any more is recorded as lost, not s
 
 Deno.test("Replicator: under drops, duplicates and reordering, logs converge once faults stop", async () => {
   await fc.assert(
-    fc.asyncProperty(fc.integer({ min: 1, max: 1_000_000 }), fc.double({ min: 0, max: 0.4 }), async (seed, drop) => {
-      const { net, replicas, identical } = cluster(["a", "b", "c"], {
-        seed,
-        faults: { drop, duplicate: 0.2, minDelayMs: 1, maxDelayMs: 80 },
-      });
-      for (let i = 0; i < 15; i++) {
-        for (const replica of replicas.values()) replica.hub.say(replica.session, "lobby", `m${i}`);
-        await Promise.resolve();
-        net.advance(15);
-      }
-      net.clearFaults();
-      net.advanceUntil(() => identical(), 10_000);
-      assert.ok(identical());
-      for (const replica of replicas.values()) {
-        const log = replica.hub.findRoom("lobby")!.log.toArray();
-        assert.equal(new Set(log.map((e) => `${e.origin}:${e.seq}`)).size, log.length);
-      }
-    }),
+    fc.asyncProperty(
+      fc.integer({ min: 1, max: 1_000_000 }),
+      fc.double({ min: 0, max: 0.4 }),
+      async (seed, drop) => {
+        const { net, replicas, identical } = cluster(["a", "b", "c"], {
+          seed,
+          faults: { drop, duplicate: 0.2, minDelayMs: 1, maxDelayMs: 80 },
+        });
+        for (let i = 0; i < 15; i++) {
+          for (const replica of replicas.values()) {
+            replica.hub.say(
+              replica.session,
+              "lobby",
+              `m${i}`,
+            );
+          }
+          await Promise.resolve();
+          net.advance(15);
+        }
+        net.clearFaults();
+        net.advanceUntil(() => identical(), 10_000);
+        assert.ok(identical());
+        for (const replica of replicas.values()) {
+          const log = replica.hub.findRoom("lobby")!.log.toArray();
+          assert.equal(new Set(log.map((e) => `${e.origin}:${e.seq}`)).size, log.length);
+        }
+      },
+    ),
     { numRuns: 40 },
   );
 });

@@ -15,7 +15,9 @@ class SteadySender {
   constructor(readonly client: RawClient, room: string, tag: string, perSecond: number) {
     this.#done = (async () => {
       for (let i = 0; this.#running; i++) {
-        await client.send({ t: "say", room, text: `${tag} ${i}`, cid: `${tag}-${i}` }).catch(() => {});
+        await client.send({ t: "say", room, text: `${tag} ${i}`, cid: `${tag}-${i}` }).catch(
+          () => {},
+        );
         await new Promise((r) => setTimeout(r, 1000 / perSecond));
       }
     })();
@@ -39,7 +41,9 @@ async function nodesView(port: number): Promise<Record<string, string>> {
   await probe.send({ t: "cmd", line: "/nodes" });
   const info = await probe.next((f) => f.t === "info" && f.cmd === "nodes");
   probe.close();
-  return Object.fromEntries((info.data as { id: string; state: string }[]).map((m) => [m.id, m.state]));
+  return Object.fromEntries(
+    (info.data as { id: string; state: string }[]).map((m) => [m.id, m.state]),
+  );
 }
 
 async function waitFor(check: () => Promise<boolean>, waitMs: number, what: string): Promise<void> {
@@ -54,10 +58,14 @@ async function waitFor(check: () => Promise<boolean>, waitMs: number, what: stri
 async function withCluster(fn: (cluster: TestCluster) => Promise<void>, args: string[] = []) {
   const cluster = await startCluster({ args, secret: SECRET });
   try {
-    await waitFor(async () => {
-      const view = await nodesView(cluster.nodes[0]!.process.port);
-      return Object.values(view).filter((s) => s === "alive").length === 3;
-    }, 15_000, "the cluster to form");
+    await waitFor(
+      async () => {
+        const view = await nodesView(cluster.nodes[0]!.process.port);
+        return Object.values(view).filter((s) => s === "alive").length === 3;
+      },
+      15_000,
+      "the cluster to form",
+    );
     await fn(cluster);
   } finally {
     await cluster.close();
@@ -75,17 +83,26 @@ Deno.test("a message from a client on n1 reaches a client on n3, and /who spans 
     const seen = await carol.next((f) => f.t === "msg" && f.kind === "message");
     assert.equal(seen.text, "hello from n1");
     assert.equal(seen.id, ack.id);
-    await waitFor(async () => {
-      await carol.send({ t: "cmd", line: "/who" });
-      const who = await carol.next((f) => f.t === "info" && f.cmd === "who");
-      const nodes = (who.data as { nick: string; node: string }[]).map((m) => `${m.nick}@${m.node}`);
-      return nodes.includes("alice@n1") && nodes.includes("carol@n3");
-    }, 5000, "alice on n1 in /who on n3");
+    await waitFor(
+      async () => {
+        await carol.send({ t: "cmd", line: "/who" });
+        const who = await carol.next((f) => f.t === "info" && f.cmd === "who");
+        const nodes = (who.data as { nick: string; node: string }[]).map((m) =>
+          `${m.nick}@${m.node}`
+        );
+        return nodes.includes("alice@n1") && nodes.includes("carol@n3");
+      },
+      5000,
+      "alice on n1 in /who on n3",
+    );
     const taken = await RawClient.connect(port(cluster, 1));
     await taken.send({ t: "hello", v: 1, user: "ALICE" });
     await taken.error("nick_taken");
     await carol.send({ t: "cmd", line: "/msg alice across nodes" });
-    assert.equal((await alice.next((f) => f.t === "msg" && f.kind === "private")).text, "across nodes");
+    assert.equal(
+      (await alice.next((f) => f.t === "msg" && f.kind === "private")).text,
+      "across nodes",
+    );
     for (const c of [alice, carol, taken]) c.close();
   });
 });
@@ -121,12 +138,17 @@ Deno.test("a partition with traffic on both sides heals into identical logs", as
     await sleep(500);
     const a = await RawClient.join(port(cluster, 0), "pa");
     const c = await RawClient.join(port(cluster, 2), "pc");
-    const senders = [new SteadySender(a, "lobby", "pa", 20), new SteadySender(c, "lobby", "pc", 20)];
+    const senders = [
+      new SteadySender(a, "lobby", "pa", 20),
+      new SteadySender(c, "lobby", "pc", 20),
+    ];
     await sleep(3000);
     const acked = new Set<string>();
     for (const s of senders) for (const id of await s.stop()) acked.add(id);
     // While cut off, n1 must not have n3's messages.
-    const seenOnA = new Set(a.frames.filter((f) => f.t === "msg" && f.from === "pc").map((f) => f.id));
+    const seenOnA = new Set(
+      a.frames.filter((f) => f.t === "msg" && f.from === "pc").map((f) => f.id),
+    );
     assert.ok(seenOnA.size < 5, `n1 saw ${seenOnA.size} of n3's messages during the partition`);
     for (const i of [0, 1, 2]) await cluster.cut(i, []);
     const log = await converged([0, 1, 2].map((i) => port(cluster, i)), "lobby", acked);
@@ -143,10 +165,14 @@ Deno.test("a peer stopped with SIGSTOP is suspected, does not stall the others, 
     try {
       const a = await RawClient.join(port(cluster, 0), "qa");
       const c = await RawClient.join(port(cluster, 2), "qc");
-      await waitFor(async () => {
-        const state = (await nodesView(port(cluster, 0))).n2;
-        return state === "suspect" || state === "dead";
-      }, 8000, "n2 to be suspected");
+      await waitFor(
+        async () => {
+          const state = (await nodesView(port(cluster, 0))).n2;
+          return state === "suspect" || state === "dead";
+        },
+        8000,
+        "n2 to be suspected",
+      );
       // Acks keep flowing between n1 and n3.
       for (let i = 0; i < 10; i++) {
         await a.send({ t: "say", text: `still here ${i}`, cid: `q${i}` });
@@ -158,7 +184,11 @@ Deno.test("a peer stopped with SIGSTOP is suspected, does not stall the others, 
     } finally {
       n2.kill("SIGCONT");
     }
-    await waitFor(async () => (await nodesView(port(cluster, 0))).n2 === "alive", 15_000, "n2 alive again");
+    await waitFor(
+      async () => (await nodesView(port(cluster, 0))).n2 === "alive",
+      15_000,
+      "n2 alive again",
+    );
   });
 });
 
@@ -167,7 +197,14 @@ Deno.test("the mesh refuses a wrong secret, garbage and a duplicate node id, and
     const meshPort = cluster.nodes[0]!.meshPort;
     const intruder = await startNodeProcess({
       id: "n9",
-      args: ["--mesh-port", String(freePort()), "--peers", `127.0.0.1:${meshPort}`, "--cluster-secret", "wrong"],
+      args: [
+        "--mesh-port",
+        String(freePort()),
+        "--peers",
+        `127.0.0.1:${meshPort}`,
+        "--cluster-secret",
+        "wrong",
+      ],
     });
     const garbage = await Deno.connect({ hostname: "127.0.0.1", port: meshPort });
     await garbage.write(new TextEncoder().encode("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
@@ -175,7 +212,14 @@ Deno.test("the mesh refuses a wrong secret, garbage and a duplicate node id, and
     await random.write(crypto.getRandomValues(new Uint8Array(4096)));
     const twin = await startNodeProcess({
       id: "n2",
-      args: ["--mesh-port", String(freePort()), "--peers", `127.0.0.1:${meshPort}`, "--cluster-secret", SECRET],
+      args: [
+        "--mesh-port",
+        String(freePort()),
+        "--peers",
+        `127.0.0.1:${meshPort}`,
+        "--cluster-secret",
+        SECRET,
+      ],
     });
     await sleep(2500);
     const view = await nodesView(port(cluster, 0));

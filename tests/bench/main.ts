@@ -124,7 +124,13 @@ async function fanout() {
 const micro = await microBenchmarks();
 const e2e = await fanout();
 const mesh = await meshBench();
-const results = { date: new Date().toISOString(), deno: Deno.version.deno, micro, fanout: e2e, mesh };
+const results = {
+  date: new Date().toISOString(),
+  deno: Deno.version.deno,
+  micro,
+  fanout: e2e,
+  mesh,
+};
 
 const fmt = (n: number) => n.toLocaleString("en-US");
 console.log("\nmicro-benchmarks (avg per iteration)");
@@ -161,10 +167,14 @@ console.log(
   `\ncluster (3 nodes): n1 → n3 latency at ${mesh.crossNodeLatency.rate} msg/s: p50 ${mesh.crossNodeLatency.p50Ms} ms, p99 ${mesh.crossNodeLatency.p99Ms} ms, lost ${mesh.crossNodeLatency.lost}`,
 );
 console.log(
-  `  catch-up: n2 restarted after ${fmt(mesh.catchUpMessages)} messages flowed without it: identical logs ${mesh.catchUpMs} ms after it listened`,
+  `  catch-up: n2 restarted after ${
+    fmt(mesh.catchUpMessages)
+  } messages flowed without it: identical logs ${mesh.catchUpMs} ms after it listened`,
 );
 console.log(
-  `  fan-out, 99 receivers over 3 nodes: ${fmt(mesh.clusterFanout.deliveriesPerSecond)} deliveries/s, lost ${mesh.clusterFanout.lost}`,
+  `  fan-out, 99 receivers over 3 nodes: ${
+    fmt(mesh.clusterFanout.deliveriesPerSecond)
+  } deliveries/s, lost ${mesh.clusterFanout.lost}`,
 );
 await Deno.mkdir("data/bench", { recursive: true });
 await Deno.writeTextFile("data/bench/results.json", JSON.stringify(results, null, 2) + "\n");

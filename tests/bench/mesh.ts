@@ -5,7 +5,13 @@
  * @module
  */
 import { roomLog, startCluster } from "../helpers/cluster.ts";
-import { connectAll, type LatencyResult, measureLatency, measureThroughput, meshchatTarget } from "./fanout.ts";
+import {
+  connectAll,
+  type LatencyResult,
+  measureLatency,
+  measureThroughput,
+  meshchatTarget,
+} from "./fanout.ts";
 import type { FanoutResult } from "./fanout.ts";
 
 /** Figures of {@linkcode meshBench}. */

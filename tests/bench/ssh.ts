@@ -35,9 +35,14 @@ const SESSIONS = 100;
 const MESSAGES = 2_000;
 const MARK = "\u00a4";
 
+/** Resident memory of a process (KiB), via `ps`; NaN when `ps` is missing. */
 async function rssKiB(pid: number): Promise<number> {
-  const status = await Deno.readTextFile(`/proc/${pid}/status`);
-  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? NaN);
+  try {
+    const out = await new Deno.Command("ps", { args: ["-o", "rss=", "-p", String(pid)] }).output();
+    return Number(new TextDecoder().decode(out.stdout).trim());
+  } catch {
+    return NaN;
+  }
 }
 
 async function handshake(port: number, username: string, key: ReturnType<typeof generateKey>) {

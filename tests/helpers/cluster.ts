@@ -135,15 +135,17 @@ export async function converged(
     logs = await Promise.all(ports.map((port) => roomLog(port, room)));
     const first = JSON.stringify(logs[0]);
     const have = new Set(logs[0]);
-    if (logs.every((log) => JSON.stringify(log) === first) && required.every((id) => have.has(id))) {
+    if (
+      logs.every((log) => JSON.stringify(log) === first) && required.every((id) => have.has(id))
+    ) {
       return logs[0]!;
     }
     await new Promise((r) => setTimeout(r, 250));
   }
   const missing = required.filter((id) => !logs.every((log) => log.includes(id)));
   throw new Error(
-    `Logs did not converge: lengths ${logs.map((l) => l.length).join("/")}, missing ${missing.length}: ${
-      missing.slice(0, 10).join(",")
-    }`,
+    `Logs did not converge: lengths ${
+      logs.map((l) => l.length).join("/")
+    }, missing ${missing.length}: ${missing.slice(0, 10).join(",")}`,
   );
 }

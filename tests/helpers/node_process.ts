@@ -59,7 +59,9 @@ export async function startNodeProcess(options: StartNodeOptions = {}): Promise<
   const { id = "t1", args = [], startTimeoutMs = 20_000, ssh = false } = options;
   const sshPort = ssh === false ? 0 : ssh === true ? freePort() : ssh;
   // Unless a test says otherwise: a fresh data directory (removed at exit) and no mesh.
-  const scratch = args.includes("--data") ? undefined : `./data/tmp/${id}-${crypto.randomUUID().slice(0, 8)}`;
+  const scratch = args.includes("--data")
+    ? undefined
+    : `./data/tmp/${id}-${crypto.randomUUID().slice(0, 8)}`;
   const defaults = [
     ...(scratch ? ["--data", scratch] : []),
     ...(args.includes("--mesh-port") ? [] : ["--mesh-port", "0"]),
