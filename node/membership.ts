@@ -518,9 +518,9 @@ export class Membership {
     const now = this.#now();
     m.connected = false;
     m.dialingSince = undefined;
-    m.dialAttempts = 0;
+    m.dialAttempts = 0; // the link worked: start the backoff over
     m.nextDialAt = now + this.#backoff(m);
-    m.dialAttempts = 1;
+    m.dialAttempts++;
     // A missing link is a failed direct probe: go indirect at once.
     const probe = m.probeSeq === undefined ? undefined : this.#probes.get(m.probeSeq);
     if (probe !== undefined && !probe.indirect && !this.#left) this.#probeIndirectly(probe);
@@ -673,9 +673,8 @@ export class Membership {
     this.#probes.clear();
     this.#relays.clear();
     for (const m of this.#members.values()) m.probeSeq = undefined;
-    const gossip = [this.#selfEntry()];
     for (const m of this.#members.values()) {
-      this.#send(m, { t: "gossip", gossip: gossip.map((e) => ({ ...e })) });
+      this.#send(m, { t: "gossip", gossip: [this.#selfEntry()] });
     }
   }
 

@@ -110,7 +110,7 @@ export class Mesh {
       {
         send: (to, message) => this.#send(to, { k: "m", m: message }),
         dial: (_id, addr) => this.#dial(addr),
-        changed: (member, previous) => this.#memberChanged(member, previous),
+        changed: (member, previous, restarted) => this.#memberChanged(member, previous, restarted),
       },
     );
     this.#replicator = new Replicator(hub, {
@@ -322,14 +322,15 @@ export class Mesh {
     }, 20);
   }
 
-  #memberChanged(member: Member, previous: string | undefined): void {
+  #memberChanged(member: Member, previous: string | undefined, restarted: boolean): void {
     if (member.id === this.#identity.nodeId) return;
     this.#logger.info("mesh member", {
       node: member.id,
       state: member.state,
       was: previous ?? "new",
     });
-    if (member.state === "dead" || member.state === "left" || previous === undefined) {
+    // A node that died, left or restarted takes its sessions with it.
+    if (member.state === "dead" || member.state === "left" || previous === undefined || restarted) {
       this.#hub.dropRemotePresence(member.id);
     }
     if (member.state === "dead" || member.state === "left") {

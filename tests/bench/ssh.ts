@@ -32,7 +32,7 @@ export interface SshBenchResult {
 }
 
 const SESSIONS = 100;
-const MESSAGES = 2_000;
+const MESSAGES = 5_000;
 const MARK = "\u00a4";
 
 /** Resident memory of a process (KiB), via `ps`; NaN when `ps` is missing. */
@@ -96,10 +96,9 @@ export async function benchSsh(): Promise<SshBenchResult> {
   const port = node.sshPort!;
   const clients: SshTestClient[] = [];
   try {
-    await handshakes(port, 20, 4); // warm-up
-    const handshakesPerSecondSerial = await handshakes(port, 100, 1);
-    const handshakesPerSecondParallel = await handshakes(port, 200, 8);
-
+    await handshakes(port, 10, 2); // warm-up: load the code paths
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    // Memory first, before the handshake runs leave garbage behind.
     const before = await rssKiB(node.child.pid);
     const counters = [];
     for (let i = 0; i < SESSIONS; i++) {
@@ -111,7 +110,7 @@ export async function benchSsh(): Promise<SshBenchResult> {
       await pty.waitFor("Now in #bench");
       counters.push(countMarks(pty));
     }
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await new Promise((resolve) => setTimeout(resolve, 1000));
     const after = await rssKiB(node.child.pid);
 
     const conn = await connect(node.port);
@@ -136,6 +135,9 @@ export async function benchSsh(): Promise<SshBenchResult> {
     const seconds = (performance.now() - started) / 1000;
     const received = total();
     sender.close();
+    for (const client of clients.splice(0)) client.end();
+    const handshakesPerSecondSerial = await handshakes(port, 200, 1);
+    const handshakesPerSecondParallel = await handshakes(port, 400, 8);
     return {
       handshakesPerSecondSerial,
       handshakesPerSecondParallel,
