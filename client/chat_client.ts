@@ -11,6 +11,12 @@
  * in arrival order, each after its sealed events are opened (which may wait
  * for the room key).
  *
+ * Failover: when the node goes away (crash, shutdown, cut), the client
+ * connects to the next server of its list (or the same one again), says
+ * hello with the same nick, rejoins its rooms, and resends every message not
+ * yet acknowledged with the same line id, which the cluster recognises: no
+ * loss, no duplicates.
+ *
  * @module
  */
 import { normalizeRoom } from "../core/names.ts";
@@ -61,6 +67,12 @@ export interface ChatClientOptions {
 /** How long a rate-limited line waits before it is sent again (ms). */
 const RATE_RETRY_MS = 300;
 
+/** How long the client keeps trying to reach another node after losing one (ms). */
+const FAILOVER_WINDOW_MS = 30_000;
+
+/** Ids of messages already shown, so a failover's welcome history is not shown twice. */
+const SEEN_IDS = 10_000;
+
 /**
  * Longest text sent sealed, in UTF-8 bytes: its envelope and frame stay
  * under a node's default 16 KiB line limit.
@@ -86,7 +98,7 @@ interface Pending {
 
 /** A client connected and welcomed by a node. */
 export class ChatClient {
-  readonly #conn: NodeConnection;
+  #conn: NodeConnection;
   readonly #options: ChatClientOptions;
   readonly #sealed: SealedRooms;
   readonly #now: () => number;
@@ -102,6 +114,10 @@ export class ChatClient {
   #byeReason: string | undefined;
   #nick = "";
   #current = "";
+  /** Line ids are unique per client run: a resent line is recognised, a new run's is not. */
+  readonly #cidPrefix = crypto.randomUUID().slice(0, 8);
+  readonly #seen = new Set<string>();
+  #quitRequested = false;
 
   private constructor(
     conn: NodeConnection,
@@ -231,6 +247,7 @@ export class ChatClient {
    * @returns Resolves when closed.
    */
   async quit(): Promise<void> {
+    this.#quitRequested = true;
     this.#quitting("/quit");
     const timer = setTimeout(() => this.#conn.close(), 2000);
     await this.#closed;
@@ -266,6 +283,7 @@ export class ChatClient {
       case "/quit":
       case "/exit":
       case "/bye":
+        this.#quitRequested = true;
         this.#quitting(line);
         done();
         return;
@@ -405,7 +423,7 @@ export class ChatClient {
   }
 
   #request(frame: Record<string, unknown>, done: (error?: string) => void): string {
-    const cid = `c${this.#nextCid++}`;
+    const cid = `${this.#cidPrefix}-${this.#nextCid++}`;
     const entry: Pending = { frame: { ...frame, cid }, done };
     this.#pending.set(cid, entry);
     this.#resend(cid);
@@ -422,11 +440,77 @@ export class ChatClient {
   }
 
   async #pump(frames: AsyncGenerator<ServerFrame>): Promise<string> {
-    for await (const frame of frames) this.#accept(frame);
-    this.#conn.close();
+    while (true) {
+      for await (const frame of frames) this.#accept(frame);
+      this.#conn.close();
+      if (this.#quitRequested || this.#byeReason === "quit") break;
+      const next = await this.#failover();
+      if (next === undefined) break;
+      frames = next;
+    }
     this.#options.onEnd?.();
     await this.#display;
     return this.#byeReason ?? `connection to ${this.#conn.address} lost`;
+  }
+
+  /**
+   * Finds another node after the connection ended: the next servers of the
+   * list in turn (the same one when there is only one), with backoff, for
+   * up to {@linkcode FAILOVER_WINDOW_MS}.
+   *
+   * @returns The new connection's frames, or undefined when none answered.
+   */
+  async #failover(): Promise<AsyncGenerator<ServerFrame> | undefined> {
+    const lost = this.#conn.address;
+    const servers = this.#options.servers;
+    const start = Math.max(0, servers.indexOf(lost));
+    const rooms = [...this.#rooms];
+    const current = this.#current;
+    this.#notice(`${this.#byeReason ?? `connection to ${lost} lost`}: reconnecting…`, true);
+    const deadline = Date.now() + FAILOVER_WINDOW_MS;
+    for (let round = 0; Date.now() < deadline; round++) {
+      for (let k = 1; k <= servers.length; k++) {
+        const server = servers[(start + k) % servers.length]!;
+        const frames = await this.#hello(server, current || this.#options.room);
+        if (frames === undefined) continue;
+        this.#notice(`Reconnected to ${server}`);
+        for (const room of rooms) if (room !== this.#current) this.#command(`/join ${room}`);
+        if (current && current !== this.#current) this.#command(`/join ${current}`);
+        // Same line ids: the cluster acknowledges what it already has, once.
+        for (const [cid, entry] of this.#pending) {
+          if (entry.frame.t === "say") this.#resend(cid);
+          else if (!this.#quits.has(cid)) {
+            this.#settleCid(cid, "connection lost before the node answered");
+          }
+        }
+        return frames;
+      }
+      await new Promise((resolve) => setTimeout(resolve, Math.min(3000, 250 * 2 ** round)));
+    }
+    return undefined;
+  }
+
+  async #hello(server: string, room: string): Promise<AsyncGenerator<ServerFrame> | undefined> {
+    let conn: NodeConnection;
+    try {
+      conn = await NodeConnection.open(server);
+    } catch {
+      return undefined;
+    }
+    const frames = conn.frames();
+    await conn.send({ t: "hello", v: PROTOCOL_VERSION, user: this.#nick, room }).catch(() => {});
+    const timer = setTimeout(() => conn.close(), 5000);
+    const first = await frames.next();
+    clearTimeout(timer);
+    // nick_taken: the old node's session may linger until it is declared dead; try again.
+    if (first.done || first.value.t !== "welcome") {
+      conn.close();
+      return undefined;
+    }
+    this.#conn = conn;
+    this.#byeReason = undefined;
+    this.#accept(first.value);
+    return frames;
   }
 
   /** Takes one frame: state at once, display in order. */
@@ -508,7 +592,9 @@ export class ChatClient {
     }
   }
 
-  #show(frame: ServerFrame): void {
+  #show(received: ServerFrame): void {
+    const frame = this.#unseen(received);
+    if (frame === undefined) return;
     this.#display = this.#display.then(async () => {
       const openings = new Map<MsgFrame, Opening>();
       for (const msg of sealedEvents(frame)) openings.set(msg, await this.#sealed.open(msg));
@@ -531,6 +617,25 @@ export class ChatClient {
     }).catch((error) => {
       this.#options.print([{ text: `error: ${(error as Error).message}`, error: true }]);
     });
+  }
+
+  /** Drops events already shown (a failover replays recent history); undefined when nothing is left. */
+  #unseen(frame: ServerFrame): ServerFrame | undefined {
+    const fresh = (msg: MsgFrame) => {
+      if (this.#seen.has(msg.id)) return false;
+      this.#seen.add(msg.id);
+      if (this.#seen.size > SEEN_IDS) this.#seen.delete(this.#seen.values().next().value!);
+      return true;
+    };
+    switch (frame.t) {
+      case "msg":
+        return fresh(frame) ? frame : undefined;
+      case "welcome":
+      case "joined":
+        return { ...frame, history: frame.history.filter(fresh) };
+      default:
+        return frame;
+    }
   }
 
   #notice(text: string | string[], error = false): void {

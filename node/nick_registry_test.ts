@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { ProtocolError } from "../core/protocol.ts";
+import { Hub } from "./hub.ts";
 import { NickRegistry } from "./nick_registry.ts";
 import { NickRegistryFile } from "./nick_registry_file.ts";
 
@@ -101,4 +103,23 @@ Deno.test("NickRegistryFile saves claims atomically and reads them back", async 
   } finally {
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
+});
+
+Deno.test("Hub with a NickRegistry guard keeps registered nicks for their key", () => {
+  const registry = new NickRegistry();
+  const hub = new Hub({ nodeId: "n1", nickGuard: registry });
+  const sink = { send() {}, close() {} };
+  const keyed = hub.connect(sink, { user: "alice" }, { via: "ssh", address: "a", fingerprint: A });
+  assert.equal(registry.ownerOf("alice"), A, "the first key to use a nick owns it");
+  hub.disconnect(keyed);
+  assert.throws(
+    () => hub.connect(sink, { user: "Alice" }, { via: "tcp", address: "b" }),
+    (error: ProtocolError) => error.code === "nick_taken" && /registered/.test(error.message),
+  );
+  const other = hub.connect(sink, { user: "bob" }, { via: "ssh", address: "c", fingerprint: B });
+  assert.throws(() => hub.rename(other, "alice"), /registered to another SSH key/);
+  hub.rename(other, "robert");
+  assert.deepEqual(registry.nicksOf(B), ["bob", "robert"]);
+  const again = hub.connect(sink, { user: "alice" }, { via: "ssh", address: "d", fingerprint: A });
+  assert.equal(again.nick, "alice");
 });

@@ -4,58 +4,68 @@
  *
  * ## What is kept
  *
- * Every retained event (rooms' ring buffers and the private log, stored as
- * they are: a sealed envelope stays an opaque string), the per-origin version
- * vector, the node's origin, epoch and last sequence number, the hybrid
- * clock, and per room the newest `topic` and `seal` event (room metadata that
- * must outlive the ring buffer). Presence is not kept: the sessions are gone.
+ * Every retained event (the rooms' ring buffers and the private log, stored
+ * as they are: a sealed envelope stays an opaque string), the per-origin
+ * version vector, the node's origin, epoch and last sequence number, the
+ * hybrid clock, and per room the newest `topic` and `seal` event (room
+ * metadata that must outlive the ring buffer). Presence is not kept: the
+ * sessions are gone after a restart.
  *
  * ## KV layout (schema {@linkcode SNAPSHOT_SCHEMA})
  *
  * | key | value |
  * | --- | --- |
  * | `["meta"]` | {@linkcode SnapshotMeta}: schema, node id, origin, epoch, last seq, clock, saved at, clean |
- * | `["ev", origin, seq, part]` | the event as UTF-8 JSON, in parts of ≤ 60,000 bytes (almost always one) |
+ * | `["ev", chunk, part]` | a chunk: a JSON array of ~48 KB of events in the order the hub accepted them, as UTF-8 in parts of ≤ 60,000 bytes (almost always one) |
  * | `["vv", origin]` | highest contiguous seq held from `origin` |
- * | `["pin", room, kind, part]` | the room's newest `topic` / `seal` event, same encoding |
+ * | `["pin", room, kind, part]` | the room's newest `topic` / `seal` event, as JSON |
  *
- * ## Incremental writes
+ * ## A log of chunks
  *
- * The store listens to the hub's apply path and keeps the dirty set: events
- * added since the last snapshot (minus those already evicted again), events
- * evicted (to delete), changed pins and version-vector entries. A snapshot
- * takes the dirty set in one synchronous step (with the version vector,
- * last seq and clock of that same instant) and writes it in atomic commits of
- * at most 500 mutations and 512 KiB (Deno KV allows 1,000 and 800 KiB; one
- * value may hold 64 KiB), awaiting each commit so the event loop keeps
- * running. Nothing changed → nothing written.
+ * The store listens to the hub's apply path. A snapshot appends the events
+ * accepted since the previous one as new chunks (chunk numbers only grow),
+ * and keeps, per chunk, how many of its events the hub still retains. A
+ * chunk none of whose events is retained any more is deleted; one that is
+ * less than half alive is compacted: its live events are appended again and
+ * the chunk deleted. So the file holds at most about twice what the ring
+ * buffers hold, 100,000 events are some 600 KV entries rather than 100,000
+ * (restoring is ~2× faster, writing ~5×), and nothing changed → nothing
+ * written.
+ *
+ * Deno KV's limits are respected: a value ≤ 64 KiB (chunks are split into
+ * parts, all in one commit), a commit ≤ 1,000 mutations and 800 KiB (a
+ * snapshot commits at most 512 KiB at a time). Between commits it yields to
+ * the event loop, and it commits early once it has worked 4 ms, so a
+ * snapshot of 100,000 events does not freeze the node.
  *
  * ## Crash safety
  *
- * A snapshot writes, in this order: new events (in the order the hub accepted
- * them), then version-vector entries and pins, then deletions of evicted
- * events, and `["meta"]` in the very last commit. Each commit is atomic, and
- * events are immutable facts keyed by their id, so a kill -9 after any commit
- * leaves: the previous meta, the previous events plus a prefix of the new
- * ones (a state the node went through), and possibly some evicted events not
- * yet deleted. Restore loads everything, inserts the events in order into
- * ring buffers of the configured size (which evicts the leftovers again, and
- * the next snapshot deletes them), and merges the stored version vector,
- * which never claims an event that is not stored: its entries are taken at
- * the same instant as the dirty set and written after the events.
+ * A snapshot commits, in this order: the new chunks (events in the order
+ * the hub accepted them, each commit carrying the version-vector entries as
+ * they were right after its last event), then the remaining version-vector
+ * entries and pins, then deletions of dead chunks, and `["meta"]` in the very
+ * last commit. Each commit is atomic and events are immutable facts, so a
+ * kill -9 after any commit leaves the previous meta, the previous chunks,
+ * and the first chunks of the new snapshot: the events the node held at
+ * some moment of its past plus some it had evicted before that moment. On
+ * restore all events are inserted in order into ring buffers of the
+ * configured size, which evicts those again (duplicates from a compaction
+ * cut in the middle are dropped by id), so the node restarts in exactly a
+ * state it went through, with a version vector that claims neither an event
+ * it does not hold nor leaves a gap where evicted events were.
  *
  * ## Ids are never reused: boot epochs
  *
  * A graceful shutdown writes a last snapshot with `clean: true`. At boot the
  * store writes `clean: false` (before the node accepts anyone), so a node
- * that dies without that last snapshot is recognised at its next boot. Then
- * its events since the last snapshot may be out in the world with ids it no
+ * that dies without that last snapshot is recognised at its next boot: its
+ * events since the last snapshot may be out in the world under ids it no
  * longer knows, so it continues under a new origin `<id>.<epoch>` (see
- * {@linkcode originFor}), starting at seq 1. Sequence numbers stay gap-free
- * per origin, which anti-entropy relies on (reserving blocks of sequence
- * numbers ahead of use would leave gaps nobody can fill). After a clean stop
- * the node continues its origin and sequence. `--reset-data` starts a fresh
- * file at an epoch taken from the clock (seconds since 1970), so a reset node
+ * {@linkcode originFor}), from seq 1. Sequence numbers stay gap-free per
+ * origin, which anti-entropy relies on (reserving blocks of sequence numbers
+ * ahead of use would leave gaps nobody can fill). After a clean stop the
+ * node continues its origin and sequence. `--reset-data` starts a fresh file
+ * at an epoch taken from the clock (seconds since 1970), so a reset node
  * never reissues its former ids either.
  *
  * ## Errors
@@ -63,8 +73,8 @@
  * A corrupt, truncated, foreign or newer-schema file is never discarded or
  * overwritten: {@linkcode SnapshotStore.open} throws a
  * {@linkcode SnapshotStoreError} naming the file, with a hint: run again with
- * `--reset-data`, which moves the file aside as
- * `snapshot.kv.<time>.bak` and starts empty.
+ * `--reset-data`, which moves the file aside as `snapshot.kv.<time>.bak` and
+ * starts empty.
  *
  * @example Boot, serve, shut down
  * ```ts ignore
@@ -79,14 +89,7 @@
  *
  * @module
  */
-import {
-  type ChatEvent,
-  compareEvents,
-  eventId,
-  nodeOf,
-  originFor,
-  parseEvent,
-} from "../core/event.ts";
+import { type ChatEvent, compareEvents, nodeOf, originFor, parseEvent } from "../core/event.ts";
 import { compareStamps, type HlcStamp } from "../core/hybrid_clock.ts";
 import type { VersionVectorJson } from "../core/version_vector.ts";
 import type { Hub } from "./hub.ts";
@@ -100,13 +103,15 @@ export const SNAPSHOT_FILE = "snapshot.kv";
 
 /** Largest value part, below Deno KV's 64 KiB per value. */
 const PART_BYTES = 60_000;
+/** A chunk is closed once its JSON reaches this many characters. */
+const CHUNK_CHARS = 48_000;
 /** Deno KV's limits per atomic commit. */
 const KV_MAX_MUTATIONS = 1000;
 const KV_MAX_COMMIT_BYTES = 800 * 1024;
 /**
  * Work done between two commits before yielding (ms): a commit is sent early
  * when preparing it takes this long, so a slow machine makes smaller commits
- * instead of longer pauses.
+ * rather than longer pauses.
  */
 const STEP_BUDGET_MS = 4;
 /** Event kinds whose newest event per room is kept beyond the ring buffer. */
@@ -153,17 +158,19 @@ export interface RestoreSummary {
 export interface SnapshotResult {
   /** False when nothing had changed and nothing was written. */
   readonly written: boolean;
-  /** Events written. */
+  /** Events written (new ones, and live ones of compacted chunks). */
   readonly events: number;
-  /** Evicted events deleted. */
-  readonly deleted: number;
+  /** Chunks written. */
+  readonly chunks: number;
+  /** Chunks deleted (dead or compacted). */
+  readonly deletedChunks: number;
   /** Atomic commits. */
   readonly commits: number;
   /** Approximate bytes written. */
   readonly bytes: number;
   /** Time taken (ms). */
   readonly ms: number;
-  /** Longest stretch of work between two commits, when the event loop waited (ms). */
+  /** Longest stretch of work between two commits, while the event loop waited (ms). */
   readonly longestStepMs: number;
 }
 
@@ -197,13 +204,13 @@ export interface SnapshotStoreOptions {
   /** Opens the KV file (tests wrap it to inject failures). @default Deno.openKv */
   openKv?: (path: string) => Promise<Deno.Kv>;
   /**
-   * Mutations per atomic commit: more means fewer commits but a longer
-   * pause of the event loop while one is prepared (at most 1000).
-   * @default 500
+   * Bytes per atomic commit, keys included: more means fewer commits but a
+   * longer pause while one is prepared. Capped below Deno KV's 800 KiB.
+   * @default 524288
    */
-  commitMutations?: number;
-  /** Bytes per atomic commit, keys included (at most 800 KiB). @default 524288 */
   commitBytes?: number;
+  /** Characters of JSON per chunk (tests make it small). @default 48000 */
+  chunkChars?: number;
 }
 
 /**
@@ -237,7 +244,8 @@ const RESET_HINT =
 const NOTHING_WRITTEN: SnapshotResult = {
   written: false,
   events: 0,
-  deleted: 0,
+  chunks: 0,
+  deletedChunks: 0,
   commits: 0,
   bytes: 0,
   ms: 0,
@@ -247,11 +255,30 @@ const NOTHING_WRITTEN: SnapshotResult = {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
+/** One accepted event (or a live event of a compacted chunk) not yet written. */
+interface Pending {
+  /** The event, or undefined when it was older than a full log (never stored). */
+  readonly event: ChatEvent | undefined;
+  /** Its origin. */
+  readonly origin: string;
+  /** The version vector's contiguous seq of `origin` right after it (0: no step). */
+  readonly contiguous: number;
+}
+
+/** A chunk in KV (or possibly in KV, after a failed commit). */
+interface Chunk {
+  /** Every event written in it, live or not. */
+  readonly events: readonly ChatEvent[];
+  /** How many of them the hub retains and have this chunk as their home. */
+  live: number;
+  /** Value parts. */
+  readonly parts: number;
+}
+
 interface Loaded {
   meta: SnapshotMeta | undefined;
-  events: ChatEvent[];
+  chunks: Map<number, { events: ChatEvent[]; parts: number }>;
   pins: Map<string, ChatEvent>;
-  multiPart: Map<string, number>;
   pinParts: Map<string, number>;
   vv: Record<string, number>;
   keys: number;
@@ -281,23 +308,26 @@ export class SnapshotStore {
   readonly #logger: Logger;
   readonly #now: () => number;
   readonly #timers: SnapshotTimers;
-  readonly #commitMutations: number;
   readonly #commitBytes: number;
+  readonly #chunkChars: number;
   #loaded: Loaded | undefined;
   #hub: Hub | undefined;
   #unlisten: (() => void) | undefined;
-  /** Events accepted since the last snapshot, by id, in apply order. */
-  #pending = new Map<string, Pending>();
-  /** Events evicted since the last snapshot that may be in KV. */
-  #deletes = new Map<string, ChatEvent>();
+  /** Accepted since the last snapshot, in apply order. */
+  #pending: Pending[] = [];
+  /** Chunks by number. */
+  readonly #chunks = new Map<number, Chunk>();
+  /** The chunk each retained, written event lives in. */
+  readonly #chunkOf = new WeakMap<ChatEvent, number>();
+  /** Chunks that lost events since the last snapshot. */
+  #dirtyChunks = new Set<number>();
+  #nextChunk = 1;
   /** Newest pinned event per `room\0kind`. */
   readonly #pins = new Map<string, ChatEvent>();
   #dirtyPins = new Set<string>();
-  /** Parts of each pin in KV. */
+  /** Parts of each pin in KV (an upper bound while a snapshot runs). */
   readonly #pinParts: Map<string, number>;
-  /** Events stored in more than one part, by id. */
-  readonly #multiPart: Map<string, number>;
-  /** Version vector as stored. */
+  /** Version vector as committed. */
   readonly #vvInKv = new Map<string, number>();
   #metaInKv: SnapshotMeta;
   #queue: Promise<unknown> = Promise.resolve();
@@ -312,7 +342,14 @@ export class SnapshotStore {
     loaded: Loaded,
     boot: SnapshotMeta,
     previousStop: PreviousStop,
-    options: Required<Omit<SnapshotStoreOptions, "resetData" | "openKv">>,
+    options: {
+      intervalMs: number;
+      logger: Logger;
+      now: () => number;
+      timers: SnapshotTimers;
+      commitBytes: number;
+      chunkChars: number;
+    },
   ) {
     this.path = path;
     this.nodeId = boot.nodeId;
@@ -325,13 +362,12 @@ export class SnapshotStore {
     this.#metaInKv = boot;
     this.#savedAtBoot = loaded.meta?.savedAt;
     this.#pinParts = loaded.pinParts;
-    this.#multiPart = loaded.multiPart;
     this.#intervalMs = options.intervalMs;
     this.#logger = options.logger;
     this.#now = options.now;
     this.#timers = options.timers;
-    this.#commitMutations = options.commitMutations;
     this.#commitBytes = options.commitBytes;
+    this.#chunkChars = options.chunkChars;
   }
 
   /**
@@ -357,17 +393,17 @@ export class SnapshotStore {
       now = Date.now,
       timers = globalTimers,
       openKv = (path: string) => Deno.openKv(path),
-      commitMutations = 500,
       commitBytes = 512 * 1024,
+      chunkChars = CHUNK_CHARS,
     } = options;
     if (!Number.isFinite(intervalMs) || intervalMs < 0) {
       throw new RangeError(`Invalid snapshot interval ${intervalMs} ms: must be 0 or more`);
     }
-    if (!Number.isInteger(commitMutations) || commitMutations < 4) {
-      throw new RangeError(`Invalid commit size ${commitMutations}: must be an integer >= 4`);
-    }
     if (!Number.isInteger(commitBytes) || commitBytes < 1024) {
       throw new RangeError(`Invalid commit bytes ${commitBytes}: must be an integer >= 1024`);
+    }
+    if (!Number.isInteger(chunkChars) || chunkChars < 1 || chunkChars > CHUNK_CHARS) {
+      throw new RangeError(`Invalid chunk size ${chunkChars}: must be from 1 to ${CHUNK_CHARS}`);
     }
     const dir = dataDir.replace(/\/+$/, "") || ".";
     const path = `${dir}/${SNAPSHOT_FILE}`;
@@ -419,13 +455,12 @@ export class SnapshotStore {
         );
       }
       return new SnapshotStore(path, kv, loaded, boot, previousStop, {
-        nodeId,
         intervalMs,
         logger,
         now,
         timers,
-        commitMutations: Math.min(commitMutations, KV_MAX_MUTATIONS),
-        commitBytes: Math.min(commitBytes, KV_MAX_COMMIT_BYTES - 16 * 1024),
+        commitBytes: Math.min(commitBytes, KV_MAX_COMMIT_BYTES - 32 * 1024),
+        chunkChars,
       });
     } catch (error) {
       kv.close();
@@ -435,11 +470,11 @@ export class SnapshotStore {
   }
 
   /**
-   * Restores the loaded snapshot into a hub that was created with this
-   * store's origin and last seq, logs one line (rooms, events, last seqs,
-   * age), and from now on tracks every change of the hub. Events the hub
-   * already held are written by the next snapshot. Synchronous: call it
-   * before the node accepts anyone.
+   * Restores the loaded snapshot into a hub created with this store's origin
+   * and last seq, logs one line (rooms, events, last seqs, age), and from
+   * now on tracks every change of the hub. Events the hub already held are
+   * written by the next snapshot. Synchronous: call it before the node
+   * accepts anyone.
    *
    * @param hub The node's hub, with `origin` = {@linkcode SnapshotStore.origin}.
    * @returns What was restored.
@@ -457,26 +492,37 @@ export class SnapshotStore {
     }
     this.#loaded = undefined;
     this.#hub = hub;
-    loaded.events.sort(compareEvents);
-    hub.restore(loaded.events);
+    const all: ChatEvent[] = [];
+    for (const chunk of loaded.chunks.values()) {
+      for (const event of chunk.events) all.push(event);
+    }
+    all.sort(compareEvents);
+    hub.restore(all);
     hub.restore([...loaded.pins.values()].sort(compareEvents));
     hub.versions.merge(loaded.vv);
-    this.#restoreClock(hub, loaded);
+    this.#restoreClock(hub, all, loaded.meta);
     for (const [origin, seq] of Object.entries(loaded.vv)) this.#vvInKv.set(origin, seq);
     for (const [key, event] of loaded.pins) this.#pins.set(key, event);
-    const stored = new Set<string>();
-    for (const event of loaded.events) {
-      const id = eventId(event);
-      stored.add(id);
-      // Leftovers of an interrupted snapshot that the ring buffers evicted again.
-      if (hub.event(event.origin, event.seq) === undefined) this.#deletes.set(id, event);
+    for (const [number, { events, parts }] of loaded.chunks) {
+      let live = 0;
+      for (const event of events) {
+        // Only the copy the hub kept (a cut compaction can leave two).
+        if (hub.event(event.origin, event.seq) === event) {
+          this.#chunkOf.set(event, number);
+          live++;
+        }
+      }
+      this.#chunks.set(number, { events, live, parts });
+      if (live * 2 < events.length) this.#dirtyChunks.add(number);
+      this.#nextChunk = Math.max(this.#nextChunk, number + 1);
     }
     let events = 0;
     for (const event of hub.events()) {
       events++;
       if (PINNED_KINDS.has(event.kind)) this.#pin(event);
-      const id = eventId(event);
-      if (!stored.has(id)) this.#pending.set(id, { event, origin: event.origin, contiguous: 0 });
+      if (!this.#chunkOf.has(event)) {
+        this.#pending.push({ event, origin: event.origin, contiguous: 0 });
+      }
     }
     this.#unlisten = hub.onEvent((event, evicted) => this.#track(event, evicted));
     const versions = hub.versions.toJSON();
@@ -579,21 +625,31 @@ export class SnapshotStore {
     if (this.#closed) {
       if (event.origin === this.origin) {
         this.#logger.warn("event after the final snapshot will not be saved", {
-          id: eventId(event),
+          id: `${event.origin}:${event.seq}`,
         });
       }
       return;
     }
     if (PINNED_KINDS.has(event.kind)) this.#pin(event);
-    this.#pending.set(eventId(event), {
+    // Written even if evicted before the snapshot (then found dead in its
+    // chunk): every cut of a snapshot is then exactly a past state.
+    this.#pending.push({
       event: evicted === event ? undefined : event,
       origin: event.origin,
       contiguous: this.#hub!.versions.contiguous(event.origin),
     });
-    // An event evicted before it was written is still written, then deleted
-    // by the same snapshot: every cut of a snapshot is then exactly a state
-    // the node went through, never one with a hole in a room's history.
-    if (evicted !== undefined && evicted !== event) this.#deletes.set(eventId(evicted), evicted);
+    if (evicted !== undefined && evicted !== event) this.#release(evicted);
+  }
+
+  /** An event is no longer retained (or moves): its chunk loses it. */
+  #release(event: ChatEvent): void {
+    const number = this.#chunkOf.get(event);
+    if (number === undefined) return;
+    this.#chunkOf.delete(event);
+    const chunk = this.#chunks.get(number);
+    if (chunk === undefined) return;
+    chunk.live--;
+    if (chunk.live * 2 < chunk.events.length) this.#dirtyChunks.add(number);
   }
 
   #pin(event: ChatEvent): void {
@@ -605,11 +661,10 @@ export class SnapshotStore {
     this.#dirtyPins.add(key);
   }
 
-  #restoreClock(hub: Hub, loaded: Loaded): void {
-    const clock = loaded.meta?.clock;
-    if (clock !== undefined) hub.clock.advanceTo(clock);
+  #restoreClock(hub: Hub, events: readonly ChatEvent[], meta: SnapshotMeta | undefined): void {
+    if (meta !== undefined) hub.clock.advanceTo(meta.clock);
     let remote: HlcStamp | undefined;
-    for (const event of loaded.events) {
+    for (const event of events) {
       if (nodeOf(event.origin) === this.nodeId) {
         hub.clock.advanceTo(event.hlc);
       } else if (remote === undefined || compareStamps(event.hlc, remote) > 0) {
@@ -627,17 +682,27 @@ export class SnapshotStore {
 
   async #write(clean: boolean): Promise<SnapshotResult> {
     const hub = this.#hub;
-    if (hub === undefined || this.#closed) {
-      return NOTHING_WRITTEN;
-    }
+    if (hub === undefined || this.#closed) return NOTHING_WRITTEN;
     const started = performance.now();
     // One synchronous step: the dirty set and the state it belongs to.
-    const pending = this.#pending;
-    const deletes = this.#deletes;
+    const dead: number[] = [];
+    const compacted: Pending[] = [];
+    for (const number of this.#dirtyChunks) {
+      const chunk = this.#chunks.get(number);
+      if (chunk === undefined || chunk.live * 2 >= chunk.events.length) continue;
+      dead.push(number);
+      for (const event of chunk.events) {
+        if (this.#chunkOf.get(event) === number) {
+          compacted.push({ event, origin: event.origin, contiguous: 0 });
+        }
+      }
+    }
+    const pending = compacted.length === 0 ? this.#pending : [...compacted, ...this.#pending];
+    const dirtyChunks = this.#dirtyChunks;
     const dirtyPins = this.#dirtyPins;
     const pins = [...dirtyPins].map((key) => [key, this.#pins.get(key)!] as const);
-    this.#pending = new Map();
-    this.#deletes = new Map();
+    this.#pending = [];
+    this.#dirtyChunks = new Set();
     this.#dirtyPins = new Set();
     const vv = Object.entries(hub.versions.toJSON());
     const last = hub.clock.last;
@@ -648,19 +713,57 @@ export class SnapshotStore {
       savedAt: this.#now(),
       clean,
     };
-    const unchanged = pending.size === 0 && deletes.size === 0 && dirtyPins.size === 0 &&
+    const unchanged = pending.length === 0 && dead.length === 0 && pins.length === 0 &&
       vv.every(([origin, seq]) => this.#vvInKv.get(origin) === seq) &&
       meta.lastSeq === this.#metaInKv.lastSeq && meta.clean === this.#metaInKv.clean &&
       meta.clock.wall === this.#metaInKv.clock.wall &&
       meta.clock.counter === this.#metaInKv.clock.counter;
     if (unchanged) return NOTHING_WRITTEN;
-    const batch = new CommitBatcher(this.#kv, this.#commitMutations, this.#commitBytes, started);
+
+    const batch = new CommitBatcher(this.#kv, this.#commitBytes, started);
     let events = 0;
-    // Each commit of events carries the version vector as it was after its
-    // last event, so no cut ever claims an event that is not stored, nor
-    // leaves a gap where evicted events were.
+    let chunks = 0;
+    // Version-vector steps of the events in chunks not yet committed: each
+    // commit carries those of its own events.
     const touched = new Map<string, number>();
-    const flushWithVv = async () => {
+    let open: Pending[] = [];
+    let openChars = 0;
+    /** Encodes the open chunk and adds it to the pending commit. */
+    const emitChunk = async () => {
+      const records = open;
+      open = [];
+      openChars = 0;
+      const members: ChatEvent[] = [];
+      const json: string[] = [];
+      for (const record of records) {
+        if (record.event === undefined) continue;
+        members.push(record.event);
+        json.push(JSON.stringify(record.event));
+      }
+      if (members.length > 0) {
+        const number = this.#nextChunk++;
+        const parts = splitParts(encoder.encode(`[${json.join(",")}]`));
+        const mutations = partMutations(["ev", number], parts);
+        if (!batch.fits(mutations, touched.size)) await commitChunks();
+        let live = 0;
+        for (const event of members) {
+          // Evicted before this snapshot: written (for the cut) but not alive.
+          if (hub.event(event.origin, event.seq) !== event) continue;
+          this.#release(event); // a compacted event leaves its old chunk
+          this.#chunkOf.set(event, number);
+          live++;
+        }
+        this.#chunks.set(number, { events: members, live, parts: parts.length });
+        if (live * 2 < members.length) this.#dirtyChunks.add(number);
+        batch.push(mutations);
+        events += members.length;
+        chunks++;
+      }
+      for (const { origin, contiguous } of records) {
+        if (contiguous > (touched.get(origin) ?? 0)) touched.set(origin, contiguous);
+      }
+    };
+    const commitChunks = async () => {
       const mutations: Mutation[] = [];
       for (const [origin, seq] of touched) {
         if (seq > (this.#vvInKv.get(origin) ?? 0)) mutations.push(vvMutation(origin, seq));
@@ -670,25 +773,22 @@ export class SnapshotStore {
       for (const { key, value } of mutations) this.#vvInKv.set(key[1] as string, value as number);
     };
     try {
-      for (const [id, record] of pending) {
-        let mutations: Mutation[] = [];
+      for (const record of pending) {
+        open.push(record);
         if (record.event !== undefined) {
-          const { event } = record;
-          const parts = splitParts(encoder.encode(JSON.stringify(event)));
-          // Known before the commit: a later delete must find every part.
-          if (parts.length > 1) this.#multiPart.set(id, parts.length);
-          mutations = partMutations(["ev", event.origin, event.seq], parts);
-          events++;
+          // Most events are ASCII; the exact size is known when the chunk is encoded.
+          openChars += record.event.text.length + (record.event.sealed?.length ?? 0) + 160;
         }
-        if (!batch.fits(mutations, touched.size + 1) || batch.stepMs() > STEP_BUDGET_MS) {
-          await flushWithVv();
-        }
-        batch.push(mutations);
-        if (record.contiguous > (touched.get(record.origin) ?? 0)) {
-          touched.set(record.origin, record.contiguous);
+        const chunkDone = openChars >= this.#chunkChars;
+        const overBudget = !chunkDone && (open.length & 63) === 0 &&
+          batch.stepMs() > STEP_BUDGET_MS;
+        if (chunkDone || overBudget) {
+          await emitChunk();
+          if (overBudget || batch.full() || batch.stepMs() > STEP_BUDGET_MS) await commitChunks();
         }
       }
-      await flushWithVv();
+      await emitChunk();
+      await commitChunks();
       for (const [origin, seq] of vv) {
         if (seq > (this.#vvInKv.get(origin) ?? 0)) await batch.add([vvMutation(origin, seq)]);
       }
@@ -703,38 +803,45 @@ export class SnapshotStore {
         this.#pinParts.set(key, Math.max(before, parts.length));
         await batch.add(mutations);
       }
-      for (const [id, event] of deletes) {
-        const count = this.#multiPart.get(id) ?? 1;
+      for (const number of dead) {
         const mutations: Mutation[] = [];
-        for (let part = 0; part < count; part++) {
-          mutations.push({ key: ["ev", event.origin, event.seq, part], bytes: 64 });
+        for (let part = 0; part < this.#chunks.get(number)!.parts; part++) {
+          mutations.push({ key: ["ev", number, part], bytes: 48 });
         }
         await batch.add(mutations);
       }
       await batch.add([{ key: ["meta"], value: meta, bytes: 512 }]);
       await batch.flush();
-      for (const [origin, seq] of vv) {
-        if (seq > (this.#vvInKv.get(origin) ?? 0)) this.#vvInKv.set(origin, seq);
-      }
     } catch (error) {
-      this.#requeue(pending, deletes, dirtyPins);
+      // Everything taken is dirty again; chunks written meanwhile lose their
+      // events when those are written anew, and are deleted then.
+      this.#pending = [...pending, ...this.#pending];
+      for (const number of dirtyChunks) this.#dirtyChunks.add(number);
+      for (const key of dirtyPins) this.#dirtyPins.add(key);
       throw error;
     }
+    for (const [origin, seq] of vv) {
+      if (seq > (this.#vvInKv.get(origin) ?? 0)) this.#vvInKv.set(origin, seq);
+    }
+    for (const number of dead) this.#chunks.delete(number);
+    for (const [key, event] of pins) {
+      this.#pinParts.set(key, splitParts(encoder.encode(JSON.stringify(event))).length);
+    }
     this.#metaInKv = meta;
-    for (const [key, event] of pins) this.#pinParts.set(key, splitCount(event));
-    for (const id of deletes.keys()) this.#multiPart.delete(id);
     const result: SnapshotResult = {
       written: true,
       events,
-      deleted: deletes.size,
+      chunks,
+      deletedChunks: dead.length,
       commits: batch.commits,
       bytes: batch.bytes,
       ms: Math.round((performance.now() - started) * 10) / 10,
       longestStepMs: Math.round(batch.longestStepMs * 100) / 100,
     };
     this.#logger.debug("snapshot written", {
-      events: result.events,
-      deleted: result.deleted,
+      events,
+      chunks,
+      deleted_chunks: dead.length,
       commits: result.commits,
       bytes: result.bytes,
       ms: result.ms,
@@ -742,42 +849,19 @@ export class SnapshotStore {
     });
     return result;
   }
-
-  /** After a failed snapshot: everything it took is dirty again. */
-  #requeue(
-    pending: Map<string, Pending>,
-    deletes: Map<string, ChatEvent>,
-    dirtyPins: Set<string>,
-  ): void {
-    const merged = new Map(pending);
-    for (const [id, record] of this.#pending) merged.set(id, record);
-    this.#pending = merged;
-    for (const [id, event] of deletes) this.#deletes.set(id, event);
-    for (const key of dirtyPins) this.#dirtyPins.add(key);
-  }
-}
-
-/** One accepted event not yet written. */
-interface Pending {
-  /** The event, or undefined when it was older than a full log (never stored). */
-  readonly event: ChatEvent | undefined;
-  /** Its origin. */
-  readonly origin: string;
-  /** The version vector's contiguous seq of `origin` right after it (0: unknown). */
-  readonly contiguous: number;
 }
 
 interface Mutation {
-  key: Deno.KvKey;
+  readonly key: Deno.KvKey;
   /** Absent for a delete. */
-  value?: unknown;
-  bytes: number;
+  readonly value?: unknown;
+  /** Approximate size, key included. */
+  readonly bytes: number;
 }
 
-/** Groups mutations into atomic commits within the size limits. */
+/** Groups mutations into atomic commits within Deno KV's limits. */
 class CommitBatcher {
   readonly #kv: Deno.Kv;
-  readonly #maxMutations: number;
   readonly #maxBytes: number;
   #op: Deno.AtomicOperation;
   #mutations = 0;
@@ -787,27 +871,36 @@ class CommitBatcher {
   bytes = 0;
   longestStepMs = 0;
 
-  constructor(kv: Deno.Kv, maxMutations: number, maxBytes: number, startedAt: number) {
+  constructor(kv: Deno.Kv, maxBytes: number, startedAt: number) {
     this.#kv = kv;
-    this.#maxMutations = maxMutations;
     this.#maxBytes = maxBytes;
     this.#op = kv.atomic();
     this.#resumedAt = startedAt;
   }
 
-  /**
-   * Whether mutations fit in the pending commit, keeping room for `reserve`
-   * small ones. Anything fits in an empty commit.
-   */
-  fits(mutations: Mutation[], reserve = 0): boolean {
-    if (this.#mutations === 0) return true;
-    const bytes = mutations.reduce((sum, m) => sum + m.bytes, 0) + reserve * 128;
-    return this.#mutations + mutations.length + reserve <= this.#maxMutations &&
-      this.#pending + bytes <= this.#maxBytes;
+  /** Whether the pending commit should be sent before more is added. */
+  full(): boolean {
+    return this.#pending >= this.#maxBytes - 64 * 1024 || this.#mutations >= KV_MAX_MUTATIONS / 2;
   }
 
-  /** Adds mutations to the pending commit (check {@linkcode fits} first). */
-  push(mutations: Mutation[]): void {
+  /**
+   * Whether mutations fit in the pending commit, with room for `reserve`
+   * small ones. Anything fits in an empty commit.
+   */
+  fits(mutations: readonly Mutation[], reserve = 0): boolean {
+    if (this.#mutations === 0) return true;
+    const bytes = mutations.reduce((sum, m) => sum + m.bytes, 0) + reserve * 128;
+    return this.#pending + bytes <= this.#maxBytes &&
+      this.#mutations + mutations.length + reserve <= KV_MAX_MUTATIONS / 2;
+  }
+
+  /** Time since the last commit returned (ms). */
+  stepMs(): number {
+    return performance.now() - this.#resumedAt;
+  }
+
+  /** Adds mutations to the pending commit. */
+  push(mutations: readonly Mutation[]): void {
     for (const mutation of mutations) {
       if (mutation.value === undefined) this.#op.delete(mutation.key);
       else this.#op.set(mutation.key, mutation.value);
@@ -816,19 +909,14 @@ class CommitBatcher {
     this.#mutations += mutations.length;
   }
 
-  /** Time since the last commit returned (ms). */
-  stepMs(): number {
-    return performance.now() - this.#resumedAt;
-  }
-
   /** Adds mutations that must land in the same commit, committing first when full. */
-  async add(mutations: Mutation[]): Promise<void> {
+  async add(mutations: readonly Mutation[]): Promise<void> {
     if (!this.fits(mutations) || this.stepMs() > STEP_BUDGET_MS) await this.flush();
     this.push(mutations);
   }
 
   /** Commits what is pending, with `extra` mutations in the same commit. */
-  async flush(extra: Mutation[] = []): Promise<void> {
+  async flush(extra: readonly Mutation[] = []): Promise<void> {
     this.push(extra);
     if (this.#mutations === 0) return;
     const op = this.#op;
@@ -837,7 +925,7 @@ class CommitBatcher {
     this.#mutations = 0;
     this.#pending = 0;
     const committing = commitOrThrow(op);
-    this.longestStepMs = Math.max(this.longestStepMs, performance.now() - this.#resumedAt);
+    this.longestStepMs = Math.max(this.longestStepMs, this.stepMs());
     await committing;
     this.#resumedAt = performance.now();
     this.commits++;
@@ -862,10 +950,6 @@ function splitParts(bytes: Uint8Array): Uint8Array[] {
   return parts;
 }
 
-function splitCount(event: ChatEvent): number {
-  return splitParts(encoder.encode(JSON.stringify(event))).length;
-}
-
 function partMutations(prefix: Deno.KvKeyPart[], parts: Uint8Array[]): Mutation[] {
   const keyBytes = 32 + prefix.reduce<number>(
     (sum, part) => sum + (typeof part === "string" ? part.length * 3 : 9),
@@ -884,30 +968,29 @@ async function load(kv: Deno.Kv, path: string): Promise<Loaded> {
   const meta = metaEntry.versionstamp === null ? undefined : parseMeta(metaEntry.value, path);
   const loaded: Loaded = {
     meta,
-    events: [],
+    chunks: new Map(),
     pins: new Map(),
-    multiPart: new Map(),
     pinParts: new Map(),
     vv: {},
     keys: meta === undefined ? 0 : 1,
   };
   // Parts of the value being assembled.
-  let open: { kind: "ev" | "pin"; key: Deno.KvKey; parts: Uint8Array[] } | undefined;
+  let open: { key: Deno.KvKey; parts: Uint8Array[] } | undefined;
   const finish = () => {
     if (open === undefined) return;
     const bytes = open.parts.length === 1 ? open.parts[0]! : concat(open.parts);
-    const event = parseEvent(JSON.parse(decoder.decode(bytes)));
-    if (open.kind === "ev") {
-      const [, origin, seq] = open.key;
-      if (event.origin !== origin || event.seq !== seq) {
-        throw new TypeError(`event ${eventId(event)} is stored under ${String(origin)}:${String(seq)}`);
-      }
-      loaded.events.push(event);
-      if (open.parts.length > 1) loaded.multiPart.set(eventId(event), open.parts.length);
+    const value: unknown = JSON.parse(decoder.decode(bytes));
+    if (open.key[0] === "ev") {
+      if (!Array.isArray(value)) throw new TypeError(`chunk ${formatKey(open.key)} is not a list`);
+      loaded.chunks.set(open.key[1] as number, {
+        events: value.map(parseEvent),
+        parts: open.parts.length,
+      });
     } else {
       const [, room, kind] = open.key;
+      const event = parseEvent(value);
       if (event.room !== room || event.kind !== kind) {
-        throw new TypeError(`pinned event ${eventId(event)} is stored under the wrong room`);
+        throw new TypeError(`pinned event under ${formatKey(open.key)} is of another room`);
       }
       const key = `${room}\u0000${kind}`;
       loaded.pins.set(key, event);
@@ -915,7 +998,7 @@ async function load(kv: Deno.Kv, path: string): Promise<Loaded> {
     }
     open = undefined;
   };
-  for await (const entry of kv.list({ prefix: [] }, { batchSize: 1000 })) {
+  for await (const entry of kv.list({ prefix: [] }, { batchSize: 500 })) {
     const key = entry.key;
     const tag = key[0];
     if (tag === "meta" && key.length === 1) continue;
@@ -929,19 +1012,19 @@ async function load(kv: Deno.Kv, path: string): Promise<Loaded> {
       loaded.vv[origin] = seq;
       continue;
     }
-    if ((tag !== "ev" && tag !== "pin") || key.length !== 4) {
-      throw new TypeError(`unexpected key ${formatKey(key)}`);
-    }
-    const part = key[3];
-    if (!(entry.value instanceof Uint8Array) || typeof part !== "number") {
-      throw new TypeError(`bad value under ${formatKey(key)}`);
+    const valid = (tag === "ev" && key.length === 3 && isCount(key[1])) ||
+      (tag === "pin" && key.length === 4 && typeof key[1] === "string" &&
+        typeof key[2] === "string");
+    const part = key.at(-1);
+    if (!valid || !isCount(part) || !(entry.value instanceof Uint8Array)) {
+      throw new TypeError(`unexpected entry ${formatKey(key)}`);
     }
     if (part === 0) {
       finish();
-      open = { kind: tag, key, parts: [entry.value] };
+      open = { key: key.slice(0, -1), parts: [entry.value] };
     } else if (
-      open !== undefined && open.kind === tag && part === open.parts.length &&
-      key[1] === open.key[1] && key[2] === open.key[2]
+      open !== undefined && part === open.parts.length &&
+      open.key.every((item, i) => item === key[i])
     ) {
       open.parts.push(entry.value);
     } else {
@@ -1014,8 +1097,10 @@ function decideBoot(
     : meta.epoch + 1;
   const origin = originFor(nodeId, epoch);
   let lastSeq = Math.max(loaded.vv[origin] ?? 0, meta?.origin === origin ? meta.lastSeq : 0);
-  for (const event of loaded.events) {
-    if (event.origin === origin && event.seq > lastSeq) lastSeq = event.seq;
+  for (const chunk of loaded.chunks.values()) {
+    for (const event of chunk.events) {
+      if (event.origin === origin && event.seq > lastSeq) lastSeq = event.seq;
+    }
   }
   return {
     boot: {

@@ -150,7 +150,9 @@ export function generateEd25519Key(comment = ""): OpenSshKeyPair {
   const spki = new Uint8Array(pair.publicKey.export({ format: "der", type: "spki" }));
   const pkcs8 = new Uint8Array(pair.privateKey.export({ format: "der", type: "pkcs8" }));
   if (spki.length !== 44 || pkcs8.length !== 48) {
-    throw new Error(`Cannot generate ed25519 key: unexpected DER sizes ${spki.length}/${pkcs8.length}`);
+    throw new Error(
+      `Cannot generate ed25519 key: unexpected DER sizes ${spki.length}/${pkcs8.length}`,
+    );
   }
   const publicKey = spki.subarray(12);
   const seed = pkcs8.subarray(16);

@@ -2,12 +2,7 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 // @deno-types="@types/ssh2"
 import ssh2 from "ssh2";
-import {
-  generateEd25519Key,
-  HostKeyError,
-  loadHostKey,
-  sshFingerprint,
-} from "./ssh_host_key.ts";
+import { generateEd25519Key, HostKeyError, loadHostKey, sshFingerprint } from "./ssh_host_key.ts";
 
 async function withDir(run: (dir: string) => Promise<void> | void): Promise<void> {
   const dir = `./data/test-hostkey-${crypto.randomUUID()}`;

@@ -17,7 +17,12 @@
  */
 import { formatMsg, mentions, paintNick } from "../core/chat_format.ts";
 import { LineEditor } from "../core/line_editor.ts";
-import { MAX_TEXT_LENGTH, type MsgFrame, ProtocolError, type ServerFrame } from "../core/protocol.ts";
+import {
+  MAX_TEXT_LENGTH,
+  type MsgFrame,
+  ProtocolError,
+  type ServerFrame,
+} from "../core/protocol.ts";
 import {
   DISABLE_BRACKETED_PASTE,
   ENABLE_BRACKETED_PASTE,
@@ -88,6 +93,24 @@ export interface SshChatSessionOptions {
   logger?: Logger;
   /** Called once the session is over (channel closed or dropped). */
   onClosed?: () => void;
+}
+
+/**
+ * Sessions with output waiting. Output is written on the next macrotask, not
+ * at once: a burst of messages (one read from a busy sender fans out many)
+ * then costs one redraw and one SSH packet per session, not one per message.
+ */
+const waitingOutput = new Set<() => void>();
+let flushTimer: ReturnType<typeof setTimeout> | undefined;
+
+function flushLater(flush: () => void): void {
+  waitingOutput.add(flush);
+  flushTimer ??= setTimeout(() => {
+    flushTimer = undefined;
+    const flushes = [...waitingOutput];
+    waitingOutput.clear();
+    for (const run of flushes) run();
+  }, 0);
 }
 
 /** Formatted lines of fanned-out frames, shared by sessions that render alike. */
@@ -381,8 +404,10 @@ export class SshChatSession implements SessionSink {
   #scheduleFlush(): void {
     if (this.#flushing) return;
     this.#flushing = true;
-    queueMicrotask(() => this.#flush());
+    flushLater(this.#flushNow);
   }
+
+  readonly #flushNow = () => this.#flush();
 
   /** Writes what was printed since the last flush, in one piece. */
   #flush(): void {
@@ -455,7 +480,10 @@ export class SshChatSession implements SessionSink {
     clearTimeout(this.#escapeTimer);
     this.#handleKeys(this.#keys.feed(text));
     if (this.#keys.pending && !this.#closing) {
-      this.#escapeTimer = setTimeout(() => this.#handleKeys(this.#keys.flush()), this.#escapeWaitMs);
+      this.#escapeTimer = setTimeout(
+        () => this.#handleKeys(this.#keys.flush()),
+        this.#escapeWaitMs,
+      );
     }
   }
 

@@ -179,7 +179,10 @@ Deno.test("SshChatSession PTY mode edits the line and prints messages above the 
   await settle();
   const out = channel.take();
   // Erase the prompt row, print the message, draw the prompt and draft again.
-  assert.match(out, /^\r\x1b\[J\S* ?<\x1b\[38;5;\d+mbob\x1b\[39m> incoming\r\n\r\x1b\[J\[#lobby\] .*> .*draft$/);
+  assert.match(
+    out,
+    /^\r\x1b\[J\S* ?<\x1b\[38;5;\d+mbob\x1b\[39m> incoming\r\n\r\x1b\[J\[#lobby\] .*> .*draft$/,
+  );
   channel.type("\x15gone\x17\x0bsent\r");
   await settle();
   assert.equal(observer.messages().at(-1)?.text, "sent");
@@ -328,7 +331,10 @@ Deno.test("SshChatSession offers a free nick when the name is registered to anot
   const second = open(hub, "carol", { fingerprint: KEY_B, pty: false });
   assert.equal(second.chat.session?.nick, "carol2");
   await settle();
-  assert.match(second.channel.take(), /Nick carol is registered to another SSH key: you are carol2/);
+  assert.match(
+    second.channel.take(),
+    /Nick carol is registered to another SSH key: you are carol2/,
+  );
   assert.equal(registry.ownerOf("carol2"), KEY_B);
   const guest = open(hub, "carol", { pty: false });
   assert.equal(guest.chat.session?.nick, "carol3");

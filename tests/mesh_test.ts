@@ -239,3 +239,49 @@ Deno.test("the mesh refuses a wrong secret, garbage and a duplicate node id, and
     c.close();
   });
 });
+
+Deno.test("the terminal client fails over to the next node: no loss, no duplicates", async () => {
+  await withCluster(async (cluster) => {
+    const watcher = await RawClient.join(port(cluster, 2), "watcher");
+    const servers = [0, 1].map((i) => `127.0.0.1:${port(cluster, i)}`).join(",");
+    const child = new Deno.Command("deno", {
+      args: ["run", "-P=client", "--quiet", "client/main.ts", "-server", servers, "-user", "mover"],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const output = child.output();
+    const writer = child.stdin.getWriter();
+    const lines = Array.from({ length: 30 }, (_, i) => `failover line ${i}`);
+    for (const [i, line] of lines.entries()) {
+      await writer.write(new TextEncoder().encode(line + "\n"));
+      if (i === 14) await cluster.nodes[0]!.process.stop("SIGKILL");
+      await sleep(60);
+    }
+    await writer.close();
+    const timer = setTimeout(() => child.kill("SIGKILL"), 45_000);
+    const result = await output;
+    clearTimeout(timer);
+    const stderr = new TextDecoder().decode(result.stderr);
+    assert.equal(result.code, 0, stderr);
+    assert.match(stderr, /reconnecting/);
+    const received = new Map<string, number>();
+    await waitFor(
+      async () => {
+        received.clear();
+        await watcher.send({ t: "cmd", line: "/history 100" });
+        const history = await watcher.next((f) => f.t === "history");
+        for (const m of history.history as { text: string; from: string }[]) {
+          if (m.from === "mover") received.set(m.text, (received.get(m.text) ?? 0) + 1);
+        }
+        return lines.every((line) => received.has(line));
+      },
+      15_000,
+      "every line on n3",
+    );
+    for (const line of lines) {
+      assert.equal(received.get(line), 1, `${line} arrived ${received.get(line)} times`);
+    }
+    watcher.close();
+  });
+});

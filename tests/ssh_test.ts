@@ -9,7 +9,7 @@ import { createHash } from "node:crypto";
 import ssh2 from "ssh2";
 import type { ExecOptions, ParsedKey, PublicKeyAuthMethod } from "ssh2";
 import { type Frame, RawClient } from "./helpers/raw_client.ts";
-import { type NodeProcess, startNodeProcess } from "./helpers/node_process.ts";
+import { startNodeProcess } from "./helpers/node_process.ts";
 import { generateKey, type SshStream, SshTestClient, type TestKey } from "./helpers/ssh_client.ts";
 
 const isMsg = (kind: string, text?: string, from?: string) => (f: Frame) =>

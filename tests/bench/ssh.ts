@@ -100,7 +100,7 @@ export async function benchSsh(): Promise<SshBenchResult> {
     await new Promise((resolve) => setTimeout(resolve, 1000));
     // Memory first, before the handshake runs leave garbage behind.
     const before = await rssKiB(node.child.pid);
-    const counters = [];
+    const counters: { count: () => number }[] = [];
     for (let i = 0; i < SESSIONS; i++) {
       const client = await SshTestClient.connect(port, { username: `r${i}`, key: generateKey() });
       clients.push(client);
