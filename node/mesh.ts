@@ -271,6 +271,10 @@ export class Mesh {
   async #readLink(id: string, link: Link): Promise<void> {
     try {
       for await (const bytes of link.channel.messages()) {
+        if (this.#blocked().has(id)) {
+          link.channel.close();
+          break;
+        }
         let message: Record<string, unknown>;
         try {
           message = JSON.parse(decoder.decode(bytes));
@@ -346,6 +350,10 @@ export class Mesh {
 
   #sendTo(link: Link, message: unknown): void {
     if (link.channel.closed) return;
+    if (this.#blocked().has(link.channel.peer.nodeId)) {
+      link.channel.close();
+      return;
+    }
     link.channel.send(encoder.encode(JSON.stringify(message))).catch(() => link.channel.close());
   }
 }
