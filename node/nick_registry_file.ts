@@ -56,6 +56,13 @@ export class NickRegistryFile {
     try {
       registry = NickRegistry.fromJSON(JSON.parse(Deno.readTextFileSync(path)), options);
     } catch (error) {
+      if (error instanceof SyntaxError || error instanceof TypeError) {
+        // Starting empty would hand registered nicks to whoever asks first.
+        throw new (error.constructor as typeof SyntaxError)(
+          `Cannot read nick registry ${path}: ${error.message} (repair the file or move it aside)`,
+          { cause: error },
+        );
+      }
       if (!(error instanceof Deno.errors.NotFound)) throw error;
       registry = new NickRegistry(options);
     }

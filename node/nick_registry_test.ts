@@ -97,6 +97,9 @@ Deno.test("NickRegistryFile saves claims atomically and reads them back", async 
     assert.equal(again.registry.ownerOf("bob"), B);
     await again.close();
     assert.equal((await Deno.stat(path)).mode! & 0o777, 0o600);
+    await Deno.writeTextFile(`${dir}/broken.json`, "{not json");
+    assert.throws(() => NickRegistryFile.open(`${dir}/broken.json`), /Cannot read nick registry/);
+    await Deno.remove(`${dir}/broken.json`);
     const names = [];
     for await (const entry of Deno.readDir(dir)) names.push(entry.name);
     assert.deepEqual(names, ["nicks.json"], "no temporary file is left behind");

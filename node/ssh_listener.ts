@@ -13,7 +13,8 @@
  *   with no prompts) unless guests are off; passwords are never asked for;
  * - at most 6 failed logins per connection, 20 s from connect to a running
  *   chat, failed logins rate-limited per address (an address over its budget
- *   is disconnected before the handshake);
+ *   is disconnected before the handshake), at most 16 connections per address
+ *   that have not logged in yet;
  * - refused: subsystems (sftp...), port forwarding both ways, X11, agent
  *   forwarding, more than a few channels per connection; PTY sizes clamped.
  *
@@ -34,7 +35,7 @@ import type {
 import type { Hub } from "./hub.ts";
 import { type Logger, silentLogger } from "./logger.ts";
 import type { NickRegistry } from "./nick_registry.ts";
-import { SshAuthLimiter } from "./ssh_auth_limiter.ts";
+import { addressKey, SshAuthLimiter } from "./ssh_auth_limiter.ts";
 import { sshFingerprint } from "./ssh_host_key.ts";
 import { type SshChannel, SshChatSession, type SshTerminal } from "./ssh_session.ts";
 
@@ -72,6 +73,8 @@ export interface SshListenerOptions {
   maxChannels?: number;
   /** Connections at once. @default 2000 */
   maxConnections?: number;
+  /** Connections one address may have that have not logged in yet. @default 16 */
+  maxPendingPerAddress?: number;
   /** Failed-login budget per address. @default a new SshAuthLimiter() */
   limiter?: SshAuthLimiter;
   /** Output a slow reader may have queued before it is dropped (bytes). @default 1048576 */
@@ -94,6 +97,8 @@ interface SshConnection {
   username: string;
   fingerprint: string | undefined;
   authenticated: boolean;
+  /** Still counted among its address's connections that have not logged in. */
+  pending: boolean;
   failures: number;
   requests: number;
   channels: number;
@@ -118,6 +123,8 @@ export class SshListener {
   readonly #handshakeTimeoutMs: number;
   readonly #maxChannels: number;
   readonly #maxConnections: number;
+  readonly #maxPendingPerAddress: number;
+  readonly #pendingByAddress = new Map<string, number>();
   readonly #limiter: SshAuthLimiter;
   readonly #maxQueueBytes: number;
   readonly #maxLineBytes: number;
@@ -137,6 +144,7 @@ export class SshListener {
       handshakeTimeoutMs = 20_000,
       maxChannels = 3,
       maxConnections = 2000,
+      maxPendingPerAddress = 16,
       limiter = new SshAuthLimiter(),
       maxQueueBytes = 1 << 20,
       maxLineBytes = 16_384,
@@ -151,6 +159,7 @@ export class SshListener {
     this.#handshakeTimeoutMs = handshakeTimeoutMs;
     this.#maxChannels = maxChannels;
     this.#maxConnections = maxConnections;
+    this.#maxPendingPerAddress = maxPendingPerAddress;
     this.#limiter = limiter;
     this.#maxQueueBytes = maxQueueBytes;
     this.#maxLineBytes = maxLineBytes;
@@ -248,9 +257,12 @@ export class SshListener {
     const address = socket.remoteAddress ?? "";
     const port = socket.remotePort ?? 0;
     socket.on("error", () => {});
+    const pendingKey = addressKey(address);
+    const pending = this.#pendingByAddress.get(pendingKey) ?? 0;
     if (
       this.#closed ||
       this.#connections.size + this.#arriving.size >= this.#maxConnections ||
+      pending >= this.#maxPendingPerAddress ||
       !this.#limiter.allows(address)
     ) {
       this.#logger.debug("ssh connection refused", { addr: address });
@@ -267,20 +279,33 @@ export class SshListener {
       username: "",
       fingerprint: undefined,
       authenticated: false,
+      pending: true,
       failures: 0,
       requests: 0,
       channels: 0,
       started: false,
       chats: new Set(),
     };
+    this.#pendingByAddress.set(pendingKey, pending + 1);
     const key = `${address}|${port}`;
     this.#arriving.set(key, conn);
     socket.once("close", () => {
+      this.#loggedIn(conn);
       clearTimeout(conn.deadline);
       this.#arriving.delete(key);
       this.#connections.delete(conn);
     });
     this.#ssh.injectSocket(socket);
+  }
+
+  /** The connection no longer counts as pending for its address. */
+  #loggedIn(conn: SshConnection): void {
+    if (!conn.pending) return;
+    conn.pending = false;
+    const key = addressKey(conn.address);
+    const left = (this.#pendingByAddress.get(key) ?? 1) - 1;
+    if (left > 0) this.#pendingByAddress.set(key, left);
+    else this.#pendingByAddress.delete(key);
   }
 
   #timedOut(conn: SshConnection): void {
@@ -307,6 +332,7 @@ export class SshListener {
     client.on("authentication", (ctx) => this.#authenticate(conn, ctx));
     client.on("ready", () => {
       conn.authenticated = true;
+      this.#loggedIn(conn);
       this.#logger.info("ssh login", {
         user: conn.username.slice(0, 32),
         key: conn.fingerprint ?? "guest",
