@@ -5,8 +5,10 @@
  * it never interprets them — everything goes through the hub's apply path.
  *
  * Messages on a link are JSON objects with a `k` field: `m` (membership:
- * ping, ack, gossip…), `presence` (the sender's sessions), and the
- * replication messages of {@linkcode Replicator} (`ev`, `vv`, `have`, `gap`).
+ * ping, ack, gossip…), `presence` (the sender's sessions), `nicks` (nick
+ * ownership claims by SSH key: all of them when a link comes up, each new
+ * one as it happens), and the replication messages of
+ * {@linkcode Replicator} (`ev`, `vv`, `have`, `gap`).
  *
  * @module
  */
@@ -22,6 +24,7 @@ import {
   type SecureChannel,
 } from "./mesh_channel.ts";
 import { type Member, Membership, parseMembershipMessage } from "./membership.ts";
+import type { NickClaim, NickRegistry } from "./nick_registry.ts";
 import type { PresenceEntry } from "./presence.ts";
 import { type AckMode, type ReplicationMessage, Replicator } from "./replicator.ts";
 
@@ -48,6 +51,8 @@ export interface MeshOptions {
    * while they are in the returned set. @default none
    */
   blockedPeers?: () => ReadonlySet<string>;
+  /** Nick ownership to replicate (merged the same way on every node). @default none */
+  nicks?: NickRegistry;
   /** Logger. */
   logger: Logger;
 }
@@ -58,12 +63,16 @@ interface Link {
 }
 
 const encoder = new TextEncoder();
+
+/** Nick claims per message when a link comes up (bounded frames). */
+const NICK_BATCH = 1000;
 const decoder = new TextDecoder();
 
 /** A node's membership in the cluster. */
 export class Mesh {
   readonly #hub: Hub;
-  readonly #options: Required<Omit<MeshOptions, "identity" | "logger" | "blockedPeers">>;
+  readonly #options: Required<Omit<MeshOptions, "identity" | "logger" | "blockedPeers" | "nicks">>;
+  readonly #nicks: NickRegistry | undefined;
   readonly #blocked: () => ReadonlySet<string>;
   readonly #identity: MeshIdentity;
   readonly #logger: Logger;
@@ -94,6 +103,7 @@ export class Mesh {
     } = options;
     this.#hub = hub;
     this.#blocked = options.blockedPeers ?? (() => new Set());
+    this.#nicks = options.nicks;
     this.#identity = identity;
     this.#logger = logger;
     this.#options = {
@@ -142,6 +152,9 @@ export class Mesh {
     this.#listener = Deno.listen({ hostname: this.#options.hostname, port: this.#options.port });
     this.#accept(this.#listener);
     this.#hub.onPresence(() => this.#schedulePresence());
+    this.#nicks?.onClaim((claim) => {
+      for (const link of this.#links.values()) this.#sendTo(link, { k: "nicks", claims: [claim] });
+    });
     this.#membership.addSeeds([...this.#options.seeds]);
     this.#timers.push(
       setInterval(() => this.#membership.tick(), this.#options.tickMs),
@@ -264,6 +277,10 @@ export class Mesh {
     this.#logger.info("mesh link up", { peer: id, addr: channel.peer.advertise });
     this.#membership.linkUp({ id, addr: channel.peer.advertise, boot: channel.peer.boot });
     this.#sendTo(link, { k: "presence", entries: this.#hub.localPresence() });
+    const claims = this.#nicks?.toJSON().claims ?? [];
+    for (let i = 0; i < claims.length; i += NICK_BATCH) {
+      this.#sendTo(link, { k: "nicks", claims: claims.slice(i, i + NICK_BATCH) });
+    }
     this.#replicator.linkUp(id);
     this.#readLink(id, link);
   }
@@ -302,6 +319,9 @@ export class Mesh {
           break;
         case "presence":
           this.#hub.updateRemotePresence(id, message.entries as PresenceEntry[]);
+          break;
+        case "nicks":
+          for (const claim of message.claims as NickClaim[]) this.#nicks?.merge(claim);
           break;
         default:
           this.#replicator.receive(id, message as unknown as ReplicationMessage);

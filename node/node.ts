@@ -71,6 +71,7 @@ export async function startNode(
     port: config.mesh.port,
     seeds: config.mesh.peers,
     ackMode: config.mesh.ack,
+    nicks: nicks.registry,
     logger,
     ...(config.mesh.partitionFile ? { blockedPeers: partitionReader(config.mesh.partitionFile) } : {}),
   });

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { converged, startCluster, type TestCluster } from "./helpers/cluster.ts";
 import { RawClient } from "./helpers/raw_client.ts";
 import { freePort, startNodeProcess } from "./helpers/node_process.ts";
+import { generateKey, SshTestClient } from "./helpers/ssh_client.ts";
 
 /** Sends numbered lines at a steady rate and records the acknowledged ids. */
 class SteadySender {
@@ -55,8 +56,12 @@ async function waitFor(check: () => Promise<boolean>, waitMs: number, what: stri
   throw new Error(`Timed out waiting for ${what}`);
 }
 
-async function withCluster(fn: (cluster: TestCluster) => Promise<void>, args: string[] = []) {
-  const cluster = await startCluster({ args, secret: SECRET });
+async function withCluster(
+  fn: (cluster: TestCluster) => Promise<void>,
+  args: string[] = [],
+  ssh = false,
+) {
+  const cluster = await startCluster({ args, secret: SECRET, ssh });
   try {
     await waitFor(
       async () => {
@@ -284,4 +289,33 @@ Deno.test("the terminal client fails over to the next node: no loss, no duplicat
     }
     watcher.close();
   });
+});
+
+Deno.test("a nick owned by an SSH key on one node is refused on the others", async () => {
+  await withCluster(
+    async (cluster) => {
+      const key = generateKey();
+      const ssh = await SshTestClient.connect(cluster.nodes[0]!.process.sshPort!, {
+        username: "keeper",
+        key,
+      });
+      const run = await ssh.exec("/nick keeper");
+      run.end();
+      await run.waitClosed();
+      ssh.end();
+      await waitFor(
+        async () => {
+          const tcp = await RawClient.connect(port(cluster, 2));
+          await tcp.send({ t: "hello", v: 1, user: "Keeper" });
+          const answer = await tcp.next((f) => f.t === "welcome" || f.t === "error");
+          tcp.close();
+          return answer.t === "error" && /registered to an SSH key/.test(String(answer.message));
+        },
+        10_000,
+        "the claim to reach n3",
+      );
+    },
+    [],
+    true,
+  );
 });

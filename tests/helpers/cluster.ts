@@ -35,6 +35,8 @@ export interface ClusterOptions {
   args?: string[];
   /** Cluster secret. @default a random one */
   secret?: string;
+  /** Run SSH on every node (free ports, see `process.sshPort`). @default false */
+  ssh?: boolean;
 }
 
 /**
@@ -44,7 +46,7 @@ export interface ClusterOptions {
  * @returns The cluster.
  */
 export async function startCluster(options: ClusterOptions = {}): Promise<TestCluster> {
-  const { size = 3, args = [], secret = crypto.randomUUID() } = options;
+  const { size = 3, args = [], secret = crypto.randomUUID(), ssh = false } = options;
   const tag = crypto.randomUUID().slice(0, 6);
   const base = `./data/tmp/cluster-${tag}`;
   await Deno.mkdir(base, { recursive: true });
@@ -59,6 +61,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
     const peers = specs.filter((_, j) => j !== i).map((s) => `127.0.0.1:${s.meshPort}`).join(",");
     return startNodeProcess({
       id: spec.id,
+      ssh,
       args: [
         "--data",
         spec.dataDir,
