@@ -21,6 +21,18 @@ const CLUSTER_FLAGS = {
     arg: "LEVEL",
     help: "debug, info, warn or error",
   },
+  "data-root": {
+    type: "string",
+    default: "./data",
+    arg: "DIR",
+    help: "node i keeps its data in DIR/n<i>",
+  },
+  "port-offset": {
+    type: "number",
+    default: 0,
+    arg: "N",
+    help: "add N to every port (to run a second cluster beside the first)",
+  },
 } as const satisfies FlagSpec;
 
 /** The text of `main.ts cluster --help`. */
@@ -29,7 +41,7 @@ export const CLUSTER_HELP = formatHelp(
   CLUSTER_FLAGS,
   [
     "Node i (1, 2, 3) listens for clients on 8079+i, SSH on 2221+i, mesh on 7945+i,",
-    "keeps data in ./data/n<i>, and shares a cluster secret made for this run",
+    "keeps data in <data-root>/n<i>, and shares a cluster secret made for this run",
     "(or taken from MESHCHAT_CLUSTER_SECRET). Ctrl-C stops all of them.",
   ],
 );
@@ -71,12 +83,16 @@ export async function runLocalCluster(
   if (!Number.isInteger(flags.nodes) || flags.nodes < 1 || flags.nodes > 9) {
     throw new UsageError(`Invalid --nodes ${flags.nodes}: use 1 to 9`);
   }
+  const offset = flags["port-offset"];
+  if (!Number.isInteger(offset) || offset < -2000 || offset > 50000) {
+    throw new UsageError(`Invalid --port-offset ${offset}: use a whole number from -2000 to 50000`);
+  }
   const given = env("MESHCHAT_CLUSTER_SECRET");
   const secret = given || randomSecret();
   const color = !Deno.noColor && Deno.stdout.isTerminal();
   const children: Deno.ChildProcess[] = [];
   for (let i = 1; i <= flags.nodes; i++) {
-    const peers = Array.from({ length: flags.nodes }, (_, j) => `127.0.0.1:${7946 + j}`)
+    const peers = Array.from({ length: flags.nodes }, (_, j) => `127.0.0.1:${7946 + offset + j}`)
       .filter((_, j) => j !== i - 1);
     const child = new Deno.Command("deno", {
       args: [
@@ -87,14 +103,16 @@ export async function runLocalCluster(
         "node",
         "--id",
         `n${i}`,
+        "--data",
+        `${flags["data-root"]}/n${i}`,
         "--host",
         flags.host,
         "--port",
-        String(8079 + i),
+        String(8079 + offset + i),
         "--ssh-port",
-        String(2221 + i),
+        String(2221 + offset + i),
         "--mesh-port",
-        String(7945 + i),
+        String(7945 + offset + i),
         ...(peers.length > 0 ? ["--peers", peers.join(",")] : []),
         "--log-level",
         flags["log-level"],
@@ -115,8 +133,10 @@ export async function runLocalCluster(
       `meshchat: local cluster of ${flags.nodes} nodes${
         given ? "" : " (cluster secret generated for this run)"
       }`,
-      `  terminal client: deno task client -server localhost:8080,localhost:8081,localhost:8082 -user NAME`,
-      `  ssh:             ssh -p 2222 NAME@localhost`,
+      `  terminal client: deno task client -server ${
+        Array.from({ length: flags.nodes }, (_, j) => `localhost:${8080 + offset + j}`).join(",")
+      } -user NAME`,
+      `  ssh:             ssh -p ${2222 + offset} NAME@localhost`,
       `  Ctrl-C stops all nodes.`,
     ].join("\n"),
   );

@@ -113,7 +113,7 @@ const KV_MAX_COMMIT_BYTES = 800 * 1024;
  * when preparing it takes this long, so a slow machine makes smaller commits
  * rather than longer pauses.
  */
-const STEP_BUDGET_MS = 4;
+const STEP_BUDGET_MS = 2;
 /** Event kinds whose newest event per room is kept beyond the ring buffer. */
 const PINNED_KINDS: ReadonlySet<string> = new Set(["topic", "seal"]);
 
@@ -780,7 +780,7 @@ export class SnapshotStore {
           openChars += record.event.text.length + (record.event.sealed?.length ?? 0) + 160;
         }
         const chunkDone = openChars >= this.#chunkChars;
-        const overBudget = !chunkDone && (open.length & 63) === 0 &&
+        const overBudget = !chunkDone && (open.length & 31) === 0 &&
           batch.stepMs() > STEP_BUDGET_MS;
         if (chunkDone || overBudget) {
           await emitChunk();

@@ -1,0 +1,110 @@
+/**
+ * `main.ts cluster` (what `deno task cluster` and ./start_cluster.sh run):
+ * three nodes that talk together, and Ctrl-C stops them all.
+ */
+import assert from "node:assert/strict";
+import { RawClient } from "./helpers/raw_client.ts";
+
+async function refused(port: number): Promise<boolean> {
+  try {
+    (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+Deno.test("the local cluster starts three joined nodes and Ctrl-C stops every one of them", async () => {
+  // A random offset keeps clear of a cluster a developer may be running.
+  const offset = 20000 + Math.floor(Math.random() * 20000);
+  const child = new Deno.Command("deno", {
+    args: [
+      "run",
+      "-P=cluster",
+      "--quiet",
+      "main.ts",
+      "cluster",
+      "--port-offset",
+      String(offset),
+      "--data-root",
+      `./data/tmp/local-cluster-${offset}`,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let log = "";
+  const reading = Promise.all([child.stdout, child.stderr].map(async (stream) => {
+    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) log += chunk;
+  }));
+  const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
+  try {
+    const deadline = Date.now() + 30_000;
+    while ((log.match(/mesh link up/g) ?? []).length < 6 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.match(log, /cluster secret generated for this run/);
+    for (const id of ["n1", "n2", "n3"]) {
+      assert.match(log, new RegExp(`\\[${id}\\] .* listening what=clients`));
+    }
+    const alice = await RawClient.join(8080 + offset, "alice").catch((e) => {
+      throw new Error(`${e.message}\n${log}`);
+    });
+    const carol = await RawClient.join(8082 + offset, "carol");
+    await alice.send({ t: "say", text: "across the local cluster", cid: crypto.randomUUID() });
+    await carol.next((f) => f.t === "msg" && f.text === "across the local cluster");
+    alice.close();
+    carol.close();
+  } finally {
+    child.kill("SIGINT");
+    const status = await child.status;
+    clearTimeout(timer);
+    await reading;
+    assert.equal(status.code, 0, log);
+  }
+  for (const port of [8080, 8081, 8082, 7946, 7947, 7948]) {
+    assert.ok(
+      await refused(port + offset),
+      `port ${port + offset} still open: a node was left running`,
+    );
+  }
+  await Deno.remove(`./data/tmp/local-cluster-${offset}`, { recursive: true }).catch(() => {});
+});
+
+Deno.test("nodes of a local cluster whose runner was killed with -9 stop by themselves", async () => {
+  const offset = 20000 + Math.floor(Math.random() * 20000);
+  const child = new Deno.Command("deno", {
+    args: [
+      "run",
+      "-P=cluster",
+      "--quiet",
+      "main.ts",
+      "cluster",
+      "--port-offset",
+      String(offset),
+      "--data-root",
+      `./data/tmp/local-cluster-${offset}`,
+    ],
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  let log = "";
+  const reading = (async () => {
+    for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) log += chunk;
+  })();
+  const deadline = Date.now() + 30_000;
+  while ((log.match(/listening what=clients/g) ?? []).length < 3 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  child.kill("SIGKILL");
+  await child.status;
+  await reading;
+  const ports = [8080, 8081, 8082].map((p) => p + offset);
+  const stopBy = Date.now() + 15_000;
+  while (Date.now() < stopBy && !(await Promise.all(ports.map(refused))).every(Boolean)) {
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  for (const port of ports) {
+    assert.ok(await refused(port), `port ${port} still open: orphaned node`);
+  }
+  await Deno.remove(`./data/tmp/local-cluster-${offset}`, { recursive: true }).catch(() => {});
+});
