@@ -36,7 +36,7 @@ const CLIENT_FLAGS = {
     type: "string",
     default: "localhost:8080",
     arg: "HOST:PORT[,...]",
-    help: "node to connect to; with several, the first that answers",
+    help: "nodes to use: the first that answers; when it goes away, the next",
   },
   user: {
     type: "string",

@@ -318,7 +318,7 @@ export class SnapshotStore {
   /** Chunks by number. */
   readonly #chunks = new Map<number, Chunk>();
   /** The chunk each retained, written event lives in. */
-  readonly #chunkOf = new WeakMap<ChatEvent, number>();
+  readonly #chunkOf = new ChunkIndex();
   /** Chunks that lost events since the last snapshot. */
   #dirtyChunks = new Set<number>();
   #nextChunk = 1;
@@ -508,7 +508,7 @@ export class SnapshotStore {
       for (const event of events) {
         // Only the copy the hub kept (a cut compaction can leave two).
         if (hub.event(event.origin, event.seq) === event) {
-          this.#chunkOf.set(event, number);
+          this.#chunkOf.set(event.origin, event.seq, number);
           live++;
         }
       }
@@ -520,7 +520,7 @@ export class SnapshotStore {
     for (const event of hub.events()) {
       events++;
       if (PINNED_KINDS.has(event.kind)) this.#pin(event);
-      if (!this.#chunkOf.has(event)) {
+      if (this.#chunkOf.get(event.origin, event.seq) === 0) {
         this.#pending.push({ event, origin: event.origin, contiguous: 0 });
       }
     }
@@ -643,9 +643,8 @@ export class SnapshotStore {
 
   /** An event is no longer retained (or moves): its chunk loses it. */
   #release(event: ChatEvent): void {
-    const number = this.#chunkOf.get(event);
-    if (number === undefined) return;
-    this.#chunkOf.delete(event);
+    const number = this.#chunkOf.delete(event.origin, event.seq);
+    if (number === 0) return;
     const chunk = this.#chunks.get(number);
     if (chunk === undefined) return;
     chunk.live--;
@@ -692,7 +691,10 @@ export class SnapshotStore {
       if (chunk === undefined || chunk.live * 2 >= chunk.events.length) continue;
       dead.push(number);
       for (const event of chunk.events) {
-        if (this.#chunkOf.get(event) === number) {
+        if (
+          this.#chunkOf.get(event.origin, event.seq) === number &&
+          hub.event(event.origin, event.seq) === event
+        ) {
           compacted.push({ event, origin: event.origin, contiguous: 0 });
         }
       }
@@ -749,8 +751,9 @@ export class SnapshotStore {
         for (const event of members) {
           // Evicted before this snapshot: written (for the cut) but not alive.
           if (hub.event(event.origin, event.seq) !== event) continue;
+          if (this.#chunkOf.get(event.origin, event.seq) === number) continue; // listed twice
           this.#release(event); // a compacted event leaves its old chunk
-          this.#chunkOf.set(event, number);
+          this.#chunkOf.set(event.origin, event.seq, number);
           live++;
         }
         this.#chunks.set(number, { events: members, live, parts: parts.length });
@@ -848,6 +851,59 @@ export class SnapshotStore {
       clean,
     });
     return result;
+  }
+}
+
+const PAGE_BITS = 10;
+const PAGE_SIZE = 1 << PAGE_BITS;
+
+/**
+ * Event id → chunk number, in pages of 1,024 consecutive seqs per origin
+ * (seqs are dense). Unlike a `Map` of 100,000 entries it never rehashes, so
+ * no single insertion stalls the event loop for milliseconds.
+ */
+class ChunkIndex {
+  readonly #origins = new Map<string, Map<number, { slots: Int32Array; used: number }>>();
+
+  /** The chunk of an event, 0 when none. */
+  get(origin: string, seq: number): number {
+    const page = this.#origins.get(origin)?.get(Math.floor(seq / PAGE_SIZE));
+    return page === undefined ? 0 : page.slots[seq % PAGE_SIZE]!;
+  }
+
+  /** Sets the chunk of an event (chunk numbers start at 1). */
+  set(origin: string, seq: number, chunk: number): void {
+    let pages = this.#origins.get(origin);
+    if (pages === undefined) {
+      pages = new Map();
+      this.#origins.set(origin, pages);
+    }
+    const pageNumber = Math.floor(seq / PAGE_SIZE);
+    let page = pages.get(pageNumber);
+    if (page === undefined) {
+      page = { slots: new Int32Array(PAGE_SIZE), used: 0 };
+      pages.set(pageNumber, page);
+    }
+    const slot = seq % PAGE_SIZE;
+    if (page.slots[slot] === 0) page.used++;
+    page.slots[slot] = chunk;
+  }
+
+  /** Forgets an event; returns the chunk it was in, 0 when none. */
+  delete(origin: string, seq: number): number {
+    const pages = this.#origins.get(origin);
+    const pageNumber = Math.floor(seq / PAGE_SIZE);
+    const page = pages?.get(pageNumber);
+    if (pages === undefined || page === undefined) return 0;
+    const slot = seq % PAGE_SIZE;
+    const chunk = page.slots[slot]!;
+    if (chunk === 0) return 0;
+    page.slots[slot] = 0;
+    if (--page.used === 0) {
+      pages.delete(pageNumber);
+      if (pages.size === 0) this.#origins.delete(origin);
+    }
+    return chunk;
   }
 }
 
