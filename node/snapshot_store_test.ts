@@ -245,7 +245,9 @@ Deno.test("SnapshotStore restores a state the node went through when a snapshot 
       delete versions["n1.1"];
       assert.ok(
         states.get(ids)!.has(JSON.stringify(versions)),
-        `cut at commit ${cut}: version vector ${JSON.stringify(versions)} does not match the events`,
+        `cut at commit ${cut}: version vector ${
+          JSON.stringify(versions)
+        } does not match the events`,
       );
       await restarted.store.close();
     });

@@ -7,6 +7,7 @@
  */
 import { startNodeProcess } from "../helpers/node_process.ts";
 import { meshBench } from "./mesh.ts";
+import { benchSnapshot, printSnapshotBench } from "./snapshot.ts";
 import {
   connect,
   connectAll,
@@ -124,12 +125,14 @@ async function fanout() {
 const micro = await microBenchmarks();
 const e2e = await fanout();
 const mesh = await meshBench();
+const snapshot = await benchSnapshot();
 const results = {
   date: new Date().toISOString(),
   deno: Deno.version.deno,
   micro,
   fanout: e2e,
   mesh,
+  snapshot,
 };
 
 const fmt = (n: number) => n.toLocaleString("en-US");
@@ -176,6 +179,7 @@ console.log(
     fmt(mesh.clusterFanout.deliveriesPerSecond)
   } deliveries/s, lost ${mesh.clusterFanout.lost}`,
 );
+printSnapshotBench(snapshot);
 await Deno.mkdir("data/bench", { recursive: true });
 await Deno.writeTextFile("data/bench/results.json", JSON.stringify(results, null, 2) + "\n");
 console.log("\nwritten: data/bench/results.json");

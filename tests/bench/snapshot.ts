@@ -54,7 +54,9 @@ function events(count: number, firstSeq: number, wall: number): ChatEvent[] {
 }
 
 /** Measures the longest stall of the event loop while `work` runs. */
-async function withPauseProbe<T>(work: () => Promise<T>): Promise<{ value: T; maxPauseMs: number }> {
+async function withPauseProbe<T>(
+  work: () => Promise<T>,
+): Promise<{ value: T; maxPauseMs: number }> {
   let last = performance.now();
   let maxPauseMs = 0;
   const probe = setInterval(() => {
@@ -174,7 +176,9 @@ export function printSnapshotBench(
     `  longest event-loop pause during it ${result.maxPauseMs} ms (target <= 10; worst run ${result.worstPauseMs} ms; the store's own longest step ${result.longestStepMs} ms)`,
   );
   console.log(`  incremental snapshot of 1,000 new events ${result.incrementalMs} ms`);
-  console.log(`  restore (open, validate, load into a hub) ${fmt(result.restoreMs)} ms (target <= 1000)`);
+  console.log(
+    `  restore (open, validate, load into a hub) ${fmt(result.restoreMs)} ms (target <= 1000)`,
+  );
 }
 
 if (import.meta.main) printSnapshotBench(await benchSnapshot());
