@@ -73,7 +73,9 @@ export async function startNode(
     ackMode: config.mesh.ack,
     nicks: nicks.registry,
     logger,
-    ...(config.mesh.partitionFile ? { blockedPeers: partitionReader(config.mesh.partitionFile) } : {}),
+    ...(config.mesh.partitionFile
+      ? { blockedPeers: partitionReader(config.mesh.partitionFile) }
+      : {}),
   });
   if (mesh) {
     mesh.start();

@@ -81,7 +81,9 @@ export class Receiver {
           let end = text.indexOf("\n");
           while (end !== -1) {
             const at = text.indexOf("sent=", start);
-            if (at !== -1 && at < end) this.latencies.push(now - parseFloat(text.slice(at + 5, at + 25)));
+            if (at !== -1 && at < end) {
+              this.latencies.push(now - parseFloat(text.slice(at + 5, at + 25)));
+            }
             this.lines++;
             start = end + 1;
             end = text.indexOf("\n", start);
