@@ -396,10 +396,8 @@ export class Hub {
     kind: "message" | "action" = "message",
     cid?: string,
   ): ChatEvent {
-    if (cid !== undefined) {
-      const earlier = this.#byCid.get(cidKey(session.nick, cid));
-      if (earlier) return earlier;
-    }
+    const earlier = this.#resent(session, cid);
+    if (earlier) return earlier;
     const room = this.#memberRoom(session, roomName);
     if (this.#room(room).sealed !== undefined) {
       throw new ProtocolError(
@@ -432,10 +430,8 @@ export class Hub {
     kind: "message" | "action" = "message",
     cid?: string,
   ): ChatEvent {
-    if (cid !== undefined) {
-      const earlier = this.#byCid.get(cidKey(session.nick, cid));
-      if (earlier) return earlier;
-    }
+    const earlier = this.#resent(session, cid);
+    if (earlier) return earlier;
     const room = this.#memberRoom(session, roomName);
     if (this.#room(room).sealed === undefined) {
       throw new ProtocolError(
@@ -902,6 +898,11 @@ export class Hub {
     if (room?.sealEvent !== event || room.sealed === undefined) return;
     const frame: ServerFrame = { t: "sealed", room: room.name, params: room.sealed };
     for (const session of this.#listeners(room.name)) session.sink.send(frame);
+  }
+
+  /** The event already accepted for a line this session resent (same line id), if any. */
+  #resent(session: Session, cid: string | undefined): ChatEvent | undefined {
+    return cid === undefined ? undefined : this.#byCid.get(cidKey(session.nick, cid));
   }
 
   #room(name: string): Room {

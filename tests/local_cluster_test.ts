@@ -14,8 +14,8 @@ async function refused(port: number): Promise<boolean> {
   }
 }
 
-Deno.test("the local cluster starts three joined nodes and Ctrl-C stops every one of them", async () => {
-  // A random offset keeps clear of a cluster a developer may be running.
+/** Starts `main.ts cluster` on random ports (clear of a cluster a developer may run) and scratch data. */
+function spawnCluster(stderr: "piped" | "null"): { child: Deno.ChildProcess; offset: number } {
   const offset = 20000 + Math.floor(Math.random() * 20000);
   const child = new Deno.Command("deno", {
     args: [
@@ -30,8 +30,13 @@ Deno.test("the local cluster starts three joined nodes and Ctrl-C stops every on
       `./data/tmp/local-cluster-${offset}`,
     ],
     stdout: "piped",
-    stderr: "piped",
+    stderr,
   }).spawn();
+  return { child, offset };
+}
+
+Deno.test("the local cluster starts three joined nodes and Ctrl-C stops every one of them", async () => {
+  const { child, offset } = spawnCluster("piped");
   let log = "";
   const reading = Promise.all([child.stdout, child.stderr].map(async (stream) => {
     for await (const chunk of stream.pipeThrough(new TextDecoderStream())) log += chunk;
@@ -71,22 +76,7 @@ Deno.test("the local cluster starts three joined nodes and Ctrl-C stops every on
 });
 
 Deno.test("nodes of a local cluster whose runner was killed with -9 stop by themselves", async () => {
-  const offset = 20000 + Math.floor(Math.random() * 20000);
-  const child = new Deno.Command("deno", {
-    args: [
-      "run",
-      "-P=cluster",
-      "--quiet",
-      "main.ts",
-      "cluster",
-      "--port-offset",
-      String(offset),
-      "--data-root",
-      `./data/tmp/local-cluster-${offset}`,
-    ],
-    stdout: "piped",
-    stderr: "null",
-  }).spawn();
+  const { child, offset } = spawnCluster("null");
   let log = "";
   const reading = (async () => {
     for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) log += chunk;
