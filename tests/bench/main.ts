@@ -8,6 +8,7 @@
 import { startNodeProcess } from "../helpers/node_process.ts";
 import { meshBench } from "./mesh.ts";
 import { benchSnapshot, printSnapshotBench } from "./snapshot.ts";
+import { benchSsh, formatSshResult } from "./ssh.ts";
 import {
   connect,
   connectAll,
@@ -126,6 +127,7 @@ const micro = await microBenchmarks();
 const e2e = await fanout();
 const mesh = await meshBench();
 const snapshot = await benchSnapshot();
+const ssh = await benchSsh();
 const results = {
   date: new Date().toISOString(),
   deno: Deno.version.deno,
@@ -133,6 +135,7 @@ const results = {
   fanout: e2e,
   mesh,
   snapshot,
+  ssh,
 };
 
 const fmt = (n: number) => n.toLocaleString("en-US");
@@ -180,6 +183,8 @@ console.log(
   } deliveries/s, lost ${mesh.clusterFanout.lost}`,
 );
 printSnapshotBench(snapshot);
+console.log("");
+for (const line of formatSshResult(ssh)) console.log(line);
 await Deno.mkdir("data/bench", { recursive: true });
 await Deno.writeTextFile("data/bench/results.json", JSON.stringify(results, null, 2) + "\n");
 console.log("\nwritten: data/bench/results.json");
