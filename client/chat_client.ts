@@ -112,11 +112,15 @@ export class ChatClient {
   #outgoing: Promise<void> = Promise.resolve();
   #nextCid = 1;
   #byeReason: string | undefined;
+  #expelled = false;
   #nick = "";
   #current = "";
   /** Line ids are unique per client run: a resent line is recognised, a new run's is not. */
   readonly #cidPrefix = crypto.randomUUID().slice(0, 8);
   readonly #seen = new Set<string>();
+  /** Line ids refused by the rate limit (and those after them), resent in order. */
+  readonly #throttled: string[] = [];
+  #throttleTimer: ReturnType<typeof setTimeout> | undefined;
   #quitRequested = false;
 
   private constructor(
@@ -426,8 +430,36 @@ export class ChatClient {
     const cid = `${this.#cidPrefix}-${this.#nextCid++}`;
     const entry: Pending = { frame: { ...frame, cid }, done };
     this.#pending.set(cid, entry);
-    this.#resend(cid);
+    // While earlier lines wait out the rate limit, later ones queue behind them: order is kept.
+    if (this.#throttled.length > 0) this.#throttled.push(cid);
+    else this.#resend(cid);
     return cid;
+  }
+
+  /**
+   * A line was refused by the rate limit: it and every later line go again
+   * one at a time, in order, the next once the previous is acknowledged.
+   */
+  #throttle(cid: string): void {
+    const order = (id: string) => Number(id.slice(id.lastIndexOf("-") + 1));
+    if (!this.#throttled.includes(cid)) {
+      this.#throttled.push(cid);
+      this.#throttled.sort((a, b) => order(a) - order(b));
+    }
+    if (this.#throttleTimer !== undefined) return;
+    this.#throttleTimer = setTimeout(() => {
+      this.#throttleTimer = undefined;
+      const head = this.#throttled[0];
+      if (head !== undefined) this.#resend(head);
+    }, RATE_RETRY_MS);
+  }
+
+  /** After an answer to the head of the throttled queue, sends the next one. */
+  #throttleNext(cid: string): void {
+    if (this.#throttled[0] !== cid) return;
+    this.#throttled.shift();
+    const next = this.#throttled[0];
+    if (next !== undefined) this.#resend(next);
   }
 
   #resend(cid: string): void {
@@ -443,7 +475,7 @@ export class ChatClient {
     while (true) {
       for await (const frame of frames) this.#accept(frame);
       this.#conn.close();
-      if (this.#quitRequested || this.#byeReason === "quit") break;
+      if (this.#quitRequested || this.#byeReason === "quit" || this.#expelled) break;
       const next = await this.#failover();
       if (next === undefined) break;
       frames = next;
@@ -523,8 +555,7 @@ export class ChatClient {
         if (frame.cid !== undefined) {
           if (frame.code === "rate_limited" && this.#pending.has(frame.cid)) {
             // Paste-friendly: a rate-limited line waits and goes again, nothing is lost.
-            const cid = frame.cid;
-            setTimeout(() => this.#resend(cid), RATE_RETRY_MS);
+            this.#throttle(frame.cid);
             return;
           }
           this.#settleCid(frame.cid, frame.message);
@@ -549,6 +580,8 @@ export class ChatClient {
         break;
       case "bye":
         this.#byeReason = frame.reason;
+        // Kicked or banned by an operator: reconnecting elsewhere would dodge it.
+        if (frame.expelled === true) this.#expelled = true;
         break;
       case "msg":
         this.#options.onNick?.(frame.from);
@@ -650,6 +683,7 @@ export class ChatClient {
     const entry = this.#pending.get(cid);
     if (entry === undefined) return;
     this.#pending.delete(cid);
+    this.#throttleNext(cid);
     entry.done(error);
   }
 }

@@ -53,6 +53,13 @@ export interface MeshOptions {
   blockedPeers?: () => ReadonlySet<string>;
   /** Nick ownership to replicate (merged the same way on every node). @default none */
   nicks?: NickRegistry;
+  /**
+   * Inbound handshakes in progress at once; more are closed at once (each
+   * has the 5 s deadline of {@linkcode acceptChannel}). @default 64
+   */
+  maxHandshakes?: number;
+  /** Inbound handshakes in progress at once from one address. @default 16 */
+  maxHandshakesPerAddress?: number;
   /** Logger. */
   logger: Logger;
 }
@@ -64,6 +71,9 @@ interface Link {
 
 const encoder = new TextEncoder();
 
+/** How long a member declared dead keeps a working link, to refute a stale rumour (ms). */
+const DEAD_GRACE_MS = 3000;
+
 /** Nick claims per message when a link comes up (bounded frames). */
 const NICK_BATCH = 1000;
 const decoder = new TextDecoder();
@@ -71,16 +81,27 @@ const decoder = new TextDecoder();
 /** A node's membership in the cluster. */
 export class Mesh {
   readonly #hub: Hub;
-  readonly #options: Required<Omit<MeshOptions, "identity" | "logger" | "blockedPeers" | "nicks">>;
+  readonly #options: Required<
+    Omit<
+      MeshOptions,
+      "identity" | "logger" | "blockedPeers" | "nicks" | "maxHandshakes" | "maxHandshakesPerAddress"
+    >
+  >;
   readonly #nicks: NickRegistry | undefined;
   readonly #blocked: () => ReadonlySet<string>;
   readonly #identity: MeshIdentity;
   readonly #logger: Logger;
   readonly #links = new Map<string, Link>();
   readonly #dialing = new Set<string>();
+  readonly #maxHandshakes: number;
+  readonly #maxHandshakesPerAddress: number;
+  /** Inbound handshakes in progress, per remote address. */
+  readonly #handshaking = new Map<string, number>();
+  #handshakingTotal = 0;
   readonly #failures = new FailureLog();
   readonly #membership: Membership;
   readonly #replicator: Replicator;
+  readonly #burials = new Map<string, ReturnType<typeof setTimeout>>();
   #listener: Deno.TcpListener | undefined;
   #timers: ReturnType<typeof setInterval>[] = [];
   #presenceTimer: ReturnType<typeof setTimeout> | undefined;
@@ -102,6 +123,8 @@ export class Mesh {
       batchEvents = 2000,
     } = options;
     this.#hub = hub;
+    this.#maxHandshakes = options.maxHandshakes ?? 64;
+    this.#maxHandshakesPerAddress = options.maxHandshakesPerAddress ?? 16;
     this.#blocked = options.blockedPeers ?? (() => new Set());
     this.#nicks = options.nicks;
     this.#identity = identity;
@@ -122,6 +145,8 @@ export class Mesh {
         dial: (_id, addr) => this.#dial(addr),
         changed: (member, previous, restarted) => this.#memberChanged(member, previous, restarted),
       },
+      // A small full mesh: redialling a lost member every 3 s at most is cheap and heals fast.
+      { config: { reconnectMaxMs: 3000 } },
     );
     this.#replicator = new Replicator(hub, {
       send: (peer, message) => this.#send(peer, message),
@@ -180,6 +205,7 @@ export class Mesh {
     await new Promise((resolve) => setTimeout(resolve, 50));
     for (const timer of this.#timers) clearInterval(timer);
     clearTimeout(this.#presenceTimer);
+    for (const timer of this.#burials.values()) clearTimeout(timer);
     try {
       this.#listener?.close();
     } catch {
@@ -193,7 +219,30 @@ export class Mesh {
   async #accept(listener: Deno.TcpListener): Promise<void> {
     try {
       for await (const conn of listener) {
-        this.#handshake(conn, false, `${conn.remoteAddr.hostname}`);
+        const host = conn.remoteAddr.hostname;
+        const busy = this.#handshaking.get(host) ?? 0;
+        if (
+          busy >= this.#maxHandshakesPerAddress || this.#handshakingTotal >= this.#maxHandshakes
+        ) {
+          // Unauthenticated peers get nothing, not even a reason: close at once.
+          if (this.#failures.shouldLog(host)) {
+            this.#logger.warn("mesh handshakes over limit", { peer: host, busy });
+          }
+          try {
+            conn.close();
+          } catch {
+            // already closed
+          }
+          continue;
+        }
+        this.#handshaking.set(host, busy + 1);
+        this.#handshakingTotal++;
+        this.#handshake(conn, false, host, () => {
+          this.#handshakingTotal--;
+          const left = (this.#handshaking.get(host) ?? 1) - 1;
+          if (left > 0) this.#handshaking.set(host, left);
+          else this.#handshaking.delete(host);
+        });
       }
     } catch (error) {
       if (!(error instanceof Deno.errors.BadResource)) throw error;
@@ -214,7 +263,12 @@ export class Mesh {
     }
   }
 
-  async #handshake(conn: Deno.TcpConn, initiated: boolean, where: string): Promise<void> {
+  async #handshake(
+    conn: Deno.TcpConn,
+    initiated: boolean,
+    where: string,
+    done?: () => void,
+  ): Promise<void> {
     try {
       conn.setNoDelay(true); // small frames must not wait for Nagle
     } catch {
@@ -225,7 +279,9 @@ export class Mesh {
       channel = initiated
         ? await initiateChannel(conn, this.#identity)
         : await acceptChannel(conn, this.#identity, { admit: (peer) => this.#admit(peer) });
+      done?.();
     } catch (error) {
+      done?.();
       if (error instanceof HandshakeError) {
         if (error.reason === "refused") {
           this.#logger.error("mesh peer refused us", { peer: where, reason: error.message });
@@ -353,14 +409,30 @@ export class Mesh {
       state: member.state,
       was: previous ?? "new",
     });
-    // A node that died, left or restarted takes its sessions with it.
-    if (member.state === "dead" || member.state === "left" || previous === undefined || restarted) {
+    // A node that left or restarted takes its sessions with it.
+    if (member.state === "left" || previous === undefined || restarted) {
       this.#hub.dropRemotePresence(member.id);
     }
-    if (member.state === "dead" || member.state === "left") {
-      this.#links.get(member.id)?.channel.close();
-    }
+    if (member.state === "left") this.#links.get(member.id)?.channel.close();
+    if (member.state === "dead") this.#buryLater(member.id);
     this.#replicator.releaseAcks();
+  }
+
+  /**
+   * A member declared dead may only be the subject of a stale rumour while
+   * our own link to it is healthy (it then refutes within a probe or two).
+   * Give it a grace period; if it is still dead then, drop its link (so
+   * nothing queues for a stopped process) and its people.
+   */
+  #buryLater(id: string): void {
+    if (this.#burials.has(id)) return;
+    const timer = setTimeout(() => {
+      this.#burials.delete(id);
+      if (this.#membership.member(id)?.state !== "dead") return;
+      this.#hub.dropRemotePresence(id);
+      this.#links.get(id)?.channel.close();
+    }, this.#links.has(id) ? DEAD_GRACE_MS : 0);
+    this.#burials.set(id, timer);
   }
 
   #send(to: string, message: unknown): void {
