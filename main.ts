@@ -11,7 +11,7 @@
  */
 import { UsageError } from "./core/cli_flags.ts";
 import { createLogger } from "./node/logger.ts";
-import { startNode } from "./node/node.ts";
+import { OpsFileError, startNode } from "./node/node.ts";
 import { NODE_HELP, parseNodeConfig } from "./node/node_config.ts";
 import { HostKeyError } from "./node/ssh_host_key.ts";
 import { SnapshotStore, SnapshotStoreError } from "./node/snapshot_store.ts";
@@ -78,7 +78,7 @@ async function runNode(args: readonly string[]): Promise<number> {
       );
       return 1;
     }
-    if (error instanceof HostKeyError) {
+    if (error instanceof HostKeyError || error instanceof OpsFileError) {
       logger.error(error.message);
       return 1;
     }

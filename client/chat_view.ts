@@ -72,6 +72,7 @@ export class ChatView {
         this.#node = sanitizeText(frame.node);
         return [
           { text: `Connected to node ${this.#node} as ${this.#nick}. Type /help for commands.` },
+          ...(frame.motd ? [{ text: `Message of the day: ${sanitizeText(frame.motd)}` }] : []),
           ...this.#topic(frame.room, frame.topic, frame.sealed !== undefined),
           ...this.#messages(frame.history, openings),
         ];

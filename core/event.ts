@@ -28,7 +28,12 @@ export type EventKind =
   /** Someone went away (`text` is the reason) or came back (`text` is ""). */
   | "away"
   /** The room was sealed; `text` is the public seal parameters (JSON). */
-  | "seal";
+  | "seal"
+  /**
+   * A moderation change (op, ban, mute, kick, motd), cluster-wide in room
+   * `""`; `text` is the action as JSON (see `node/moderation.ts`).
+   */
+  | "mod";
 
 /** Every kind, for validation. */
 export const EVENT_KINDS: readonly EventKind[] = [
@@ -41,6 +46,7 @@ export const EVENT_KINDS: readonly EventKind[] = [
   "topic",
   "away",
   "seal",
+  "mod",
 ];
 
 /** Kinds that are conversation rather than presence. */
@@ -58,7 +64,7 @@ export interface ChatEvent {
   readonly seq: number;
   /** Hybrid logical clock stamp; `hlc.node` equals `origin`. */
   readonly hlc: HlcStamp;
-  /** Room name (normalised), or `""` for private messages. */
+  /** Room name (normalised), or `""` for private messages and moderation. */
   readonly room: string;
   /** What the event changes. */
   readonly kind: EventKind;

@@ -49,6 +49,16 @@ export type ErrorCode =
   | "rate_limited"
   | "forbidden"
   | "overflow"
+  /** Connection limits (node/connection_limits.ts): this address has too many open. */
+  | "too_many_connections"
+  /** Connection limits: the node has as many connections as it takes. */
+  | "server_full"
+  /** A repeat offender, refused for a cooling-off period. */
+  | "refused"
+  /** Nothing was received for the idle timeout. */
+  | "idle_timeout"
+  /** The connection sent more bytes per minute than allowed. */
+  | "flood"
   | "shutdown"
   | "server_error"
   /** Plain text was sent to a sealed room: it must be sealed by the client. */
@@ -58,7 +68,11 @@ export type ErrorCode =
   /** The room is already sealed with other parameters. */
   | "already_sealed"
   /** A sealed envelope is malformed or names another room or sender. */
-  | "bad_envelope";
+  | "bad_envelope"
+  /** The person (nick, SSH key or address) is banned from the chat. */
+  | "banned"
+  /** The person is muted: their messages are refused. */
+  | "muted";
 
 /** A chat event as clients see it. */
 export interface MsgFrame {
@@ -88,6 +102,8 @@ export type ServerFrame =
     /** The room's seal parameters when it is sealed (end-to-end encrypted). */
     readonly sealed?: SealParams;
     readonly history: readonly MsgFrame[];
+    /** The cluster's message of the day, when one is set. */
+    readonly motd?: string;
   }
   | {
     readonly t: "joined";
@@ -127,7 +143,12 @@ export type ServerFrame =
     readonly cid?: string;
   }
   | { readonly t: "pong" }
-  | { readonly t: "bye"; readonly reason: string };
+  | {
+    readonly t: "bye";
+    readonly reason: string;
+    /** Set when an operator kicked or banned the person: clients should not reconnect on their own. */
+    readonly expelled?: boolean;
+  };
 
 /** A validated client request. */
 export type ClientFrame =

@@ -136,3 +136,30 @@ export class VersionVector {
     return vector;
   }
 }
+
+/**
+ * Validates a version vector from outside this process (a peer): an object
+ * whose own keys map to non-negative safe integers, copied key by key.
+ *
+ * @param value Parsed JSON.
+ * @returns The vector's JSON form.
+ * @throws {TypeError} When the value or any entry is malformed.
+ */
+export function parseVersionVector(value: unknown): VersionVectorJson {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new TypeError("Invalid version vector: expected an object");
+  }
+  const out: VersionVectorJson = {};
+  for (const [origin, seq] of Object.entries(value)) {
+    if (typeof seq !== "number" || !Number.isSafeInteger(seq) || seq < 0 || origin.length > 64) {
+      throw new TypeError(`Invalid version vector: bad entry for "${origin.slice(0, 64)}"`);
+    }
+    Object.defineProperty(out, origin, {
+      value: seq,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  }
+  return out;
+}

@@ -4,16 +4,25 @@
  * and command table, and encodes what the hub sends back. Bad input gets an
  * `error` frame; the connection and everyone else carry on.
  *
+ * Limits ({@linkcode ConnectionLimits} and the options below): connections
+ * per address and in total, bytes per minute, a hello deadline, an idle
+ * timeout; an offender is told why in an `error` frame before it is closed.
+ * A connection flooding rate-limited lines is read slowly, so the flood
+ * waits in its own TCP buffers rather than in the node's event loop.
+ *
  * @module
  */
 import type { ChatEvent } from "../core/event.ts";
 import { encodeFrame, FrameDecoder } from "../core/ndjson.ts";
+import { TokenBucket } from "../core/rate_limiter.ts";
 import { type CommandContext, handleInput, handleSealed } from "./commands.ts";
+import { ConnectionLimits } from "./connection_limits.ts";
 import type { Hub, Session, SessionSink } from "./hub.ts";
 import type { Logger } from "./logger.ts";
 import { OutboundQueue } from "./outbound_queue.ts";
 import {
   type ClientFrame,
+  type ErrorCode,
   parseClientFrame,
   ProtocolError,
   type ServerFrame,
@@ -30,11 +39,46 @@ export interface ClientListenerOptions {
   /** Time a dropped connection gets to receive its last frames (ms). @default 2000 */
   closeGraceMs?: number;
   /**
+   * Connection counts per address and in total, and repeat-offender refusal
+   * (share one with the other frontends). @default a new ConnectionLimits()
+   */
+  limits?: ConnectionLimits;
+  /**
+   * A session that sends no bytes for this long is told `idle_timeout` and
+   * dropped (ms); 0 = never. @default 1800000
+   */
+  idleTimeoutMs?: number;
+  /**
+   * Bytes a connection may send per minute (a token bucket that holds one
+   * minute's worth); over it, it is told `flood` and dropped; 0 = no limit.
+   * @default 1048576
+   */
+  maxBytesPerMinute?: number;
+  /**
    * Resolves when an accepted message may be acknowledged (the mesh waits
    * for a peer to hold it). @default resolves at once
    */
   ackGate?: (event: ChatEvent) => Promise<void>;
 }
+
+/**
+ * Largest read per connection (bytes); reads start at 4 KiB and grow when
+ * full. A read's lines are handled in one go, so this also bounds how long
+ * one flooding connection holds the event loop before others get a turn.
+ */
+const MAX_READ_BYTES = 16 * 1024;
+
+/** A flooding connection (see FLOOD_STREAK) is not read for this long (ms). */
+const RATE_LIMITED_PAUSE_MS = 200;
+
+/**
+ * Rate-limited lines in a row that make a flood (and the pause above); fewer,
+ * such as the tail of a pasted block, are only answered `rate_limited`.
+ */
+const FLOOD_STREAK = 20;
+
+/** Read size of a connection that was rate-limited recently (bytes). */
+const LIMITED_READ_BYTES = 1024;
 
 /** Frames fanned out to many sessions are encoded once, not once per reader. */
 const encodedFrames = new WeakMap<object, Uint8Array>();
@@ -56,6 +100,7 @@ export class ClientListener {
   readonly #logger: Logger;
   readonly #options: Required<ClientListenerOptions>;
   readonly #connections = new Map<ClientConnection, Promise<void>>();
+  #idleSweep: ReturnType<typeof setInterval> | undefined;
 
   /**
    * @param hub The hub to serve.
@@ -75,11 +120,28 @@ export class ClientListener {
       helloTimeoutMs = 10_000,
       closeGraceMs = 2000,
       ackGate = () => Promise.resolve(),
+      limits = new ConnectionLimits(),
+      idleTimeoutMs = 1_800_000,
+      maxBytesPerMinute = 1 << 20,
     } = options;
+    if (maxBytesPerMinute !== 0 && maxBytesPerMinute < 65536) {
+      throw new RangeError(
+        `Invalid maxBytesPerMinute ${maxBytesPerMinute}: use 0 (no limit) or at least 65536`,
+      );
+    }
     this.#hub = hub;
     this.#listener = listener;
     this.#logger = logger;
-    this.#options = { maxLineBytes, maxQueueBytes, helloTimeoutMs, closeGraceMs, ackGate };
+    this.#options = {
+      maxLineBytes,
+      maxQueueBytes,
+      helloTimeoutMs,
+      closeGraceMs,
+      ackGate,
+      limits,
+      idleTimeoutMs,
+      maxBytesPerMinute,
+    };
   }
 
   /** The bound address. */
@@ -93,14 +155,37 @@ export class ClientListener {
    * @returns Resolves when the listener is closed.
    */
   async serve(): Promise<void> {
+    const idleMs = this.#options.idleTimeoutMs;
+    if (idleMs > 0) {
+      // One sweep for every connection: cheaper than a timer per socket.
+      const every = Math.min(30_000, Math.max(250, Math.floor(idleMs / 10)));
+      this.#idleSweep = setInterval(() => {
+        const now = Date.now();
+        for (const connection of this.#connections.keys()) connection.checkIdle(now);
+      }, every);
+    }
     try {
       for await (const conn of this.#listener) {
+        const admission = this.#options.limits.admit(conn.remoteAddr.hostname);
+        if (!admission.ok) {
+          refuse(conn, admission.refusal.code, admission.refusal.message);
+          this.#logger.debug("connection refused", {
+            addr: conn.remoteAddr.hostname,
+            code: admission.refusal.code,
+          });
+          continue;
+        }
         const connection = new ClientConnection(this.#hub, conn, this.#logger, this.#options);
-        const running = connection.run().finally(() => this.#connections.delete(connection));
+        const running = connection.run().finally(() => {
+          admission.release();
+          this.#connections.delete(connection);
+        });
         this.#connections.set(connection, running);
       }
     } catch (error) {
       if (!(error instanceof Deno.errors.BadResource)) throw error;
+    } finally {
+      clearInterval(this.#idleSweep);
     }
   }
 
@@ -116,6 +201,7 @@ export class ClientListener {
     } catch {
       // already closed
     }
+    clearInterval(this.#idleSweep);
     for (const connection of this.#connections.keys()) connection.close("shutdown");
     await Promise.all(this.#connections.values());
   }
@@ -130,6 +216,10 @@ class ClientConnection implements SessionSink {
   readonly #queue: OutboundQueue;
   readonly #decoder: FrameDecoder;
   readonly #address: string;
+  readonly #bytes: TokenBucket | undefined;
+  #lastReceived = Date.now();
+  /** Rate-limited lines in a row. */
+  #limitedStreak = 0;
   #session: Session | undefined;
   #closing = false;
 
@@ -147,6 +237,11 @@ class ClientConnection implements SessionSink {
     this.#decoder = new FrameDecoder({ maxLineBytes: options.maxLineBytes });
     const addr = conn.remoteAddr;
     this.#address = `${addr.hostname}:${addr.port}`;
+    this.#bytes = options.maxBytesPerMinute === 0 ? undefined : new TokenBucket({
+      capacity: options.maxBytesPerMinute,
+      refillPerSecond: options.maxBytesPerMinute / 60,
+      now: Date.now,
+    });
     try {
       conn.setNoDelay(true);
     } catch {
@@ -182,25 +277,76 @@ class ClientConnection implements SessionSink {
     });
   }
 
+  /**
+   * Drops the connection when it has sent nothing for the idle timeout.
+   *
+   * @param now The time (ms).
+   */
+  checkIdle(now: number): void {
+    if (this.#closing || now - this.#lastReceived < this.#options.idleTimeoutMs) return;
+    const seconds = Math.round(this.#options.idleTimeoutMs / 1000);
+    this.#drop(
+      "idle_timeout",
+      `Disconnected: nothing received for ${seconds} s (send a ping to stay connected)`,
+      false,
+    );
+  }
+
+  /**
+   * Tells the peer why, counts an offence if it is one, and closes (unless
+   * `linger`: the read loop then closes after {@linkcode #linger}).
+   */
+  #drop(code: ErrorCode, message: string, offence: boolean, linger = false): void {
+    if (this.#closing) return;
+    this.#sendError(new ProtocolError(code, message));
+    const host = this.#conn.remoteAddr.hostname;
+    const refused = offence && this.#options.limits.offend(host);
+    this.#logger.info("connection dropped", { addr: this.#address, code, refused });
+    if (this.#session) this.#hub.disconnect(this.#session, code.replaceAll("_", " "));
+    if (linger) this.#closing = true;
+    else this.close(code);
+  }
+
   async run(): Promise<void> {
     const helloTimer = setTimeout(() => {
       if (this.#session === undefined) {
-        this.#sendError(new ProtocolError("no_hello", "Timed out waiting for hello"));
-        this.close("hello timeout");
+        this.#drop("no_hello", "Timed out waiting for hello", true);
       }
     }, this.#options.helloTimeoutMs);
-    const buffer = new Uint8Array(64 * 1024);
+    // Small while idle (5,000 idle sockets cost 20 MiB, not 320), grown for bulk senders.
+    let buffer = new Uint8Array(4096);
+    /** Reads left at the small size after the connection was rate-limited. */
+    let slowReads = 0;
+    let flooded = false;
     try {
       while (!this.#closing) {
         const n = await this.#conn.read(buffer);
         if (n === null) break;
-        for (const line of this.#decoder.push(buffer.subarray(0, n))) {
+        const chunk = buffer.subarray(0, n);
+        if (slowReads > 0) slowReads--;
+        else if (n === buffer.length && n < MAX_READ_BYTES) buffer = new Uint8Array(MAX_READ_BYTES);
+        this.#lastReceived = Date.now();
+        if (this.#bytes !== undefined && !this.#bytes.tryTake(n)) {
+          const limit = this.#options.maxBytesPerMinute;
+          this.#drop("flood", `Disconnected: more than ${limit} bytes sent per minute`, true, true);
+          flooded = true;
+          break;
+        }
+        for (const line of this.#decoder.push(chunk)) {
           if (this.#closing) break;
           if (line.ok) {
             await this.#handle(line.value);
           } else {
             this.#sendError(new ProtocolError(line.error.code, line.error.message));
           }
+        }
+        if (this.#limitedStreak >= FLOOD_STREAK && !this.#closing) {
+          // Over its message rate: read no more for a while, so a flood waits
+          // in the sender's TCP buffers instead of costing the node CPU.
+          // Small reads meanwhile: each costs the event loop a few lines, not hundreds.
+          if (buffer.length > LIMITED_READ_BYTES) buffer = new Uint8Array(LIMITED_READ_BYTES);
+          slowReads = 20;
+          await new Promise((resolve) => setTimeout(resolve, RATE_LIMITED_PAUSE_MS));
         }
       }
     } catch (error) {
@@ -211,8 +357,30 @@ class ClientConnection implements SessionSink {
       clearTimeout(helloTimer);
       if (this.#session) this.#hub.disconnect(this.#session, "connection closed");
       this.#closing = true;
+      if (flooded) await this.#linger(buffer);
       this.#queue.drained().then(() => this.#shut());
     }
+  }
+
+  /**
+   * Sends what is queued and a FIN, then discards input for up to the close
+   * grace period: closing with unread input would send a reset, and a reset
+   * can destroy the error frame that says why.
+   */
+  async #linger(buffer: Uint8Array): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const deadline = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, this.#options.closeGraceMs);
+    });
+    const drain = async () => {
+      await this.#queue.drained();
+      await this.#conn.closeWrite();
+      while ((await this.#conn.read(buffer)) !== null) {
+        // discarded
+      }
+    };
+    await Promise.race([drain().catch(() => {}), deadline]);
+    clearTimeout(timer);
   }
 
   async #handle(value: unknown): Promise<void> {
@@ -221,8 +389,10 @@ class ClientConnection implements SessionSink {
       const frame = parseClientFrame(value);
       if (frame.t === "say" || frame.t === "cmd") cid = frame.cid;
       await this.#dispatch(frame);
+      this.#limitedStreak = 0;
     } catch (error) {
       if (error instanceof ProtocolError) {
+        if (error.code === "rate_limited") this.#limitedStreak++;
         this.#sendError(error, cid);
       } else {
         this.#logger.error("request failed", { addr: this.#address, error: String(error) });
@@ -294,6 +464,23 @@ class ClientConnection implements SessionSink {
       // already closed
     }
   }
+}
+
+/** Tells a refused connection why, without waiting on it, and closes it. */
+function refuse(conn: Deno.TcpConn, code: ErrorCode, message: string): void {
+  const close = () => {
+    try {
+      conn.close();
+    } catch {
+      // already closed
+    }
+  };
+  // One small frame fits any socket buffer; never wait long on a refused peer.
+  const timer = setTimeout(close, 1000);
+  conn.write(encodeFrame({ t: "error", code, message })).catch(() => {}).finally(() => {
+    clearTimeout(timer);
+    close();
+  });
 }
 
 function isConnectionError(error: unknown): boolean {

@@ -11,6 +11,7 @@ import type { Hub, Session } from "./hub.ts";
 import { ProtocolError, toMsgFrame } from "../core/protocol.ts";
 import { nickKey } from "../core/names.ts";
 import { quoteText, sanitizeText } from "../core/text_sanitizer.ts";
+import { type BanTarget, formatUntil, normalizeHost, parseDuration } from "./moderation.ts";
 
 /** What a command runs with. */
 export interface CommandContext {
@@ -92,6 +93,64 @@ export function formatDuration(ms: number): string {
   return `${Math.floor(s / 86400)}d ${Math.floor(s / 3600) % 24}h`;
 }
 
+/** How an operator names what to ban: a key fingerprint, an address, or else a nick. */
+function banTarget(word: string): BanTarget {
+  if (/^SHA256:[A-Za-z0-9+/=]{1,60}$/.test(word)) return { type: "fp", value: word };
+  if (/^\d{1,3}(\.\d{1,3}){3}$/.test(word) || /^\[?[0-9a-fA-F]*:[0-9a-fA-F:.]*\]?$/.test(word)) {
+    return { type: "addr", value: normalizeHost(word) };
+  }
+  if (!/^[A-Za-z0-9._-]{1,16}$/.test(word)) {
+    throw new ProtocolError(
+      "bad_args",
+      `Invalid ban target ${
+        quoteText(word, 32)
+      }: use a nick, an SHA256: key fingerprint or an IP address`,
+    );
+  }
+  return { type: "nick", value: word };
+}
+
+function describeTarget(target: BanTarget): string {
+  return target.type === "nick"
+    ? target.value
+    : target.type === "fp"
+    ? `key ${target.value}`
+    : `address ${target.value}`;
+}
+
+/** An expiry time from an optional duration argument; null = permanent. */
+function untilOf(ctx: CommandContext, duration: string): number | null {
+  if (duration === "") return null;
+  try {
+    return ctx.hub.now() + parseDuration(duration);
+  } catch (error) {
+    throw new ProtocolError("bad_args", (error as Error).message, { cause: error });
+  }
+}
+
+/** The key fingerprint behind a nick (connected here, or registered), or one typed as is. */
+function fingerprintOf(ctx: CommandContext, who: string): string {
+  if (/^SHA256:[A-Za-z0-9+/=]{1,60}$/.test(who)) return who;
+  const fp = ctx.hub.localSession(who)?.origin.fingerprint ?? ctx.hub.nickGuard?.ownerOf(who);
+  if (fp === undefined) {
+    throw new ProtocolError(
+      "bad_args",
+      `${
+        sanitizeText(who).slice(0, 32)
+      } has no SSH key: only people logged in over SSH with a key can be operators`,
+    );
+  }
+  return fp;
+}
+
+function onlineNick(ctx: CommandContext, nick: string): string {
+  const found = ctx.hub.onlineNick(nick);
+  if (found === undefined) {
+    throw new ProtocolError("no_such_user", `No such user: ${sanitizeText(nick).slice(0, 32)}`);
+  }
+  return found;
+}
+
 /** The command table of meshchat. */
 export const commands: CommandTable<CommandContext> = new CommandTable<CommandContext>();
 
@@ -101,7 +160,10 @@ commands
     aliases: ["h"],
     help: "list commands",
     run(ctx) {
-      ctx.reply("help", ["Commands:", ...commands.helpLines()]);
+      ctx.reply("help", [
+        "Commands:",
+        ...commands.helpLines({ includeOpOnly: ctx.hub.isOp(ctx.session) }),
+      ]);
     },
   })
   .register({
@@ -345,6 +407,208 @@ commands
     },
   })
   .register({
+    name: "ignore",
+    args: "[NICK]",
+    help: "stop seeing someone's messages (this session only); no NICK lists them",
+    run(ctx, args) {
+      const nick = firstWord(args)[0];
+      if (nick !== "") {
+        if (nickKey(nick) === nickKey(ctx.session.nick)) {
+          throw new ProtocolError("bad_args", "You cannot ignore yourself");
+        }
+        if (!/^[A-Za-z0-9._-]{1,16}$/.test(nick)) {
+          throw new ProtocolError("bad_args", `Invalid nick ${quoteText(nick, 32)}`);
+        }
+        ctx.session.ignored.add(nickKey(nick));
+        ctx.reply("ignore", [`Ignoring ${nick}: /unignore ${nick} to see them again`], {
+          ignored: [...ctx.session.ignored],
+        });
+        return;
+      }
+      const ignored = [...ctx.session.ignored].sort();
+      ctx.reply(
+        "ignore",
+        [ignored.length === 0 ? "You ignore nobody" : `You ignore: ${ignored.join(", ")}`],
+        { ignored },
+      );
+    },
+  })
+  .register({
+    name: "unignore",
+    args: "NICK",
+    help: "see someone's messages again",
+    run(ctx, args) {
+      const nick = requireArgs(firstWord(args)[0], "/unignore NICK");
+      if (!ctx.session.ignored.delete(nickKey(nick))) {
+        throw new ProtocolError("bad_args", `You do not ignore ${sanitizeText(nick).slice(0, 32)}`);
+      }
+      ctx.reply("unignore", [`No longer ignoring ${nick}`], { ignored: [...ctx.session.ignored] });
+    },
+  })
+  .register({
+    name: "motd",
+    args: "[TEXT]",
+    help: "show the message of the day; operators set it (/motd - clears it)",
+    run(ctx, args) {
+      if (args === "") {
+        const motd = ctx.hub.moderation.motd;
+        ctx.reply("motd", [motd === "" ? "No message of the day" : `Message of the day: ${motd}`], {
+          motd,
+        });
+        return;
+      }
+      if (!ctx.hub.isOp(ctx.session)) {
+        throw new ProtocolError(
+          "forbidden",
+          "Setting the message of the day is for operators only",
+        );
+      }
+      const text = args === "-" ? "" : sanitizeText(args).trim().slice(0, 500);
+      ctx.hub.moderate(ctx.session, { a: "motd", text });
+      ctx.reply("motd", [text === "" ? "Message of the day cleared" : `Message of the day set`], {
+        motd: text,
+      });
+    },
+  })
+  .register({
+    name: "op",
+    args: "[NICK|FINGERPRINT]",
+    opOnly: true,
+    help: "make someone's SSH key an operator cluster-wide; no argument lists operators",
+    run(ctx, args) {
+      const who = firstWord(args)[0];
+      if (who === "") {
+        const ops = ctx.hub.moderation.ops();
+        ctx.reply("op", [
+          ops.length === 0
+            ? "No operators granted with /op (ops files are per node)"
+            : `Operators granted with /op: ${ops.join(", ")}`,
+        ], { ops });
+        return;
+      }
+      const fp = fingerprintOf(ctx, who);
+      ctx.hub.moderate(ctx.session, { a: "op", fp });
+      ctx.reply("op", [`${fp} is an operator now`], { fp });
+    },
+  })
+  .register({
+    name: "deop",
+    args: "NICK|FINGERPRINT",
+    opOnly: true,
+    help: "take back an operator grant made with /op",
+    run(ctx, args) {
+      const fp = fingerprintOf(ctx, requireArgs(firstWord(args)[0], "/deop NICK|FINGERPRINT"));
+      ctx.hub.moderate(ctx.session, { a: "deop", fp });
+      ctx.reply("deop", [`${fp} is no longer an operator by /op`], { fp });
+    },
+  })
+  .register({
+    name: "kick",
+    args: "NICK [REASON]",
+    opOnly: true,
+    help: "disconnect someone, on whichever node they are",
+    run(ctx, args) {
+      const [word, reason] = firstWord(args);
+      const nick = onlineNick(ctx, requireArgs(word, "/kick NICK [REASON]"));
+      ctx.hub.moderate(ctx.session, {
+        a: "kick",
+        nick,
+        reason: sanitizeText(reason).trim().slice(0, 200),
+      });
+      ctx.reply("kick", [`Kicked ${nick}`], { nick });
+    },
+  })
+  .register({
+    name: "ban",
+    args: "NICK|FINGERPRINT|ADDRESS [DURATION]",
+    opOnly: true,
+    help: "refuse someone at login, e.g. /ban bob 2h (10m, 2h, 1d; default permanent)",
+    run(ctx, args) {
+      const [word, rest] = firstWord(args);
+      const target = banTarget(requireArgs(word, "/ban NICK|FINGERPRINT|ADDRESS [DURATION]"));
+      const until = untilOf(ctx, firstWord(rest)[0]);
+      ctx.hub.moderate(ctx.session, { a: "ban", target, until });
+      ctx.reply("ban", [
+        `Banned ${describeTarget(target)} ${formatUntil(until, ctx.hub.now())}`,
+      ], { target: { [target.type]: target.value }, until });
+    },
+  })
+  .register({
+    name: "unban",
+    args: "NICK|FINGERPRINT|ADDRESS",
+    opOnly: true,
+    help: "lift a ban",
+    run(ctx, args) {
+      const target = banTarget(requireArgs(firstWord(args)[0], "/unban NICK|FINGERPRINT|ADDRESS"));
+      const banned = ctx.hub.moderation.bans(ctx.hub.now()).some((ban) =>
+        ban.target.type === target.type &&
+        (target.type === "nick"
+          ? nickKey(ban.target.value) === nickKey(target.value)
+          : ban.target.value === target.value)
+      );
+      if (!banned) {
+        throw new ProtocolError("bad_args", `${describeTarget(target)} is not banned`);
+      }
+      ctx.hub.moderate(ctx.session, { a: "unban", target });
+      ctx.reply("unban", [`Unbanned ${describeTarget(target)}`], {
+        target: { [target.type]: target.value },
+      });
+    },
+  })
+  .register({
+    name: "banned",
+    opOnly: true,
+    help: "list the bans in force with their expiry",
+    run(ctx) {
+      const now = ctx.hub.now();
+      const bans = ctx.hub.moderation.bans(now);
+      ctx.reply(
+        "banned",
+        [
+          bans.length === 0 ? "Nobody is banned" : `${bans.length} bans:`,
+          ...bans.map((ban) =>
+            `  ${describeTarget(ban.target)} ${formatUntil(ban.until, now)} (by ${ban.by})`
+          ),
+        ],
+        bans.map((ban) => ({
+          target: { [ban.target.type]: ban.target.value },
+          until: ban.until,
+          by: ban.by,
+        })),
+      );
+    },
+  })
+  .register({
+    name: "mute",
+    args: "NICK [DURATION]",
+    opOnly: true,
+    help: "refuse someone's messages, e.g. /mute bob 10m (default permanent)",
+    run(ctx, args) {
+      const [word, rest] = firstWord(args);
+      const nick = requireArgs(word, "/mute NICK [DURATION]");
+      if (!/^[A-Za-z0-9._-]{1,16}$/.test(nick)) {
+        throw new ProtocolError("bad_args", `Invalid nick ${quoteText(nick, 32)}`);
+      }
+      const until = untilOf(ctx, firstWord(rest)[0]);
+      ctx.hub.moderate(ctx.session, { a: "mute", nick, until });
+      ctx.reply("mute", [`Muted ${nick} ${formatUntil(until, ctx.hub.now())}`], { nick, until });
+    },
+  })
+  .register({
+    name: "unmute",
+    args: "NICK",
+    opOnly: true,
+    help: "let someone speak again",
+    run(ctx, args) {
+      const nick = requireArgs(firstWord(args)[0], "/unmute NICK");
+      if (ctx.hub.moderation.muted(nick, ctx.hub.now()) === undefined) {
+        throw new ProtocolError("bad_args", `${sanitizeText(nick).slice(0, 32)} is not muted`);
+      }
+      ctx.hub.moderate(ctx.session, { a: "unmute", nick });
+      ctx.reply("unmute", [`Unmuted ${nick}`], { nick });
+    },
+  })
+  .register({
     name: "quit",
     aliases: ["exit", "bye"],
     args: "[MESSAGE]",
@@ -389,7 +653,7 @@ export async function handleInput(
   if (parsed === undefined) {
     return ctx.hub.say(ctx.session, ctx.room, unescapeSlash(line), "message", cid);
   }
-  if (parsed.command.opOnly) {
+  if (parsed.command.opOnly && !ctx.hub.isOp(ctx.session)) {
     throw new ProtocolError("forbidden", `/${parsed.command.name} is for operators only`);
   }
   await parsed.command.run(ctx, parsed.args);

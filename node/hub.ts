@@ -21,10 +21,23 @@ import {
   type ServerFrame,
   toMsgFrame,
 } from "../core/protocol.ts";
-import { type Member, type PresenceEntry, RemotePresence, winsNickRace } from "./presence.ts";
+import {
+  type Member,
+  parsePresence,
+  type PresenceEntry,
+  RemotePresence,
+  winsNickRace,
+} from "./presence.ts";
 import { Room } from "./room.ts";
 import { type SealParams, validateSealParams } from "../core/crypto/room_params.ts";
 import { EnvelopeSyntaxError, readEnvelopeHeader } from "../core/crypto/envelope.ts";
+import {
+  type Ban,
+  formatModAction,
+  formatUntil,
+  type ModAction,
+  Moderation,
+} from "./moderation.ts";
 
 /** Where a session's output goes: one per connected person. */
 export interface SessionSink {
@@ -73,6 +86,11 @@ export class Session {
    * each frontend renders by the ones it understands.
    */
   readonly prefs = new Map<string, string>();
+  /**
+   * Nick keys (see `nickKey`) of people whose messages this session does
+   * not want (`/ignore`); local to the session, never replicated.
+   */
+  readonly ignored = new Set<string>();
 
   /**
    * @param id Unique id.
@@ -174,6 +192,12 @@ export interface HubOptions {
   logger?: Logger;
   /** Extra rules for nicks (registered nicks). @default none */
   nickGuard?: NickGuard;
+  /**
+   * SSH key fingerprints (`SHA256:...`) that are operators on this node
+   * (`--ops FILE`), besides those granted cluster-wide with `/op`.
+   * @default none
+   */
+  ops?: Iterable<string>;
 }
 
 /** What a client asks for when it says hello. */
@@ -196,6 +220,22 @@ function cidKey(nick: string, cid: string): string {
 /** Private messages live in a log of their own, not in any room. */
 const PRIVATE_LOG_SIZE = 4096;
 
+/**
+ * Moderation events live in a log of their own, retained (for replication
+ * and snapshots) until this many newer ones push them out; the state they
+ * set outlives them in {@linkcode Moderation}.
+ */
+const MODERATION_LOG_SIZE = 16_384;
+
+function describeBan(ban: Ban, now: number): string {
+  const what = ban.target.type === "nick"
+    ? `nick ${ban.target.value}`
+    : ban.target.type === "fp"
+    ? "your SSH key"
+    : "your address";
+  return `${what} is banned ${formatUntil(ban.until, now)}`;
+}
+
 /** The chat domain of one node. */
 export class Hub {
   /** This node's id. */
@@ -210,6 +250,10 @@ export class Hub {
   cluster: ClusterView | undefined;
   /** Extra rules for nicks, if any. */
   readonly nickGuard: NickGuard | undefined;
+  /** Operators, bans, mutes and the motd, derived from `mod` events. */
+  readonly moderation = new Moderation();
+  readonly #localOps: ReadonlySet<string>;
+  readonly #modLog = new RingBuffer<ChatEvent>(MODERATION_LOG_SIZE);
   readonly #rooms = new Map<string, Room>();
   readonly #sessionsByNick = new Map<string, Session>();
   readonly #privateLog = new RingBuffer<ChatEvent>(PRIVATE_LOG_SIZE);
@@ -259,6 +303,7 @@ export class Hub {
     this.#now = now;
     this.#logger = logger;
     this.nickGuard = options.nickGuard;
+    this.#localOps = new Set(options.ops ?? []);
   }
 
   /** The sequence number of the last event this node originated. */
@@ -293,7 +338,8 @@ export class Hub {
    * @param hello Requested nick, room and protocol version.
    * @param origin Transport details.
    * @returns The new session.
-   * @throws {ProtocolError} `version`, `nick_invalid`, `nick_taken`, `room_invalid`.
+   * @throws {ProtocolError} `version`, `nick_invalid`, `banned` (the nick, the
+   *   key or the address), `nick_taken`, `room_invalid`.
    */
   connect(sink: SessionSink, hello: HelloRequest, origin: SessionOrigin): Session {
     const { user, room: requestedRoom = DEFAULT_ROOM, v = PROTOCOL_VERSION } = hello;
@@ -303,6 +349,7 @@ export class Hub {
         `Unsupported protocol version ${v}: this node speaks version ${PROTOCOL_VERSION}`,
       );
     }
+    this.#checkBan(this.#validNick(user), origin.fingerprint, origin.address);
     const nick = this.#checkNickFree(user, origin.fingerprint);
     const room = this.#roomName(requestedRoom);
     const limiter = this.#rateBurst === 0 ? undefined : new TokenBucket({
@@ -331,6 +378,7 @@ export class Hub {
       topic: target.topic,
       ...(target.sealed === undefined ? {} : { sealed: target.sealed }),
       history: target.recent(this.#welcomeHistory).map(toMsgFrame),
+      ...(this.moderation.motd === "" ? {} : { motd: this.moderation.motd }),
     });
     this.#enter(session, target);
     this.#presenceChanged();
@@ -398,6 +446,7 @@ export class Hub {
   ): ChatEvent {
     const earlier = this.#resent(session, cid);
     if (earlier) return earlier;
+    this.#checkMute(session);
     const room = this.#memberRoom(session, roomName);
     if (this.#room(room).sealed !== undefined) {
       throw new ProtocolError(
@@ -432,6 +481,7 @@ export class Hub {
   ): ChatEvent {
     const earlier = this.#resent(session, cid);
     if (earlier) return earlier;
+    this.#checkMute(session);
     const room = this.#memberRoom(session, roomName);
     if (this.#room(room).sealed === undefined) {
       throw new ProtocolError(
@@ -509,6 +559,7 @@ export class Hub {
    * @throws {ProtocolError} `no_such_user`, `empty_message`.
    */
   sendPrivate(session: Session, to: string, text: string): ChatEvent {
+    this.#checkMute(session);
     const target = this.#sessionsByNick.get(nickKey(to))?.nick ?? this.#remote.find(to)?.entry.nick;
     if (target === undefined) {
       throw new ProtocolError("no_such_user", `No such user: ${sanitizeText(to).slice(0, 32)}`);
@@ -574,6 +625,7 @@ export class Hub {
     const sameKey = nickKey(requested) === nickKey(session.nick);
     const fingerprint = session.origin.fingerprint;
     const nick = sameKey ? this.#validNick(requested) : this.#checkNickFree(requested, fingerprint);
+    if (!sameKey) this.#checkBan(nick, undefined, undefined);
     const old = session.nick;
     if (nick === old) return nick;
     this.nickGuard?.use(nick, fingerprint);
@@ -666,17 +718,26 @@ export class Hub {
    * @returns `false` when the event was a duplicate and nothing changed.
    */
   apply(event: ChatEvent): boolean {
-    if (!this.versions.add(event.origin, event.seq)) return false;
+    if (this.versions.has(event.origin, event.seq)) return false;
+    // The clock may refuse a stamp (counter overflow): refuse the event before recording it.
     if (event.origin !== this.origin) this.clock.receive(event.hlc);
+    this.versions.add(event.origin, event.seq);
     const evicted = this.#store(event);
     for (const listener of this.#listenersOfEvents) listener(event, evicted);
     if (event.kind === "seal") this.#announceSeal(event);
+    if (event.kind === "mod") {
+      this.#enforce(event);
+      return true;
+    }
     if (evicted === event) return true;
     const frame = toMsgFrame(event);
     if (event.kind === "private") {
       this.#deliverPrivate(event, frame);
     } else {
-      for (const session of this.#listeners(event.room)) session.sink.send(frame);
+      const from = isSpoken(event) ? nickKey(event.from) : undefined;
+      for (const session of this.#listeners(event.room)) {
+        if (from === undefined || !session.ignored.has(from)) session.sink.send(frame);
+      }
     }
     return true;
   }
@@ -691,6 +752,51 @@ export class Hub {
     for (const event of events) {
       if (this.versions.add(event.origin, event.seq)) this.#store(event);
     }
+  }
+
+  /**
+   * Whether a session is an operator: its SSH key is listed in this node's
+   * ops file or was granted op cluster-wide with `/op`. People without a
+   * key (TCP clients, SSH guests) are never operators.
+   *
+   * @param session The session.
+   * @returns True for an operator.
+   */
+  isOp(session: Session): boolean {
+    const fp = session.origin.fingerprint;
+    return fp !== undefined && (this.#localOps.has(fp) || this.moderation.isOp(fp));
+  }
+
+  /**
+   * Issues a moderation change as a `mod` event (cluster-wide, room `""`).
+   * The caller checks that the session is an operator.
+   *
+   * @param session The operator.
+   * @param action The change.
+   * @returns The event.
+   */
+  moderate(session: Session, action: ModAction): ChatEvent {
+    return this.#emit("mod", "", session.nick, formatModAction(action));
+  }
+
+  /**
+   * A connected session by nick, on this node.
+   *
+   * @param nick The nick.
+   * @returns The session, or undefined.
+   */
+  localSession(nick: string): Session | undefined {
+    return this.#sessionsByNick.get(nickKey(nick));
+  }
+
+  /**
+   * Whether someone uses a nick anywhere in the cluster, and their exact nick.
+   *
+   * @param nick The nick.
+   * @returns The nick as its owner spells it, or undefined when nobody uses it.
+   */
+  onlineNick(nick: string): string | undefined {
+    return this.#sessionsByNick.get(nickKey(nick))?.nick ?? this.#remote.find(nick)?.entry.nick;
   }
 
   /**
@@ -731,9 +837,11 @@ export class Hub {
    * one of its entries is renamed and told why.
    *
    * @param node The peer's node id.
-   * @param entries Its sessions.
+   * @param table Its sessions, as received (validated here).
+   * @throws {TypeError} When the table is malformed (nothing is changed).
    */
-  updateRemotePresence(node: string, entries: readonly PresenceEntry[]): void {
+  updateRemotePresence(node: string, table: unknown): void {
+    const entries = parsePresence(table);
     this.#remote.replace(node, entries);
     for (const entry of entries) {
       const local = this.#sessionsByNick.get(nickKey(entry.nick));
@@ -800,12 +908,27 @@ export class Hub {
   *events(): IterableIterator<ChatEvent> {
     for (const room of this.#rooms.values()) yield* room.log;
     yield* this.#privateLog;
+    yield* this.#modLog;
   }
 
   #store(event: ChatEvent): ChatEvent | undefined {
-    const evicted = event.kind === "private"
-      ? this.#privateLog.insertSorted(event, compareEvents)
-      : this.#room(event.room).record(event);
+    let evicted: ChatEvent | undefined;
+    if (event.kind === "private") {
+      evicted = this.#privateLog.insertSorted(event, compareEvents);
+    } else if (event.kind === "mod") {
+      // Kept even when malformed: peers may ask this node for it by id.
+      evicted = this.#modLog.insertSorted(event, compareEvents);
+      try {
+        this.moderation.apply(event);
+      } catch (error) {
+        this.#logger.warn("malformed moderation event ignored", {
+          id: `${event.origin}:${event.seq}`,
+          error: (error as Error).message,
+        });
+      }
+    } else {
+      evicted = this.#room(event.room).record(event);
+    }
     this.#index(event, evicted);
     return evicted;
   }
@@ -848,7 +971,7 @@ export class Hub {
   #deliverPrivate(event: ChatEvent, frame: MsgFrame): void {
     const sender = this.#sessionsByNick.get(nickKey(event.from));
     const recipient = this.#sessionsByNick.get(nickKey(event.to ?? ""));
-    recipient?.sink.send(frame);
+    if (!recipient?.ignored.has(nickKey(event.from))) recipient?.sink.send(frame);
     if (sender && sender !== recipient) sender.sink.send(frame);
   }
 
@@ -967,6 +1090,109 @@ export class Hub {
         return candidate;
       }
     }
+  }
+
+  /** Refuses a banned person with a clear message. */
+  #checkBan(nick: string, fingerprint: string | undefined, address: string | undefined): void {
+    const now = this.#now();
+    const ban = this.moderation.banOf({ nick, fingerprint, address }, now);
+    if (ban === undefined) return;
+    throw new ProtocolError("banned", `Cannot join: ${describeBan(ban, now)}`);
+  }
+
+  /** Refuses a muted person's message with a clear message. */
+  #checkMute(session: Session): void {
+    const now = this.#now();
+    const mute = this.moderation.muted(session.nick, now);
+    if (mute === undefined) return;
+    throw new ProtocolError(
+      "muted",
+      `You are muted ${formatUntil(mute.until, now)}: your messages are not sent`,
+    );
+  }
+
+  /**
+   * Carries out a moderation event on this node's sessions: kicks, bans in
+   * force, and notices to the people concerned. Runs for events applied
+   * live (not restored from a snapshot), from the state as it now is, so a
+   * stale event that lost to a newer one does nothing.
+   */
+  #enforce(event: ChatEvent): void {
+    let action: ModAction;
+    try {
+      action = this.moderation.apply(event).action;
+    } catch {
+      return; // Warned about in #store.
+    }
+    const now = this.#now();
+    const by = event.from;
+    switch (action.a) {
+      case "kick": {
+        const session = this.#sessionsByNick.get(nickKey(action.nick));
+        // Someone who connected after the kick was issued is not kicked by it.
+        if (session === undefined || session.since > event.hlc.wall) return;
+        const why = action.reason === "" ? "" : `: ${sanitizeText(action.reason)}`;
+        this.#expel(session, `You were kicked by ${by}${why}`, `kicked by ${by}`);
+        return;
+      }
+      case "ban": {
+        for (const session of [...this.#sessionsByNick.values()]) {
+          const ban = this.moderation.banOf({
+            nick: session.nick,
+            fingerprint: session.origin.fingerprint,
+            address: session.origin.address,
+          }, now);
+          if (ban === undefined) continue;
+          this.#expel(session, `You were banned by ${ban.by}: ${describeBan(ban, now)}`, "banned");
+        }
+        return;
+      }
+      case "mute": {
+        const session = this.#sessionsByNick.get(nickKey(action.nick));
+        const mute = this.moderation.muted(action.nick, now);
+        if (session === undefined || mute === undefined) return;
+        this.#notice(
+          session,
+          "mute",
+          `You were muted by ${mute.by} ${formatUntil(mute.until, now)}`,
+        );
+        return;
+      }
+      case "unmute": {
+        const session = this.#sessionsByNick.get(nickKey(action.nick));
+        if (session === undefined || this.moderation.muted(action.nick, now)) return;
+        this.#notice(session, "mute", `You were unmuted by ${by}`);
+        return;
+      }
+      case "op":
+      case "deop": {
+        for (const session of this.#sessionsByNick.values()) {
+          if (session.origin.fingerprint !== action.fp) continue;
+          this.#notice(
+            session,
+            "op",
+            this.isOp(session)
+              ? `You are an operator now (by ${by}): /help lists the operator commands`
+              : `You are no longer an operator (by ${by})`,
+          );
+        }
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  #notice(session: Session, cmd: string, line: string): void {
+    session.sink.send({ t: "info", cmd, lines: [line] });
+  }
+
+  /** Tells a session why, then ends it. */
+  #expel(session: Session, message: string, reason: string): void {
+    session.sink.send({ t: "bye", reason: message, expelled: true });
+    this.disconnect(session, reason);
+    session.sink.close(reason);
+    this.#logger.info("session expelled", { nick: session.nick, reason });
   }
 
   #presenceChanged(): void {

@@ -25,7 +25,6 @@ import {
 } from "./mesh_channel.ts";
 import { type Member, Membership, parseMembershipMessage } from "./membership.ts";
 import type { NickClaim, NickRegistry } from "./nick_registry.ts";
-import type { PresenceEntry } from "./presence.ts";
 import { type AckMode, type ReplicationMessage, Replicator } from "./replicator.ts";
 
 /** Options of {@linkcode Mesh}. */
@@ -374,7 +373,7 @@ export class Mesh {
           this.#membership.receive(id, parseMembershipMessage(message.m));
           break;
         case "presence":
-          this.#hub.updateRemotePresence(id, message.entries as PresenceEntry[]);
+          this.#hub.updateRemotePresence(id, message.entries);
           break;
         case "nicks":
           for (const claim of message.claims as NickClaim[]) this.#nicks?.merge(claim);

@@ -5,6 +5,7 @@
  * @module
  */
 import { ClientListener } from "./client_listener.ts";
+import { ConnectionLimits } from "./connection_limits.ts";
 import { Hub } from "./hub.ts";
 import type { Logger } from "./logger.ts";
 import { Mesh } from "./mesh.ts";
@@ -13,6 +14,30 @@ import type { NodeConfig } from "./node_config.ts";
 import { loadHostKey } from "./ssh_host_key.ts";
 import { SshListener } from "./ssh_listener.ts";
 import type { SnapshotStore } from "./snapshot_store.ts";
+import { parseOpsFile } from "./moderation.ts";
+
+/** The ops file (`--ops FILE`) cannot be read or has a bad line. */
+export class OpsFileError extends Error {
+  /** Always `"OpsFileError"`. */
+  override name = "OpsFileError";
+}
+
+/**
+ * Reads the operators' key fingerprints from an ops file.
+ *
+ * @param path The file.
+ * @returns The fingerprints.
+ * @throws {OpsFileError} When the file cannot be read or a line is not a fingerprint.
+ */
+export function readOpsFile(path: string): string[] {
+  try {
+    return parseOpsFile(Deno.readTextFileSync(path));
+  } catch (error) {
+    throw new OpsFileError(`Cannot use --ops ${path}: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+}
 
 /** A started node. */
 export interface RunningNode {
@@ -40,12 +65,17 @@ export interface RunningNode {
  * @returns The running node.
  * @throws {Deno.errors.AddrInUse} When a port is taken.
  * @throws {HostKeyError} When the SSH host key file is missing or not an ed25519 key.
+ * @throws {OpsFileError} When the ops file cannot be read.
  */
 export async function startNode(
   config: NodeConfig,
   logger: Logger,
   store?: SnapshotStore,
 ): Promise<RunningNode> {
+  const ops = config.opsFile === undefined ? [] : readOpsFile(config.opsFile);
+  if (config.opsFile !== undefined) {
+    logger.info("operators", { count: ops.length, file: config.opsFile });
+  }
   // Nick ownership by SSH key; a JSON file until the snapshot carries it.
   const nicks = NickRegistryFile.open(`${config.dataDir}/nicks.json`, {
     onError: (error) => logger.warn("cannot save nick registry", { error: String(error) }),
@@ -58,6 +88,7 @@ export async function startNode(
     ratePerSecond: config.ratePerSecond,
     logger,
     nickGuard: nicks.registry,
+    ops,
   });
   store?.attach(hub);
   const mesh = config.mesh && new Mesh(hub, {
@@ -88,6 +119,13 @@ export async function startNode(
       );
     }
   }
+  // One account of connections for both frontends: limits are per address, not per port.
+  const limits = new ConnectionLimits({
+    maxPerAddress: config.limits.maxConnsPerAddress,
+    maxTotal: config.limits.maxConns,
+    maxOffences: config.limits.maxOffences,
+    coolOffMs: config.limits.coolOffMs,
+  });
   const clients = new ClientListener(
     hub,
     Deno.listen({ hostname: config.host, port: config.port, transport: "tcp" }),
@@ -95,6 +133,10 @@ export async function startNode(
     {
       maxLineBytes: config.maxLineBytes,
       maxQueueBytes: config.maxQueueBytes,
+      limits,
+      helloTimeoutMs: config.limits.helloTimeoutMs,
+      idleTimeoutMs: config.limits.idleTimeoutMs,
+      maxBytesPerMinute: config.limits.maxBytesPerMinute,
       ...(mesh ? { ackGate: (event) => mesh.replicated(event) } : {}),
     },
   );
@@ -106,7 +148,7 @@ export async function startNode(
   });
   let ssh: SshListener | undefined;
   try {
-    ssh = await startSsh(config, hub, nicks, logger);
+    ssh = await startSsh(config, hub, nicks, logger, limits);
   } catch (error) {
     await clients.close();
     await mesh?.stop();
@@ -132,6 +174,7 @@ async function startSsh(
   hub: Hub,
   nicks: NickRegistryFile,
   logger: Logger,
+  limits: ConnectionLimits,
 ): Promise<SshListener | undefined> {
   if (config.ssh === undefined) return undefined;
   const { port, hostKeyFile, guests } = config.ssh;
@@ -149,6 +192,10 @@ async function startSsh(
       guests,
       maxQueueBytes: config.maxQueueBytes,
       maxLineBytes: config.maxLineBytes,
+      limits,
+      handshakeTimeoutMs: config.limits.sshLoginTimeoutMs,
+      idleTimeoutMs: config.limits.idleTimeoutMs,
+      maxBytesPerMinute: config.limits.maxBytesPerMinute,
       logger,
     });
   } catch (error) {

@@ -81,6 +81,61 @@ export const NODE_FLAGS = {
     arg: "N",
     help: "messages a person may send at once; 0 turns rate limits off",
   },
+  "max-conns-per-addr": {
+    type: "number",
+    default: 20,
+    arg: "N",
+    help: "connections one address may have open (client + SSH ports); over it is an offence",
+  },
+  "max-conns": {
+    type: "number",
+    default: 10_000,
+    arg: "N",
+    help: "connections open at once (client + SSH ports); keep below the open-file limit",
+  },
+  "max-bytes-per-conn": {
+    type: "number",
+    default: 1_048_576,
+    arg: "BYTES",
+    help: "bytes a connection may send per minute (at least 65536; 0 = no limit); over it: dropped",
+  },
+  "idle-timeout": {
+    type: "number",
+    default: 1800,
+    arg: "SECONDS",
+    help: "drop a connection that sent no bytes for this long; 0 = never (SSH is pinged)",
+  },
+  "hello-timeout": {
+    type: "number",
+    default: 10,
+    arg: "SECONDS",
+    help: "time a new client connection has to say hello",
+  },
+  "ssh-login-timeout": {
+    type: "number",
+    default: 20,
+    arg: "SECONDS",
+    help: "time from SSH connect to a running chat session",
+  },
+  "max-offences": {
+    type: "number",
+    default: 5,
+    arg: "N",
+    help: "offences (flood, missed deadline, too many connections) in a minute before refusal",
+  },
+  "cool-off": {
+    type: "number",
+    default: 60,
+    arg: "SECONDS",
+    help: "how long a repeat offender's address is refused",
+  },
+  ops: {
+    type: "string",
+    default: "",
+    arg: "FILE",
+    help:
+      "operators: SSH key fingerprints (SHA256:...), one a line, # comments (keep it under ./data)",
+  },
   "log-level": {
     type: "string",
     default: "info",
@@ -162,12 +217,36 @@ export interface NodeConfig {
   readonly rateBurst: number;
   /** Log level. */
   readonly logLevel: LogLevel;
+  /** Connection limits of the client and SSH frontends. */
+  readonly limits: LimitsConfig;
   /** SSH frontend settings, or undefined when SSH is off. */
   readonly ssh: SshConfig | undefined;
   /** Mesh settings, or undefined when the mesh is off. */
   readonly mesh: MeshConfig | undefined;
   /** Stop when stdin reaches end of file. */
   readonly exitOnStdinEof: boolean;
+  /** File listing operator key fingerprints (`--ops`), or undefined for none. */
+  readonly opsFile: string | undefined;
+}
+
+/** Connection limits shared by the client and SSH frontends. */
+export interface LimitsConfig {
+  /** Connections one address may have open. */
+  readonly maxConnsPerAddress: number;
+  /** Connections open at once. */
+  readonly maxConns: number;
+  /** Bytes a connection may send per minute; 0 = no limit. */
+  readonly maxBytesPerMinute: number;
+  /** No bytes received for this long drops a connection (ms); 0 = never. */
+  readonly idleTimeoutMs: number;
+  /** Time a client connection has to say hello (ms). */
+  readonly helloTimeoutMs: number;
+  /** Time from SSH connect to a running chat session (ms). */
+  readonly sshLoginTimeoutMs: number;
+  /** Offences within a minute that get an address refused. */
+  readonly maxOffences: number;
+  /** How long a repeat offender is refused (ms). */
+  readonly coolOffMs: number;
 }
 
 /** SSH frontend settings. */
@@ -280,6 +359,35 @@ function positive(name: string, value: number, min: number, max: number): number
   return value;
 }
 
+function seconds(name: string, value: number, min: number, max: number): number {
+  if (!(value >= min && value <= max)) {
+    throw new UsageError(`Invalid --${name} ${value}: use ${min} to ${max} seconds`);
+  }
+  return Math.round(value * 1000);
+}
+
+function limitsConfig(flags: ReturnType<typeof parseFlags<typeof NODE_FLAGS>>): LimitsConfig {
+  const bytes = flags["max-bytes-per-conn"];
+  if (bytes !== 0 && !(Number.isInteger(bytes) && bytes >= 65536 && bytes <= 1 << 30)) {
+    throw new UsageError(
+      `Invalid --max-bytes-per-conn ${bytes}: use 0 (no limit) or a whole number from 65536 to ${
+        1 << 30
+      }`,
+    );
+  }
+  const idle = flags["idle-timeout"];
+  return {
+    maxConnsPerAddress: positive("max-conns-per-addr", flags["max-conns-per-addr"], 1, 1_000_000),
+    maxConns: positive("max-conns", flags["max-conns"], 1, 1_000_000),
+    maxBytesPerMinute: bytes,
+    idleTimeoutMs: idle === 0 ? 0 : seconds("idle-timeout", idle, 1, 7 * 86_400),
+    helloTimeoutMs: seconds("hello-timeout", flags["hello-timeout"], 0.1, 3600),
+    sshLoginTimeoutMs: seconds("ssh-login-timeout", flags["ssh-login-timeout"], 0.1, 3600),
+    maxOffences: positive("max-offences", flags["max-offences"], 1, 1_000_000),
+    coolOffMs: seconds("cool-off", flags["cool-off"], 0.1, 7 * 86_400),
+  };
+}
+
 /**
  * Parses and validates node flags.
  *
@@ -318,6 +426,7 @@ export function parseNodeConfig(
     ratePerSecond: flags.rate,
     rateBurst: positive("burst", flags.burst, 0, 10_000),
     logLevel: level as LogLevel,
+    limits: limitsConfig(flags),
     ssh: port("ssh-port", flags["ssh-port"]) === 0 ? undefined : {
       port: port("ssh-port", flags["ssh-port"]),
       hostKeyFile: flags["ssh-host-key"] === "" ? undefined : flags["ssh-host-key"],
@@ -325,5 +434,6 @@ export function parseNodeConfig(
     },
     mesh: meshConfig(flags, env),
     exitOnStdinEof: flags["exit-on-stdin-eof"],
+    opsFile: flags.ops === "" ? undefined : flags.ops,
   };
 }

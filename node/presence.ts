@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { nickKey } from "../core/names.ts";
+import { NICK_PATTERN, nickKey, ROOM_PATTERN } from "../core/names.ts";
 
 /** One person as announced by their node. */
 export interface PresenceEntry {
@@ -117,4 +117,37 @@ export class RemotePresence {
       for (const entry of table.values()) yield { node, entry };
     }
   }
+}
+
+/** Rooms one presence entry may list. */
+const MAX_ROOMS_PER_ENTRY = 256;
+
+/**
+ * Validates a presence table from a peer, copying only known fields.
+ *
+ * @param value Parsed JSON.
+ * @returns The entries.
+ * @throws {TypeError} When the table or an entry is malformed.
+ */
+export function parsePresence(value: unknown): PresenceEntry[] {
+  if (!Array.isArray(value)) throw new TypeError("Invalid presence: expected an array");
+  return value.map((raw) => {
+    const entry = raw as Record<string, unknown>;
+    if (
+      typeof raw !== "object" || raw === null || typeof entry.nick !== "string" ||
+      !NICK_PATTERN.test(entry.nick) || !Array.isArray(entry.rooms) ||
+      entry.rooms.length > MAX_ROOMS_PER_ENTRY ||
+      !entry.rooms.every((room) => typeof room === "string" && ROOM_PATTERN.test(room)) ||
+      typeof entry.since !== "number" || !Number.isFinite(entry.since) ||
+      (entry.away !== undefined && (typeof entry.away !== "string" || entry.away.length > 200))
+    ) {
+      throw new TypeError("Invalid presence entry: nick, rooms and since are required and typed");
+    }
+    return {
+      nick: entry.nick,
+      rooms: [...entry.rooms] as string[],
+      since: entry.since,
+      ...(entry.away === undefined ? {} : { away: entry.away as string }),
+    };
+  });
 }

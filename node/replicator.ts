@@ -17,9 +17,12 @@
  * @module
  */
 import { type ChatEvent, parseEvent } from "../core/event.ts";
-import type { VersionVectorJson } from "../core/version_vector.ts";
+import { parseVersionVector, type VersionVectorJson } from "../core/version_vector.ts";
 import type { Hub } from "./hub.ts";
 import { type Logger, silentLogger } from "./logger.ts";
+
+/** Sequence numbers one anti-entropy reply looks at, at most (keeps each reply short). */
+const MAX_SCAN_PER_REPLY = 20_000;
 
 /** What replicators send each other. */
 export type ReplicationMessage =
@@ -123,6 +126,14 @@ export class Replicator {
    * @param message The message.
    */
   receive(peer: string, message: ReplicationMessage): void {
+    try {
+      this.#receive(peer, message);
+    } catch (error) {
+      this.#logger.warn("replication message rejected", { peer, error: String(error) });
+    }
+  }
+
+  #receive(peer: string, message: ReplicationMessage): void {
     switch (message.k) {
       case "ev":
         this.#onEvents(peer, message.events);
@@ -130,14 +141,22 @@ export class Replicator {
         if (message.more === true) this.#send(peer, { k: "vv", vv: this.#hub.versions.toJSON() });
         break;
       case "vv":
-        this.#onVersionVector(peer, message.vv);
+        this.#onVersionVector(peer, parseVersionVector(message.vv));
         break;
       case "have":
-        this.#have.set(peer, message.vv);
+        this.#have.set(peer, parseVersionVector(message.vv));
         this.releaseAcks();
         break;
       case "gap":
-        this.#onGap(peer, String(message.origin), Number(message.from), Number(message.to));
+        if (
+          typeof message.origin !== "string" || typeof message.from !== "number" ||
+          typeof message.to !== "number"
+        ) {
+          throw new TypeError(
+            "Invalid gap message: origin, from and to must be a string and numbers",
+          );
+        }
+        this.#onGap(peer, message.origin, message.from, message.to);
         break;
       default:
         this.#logger.warn("replication message of unknown kind", { peer });
@@ -200,15 +219,16 @@ export class Replicator {
   }
 
   #onVersionVector(peer: string, theirs: VersionVectorJson): void {
-    if (typeof theirs !== "object" || theirs === null) return;
     const versions = this.#hub.versions;
     const out: ChatEvent[] = [];
+    // Bounded work per request: a long run of lost seqs is reported a slice at a time.
+    let budget = MAX_SCAN_PER_REPLY;
     for (const origin of versions.origins()) {
       const mine = versions.contiguous(origin);
-      const known = Object.hasOwn(theirs, origin) ? Number(theirs[origin]) : 0;
-      let next = Number.isSafeInteger(known) && known > 0 ? known + 1 : 1;
+      const known = Object.hasOwn(theirs, origin) ? theirs[origin]! : 0;
+      let next = known + 1;
       let gapStart = 0;
-      for (; next <= mine && out.length < this.#batchEvents; next++) {
+      for (; next <= mine && out.length < this.#batchEvents && budget > 0; next++, budget--) {
         const event = this.#hub.event(origin, next);
         if (event) {
           if (gapStart) this.#send(peer, { k: "gap", origin, from: gapStart, to: next - 1 });
@@ -219,7 +239,7 @@ export class Replicator {
         }
       }
       if (gapStart) this.#send(peer, { k: "gap", origin, from: gapStart, to: next - 1 });
-      if (out.length >= this.#batchEvents) break;
+      if (out.length >= this.#batchEvents || budget <= 0) break;
     }
     if (out.length > 0) {
       this.#send(peer, { k: "ev", events: out, more: out.length >= this.#batchEvents });

@@ -15,6 +15,11 @@
  *   chat, failed logins rate-limited per address (an address over its budget
  *   is disconnected before the handshake), at most 16 connections per address
  *   that have not logged in yet;
+ * - shared connection limits ({@linkcode ConnectionLimits}): connections per
+ *   address and in total, repeat offenders refused with one line of text
+ *   before the SSH banner; bytes per minute per connection; no bytes for the
+ *   idle timeout drops a connection (the server sends SSH keepalives every
+ *   third of it, so a client that is only reading still answers);
  * - refused: subsystems (sftp...), port forwarding both ways, X11, agent
  *   forwarding, more than a few channels per connection; PTY sizes clamped.
  *
@@ -32,6 +37,9 @@ import type {
   ServerChannel,
   Session as Ssh2Session,
 } from "ssh2";
+import type { ErrorCode } from "../core/protocol.ts";
+import { TokenBucket } from "../core/rate_limiter.ts";
+import { ConnectionLimits } from "./connection_limits.ts";
 import type { Hub } from "./hub.ts";
 import { type Logger, silentLogger } from "./logger.ts";
 import type { NickRegistry } from "./nick_registry.ts";
@@ -83,6 +91,15 @@ export interface SshListenerOptions {
   maxLineBytes?: number;
   /** Largest PTY accepted; bigger requests are clamped. @default 1000 */
   maxColumns?: number;
+  /**
+   * Connections per address and in total, repeat offenders (share one with
+   * the other frontends). @default a new ConnectionLimits()
+   */
+  limits?: ConnectionLimits;
+  /** No bytes received for this long drops a connection (ms); 0 = never. @default 1800000 */
+  idleTimeoutMs?: number;
+  /** Bytes a connection may send per minute; 0 = no limit. @default 1048576 */
+  maxBytesPerMinute?: number;
   /** Logger. @default silentLogger */
   logger?: Logger;
 }
@@ -104,6 +121,10 @@ interface SshConnection {
   channels: number;
   started: boolean;
   readonly chats: Set<SshChatSession>;
+  /** Bytes per minute budget, when limited. */
+  readonly bytes: TokenBucket | undefined;
+  lastReceived: number;
+  dropped: boolean;
 }
 
 function clamp(value: unknown, max: number): number {
@@ -132,6 +153,10 @@ export class SshListener {
   readonly #connections = new Set<SshConnection>();
   /** Accepted sockets waiting for ssh2 to announce their connection. */
   readonly #arriving = new Map<string, SshConnection>();
+  readonly #limits: ConnectionLimits;
+  readonly #idleTimeoutMs: number;
+  readonly #maxBytesPerMinute: number;
+  #idleSweep: ReturnType<typeof setInterval> | undefined;
   #addr: { hostname: string; port: number } = { hostname: "", port: 0 };
   #closed = false;
 
@@ -150,7 +175,13 @@ export class SshListener {
       maxLineBytes = 16_384,
       maxColumns = 1000,
       logger = silentLogger,
+      limits = new ConnectionLimits(),
+      idleTimeoutMs = 1_800_000,
+      maxBytesPerMinute = 1 << 20,
     } = options;
+    this.#limits = limits;
+    this.#idleTimeoutMs = idleTimeoutMs;
+    this.#maxBytesPerMinute = maxBytesPerMinute;
     this.#hub = hub;
     this.#logger = logger;
     this.#registry = registry;
@@ -175,6 +206,13 @@ export class SshListener {
           compress: [...SSH_ALGORITHMS.compress],
         },
         ident: "meshchat",
+        // Keepalives make a reading client answer, so only dead ones go idle.
+        ...(idleTimeoutMs > 0
+          ? {
+            keepaliveInterval: Math.max(100, Math.floor(idleTimeoutMs / 3)),
+            keepaliveCountMax: 1e9,
+          }
+          : {}),
       },
       (client, info) => this.#onConnection(client, info),
     );
@@ -202,6 +240,10 @@ export class SshListener {
     listener.#tcp.on("error", (error) => {
       listener.#logger.error("ssh listener failed", { error: String(error) });
     });
+    if (listener.#idleTimeoutMs > 0) {
+      const every = Math.min(30_000, Math.max(250, Math.floor(listener.#idleTimeoutMs / 10)));
+      listener.#idleSweep = setInterval(() => listener.#sweepIdle(), every);
+    }
     const bound = listener.#tcp.address();
     if (bound !== null && typeof bound === "object") {
       listener.#addr = { hostname: bound.address, port: bound.port };
@@ -230,6 +272,7 @@ export class SshListener {
   async close(graceMs = 2000): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    clearInterval(this.#idleSweep);
     const stopped = new Promise<void>((resolve) => this.#tcp.close(() => resolve()));
     const open = [...this.#connections, ...this.#arriving.values()];
     const closed = open.map((conn) =>
@@ -269,6 +312,17 @@ export class SshListener {
       socket.destroy();
       return;
     }
+    const admission = this.#limits.admit(address);
+    if (!admission.ok) {
+      this.#logger.debug("ssh connection refused", { addr: address, code: admission.refusal.code });
+      // Lines before the version banner are allowed (RFC 4253 4.2); clients show them.
+      const timer = setTimeout(() => socket.destroy(), 1000);
+      socket.end(`${admission.refusal.message}\r\n`, () => {
+        clearTimeout(timer);
+        socket.destroy();
+      });
+      return;
+    }
     socket.setNoDelay(true);
     const conn: SshConnection = {
       socket,
@@ -285,11 +339,30 @@ export class SshListener {
       channels: 0,
       started: false,
       chats: new Set(),
+      bytes: this.#maxBytesPerMinute === 0 ? undefined : new TokenBucket({
+        capacity: this.#maxBytesPerMinute,
+        refillPerSecond: this.#maxBytesPerMinute / 60,
+        now: Date.now,
+      }),
+      lastReceived: Date.now(),
+      dropped: false,
     };
+    socket.on("data", (chunk: Uint8Array) => {
+      conn.lastReceived = Date.now();
+      if (conn.bytes !== undefined && !conn.bytes.tryTake(chunk.length)) {
+        this.#drop(
+          conn,
+          "flood",
+          `Disconnected: more than ${this.#maxBytesPerMinute} bytes sent per minute`,
+          true,
+        );
+      }
+    });
     this.#pendingByAddress.set(pendingKey, pending + 1);
     const key = `${address}|${port}`;
     this.#arriving.set(key, conn);
     socket.once("close", () => {
+      admission.release();
       this.#loggedIn(conn);
       clearTimeout(conn.deadline);
       this.#arriving.delete(key);
@@ -312,7 +385,40 @@ export class SshListener {
     if (conn.started) return;
     this.#logger.debug("ssh handshake timed out", { addr: conn.address });
     if (!conn.authenticated) this.#limiter.fail(conn.address);
+    this.#limits.offend(conn.address);
     conn.socket.destroy();
+  }
+
+  #sweepIdle(): void {
+    const now = Date.now();
+    for (const conn of this.#connections) {
+      if (conn.dropped || now - conn.lastReceived < this.#idleTimeoutMs) continue;
+      const seconds = Math.round(this.#idleTimeoutMs / 1000);
+      this.#drop(conn, "idle_timeout", `Disconnected: nothing received for ${seconds} s`, false);
+    }
+  }
+
+  /**
+   * Tells the person why (a line in their chat, when one runs), counts an
+   * offence if it is one, and ends the connection.
+   */
+  #drop(conn: SshConnection, code: ErrorCode, message: string, offence: boolean): void {
+    if (conn.dropped) return;
+    conn.dropped = true;
+    const refused = offence && this.#limits.offend(conn.address);
+    this.#logger.info("ssh connection dropped", { addr: conn.address, code, refused });
+    for (const chat of conn.chats) {
+      chat.send({ t: "error", code, message });
+      chat.leave(code.replaceAll("_", " "));
+    }
+    if (conn.client === undefined) {
+      conn.socket.destroy();
+      return;
+    }
+    // The flood stops counting; give the goodbye a moment, then cut.
+    conn.socket.pause();
+    conn.client.end();
+    setTimeout(() => conn.socket.destroy(), 2000);
   }
 
   #onConnection(client: Connection, info: ClientInfo): void {

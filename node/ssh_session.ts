@@ -260,6 +260,11 @@ export class SshChatSession implements SessionSink {
         this.#session = this.#hub.connect(this, { user: nick }, origin);
         break;
       } catch (error) {
+        if (error instanceof ProtocolError && error.code === "banned") {
+          this.#print([sanitizeText(error.message)]);
+          this.#finish(1);
+          return false;
+        }
         if (
           !(error instanceof ProtocolError) ||
           (error.code !== "nick_taken" && error.code !== "nick_invalid")
@@ -312,6 +317,7 @@ export class SshChatSession implements SessionSink {
           fingerprint === undefined
             ? "You are a guest: log in with an SSH key to own your nick."
             : `Your SSH key is ${fingerprint}.`,
+          ...(frame.motd ? [`Message of the day: ${sanitizeText(frame.motd)}`] : []),
           ...this.#roomLines(frame.room, frame.topic, frame.history),
         ]);
         break;

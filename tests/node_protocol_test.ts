@@ -23,7 +23,17 @@ async function assertStillServing(node: NodeProcess): Promise<void> {
 Deno.test("a node serves chat over protocol v1 and survives every bad input", async (t) => {
   const node = await startNodeProcess({
     id: "proto",
-    args: ["--burst", "0", "--max-queue", "65536"],
+    // Rate limits off (bulk input below); one address opens 1,000 connections.
+    args: [
+      "--burst",
+      "0",
+      "--max-bytes-per-conn",
+      "0",
+      "--max-queue",
+      "65536",
+      "--max-conns-per-addr",
+      "2000",
+    ],
   });
   try {
     await t.step(

@@ -20,7 +20,10 @@ async function withDataDir(fn: (dir: string) => Promise<void>): Promise<void> {
 }
 
 function start(id: string, dir: string, extra: string[] = []): Promise<NodeProcess> {
-  return startNodeProcess({ id, args: ["--data", dir, "--burst", "0", ...extra] });
+  return startNodeProcess({
+    id,
+    args: ["--data", dir, "--burst", "0", "--max-bytes-per-conn", "0", ...extra],
+  });
 }
 
 /** The boot line's fields (`snapshot restored ...` or `no snapshot yet ...`). */

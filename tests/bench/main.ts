@@ -6,6 +6,7 @@
  * @module
  */
 import { startNodeProcess } from "../helpers/node_process.ts";
+import { loadBench, printLoadBench } from "./load.ts";
 import { meshBench } from "./mesh.ts";
 import { benchSnapshot, printSnapshotBench } from "./snapshot.ts";
 import { benchSsh, formatSshResult } from "./ssh.ts";
@@ -108,7 +109,17 @@ async function fanout() {
 
   const node = await startNodeProcess({
     id: "bench",
-    args: ["--burst", "0", "--max-queue", String(64 << 20)],
+    // Rate limits off; 100 receivers from one address, a bulk sender.
+    args: [
+      "--burst",
+      "0",
+      "--max-queue",
+      String(64 << 20),
+      "--max-conns-per-addr",
+      "1000",
+      "--max-bytes-per-conn",
+      "0",
+    ],
   });
   try {
     const target = meshchatTarget([node.port]);
@@ -128,6 +139,7 @@ const e2e = await fanout();
 const mesh = await meshBench();
 const snapshot = await benchSnapshot();
 const ssh = await benchSsh();
+const load = await loadBench();
 const results = {
   date: new Date().toISOString(),
   deno: Deno.version.deno,
@@ -136,6 +148,7 @@ const results = {
   mesh,
   snapshot,
   ssh,
+  load,
 };
 
 const fmt = (n: number) => n.toLocaleString("en-US");
@@ -185,6 +198,7 @@ console.log(
 printSnapshotBench(snapshot);
 console.log("");
 for (const line of formatSshResult(ssh)) console.log(line);
+printLoadBench(load);
 await Deno.mkdir("data/bench", { recursive: true });
 await Deno.writeTextFile("data/bench/results.json", JSON.stringify(results, null, 2) + "\n");
 console.log("\nwritten: data/bench/results.json");

@@ -35,7 +35,17 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  */
 export async function meshBench(): Promise<MeshBenchResult> {
   const cluster = await startCluster({
-    args: ["--max-queue", String(64 << 20), "--history", "16384"],
+    // Many receivers from one address, bulk senders: connection limits raised.
+    args: [
+      "--max-queue",
+      String(64 << 20),
+      "--history",
+      "16384",
+      "--max-conns-per-addr",
+      "1000",
+      "--max-bytes-per-conn",
+      "0",
+    ],
   });
   try {
     await sleep(2000);

@@ -91,6 +91,11 @@ export async function benchSsh(): Promise<SshBenchResult> {
       String(64 << 20),
       "--mesh-port",
       "0",
+      // Many sessions from one address, a bulk sender: connection limits raised.
+      "--max-conns-per-addr",
+      "1000",
+      "--max-bytes-per-conn",
+      "0",
     ],
   });
   const port = node.sshPort!;
