@@ -67,6 +67,9 @@ export interface ChatClientOptions {
 /** How long a rate-limited line waits before it is sent again (ms). */
 const RATE_RETRY_MS = 300;
 
+/** How often the client pings the node, well inside any sane idle timeout (ms). */
+const KEEPALIVE_MS = 60_000;
+
 /** How long the client keeps trying to reach another node after losing one (ms). */
 const FAILOVER_WINDOW_MS = 30_000;
 
@@ -121,6 +124,7 @@ export class ChatClient {
   /** Line ids refused by the rate limit (and those after them), resent in order. */
   readonly #throttled: string[] = [];
   #throttleTimer: ReturnType<typeof setTimeout> | undefined;
+  readonly #keepalive: ReturnType<typeof setInterval>;
   #quitRequested = false;
 
   private constructor(
@@ -134,6 +138,11 @@ export class ChatClient {
     this.#sealed = options.sealed ?? new SealedRooms();
     this.#now = options.now ?? Date.now;
     this.#accept(welcome);
+    // A reader who types nothing still shows the node it is there (idle timeout).
+    this.#keepalive = setInterval(
+      () => this.#conn.send({ t: "ping" }).catch(() => {}),
+      KEEPALIVE_MS,
+    );
     this.#closed = this.#pump(frames);
   }
 
@@ -480,6 +489,7 @@ export class ChatClient {
       if (next === undefined) break;
       frames = next;
     }
+    clearInterval(this.#keepalive);
     this.#options.onEnd?.();
     await this.#display;
     return this.#byeReason ?? `connection to ${this.#conn.address} lost`;
