@@ -8,18 +8,9 @@ import {
   FrameDecoder,
   FrameError,
 } from "./ndjson.ts";
+import { concatBytes } from "./bytes.ts";
 
 const utf8 = (text: string) => new TextEncoder().encode(text);
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
-}
 
 /** Comparable form of decoder output: values, or error code/offset. */
 type Outcome = { value: unknown } | { code: string; offset: number };
@@ -209,7 +200,7 @@ Deno.test("FrameDecoder.push() reports invalid UTF-8 at the first bad byte in th
   for (const [line, bad] of cases) {
     const decoder = new FrameDecoder();
     const prefix = utf8('{"first":1}\n');
-    const lines = decoder.push(concat(prefix, line, utf8("\n[2]\n")));
+    const lines = decoder.push(concatBytes(prefix, line, utf8("\n[2]\n")));
     assert.deepEqual(outcomes(lines), [
       { value: { first: 1 } },
       { code: "bad_utf8", offset: prefix.length + bad },
@@ -293,7 +284,7 @@ Deno.test("FrameDecoder decodes any encoded JSON values however the stream is cu
     fc.property(
       fc.array(fc.jsonValue({ maxDepth: 3 }), { maxLength: 10 }).chain(
         (values) => {
-          const bytes = concat(...values.map(encodeFrame));
+          const bytes = concatBytes(...values.map(encodeFrame));
           return fc.tuple(fc.constant(values), fc.constant(bytes), cutsArb(bytes.length));
         },
       ),
@@ -322,7 +313,7 @@ Deno.test("FrameDecoder results do not depend on chunking, even for garbage", ()
       fc.integer({ min: 1, max: 12 }),
       fc.uint8Array({ maxLength: 120 }).chain((base) =>
         fc.array(noisyByteArb, { maxLength: 120 }).map((extra) =>
-          concat(base, Uint8Array.from(extra))
+          concatBytes(base, Uint8Array.from(extra))
         )
       ).chain((bytes) => fc.tuple(fc.constant(bytes), cutsArb(bytes.length))),
       (maxLineBytes, [bytes, cuts]) => {
@@ -362,7 +353,7 @@ Deno.test("FrameDecoder reports bad_utf8 exactly where a standard decoder first 
       ),
       (byteList) => {
         const line = Uint8Array.from(byteList);
-        const lines = new FrameDecoder().push(concat(line, Uint8Array.of(0x0a)));
+        const lines = new FrameDecoder().push(concatBytes(line, Uint8Array.of(0x0a)));
         let valid = true;
         try {
           fatal.decode(line);
@@ -436,7 +427,7 @@ Deno.test("FrameDecoder gives the same results for a large chunk as for line-by-
       });
     }
   }
-  const stream = concat(...parts);
+  const stream = concatBytes(...parts);
   assert.ok(stream.length > 256 * 1024);
 
   const whole = new FrameDecoder({ maxLineBytes }).push(stream);

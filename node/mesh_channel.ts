@@ -137,6 +137,7 @@ import {
   verifyMeshProof,
 } from "../core/mesh_crypto.ts";
 import { sanitizeText } from "../core/text_sanitizer.ts";
+import { concatBytes } from "../core/bytes.ts";
 
 /** The largest frame body accepted during the handshake. */
 export const HANDSHAKE_MAX_FRAME_BYTES = 1024;
@@ -418,18 +419,6 @@ function framed(...bodies: Uint8Array[]): Uint8Array<ArrayBuffer> {
   return out;
 }
 
-function concat(...parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
-  let size = 0;
-  for (const part of parts) size += part.length;
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
-}
-
 async function writeAll(stream: ByteStream, bytes: Uint8Array): Promise<void> {
   let at = 0;
   while (at < bytes.length) {
@@ -485,7 +474,7 @@ function helloProblem(hello: PeerHello): string | undefined {
 
 function encodeHello(me: MeshIdentity): Uint8Array<ArrayBuffer> {
   const json = JSON.stringify({ nodeId: me.nodeId, boot: me.boot, advertise: me.advertise });
-  return concat(new Uint8Array([RECORD_HELLO]), encoder.encode(json));
+  return concatBytes(new Uint8Array([RECORD_HELLO]), encoder.encode(json));
 }
 
 function decodeHello(content: Uint8Array): PeerHello {
@@ -707,7 +696,7 @@ async function keysFor(
 }
 
 function helloPayload(publicKey: Uint8Array): Uint8Array<ArrayBuffer> {
-  return concat(publicKey, crypto.getRandomValues(new Uint8Array(MESH_NONCE_BYTES)));
+  return concatBytes(publicKey, crypto.getRandomValues(new Uint8Array(MESH_NONCE_BYTES)));
 }
 
 /**
@@ -751,7 +740,12 @@ export async function initiateChannel(
     await send(context, framed(init));
 
     const reply = await readHandshake(context, MeshHandshakeType.reply, true);
-    const keys = await keysFor(me, ephemeral.privateKey, reply.payload, concat(init, reply.body));
+    const keys = await keysFor(
+      me,
+      ephemeral.privateKey,
+      reply.payload,
+      concatBytes(init, reply.body),
+    );
     const sealer = new MeshFrameSealer(keys.initiatorToResponder);
     const opener = new MeshFrameOpener(keys.responderToInitiator);
     const [proof, hello] = await Promise.all([
@@ -849,7 +843,12 @@ export async function acceptChannel(
     const ephemeral = await generateMeshEphemeral();
     const reply = encodeMeshHandshake(MeshHandshakeType.reply, helloPayload(ephemeral.publicKey));
     // Keys first: an unusable public key is garbage before anything is sent.
-    const keys = await keysFor(me, ephemeral.privateKey, init.payload, concat(init.body, reply));
+    const keys = await keysFor(
+      me,
+      ephemeral.privateKey,
+      init.payload,
+      concatBytes(init.body, reply),
+    );
     await send(context, framed(reply));
 
     const proof = await readHandshake(context, MeshHandshakeType.initiatorProof, false);
@@ -880,7 +879,7 @@ export async function acceptChannel(
     if (refusal !== undefined) {
       const text = Array.from(sanitizeText(String(refusal))).slice(0, MAX_REFUSAL_CHARS).join("");
       const refuse = await sealer.seal(
-        concat(new Uint8Array([RECORD_REFUSE]), encoder.encode(text)),
+        concatBytes(new Uint8Array([RECORD_REFUSE]), encoder.encode(text)),
       );
       await send(context, framed(ownProof, refuse));
       await linger(context);

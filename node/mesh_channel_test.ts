@@ -15,6 +15,7 @@ import {
   type SecureChannel,
   type SecureChannelOptions,
 } from "./mesh_channel.ts";
+import { concatBytes } from "../core/bytes.ts";
 
 const SECRET = "7Jq2vX9rT1mB4kZ8wP0sN6yC3hD5fG7a";
 const encoder = new TextEncoder();
@@ -28,16 +29,6 @@ function identity(nodeId: string, overrides: Partial<MeshIdentity> = {}): MeshId
     secret: SECRET,
     ...overrides,
   };
-}
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, part) => n + part.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
 }
 
 function framed(body: Uint8Array): Uint8Array {
@@ -127,7 +118,7 @@ async function readUntilClosed(conn: Deno.Conn, limit = 1 << 16, ms = 3000): Pro
     clearTimeout(timer);
     closeQuietly(conn);
   }
-  return concat(...chunks);
+  return concatBytes(...chunks);
 }
 
 /** Reads exactly `n` bytes (or fewer if the connection ends). */
@@ -179,7 +170,7 @@ function startProxy(
       for (;;) {
         const n = await inbound.read(buffer);
         if (n === null) return;
-        pending = concat(pending, buffer.subarray(0, n));
+        pending = concatBytes(pending, buffer.subarray(0, n));
         while (pending.length >= 4) {
           const length = new DataView(pending.buffer, pending.byteOffset).getUint32(0);
           if (pending.length < 4 + length) break;
@@ -345,11 +336,11 @@ const GARBAGE: [string, () => Uint8Array][] = [
   ["a mesh header of an unknown type", () => framed(encoder.encode("MESH\x01\x09"))],
   [
     "an INIT of the wrong length",
-    () => framed(concat(encoder.encode("MESH\x01\x01"), new Uint8Array(47))),
+    () => framed(concatBytes(encoder.encode("MESH\x01\x01"), new Uint8Array(47))),
   ],
   [
     "an INIT with a low-order public key",
-    () => framed(concat(encoder.encode("MESH\x01\x01"), new Uint8Array(48))),
+    () => framed(concatBytes(encoder.encode("MESH\x01\x01"), new Uint8Array(48))),
   ],
 ];
 
@@ -376,14 +367,14 @@ Deno.test("acceptChannel() fails with closed when the peer hangs up first", asyn
 Deno.test("acceptChannel() answers another protocol version with REJECT and fails with version", async () => {
   const [client, server] = await tcpPair();
   const accepted = handshakeFailure(acceptChannel(server, identity("n2")), "version");
-  await writeAll(client, framed(concat(encoder.encode("MESH\x02\x01"), new Uint8Array(48))));
+  await writeAll(client, framed(concatBytes(encoder.encode("MESH\x02\x01"), new Uint8Array(48))));
   const answer = await readBytes(client, 11);
   client.close();
   const error = await accepted;
   assert.match(error.message, /version 2, this node speaks 1/);
   assert.deepEqual(
     answer,
-    concat(new Uint8Array([0, 0, 0, 7]), encoder.encode("MESH\x01\x0f\x01")),
+    concatBytes(new Uint8Array([0, 0, 0, 7]), encoder.encode("MESH\x01\x0f\x01")),
   );
 });
 
@@ -391,7 +382,7 @@ Deno.test("initiateChannel() fails with version when the responder speaks anothe
   const [client, server] = await tcpPair();
   const initiated = handshakeFailure(initiateChannel(client, identity("n1")), "version");
   assert.equal((await readBytes(server, 58)).length, 58);
-  await writeAll(server, framed(concat(encoder.encode("MESH\x03\x02"), new Uint8Array(48))));
+  await writeAll(server, framed(concatBytes(encoder.encode("MESH\x03\x02"), new Uint8Array(48))));
   const error = await initiated;
   assert.match(error.message, /peer speaks mesh protocol version 3/);
   server.close();
@@ -438,7 +429,7 @@ Deno.test("acceptChannel() refuses a replay of an initiator's handshake", async 
     a.close();
     b.close();
   }
-  const recorded = concat(...written);
+  const recorded = concatBytes(...written);
   // INIT (58) + PROOF_I (42) + the encrypted HELLO record.
   assert.ok(recorded.length > 100);
 
@@ -451,7 +442,7 @@ Deno.test("acceptChannel() refuses a replay of an initiator's handshake", async 
   await accepted;
   assert.deepEqual(
     answer.subarray(58),
-    concat(new Uint8Array([0, 0, 0, 7]), encoder.encode("MESH\x01\x0f\x02")),
+    concatBytes(new Uint8Array([0, 0, 0, 7]), encoder.encode("MESH\x01\x0f\x02")),
   );
 });
 
@@ -469,7 +460,7 @@ Deno.test("initiateChannel() refuses a replay of a responder's handshake", async
   const [client, server] = await tcpPair();
   const initiated = handshakeFailure(initiateChannel(client, identity("n1")), "bad_secret");
   assert.equal((await readBytes(server, 58)).length, 58);
-  await writeAll(server, concat(...written));
+  await writeAll(server, concatBytes(...written));
   await initiated;
   await readUntilClosed(server);
 });

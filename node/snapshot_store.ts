@@ -97,6 +97,7 @@ import { compareStamps, type HlcStamp } from "../core/hybrid_clock.ts";
 import type { VersionVectorJson } from "../core/version_vector.ts";
 import type { Hub } from "./hub.ts";
 import { type Logger, silentLogger } from "./logger.ts";
+import { concatBytes } from "../core/bytes.ts";
 
 /** The layout version this code writes; a file with a higher one is refused. */
 export const SNAPSHOT_SCHEMA = 1;
@@ -1037,7 +1038,7 @@ async function load(kv: Deno.Kv, path: string): Promise<Loaded> {
   let open: { key: Deno.KvKey; parts: Uint8Array[] } | undefined;
   const finish = () => {
     if (open === undefined) return;
-    const bytes = open.parts.length === 1 ? open.parts[0]! : concat(open.parts);
+    const bytes = open.parts.length === 1 ? open.parts[0]! : concatBytes(...open.parts);
     const value: unknown = JSON.parse(decoder.decode(bytes));
     if (open.key[0] === "ev") {
       if (!Array.isArray(value)) throw new TypeError(`chunk ${formatKey(open.key)} is not a list`);
@@ -1226,16 +1227,6 @@ function messageOf(error: unknown): string {
 
 function isCount(value: unknown): value is number {
   return Number.isSafeInteger(value) && (value as number) >= 0;
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((sum, p) => sum + p.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
 }
 
 function formatKey(key: Deno.KvKey): string {

@@ -11,6 +11,7 @@ import { Buffer } from "node:buffer";
 import { createHash, generateKeyPairSync } from "node:crypto";
 // @deno-types="@types/ssh2"
 import ssh2 from "ssh2";
+import { concatBytes } from "../core/bytes.ts";
 
 /** A loaded host key. */
 export interface HostKey {
@@ -109,16 +110,6 @@ export interface OpenSshKeyPair {
 
 const encoder = new TextEncoder();
 
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
-}
-
 function uint32(value: number): Uint8Array {
   const out = new Uint8Array(4);
   new DataView(out.buffer).setUint32(0, value);
@@ -127,7 +118,7 @@ function uint32(value: number): Uint8Array {
 
 function sshString(value: string | Uint8Array): Uint8Array {
   const bytes = typeof value === "string" ? encoder.encode(value) : value;
-  return concat(uint32(bytes.length), bytes);
+  return concatBytes(uint32(bytes.length), bytes);
 }
 
 function base64(bytes: Uint8Array): string {
@@ -156,20 +147,20 @@ export function generateEd25519Key(comment = ""): OpenSshKeyPair {
   }
   const publicKey = spki.subarray(12);
   const seed = pkcs8.subarray(16);
-  const blob = concat(sshString("ssh-ed25519"), sshString(publicKey));
+  const blob = concatBytes(sshString("ssh-ed25519"), sshString(publicKey));
   const check = crypto.getRandomValues(new Uint32Array(1))[0]!;
-  let secret = concat(
+  let secret = concatBytes(
     uint32(check),
     uint32(check),
     sshString("ssh-ed25519"),
     sshString(publicKey),
-    sshString(concat(seed, publicKey)),
+    sshString(concatBytes(seed, publicKey)),
     sshString(comment),
   );
   const padding = [];
   for (let i = 1; (secret.length + padding.length) % 8 !== 0; i++) padding.push(i);
-  secret = concat(secret, new Uint8Array(padding));
-  const body = concat(
+  secret = concatBytes(secret, new Uint8Array(padding));
+  const body = concatBytes(
     encoder.encode("openssh-key-v1\0"),
     sshString("none"),
     sshString("none"),

@@ -3,15 +3,16 @@
  * real 3-node cluster (the long one is `deno task chaos`).
  */
 import assert from "node:assert/strict";
-import { chaosFailures, formatReport, mulberry32, runChaos } from "./chaos/scenario.ts";
+import { chaosFailures, formatReport, runChaos } from "./chaos/scenario.ts";
+import { seededRandom } from "../node/memory_network.ts";
 
-Deno.test("mulberry32() replays the same numbers for the same seed", () => {
-  const a = mulberry32(42);
-  const b = mulberry32(42);
+Deno.test("seededRandom() replays the same numbers for the same seed", () => {
+  const a = seededRandom(42);
+  const b = seededRandom(42);
   const first = Array.from({ length: 5 }, a);
   assert.deepEqual(first, Array.from({ length: 5 }, b));
   assert.ok(first.every((x) => x >= 0 && x < 1));
-  assert.notDeepEqual(first, Array.from({ length: 5 }, mulberry32(43)));
+  assert.notDeepEqual(first, Array.from({ length: 5 }, seededRandom(43)));
 });
 
 Deno.test("kill -9, SIGSTOP and a cut link under traffic lose and duplicate nothing acknowledged", async () => {

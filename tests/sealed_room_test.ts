@@ -25,6 +25,7 @@ import { SealedRooms } from "../client/sealed_rooms.ts";
 import { ChatView } from "../client/chat_view.ts";
 import { startNodeProcess } from "./helpers/node_process.ts";
 import { RawClient } from "./helpers/raw_client.ts";
+import { concatBytes } from "../core/bytes.ts";
 
 // ---------------------------------------------------------------------------
 // In process: the hub's rules
@@ -443,16 +444,6 @@ async function pipe(from: Deno.Conn, to: Deno.Conn, record: Uint8Array[]): Promi
   }
 }
 
-function concat(chunks: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((sum, c) => sum + c.length, 0));
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return out;
-}
-
 /** Whether `needle` occurs in `haystack`, as raw bytes. */
 function containsBytes(haystack: Uint8Array, needle: string): boolean {
   const bytes = new TextEncoder().encode(needle);
@@ -502,8 +493,8 @@ async function rawObserver(port: number, user: string) {
   await write({ t: "hello", v: 1, user });
   return {
     write,
-    text: () => new TextDecoder().decode(concat(received)),
-    bytes: () => concat(received),
+    text: () => new TextDecoder().decode(concatBytes(...received)),
+    bytes: () => concatBytes(...received),
     async close() {
       try {
         conn.close();
@@ -599,11 +590,11 @@ Deno.test({
       const status = await node.stop();
       assert.equal(status.code, 0, node.log());
 
-      const toNode = concat(proxy.toNode);
-      const fromNode = concat(proxy.fromNode);
+      const toNode = concatBytes(...proxy.toNode);
+      const fromNode = concatBytes(...proxy.fromNode);
       assert.ok(containsBytes(toNode, '"sealed":"'), "the clients sent envelopes");
       const files = await filesUnder(dataDir);
-      const kv = concat([...files].filter(([p]) => /\.kv/.test(p)).map(([, b]) => b));
+      const kv = concatBytes(...[...files].filter(([p]) => /\.kv/.test(p)).map(([, b]) => b));
       assert.ok(kv.length > 0, `a KV snapshot exists in ${dataDir}: ${[...files.keys()]}`);
       assert.ok(
         envelopes.some((envelope) => containsBytes(kv, envelope)),

@@ -9,6 +9,7 @@
 import { RawClient } from "../helpers/raw_client.ts";
 import { startCluster, type TestCluster } from "../helpers/cluster.ts";
 import { ChaosSender } from "./chaos_sender.ts";
+import { seededRandom } from "../../node/memory_network.ts";
 
 /** A kind of fault. */
 export type FaultKind = "kill" | "stop" | "cut";
@@ -98,23 +99,6 @@ const ROOM_LINES = 450;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
- * A small seeded PRNG (mulberry32).
- *
- * @param seed 32-bit seed.
- * @returns A function returning floats in [0, 1).
- */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/**
  * Runs the scenario and checks the outcome; never throws for a failed check
  * (see {@linkcode chaosFailures}), only for a cluster that does not start.
  *
@@ -133,7 +117,7 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport>
     convergeWaitMs = 30_000,
     log = () => {},
   } = options;
-  const random = mulberry32(seed);
+  const random = seededRandom(seed);
   const pick = (n: number) => Math.floor(random() * n);
   const between = (lo: number, hi: number) => lo + Math.floor(random() * (hi - lo));
   const plan = options.faults ?? faultPlan(faultCount, random);

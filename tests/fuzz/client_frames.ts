@@ -20,20 +20,11 @@ import {
   validClientFrame,
   wire,
 } from "./arbitraries.ts";
+import { concatBytes } from "../../core/bytes.ts";
 
 const FRAME_ERROR_CODES = new Set(["line_too_long", "bad_utf8", "bad_json"]);
 const FRAME_FIELDS = new Set(["t", "v", "user", "room", "text", "sealed", "kind", "cid", "line"]);
 const PROTOCOL_CODES = new Set(["bad_frame", "unknown_type", "text_too_long", "bad_envelope"]);
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 
 /** A line as compared across chunkings: the value, or the error's code and offset. */
 function summary(line: DecodedLine): string {
@@ -84,7 +75,7 @@ export const clientFrameProperties: FuzzProperty[] = [
           cutPoints,
           fc.oneof(fc.integer({ min: 1, max: 64 }), fc.constant(16_384)),
           (parts, cuts, maxLineBytes) => {
-            const stream = concat(parts);
+            const stream = concatBytes(...parts);
             const whole = new FrameDecoder({ maxLineBytes }).push(stream);
             const decoder = new FrameDecoder({ maxLineBytes });
             const lines: DecodedLine[] = [];

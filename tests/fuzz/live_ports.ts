@@ -10,6 +10,8 @@
 import { encodeMeshHandshake, MeshHandshakeType } from "../../core/mesh_crypto.ts";
 import { freePort, type NodeProcess, startNodeProcess } from "../helpers/node_process.ts";
 import { RawClient } from "../helpers/raw_client.ts";
+import { concatBytes } from "../../core/bytes.ts";
+import { seededRandom } from "../../node/memory_network.ts";
 
 /** Options of {@linkcode fuzzLivePorts}. */
 export interface LiveFuzzOptions {
@@ -49,18 +51,6 @@ export interface LiveFuzzResult {
   readonly log: string;
 }
 
-/** mulberry32: a small seeded PRNG, good enough to pick cases. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const encoder = new TextEncoder();
 
 /**
@@ -76,16 +66,6 @@ export async function rssKiB(pid: number): Promise<number> {
   } catch {
     return NaN;
   }
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array<ArrayBuffer> {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 function framed(body: Uint8Array): Uint8Array {
@@ -138,7 +118,7 @@ class Payloads {
             new Uint8Array([0xff, 0xfe]),
             encoder.encode("\n"),
           ]);
-          out = concat([out.subarray(0, at), extra, out.subarray(at)]);
+          out = concatBytes(...[out.subarray(0, at), extra, out.subarray(at)]);
         }
       }
     }
@@ -181,19 +161,19 @@ class Payloads {
       case 1:
         return this.mutate(this.clientFrames());
       case 2: // a valid session, then garbage
-        return concat([this.clientFrames(), this.bytes(this.int(512))]);
+        return concatBytes(...[this.clientFrames(), this.bytes(this.int(512))]);
       case 3: // deep nesting or huge numbers
         return encoder.encode(
           this.pick(["[".repeat(10_000), '{"t":"hello","v":' + "9".repeat(5000) + ',"user":"x"}']) +
             "\n",
         );
       case 4: // a line far over the limit
-        return concat([
+        return concatBytes(...[
           encoder.encode('{"t":"say","text":"'),
           new Uint8Array(40_000 + this.int(40_000)).fill(0x61),
         ]);
       case 5: // invalid UTF-8 inside strings
-        return concat([
+        return concatBytes(...[
           encoder.encode('{"t":"hello","v":1,"user":"'),
           this.bytes(16),
           encoder.encode('"}\n'),
@@ -211,11 +191,11 @@ class Payloads {
       case 0:
         return this.bytes(this.int(2048));
       case 1:
-        return this.mutate(concat([init, proof]));
+        return this.mutate(concatBytes(...[init, proof]));
       case 2: // a plausible handshake, then a forged record
-        return concat([init, proof, framed(this.bytes(17 + this.int(200)))]);
+        return concatBytes(...[init, proof, framed(this.bytes(17 + this.int(200)))]);
       case 3: // a huge length prefix
-        return concat([new Uint8Array([0, 0xff, 0xff, 0xff]), this.bytes(this.int(64))]);
+        return concatBytes(...[new Uint8Array([0, 0xff, 0xff, 0xff]), this.bytes(this.int(64))]);
       case 4: // another protocol or version
         return this.pick([
           encoder.encode("GET / HTTP/1.1\r\nHost: x\r\n\r\n"),
@@ -327,7 +307,7 @@ export async function fuzzLivePorts(options: LiveFuzzOptions = {}): Promise<Live
       }
     })();
 
-    const rand = prng(seed);
+    const rand = seededRandom(seed);
     const p = new Payloads(rand);
     const jobs: ("client" | "mesh")[] = [];
     for (let i = 0; i < connectionsPerPort; i++) jobs.push("client", "mesh");
