@@ -14,9 +14,27 @@ async function refused(port: number): Promise<boolean> {
   }
 }
 
+/**
+ * A port offset whose nine cluster ports are free now and lie below the
+ * kernel's ephemeral range (32768+), where outgoing connections could take them.
+ */
+function freeOffset(): number {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const offset = 10000 + Math.floor(Math.random() * 14000);
+    const ports = [8080, 8081, 8082, 2222, 2223, 2224, 7946, 7947, 7948].map((p) => p + offset);
+    try {
+      for (const port of ports) Deno.listen({ hostname: "127.0.0.1", port }).close();
+      return offset;
+    } catch {
+      // taken: try another
+    }
+  }
+  throw new Error("No free port offset for a local cluster");
+}
+
 /** Starts `main.ts cluster` on random ports (clear of a cluster a developer may run) and scratch data. */
 function spawnCluster(stderr: "piped" | "null"): { child: Deno.ChildProcess; offset: number } {
-  const offset = 20000 + Math.floor(Math.random() * 20000);
+  const offset = freeOffset();
   const child = new Deno.Command("deno", {
     args: [
       "run",
@@ -60,7 +78,11 @@ Deno.test("the local cluster starts three joined nodes and Ctrl-C stops every on
     alice.close();
     carol.close();
   } finally {
-    child.kill("SIGINT");
+    try {
+      child.kill("SIGINT");
+    } catch {
+      throw new Error(`The cluster exited early:\n${log}`);
+    }
     const status = await child.status;
     clearTimeout(timer);
     await reading;
