@@ -81,7 +81,7 @@ Deno.test("the local cluster starts three joined nodes and Ctrl-C stops every on
     try {
       child.kill("SIGINT");
     } catch {
-      throw new Error(`The cluster exited early:\n${log}`);
+      // It exited early: the status check below fails with its log.
     }
     const status = await child.status;
     clearTimeout(timer);
