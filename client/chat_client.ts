@@ -348,13 +348,8 @@ export class ChatClient {
   }
 
   async #sealRoom(arg: string): Promise<void> {
-    let room: string;
-    try {
-      room = arg === "" ? this.#current : normalizeRoom(arg.split(/\s+/)[0]);
-    } catch (error) {
-      this.#notice(`error: ${(error as Error).message}`, true);
-      return;
-    }
+    const room = this.#roomArgument(arg);
+    if (room === undefined) return;
     if (room === "") {
       this.#notice("error: You are not in any room: /seal ROOM, or /join one first", true);
       return;
@@ -400,14 +395,19 @@ export class ChatClient {
     this.#options.onState?.();
   }
 
-  async #rekey(arg: string): Promise<void> {
-    let room: string;
+  /** The room a `/seal` or `/key` names (default: current); undefined after telling why it is invalid. */
+  #roomArgument(arg: string): string | undefined {
     try {
-      room = arg === "" ? this.#current : normalizeRoom(arg.split(/\s+/)[0]);
+      return arg === "" ? this.#current : normalizeRoom(arg.split(/\s+/)[0]);
     } catch (error) {
       this.#notice(`error: ${(error as Error).message}`, true);
-      return;
+      return undefined;
     }
+  }
+
+  async #rekey(arg: string): Promise<void> {
+    const room = this.#roomArgument(arg);
+    if (room === undefined) return;
     if (!this.#sealed.isSealed(room)) {
       this.#notice(`error: #${room || "(no room)"} is not sealed`, true);
       return;

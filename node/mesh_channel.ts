@@ -699,6 +699,22 @@ function helloPayload(publicKey: Uint8Array): Uint8Array<ArrayBuffer> {
   return concatBytes(publicKey, crypto.getRandomValues(new Uint8Array(MESH_NONCE_BYTES)));
 }
 
+/** Validates options and identity before a handshake; on failure closes the stream and rethrows. */
+function validatedStart(
+  stream: ByteStream,
+  me: MeshIdentity,
+  options: SecureChannelOptions,
+): ReturnType<typeof readOptions> {
+  try {
+    const read = readOptions(options);
+    checkIdentity(me);
+    return read;
+  } catch (error) {
+    closeQuietly(stream);
+    throw error;
+  }
+}
+
 /**
  * Dials side of the handshake: proves the cluster secret first, checks the
  * responder's proof, exchanges identities, and returns the open channel.
@@ -726,14 +742,7 @@ export async function initiateChannel(
   me: MeshIdentity,
   options: SecureChannelOptions = {},
 ): Promise<SecureChannel> {
-  let maxFrameBytes: number, handshakeTimeoutMs: number;
-  try {
-    ({ maxFrameBytes, handshakeTimeoutMs } = readOptions(options));
-    checkIdentity(me);
-  } catch (error) {
-    closeQuietly(stream);
-    throw error;
-  }
+  const { maxFrameBytes, handshakeTimeoutMs } = validatedStart(stream, me, options);
   return await underDeadline(stream, handshakeTimeoutMs, async (context) => {
     const ephemeral = await generateMeshEphemeral();
     const init = encodeMeshHandshake(MeshHandshakeType.init, helloPayload(ephemeral.publicKey));
@@ -821,14 +830,7 @@ export async function acceptChannel(
   me: MeshIdentity,
   options: SecureChannelOptions = {},
 ): Promise<SecureChannel> {
-  let maxFrameBytes: number, handshakeTimeoutMs: number;
-  try {
-    ({ maxFrameBytes, handshakeTimeoutMs } = readOptions(options));
-    checkIdentity(me);
-  } catch (error) {
-    closeQuietly(stream);
-    throw error;
-  }
+  const { maxFrameBytes, handshakeTimeoutMs } = validatedStart(stream, me, options);
   const { admit } = options;
   return await underDeadline(stream, handshakeTimeoutMs, async (context) => {
     let init;
