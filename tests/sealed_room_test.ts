@@ -68,7 +68,7 @@ function setup(nodeId = "n1") {
 }
 
 /** A room key without Argon2id, for tests of everything around it. */
-const testKey = await RoomKey.fromBytes(new Uint8Array(32).fill(7));
+const testKey = RoomKey.fromBytes(new Uint8Array(32).fill(7));
 
 /** Valid parameters at the floor (the cheapest a client accepts). */
 const params: SealParams = newSealParams();
@@ -273,7 +273,7 @@ Deno.test("SealedRooms derives a room key once per room per session and only fro
 });
 
 Deno.test("SealedRooms shows what cannot be opened, once, and never throws", async () => {
-  const wrongKey = await RoomKey.fromBytes(new Uint8Array(32).fill(9));
+  const wrongKey = RoomKey.fromBytes(new Uint8Array(32).fill(9));
   const rooms = new SealedRooms({
     passphrase: () => Promise.resolve("wrong passphrase here"),
     derive: () => Promise.resolve(wrongKey),

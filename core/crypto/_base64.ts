@@ -48,25 +48,9 @@ export function encodeBase64(
   bytes: Uint8Array,
   alphabet: Base64Alphabet,
 ): string {
-  const chars = alphabet === "base64" ? STANDARD : URL_SAFE;
-  let out = "";
-  let i = 0;
-  for (; i + 2 < bytes.length; i += 3) {
-    const n = (bytes[i]! << 16) | (bytes[i + 1]! << 8) | bytes[i + 2]!;
-    out += chars[n >> 18]! + chars[(n >> 12) & 63]! + chars[(n >> 6) & 63]! +
-      chars[n & 63]!;
-  }
-  const rest = bytes.length - i;
-  if (rest === 1) {
-    const n = bytes[i]! << 16;
-    out += chars[n >> 18]! + chars[(n >> 12) & 63]!;
-    if (alphabet === "base64") out += "==";
-  } else if (rest === 2) {
-    const n = (bytes[i]! << 16) | (bytes[i + 1]! << 8);
-    out += chars[n >> 18]! + chars[(n >> 12) & 63]! + chars[(n >> 6) & 63]!;
-    if (alphabet === "base64") out += "=";
-  }
-  return out;
+  // The built-in encoder (ES2026; Deno 2.5+, every current browser) is
+  // several times faster than a loop and just as canonical.
+  return bytes.toBase64({ alphabet, omitPadding: alphabet === "base64url" });
 }
 
 /**

@@ -5,14 +5,14 @@
  * under a one-message key derived from the room key, as a compact string
  * that nodes store and replicate without being able to read it.
  *
- * ## Envelope format, version 1
+ * ## Envelope format, version 2
  *
  * The string is the unpadded base64url (RFC 4648 §5) encoding of these
  * bytes; integers are unsigned big-endian, strings UTF-8:
  *
  * | offset | bytes | field |
  * | --- | --- | --- |
- * | 0 | 1 | version, `0x01` |
+ * | 0 | 1 | version, `0x02` |
  * | 1 | 1 | cipher suite, `0x01` or `0x02` (below) |
  * | 2 | 1 | `R`, room name length, 1–255 |
  * | 3 | R | room name (without `#`) |
@@ -43,9 +43,17 @@
  * - Room key `K` = Argon2id(NFC passphrase, room salt, m, t, p), 32 bytes
  *   (see {@linkcode deriveRoomKey}); key id = HKDF-SHA-256(K, salt = "",
  *   info = "meshchat/v1 key id")[0..8].
- * - Per message: nonce = 24 random bytes; HKDF-SHA-256(K, salt = nonce,
- *   info = "meshchat/v1 msg") → 64 bytes: bytes 0–31 the AES-256-GCM key,
- *   bytes 32–63 the commitment.
+ * - Per message: nonce = 24 random bytes; HKDF-SHA-256(K, salt = "",
+ *   info = "meshchat/v1 msg" ‖ nonce) → 64 bytes: bytes 0–31 the
+ *   AES-256-GCM key, bytes 32–63 the commitment. With the nonce in `info`,
+ *   HKDF's extract step is the same for every message of a room and runs
+ *   once per room key. K is already uniformly random (Argon2id output), so
+ *   the empty salt costs nothing (RFC 5869 §3.1).
+ * - Version 1 (until November 2026) put the nonce in HKDF's salt; its
+ *   envelopes are refused as an unknown version rather than misreported as
+ *   tampered.
+ * - HKDF and AES-GCM run in WebAssembly (BearSSL's constant-time code, see
+ *   `symmetric.ts`), synchronously: no Web Crypto round trips.
  * - AES-GCM IV = 12 zero bytes. Safe because each AES key encrypts exactly
  *   one message: keys come from a 192-bit random nonce, so two messages
  *   share a key (and so an IV) only if their nonces collide, about 2^-96
@@ -103,9 +111,10 @@ import {
   verifySignature,
 } from "./sender_identity.ts";
 import type { SignerPins, SignerTrust } from "./signer_pins.ts";
+import { aesGcmOpen, aesGcmSeal } from "./symmetric.ts";
 
 /** The envelope version this module writes and reads. */
-export const ENVELOPE_VERSION = 1;
+export const ENVELOPE_VERSION = 2;
 
 /**
  * Cipher suite 1: Argon2id room key, HKDF-SHA-256 per-message key and
@@ -273,7 +282,7 @@ export class EnvelopeSyntaxError extends SyntaxError {
  * @example
  * ```ts
  * import { openMessage, RoomKey, sealMessage } from "./mod.ts";
- * const key = await RoomKey.fromBytes(new Uint8Array(32)); // use deriveRoomKey
+ * const key = RoomKey.fromBytes(new Uint8Array(32)); // use deriveRoomKey
  * const envelope = await sealMessage(key, {
  *   room: "general", sender: "ada", session: "s1", seq: 1, time: 1_700_000_000_000,
  *   text: "hello",
@@ -330,7 +339,7 @@ export async function sealMessage(
   const nonce = crypto.getRandomValues(new Uint8Array(MESSAGE_NONCE_BYTES));
   out.set(nonce, o);
   o += MESSAGE_NONCE_BYTES;
-  const messageKey = await key.deriveMessageKey(nonce);
+  const messageKey = key.deriveMessageKey(nonce);
   out.set(messageKey.commitment, o);
   o += COMMITMENT_BYTES;
 
@@ -345,17 +354,11 @@ export async function sealMessage(
     plain.set(text, SIGNED_PREFIX);
   }
 
-  const sealed = await crypto.subtle.encrypt(
-    {
-      name: "AES-GCM",
-      iv: ZERO_IV,
-      additionalData: out.subarray(0, o),
-      tagLength: TAG_BYTES * 8,
-    },
-    messageKey.key,
-    plain,
-  );
-  out.set(new Uint8Array(sealed), o);
+  try {
+    out.set(aesGcmSeal(messageKey.key, ZERO_IV, plain, out.subarray(0, o)), o);
+  } finally {
+    messageKey.key.fill(0);
+  }
   return encodeBase64(out, "base64url");
 }
 
@@ -382,7 +385,7 @@ export async function sealMessage(
  *   SealedMessageError,
  *   sealMessage,
  * } from "./mod.ts";
- * const key = await RoomKey.fromBytes(new Uint8Array(32)); // use deriveRoomKey
+ * const key = RoomKey.fromBytes(new Uint8Array(32)); // use deriveRoomKey
  * const envelope = await sealMessage(key, {
  *   room: "general", sender: "ada", session: "s1", seq: 1, time: 0, text: "hi",
  * });
@@ -436,9 +439,7 @@ export async function openMessage(
   }
   const nonceAt = idAt + KEY_ID_BYTES;
   const commitmentAt = nonceAt + MESSAGE_NONCE_BYTES;
-  const messageKey = await key.deriveMessageKey(
-    bytes.slice(nonceAt, commitmentAt),
-  );
+  const messageKey = key.deriveMessageKey(bytes.subarray(nonceAt, commitmentAt));
   if (
     !equalConstantTime(
       messageKey.commitment,
@@ -452,26 +453,22 @@ export async function openMessage(
     );
   }
 
-  let plain: Uint8Array<ArrayBuffer>;
+  let plain: Uint8Array<ArrayBuffer> | null;
   try {
-    plain = new Uint8Array(
-      await crypto.subtle.decrypt(
-        {
-          name: "AES-GCM",
-          iv: ZERO_IV,
-          additionalData: bytes.subarray(0, ciphertextAt),
-          tagLength: TAG_BYTES * 8,
-        },
-        messageKey.key,
-        bytes.subarray(ciphertextAt),
-      ),
+    plain = aesGcmOpen(
+      messageKey.key,
+      ZERO_IV,
+      bytes.subarray(ciphertextAt),
+      bytes.subarray(0, ciphertextAt),
     );
-  } catch (cause) {
+  } finally {
+    messageKey.key.fill(0);
+  }
+  if (plain === null) {
     throw new SealedMessageError(
       "tampered",
       room,
       "authentication tag does not match (envelope altered)",
-      { cause },
     );
   }
   let signer: string | null = null;
@@ -553,7 +550,7 @@ export async function openMessage(
  *
  * @param envelope The envelope string.
  * @returns The header, version, suite and key id.
- * @throws {EnvelopeSyntaxError} If it is not a well-formed version 1
+ * @throws {EnvelopeSyntaxError} If it is not a well-formed version 2
  * envelope (`code` is `"unsupported_version"` for another version or suite).
  *
  * @example

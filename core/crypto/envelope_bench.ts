@@ -37,7 +37,7 @@ Deno.bench({
   },
 });
 
-const key = await RoomKey.fromBytes(crypto.getRandomValues(new Uint8Array(32)));
+const key = RoomKey.fromBytes(crypto.getRandomValues(new Uint8Array(32)));
 const TEXT = "x".repeat(100);
 let seq = 0;
 const header = {

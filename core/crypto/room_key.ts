@@ -2,7 +2,7 @@
 
 /**
  * The room key: Argon2id(passphrase, room salt), derived once per room per
- * session and held as a non-extractable Web Crypto HKDF key.
+ * session and held as the HKDF-SHA-256 pseudorandom key it extracts to.
  *
  * @module
  */
@@ -16,10 +16,11 @@ import {
   ROOM_KEY_BYTES,
 } from "./_derive.ts";
 import { type SealParams, validateSealParams } from "./room_params.ts";
+import { HkdfSha256 } from "./symmetric.ts";
 
 export { ROOM_KEY_BYTES };
 
-/** Bytes of the random per-message nonce that salts HKDF. */
+/** Bytes of the random per-message nonce in HKDF's info. */
 export const MESSAGE_NONCE_BYTES = 24;
 
 /** Bytes of the per-message key commitment. */
@@ -30,31 +31,27 @@ export const KEY_ID_BYTES = 8;
 
 const MESSAGE_INFO = new TextEncoder().encode("meshchat/v1 msg");
 const KEY_ID_INFO = new TextEncoder().encode("meshchat/v1 key id");
-const EMPTY = new Uint8Array(0);
 
 /**
  * The one-message secrets {@linkcode RoomKey.deriveMessageKey} returns.
  */
 export interface MessageKey {
-  /** A non-extractable AES-256-GCM key, used for exactly one message. */
-  key: CryptoKey;
+  /** The AES-256-GCM key, used for exactly one message; zero it after use. */
+  key: Uint8Array<ArrayBuffer>;
   /** The 32-byte key commitment stored in the envelope. */
   commitment: Uint8Array<ArrayBuffer>;
 }
 
 /**
- * A sealed room's key. Holds the 32 Argon2id bytes only as a non-extractable
- * HKDF `CryptoKey`, plus a public key id.
+ * A sealed room's key. Holds the HKDF-SHA-256 pseudorandom key extracted
+ * from the 32 Argon2id bytes (salt "", so every member extracts the same),
+ * plus a public key id. Each message key is then one HKDF-Expand: two
+ * HMAC-SHA-256 calls in WebAssembly, no Web Crypto round trip.
  *
  * Make one with {@linkcode deriveRoomKeyInWorker} (preferred in a UI) or
  * {@linkcode deriveRoomKey}, once per room per session, and reuse it for
  * every message: deriving per message would cost every receiver Argon2id per
  * frame, junk included.
- *
- * | operation | Web Crypto calls |
- * | --- | --- |
- * | {@linkcode RoomKey.fromBytes} | importKey + deriveBits |
- * | {@linkcode RoomKey.deriveMessageKey} | deriveBits + importKey |
  *
  * @example
  * ```ts
@@ -64,12 +61,12 @@ export interface MessageKey {
  * ```
  */
 export class RoomKey {
-  #material: CryptoKey;
+  #hkdf: HkdfSha256;
   #id: Uint8Array<ArrayBuffer>;
 
-  private constructor(material: CryptoKey, id: Uint8Array<ArrayBuffer>) {
-    this.#material = material;
-    this.#id = id;
+  private constructor(hkdf: HkdfSha256) {
+    this.#hkdf = hkdf;
+    this.#id = hkdf.expand(KEY_ID_INFO, KEY_ID_BYTES);
   }
 
   /**
@@ -91,10 +88,10 @@ export class RoomKey {
    * @example
    * ```ts
    * import { RoomKey } from "./room_key.ts";
-   * const key = await RoomKey.fromBytes(crypto.getRandomValues(new Uint8Array(32)));
+   * const key = RoomKey.fromBytes(crypto.getRandomValues(new Uint8Array(32)));
    * ```
    */
-  static async fromBytes(bytes: Uint8Array): Promise<RoomKey> {
+  static fromBytes(bytes: Uint8Array): RoomKey {
     if (!(bytes instanceof Uint8Array) || bytes.length !== ROOM_KEY_BYTES) {
       throw new RangeError(
         `Cannot import room key: expected ${ROOM_KEY_BYTES} bytes, got ${
@@ -102,26 +99,7 @@ export class RoomKey {
         }`,
       );
     }
-    const copy = new Uint8Array(bytes);
-    try {
-      const material = await crypto.subtle.importKey(
-        "raw",
-        copy,
-        "HKDF",
-        false,
-        ["deriveBits"],
-      );
-      const id = new Uint8Array(
-        await crypto.subtle.deriveBits(
-          { name: "HKDF", hash: "SHA-256", salt: EMPTY, info: KEY_ID_INFO },
-          material,
-          KEY_ID_BYTES * 8,
-        ),
-      );
-      return new RoomKey(material, id);
-    } finally {
-      copy.fill(0);
-    }
+    return new RoomKey(new HkdfSha256(bytes));
   }
 
   /**
@@ -145,9 +123,11 @@ export class RoomKey {
 
   /**
    * Derives one message's AES key and key commitment:
-   * `HKDF-SHA-256(IKM = room key, salt = nonce, info = "meshchat/v1 msg")`,
-   * 64 bytes; bytes 0–31 are the AES-256-GCM key, bytes 32–63 the
-   * commitment.
+   * `HKDF-SHA-256(IKM = room key, salt = "", info = "meshchat/v1 msg" ‖
+   * nonce)`, 64 bytes; bytes 0–31 are the AES-256-GCM key, bytes 32–63 the
+   * commitment. The nonce goes in `info` rather than `salt` so the extract
+   * step is the same for every message and runs once, in
+   * {@linkcode RoomKey.fromBytes}.
    *
    * @param nonce The message's 24 random bytes.
    * @returns The AES key and the commitment.
@@ -156,71 +136,32 @@ export class RoomKey {
    * @example
    * ```ts
    * import { RoomKey } from "./room_key.ts";
-   * const key = await RoomKey.fromBytes(new Uint8Array(32));
-   * const { commitment } = await key.deriveMessageKey(new Uint8Array(24));
+   * const key = RoomKey.fromBytes(new Uint8Array(32));
+   * const { commitment } = key.deriveMessageKey(new Uint8Array(24));
    * commitment.length; // 32
    * ```
    */
-  async deriveMessageKey(
-    nonce: Uint8Array<ArrayBuffer>,
-  ): Promise<MessageKey> {
+  deriveMessageKey(nonce: Uint8Array): MessageKey {
     if (nonce.length !== MESSAGE_NONCE_BYTES) {
       throw new RangeError(
         `Cannot derive message key: nonce must be ${MESSAGE_NONCE_BYTES} bytes, got ${nonce.length}`,
       );
     }
-    const bits = new Uint8Array(
-      await crypto.subtle.deriveBits(
-        { name: "HKDF", hash: "SHA-256", salt: nonce, info: MESSAGE_INFO },
-        this.#material,
-        (32 + COMMITMENT_BYTES) * 8,
-      ),
-    );
-    try {
-      const key = await crypto.subtle.importKey(
-        "raw",
-        bits.subarray(0, 32),
-        "AES-GCM",
-        false,
-        ["encrypt", "decrypt"],
-      );
-      return { key, commitment: bits.slice(32) };
-    } finally {
-      bits.fill(0);
-    }
+    const info = new Uint8Array(MESSAGE_INFO.length + MESSAGE_NONCE_BYTES);
+    info.set(MESSAGE_INFO);
+    info.set(nonce, MESSAGE_INFO.length);
+    const bits = this.#hkdf.expand(info, 32 + COMMITMENT_BYTES);
+    return { key: bits.subarray(0, 32), commitment: bits.slice(32) };
   }
 }
 
-/**
- * Derives a room key in the calling thread. This blocks the event loop for
- * the whole Argon2id run (about 0.3 s at the defaults); interactive code
- * should use {@linkcode deriveRoomKeyInWorker}.
- *
- * The passphrase is normalised to NFC and encoded as UTF-8; the parameters
- * are validated (see {@linkcode validateSealParams}) before any work, so a
- * hostile room cannot downgrade the key or exhaust memory.
- *
- * @param passphrase The room passphrase.
- * @param params The room's seal parameters, straight from its metadata.
- * @returns The room key.
- * @throws {TypeError} If the parameters have the wrong shape.
- * @throws {RangeError} If the passphrase is empty or not well-formed, or the
- * parameters are outside the accepted limits.
- *
- * @example
- * ```ts
- * import { deriveRoomKey, newSealParams } from "./mod.ts";
- * const params = newSealParams();
- * const key = await deriveRoomKey("correct horse battery staple", params);
- * ```
- */
 export async function deriveRoomKey(
   passphrase: string,
   params: SealParams,
 ): Promise<RoomKey> {
   const bytes = await deriveRoomKeyBytes(passphrase, params);
   try {
-    return await RoomKey.fromBytes(bytes);
+    return RoomKey.fromBytes(bytes);
   } finally {
     bytes.fill(0);
   }
@@ -323,7 +264,7 @@ export async function deriveRoomKeyInWorker(
     },
   );
   try {
-    return await RoomKey.fromBytes(bytes);
+    return RoomKey.fromBytes(bytes);
   } finally {
     bytes.fill(0);
   }

@@ -169,7 +169,7 @@ export class SealedRoom {
    * @example
    * ```ts
    * import { RoomKey, SealedRoom } from "./mod.ts";
-   * const key = await RoomKey.fromBytes(new Uint8Array(32)); // use deriveRoomKeyInWorker
+   * const key = RoomKey.fromBytes(new Uint8Array(32)); // use deriveRoomKeyInWorker
    * const room = new SealedRoom("general", key);
    * const body = await room.seal({ sender: "ada", text: "hi", time: Date.now() });
    * ```
@@ -196,7 +196,7 @@ export class SealedRoom {
    * @example
    * ```ts
    * import { RoomKey, SealedRoom } from "./mod.ts";
-   * const key = await RoomKey.fromBytes(new Uint8Array(32)); // use deriveRoomKeyInWorker
+   * const key = RoomKey.fromBytes(new Uint8Array(32)); // use deriveRoomKeyInWorker
    * const alice = new SealedRoom("general", key);
    * const bob = new SealedRoom("general", key);
    * const body = await alice.seal({ sender: "alice", text: "hi", time: 0 });

@@ -7,7 +7,7 @@ import { SealedMessageError } from "./sealed_message_error.ts";
 import { SealedRoom } from "./sealed_room.ts";
 import { SenderIdentity } from "./sender_identity.ts";
 
-const key = await RoomKey.fromBytes(new Uint8Array(32).fill(3));
+const key = RoomKey.fromBytes(new Uint8Array(32).fill(3));
 
 Deno.test("SealedRoom.seal() numbers messages 1, 2, 3 within one session", async () => {
   const room = new SealedRoom("general", key);

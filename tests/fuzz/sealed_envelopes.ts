@@ -29,7 +29,7 @@ let fixture: Promise<Fixture> | undefined;
 
 function setUp(): Promise<Fixture> {
   fixture ??= (async () => {
-    const key = await RoomKey.fromBytes(new Uint8Array(32).fill(7));
+    const key = RoomKey.fromBytes(new Uint8Array(32).fill(7));
     const identity = await SenderIdentity.generate();
     const message = { room: "general", sender: "ada", session: "s1", seq: 1, time: 0, text: "hi" };
     const envelopes = [
