@@ -8,6 +8,7 @@ import {
   deriveMeshSessionKeys,
   encodeMeshHandshake,
   generateMeshEphemeral,
+  MESH_SYNC_FRAME_BYTES,
   MESH_TAG_BYTES,
   MeshFrameOpener,
   MeshFrameSealer,
@@ -98,7 +99,7 @@ Deno.test("deriveMeshSecretSalt() normalises to NFC and refuses an empty secret"
 Deno.test("MeshFrameSealer.seal() uses 4 zero bytes and a big-endian counter as the IV", async () => {
   const raw = crypto.getRandomValues(new Uint8Array(32));
   const key = await crypto.subtle.importKey("raw", raw, "AES-GCM", false, ["encrypt", "decrypt"]);
-  const sealer = new MeshFrameSealer(key);
+  const sealer = new MeshFrameSealer(raw);
   await sealer.seal(bytes("zero"));
   const sealed = await sealer.seal(bytes("one"));
   assert.equal(sealer.counter, 2);
@@ -130,6 +131,24 @@ Deno.test("MeshFrameOpener.open() refuses reordered, tampered and later frames",
   flipped[0]! ^= 1;
   assert.equal(await tampered.open(flipped), null);
   assert.equal(await tampered.open(new Uint8Array(3)), null);
+});
+
+Deno.test("mesh frames above the synchronous size go through Web Crypto and keep the order", async () => {
+  const [a, b] = await session();
+  const sealer = new MeshFrameSealer(a.initiatorToResponder);
+  const opener = new MeshFrameOpener(b.initiatorToResponder);
+  const sizes = [0, 100, MESH_SYNC_FRAME_BYTES, MESH_SYNC_FRAME_BYTES + 1, 1 << 20, 200];
+  const frames = sizes.map((n) => Uint8Array.from({ length: n }, (_, i) => i * 31));
+  // Sealed all at once: the large ones settle later, but counters follow call order.
+  const sealed = await Promise.all(frames.map((f) => sealer.seal(f)));
+  for (const [i, frame] of sealed.entries()) {
+    assert.deepEqual(await opener.open(frame), frames[i], `frame ${i} of ${sizes[i]} bytes`);
+  }
+  const flipped = (await sealer.seal(frames[4]!)).slice();
+  flipped[1000]! ^= 1;
+  assert.equal(await opener.open(flipped), null);
+  assert.equal(opener.failed, true);
+  assert.throws(() => new MeshFrameSealer(new Uint8Array(16)), RangeError);
 });
 
 Deno.test("encodeMeshHandshake() and decodeMeshHandshake() round-trip and check lengths", () => {
