@@ -30,30 +30,26 @@ export const GCM_TAG_BYTES = 16;
 /** Most output one HKDF-SHA-256 call can give (RFC 5869: 255 · 32). */
 export const HKDF_MAX_BYTES = 255 * 32;
 
+/** AES-256-GCM in place over linear-memory addresses (see `wasm/aead.c`). */
+type GcmFunction<R> = (
+  key: number,
+  iv: number,
+  ad: number,
+  adLen: number,
+  data: number,
+  len: number,
+  tag: number,
+) => R;
+
 interface AeadExports {
   memory: WebAssembly.Memory;
   __heap_base: WebAssembly.Global;
   mc_hkdf_state_size(): number;
   mc_hkdf_extract(ikm: number, ikmLen: number, salt: number, saltLen: number, state: number): void;
   mc_hkdf_expand(state: number, info: number, infoLen: number, out: number, outLen: number): void;
-  mc_gcm_seal(
-    key: number,
-    iv: number,
-    ad: number,
-    adLen: number,
-    data: number,
-    len: number,
-    tag: number,
-  ): void;
-  mc_gcm_open(
-    key: number,
-    iv: number,
-    ad: number,
-    adLen: number,
-    data: number,
-    len: number,
-    tag: number,
-  ): number;
+  mc_gcm_seal: GcmFunction<void>;
+  /** Returns 1 when the tag matches. */
+  mc_gcm_open: GcmFunction<number>;
 }
 
 const PAGE_BYTES = 65_536;
