@@ -19,7 +19,7 @@ import { type CommandContext, handleInput, handleSealed } from "./commands.ts";
 import { ConnectionLimits } from "./connection_limits.ts";
 import type { Hub, Session, SessionSink } from "./hub.ts";
 import type { Logger } from "./logger.ts";
-import { OutboundQueue } from "./outbound_queue.ts";
+import { holdWrites, OutboundQueue, releaseWrites } from "./outbound_queue.ts";
 import {
   type ClientFrame,
   type ErrorCode,
@@ -332,13 +332,19 @@ class ClientConnection implements SessionSink {
           flooded = true;
           break;
         }
-        for (const line of this.#decoder.push(chunk)) {
-          if (this.#closing) break;
-          if (line.ok) {
-            await this.#handle(line.value);
-          } else {
-            this.#sendError(new ProtocolError(line.error.code, line.error.message));
+        // The output of the whole read leaves in one write per reader.
+        holdWrites();
+        try {
+          for (const line of this.#decoder.push(chunk)) {
+            if (this.#closing) break;
+            if (line.ok) {
+              await this.#handle(line.value);
+            } else {
+              this.#sendError(new ProtocolError(line.error.code, line.error.message));
+            }
           }
+        } finally {
+          releaseWrites();
         }
         if (this.#limitedStreak >= FLOOD_STREAK && !this.#closing) {
           // Over its message rate: read no more for a while, so a flood waits

@@ -1,12 +1,56 @@
 /**
  * A bounded per-session outbound queue with write coalescing: frames queued
- * while a write is in flight go out together in the next write, so a busy
- * room costs one syscall per reader per batch, not per message. When a reader
- * falls too far behind, {@linkcode OutboundQueue.enqueue} refuses and the
- * caller drops that session — nobody else waits for it.
+ * in one go (by default: in one synchronous run, up to the next microtask)
+ * leave in one write, and frames queued while a write is in flight go out
+ * together in the next one — so a busy room costs one syscall per reader per
+ * batch, not per message. A frontend handling several lines of input at once
+ * brackets them with {@linkcode holdWrites} and {@linkcode releaseWrites}, so
+ * the output of all of them leaves together too. When a reader falls too far
+ * behind, {@linkcode OutboundQueue.enqueue} refuses and the caller drops that
+ * session — nobody else waits for it.
  *
  * @module
  */
+import { setImmediate } from "node:timers";
+
+/** Starts of the queues that got their first frame since the last start, in order. */
+const pendingStarts: Array<() => void> = [];
+let holding = false;
+let releaseScheduled = false;
+
+function startPending(): void {
+  if (pendingStarts.length === 0) return;
+  for (const start of pendingStarts.splice(0)) start();
+}
+
+function startUnlessHeld(): void {
+  if (!holding) startPending();
+}
+
+function releaseAtTurnEnd(): void {
+  releaseScheduled = false;
+  releaseWrites();
+}
+
+/**
+ * Holds back the first write of every queue that gets frames from now until
+ * {@linkcode releaseWrites}, so that the output of a batch of input (every
+ * line of one read) leaves in one write per reader. A hold never outlasts
+ * the event-loop turn: when handling the batch waits for I/O, the writes
+ * start then, and nobody else's output waits behind it.
+ */
+export function holdWrites(): void {
+  holding = true;
+  if (releaseScheduled) return;
+  releaseScheduled = true;
+  setImmediate(releaseAtTurnEnd);
+}
+
+/** Ends a hold (see {@linkcode holdWrites}) and starts the writes it held back. */
+export function releaseWrites(): void {
+  holding = false;
+  startPending();
+}
 
 /** The write half of a connection. */
 export interface ByteWriter {
@@ -29,10 +73,17 @@ export class OutboundQueue {
   readonly #maxBatchBytes: number;
   #chunks: Uint8Array[] = [];
   #queuedBytes = 0;
-  #pumping = false;
+  /** What is left to write of the batch in flight. */
+  #inFlight: Uint8Array | undefined;
+  /** A write is waiting to start, or in flight. */
+  #busy = false;
   #closed = false;
   #failure: unknown = undefined;
   #idle: Array<() => void> = [];
+  // Bound once: a fan-out to a hundred readers allocates no closures per write.
+  readonly #start = () => this.#next();
+  readonly #onWritten = (n: number) => this.#written(n);
+  readonly #onFailed = (error: unknown) => this.#fail(error);
 
   /**
    * @param writer Where bytes go.
@@ -59,7 +110,8 @@ export class OutboundQueue {
   }
 
   /**
-   * Queues bytes for writing.
+   * Queues bytes for writing: at the next microtask (or when a hold ends),
+   * or after the write in flight.
    *
    * @param bytes An encoded frame (not copied: do not reuse the buffer).
    * @param force Queue even past the limit (for the last words to a dropped session).
@@ -70,9 +122,10 @@ export class OutboundQueue {
     if (!force && this.#queuedBytes + bytes.length > this.#maxBytes) return false;
     this.#chunks.push(bytes);
     this.#queuedBytes += bytes.length;
-    if (!this.#pumping) {
-      this.#pumping = true;
-      queueMicrotask(() => this.#pump());
+    if (!this.#busy) {
+      this.#busy = true;
+      // One microtask for every queue of a fan-out, not one per queue.
+      if (pendingStarts.push(this.#start) === 1) queueMicrotask(startUnlessHeld);
     }
     return true;
   }
@@ -89,7 +142,7 @@ export class OutboundQueue {
    * @returns A promise.
    */
   drained(): Promise<void> {
-    if (!this.#pumping) return Promise.resolve();
+    if (!this.#busy) return Promise.resolve();
     return new Promise((resolve) => this.#idle.push(resolve));
   }
 
@@ -99,30 +152,52 @@ export class OutboundQueue {
     this.discardPending();
   }
 
-  async #pump(): Promise<void> {
-    try {
-      while (this.#chunks.length > 0) {
-        const batch = this.#takeBatch();
-        let offset = 0;
-        while (offset < batch.length) {
-          offset += await this.#writer.write(offset === 0 ? batch : batch.subarray(offset));
-        }
-        this.#queuedBytes -= batch.length;
-      }
-    } catch (error) {
-      this.#failure = error;
-      this.#closed = true;
-      this.#chunks = [];
-      this.#queuedBytes = 0;
-    } finally {
-      this.#pumping = false;
-      for (const resolve of this.#idle.splice(0)) resolve();
+  /** Writes the next batch, or goes idle when there is none. */
+  #next(): void {
+    if (this.#chunks.length > 0) {
+      this.#write(this.#takeBatch());
+      return;
     }
+    this.#inFlight = undefined;
+    this.#busy = false;
+    if (this.#idle.length === 0) return;
+    const idle = this.#idle;
+    this.#idle = [];
+    for (const resolve of idle) resolve();
+  }
+
+  #write(bytes: Uint8Array): void {
+    this.#inFlight = bytes;
+    let written: Promise<number>;
+    try {
+      written = this.#writer.write(bytes);
+    } catch (error) {
+      written = Promise.reject(error);
+    }
+    written.then(this.#onWritten, this.#onFailed);
+  }
+
+  #written(n: number): void {
+    const bytes = this.#inFlight!;
+    this.#queuedBytes -= n;
+    if (n < bytes.length) this.#write(bytes.subarray(n));
+    else this.#next();
+  }
+
+  #fail(error: unknown): void {
+    this.#failure = error;
+    this.#closed = true;
+    this.#chunks = [];
+    this.#queuedBytes = 0;
+    this.#next();
   }
 
   #takeBatch(): Uint8Array {
+    // pop(), not shift(): V8 keeps the array's storage, so the usual single
+    // frame costs no allocation.
+    if (this.#chunks.length === 1) return this.#chunks.pop()!;
     const first = this.#chunks[0]!;
-    if (this.#chunks.length === 1 || first.length >= this.#maxBatchBytes) {
+    if (first.length >= this.#maxBatchBytes) {
       this.#chunks.shift();
       return first;
     }

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import type { MetronomeRequest } from "./metronome_worker.ts";
 
 /** What one fan-out run measured. */
 export interface FanoutResult {
@@ -213,8 +214,14 @@ export async function measureThroughput(
   };
 }
 
+/** Paced messages sent before the timed window (seconds' worth at the rate). */
+const WARM_UP_SECONDS = 1;
+
 /**
- * Measures latency at a steady rate.
+ * Measures latency at a steady rate: one message per interval, each written
+ * the moment it is due and stamped with the time of that write. A warm-up
+ * second at the same rate comes first and is not counted in the figures (it
+ * is in the loss check), so the timed window does not start on cold code.
  *
  * @param target The target.
  * @param receivers Connected receivers.
@@ -230,29 +237,25 @@ export async function measureLatency(
   rate: number,
   seconds: number,
 ): Promise<LatencyResult> {
+  const warmUp = Math.round(rate * WARM_UP_SECONDS);
   const total = rate * seconds;
   const base = receivers.map((r) => r.lines);
+  const arrived = (count: number) => {
+    const deadline = setTimeout(() => receivers.forEach((r) => r.close()), 30_000);
+    return Promise.all(receivers.map((r, i) => r.until(base[i]! + count * target.linesPerMessage)))
+      .finally(() => clearTimeout(deadline));
+  };
   // Every tenth receiver is timed: parsing all 100 would make the measuring
   // process, not the node, the bottleneck.
-  for (const [i, r] of receivers.entries()) {
-    r.latencies.length = 0;
-    r.timing = i % 10 === 0;
-  }
-  const start = performance.now();
-  let sent = 0;
-  while (sent < total) {
-    const due = Math.min(total, Math.floor(((performance.now() - start) / 1000) * rate) + 1);
-    let text = "";
-    for (; sent < due; sent++) text += target.line(sent, performance.now());
-    if (text) await sender.write(text);
-    await new Promise((r) => setTimeout(r, 1));
-  }
-  const expected = total * target.linesPerMessage;
-  const deadline = setTimeout(() => receivers.forEach((r) => r.close()), 30_000);
-  await Promise.all(receivers.map((r, i) => r.until(base[i]! + expected)));
-  clearTimeout(deadline);
+  for (const [i, r] of receivers.entries()) r.timing = i % 10 === 0;
+  await sendPaced(target, sender, rate, 0, warmUp);
+  await arrived(warmUp);
+  for (const r of receivers) r.latencies.length = 0;
+  await sendPaced(target, sender, rate, warmUp, total);
+  await arrived(warmUp + total);
   const all = receivers.flatMap((r) => r.latencies).sort((a, b) => a - b);
   for (const r of receivers) r.timing = false;
+  const expected = (warmUp + total) * target.linesPerMessage;
   const lost = receivers.reduce((sum, r, i) => sum + Math.max(0, base[i]! + expected - r.lines), 0);
   const round = (x: number) => Number(x.toFixed(3));
   return {
@@ -263,6 +266,40 @@ export async function measureLatency(
     maxMs: round(all.at(-1) ?? NaN),
     lost,
   };
+}
+
+/**
+ * Sends `count` messages, numbered from `first`, one per tick of a worker
+ * metronome (see metronome_worker.ts for why not `setTimeout`).
+ */
+async function sendPaced(
+  target: FanoutTarget,
+  sender: Sender,
+  rate: number,
+  first: number,
+  count: number,
+): Promise<void> {
+  if (count === 0) return;
+  const worker = new Worker(new URL("./metronome_worker.ts", import.meta.url), { type: "module" });
+  let writing = Promise.resolve();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      worker.onerror = (event) => {
+        event.preventDefault();
+        reject(new Error(`Cannot pace the sender: ${event.message}`));
+      };
+      worker.onmessage = (event: MessageEvent<number>) => {
+        const seq = first + event.data;
+        // Stamped when its write starts, not when the tick arrived.
+        writing = writing.then(() => sender.write(target.line(seq, performance.now())));
+        if (event.data === count - 1) resolve();
+      };
+      worker.postMessage({ intervalMs: 1000 / rate, ticks: count } satisfies MetronomeRequest);
+    });
+  } finally {
+    worker.terminate();
+  }
+  await writing;
 }
 
 /** Padding that brings a benchmark message to about 100 bytes. */

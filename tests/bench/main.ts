@@ -104,6 +104,15 @@ async function fanout() {
     bareConns.sender,
     MESSAGES,
   );
+  // The floor of the latency figure on this machine: the same measurement
+  // against a server that does nothing but forward.
+  const baselineLatency = await measureLatency(
+    bareTargetSpec,
+    bareConns.receivers,
+    bareConns.sender,
+    1000,
+    3,
+  );
   closeAll(bareConns.receivers, bareConns.sender);
   await bare.stop();
 
@@ -128,7 +137,7 @@ async function fanout() {
     const throughput = await measureThroughput(target, receivers, sender, MESSAGES);
     const latency = await measureLatency(target, receivers, sender, 1000, 3);
     closeAll(receivers, sender);
-    return { baseline, throughput, latency };
+    return { baseline, baselineLatency, throughput, latency };
   } finally {
     await node.stop("SIGTERM");
   }
@@ -183,6 +192,9 @@ console.log(
   } deliveries)`,
 );
 console.log(
+  `  bare broadcast baseline, same measurement: p50 ${e2e.baselineLatency.p50Ms} ms, p99 ${e2e.baselineLatency.p99Ms} ms, max ${e2e.baselineLatency.maxMs} ms`,
+);
+console.log(
   `\ncluster (3 nodes): n1 → n3 latency at ${mesh.crossNodeLatency.rate} msg/s: p50 ${mesh.crossNodeLatency.p50Ms} ms, p99 ${mesh.crossNodeLatency.p99Ms} ms, lost ${mesh.crossNodeLatency.lost}`,
 );
 console.log(
@@ -202,4 +214,4 @@ printLoadBench(load);
 await Deno.mkdir("data/bench", { recursive: true });
 await Deno.writeTextFile("data/bench/results.json", JSON.stringify(results, null, 2) + "\n");
 console.log("\nwritten: data/bench/results.json");
-if (e2e.throughput.lost > 0 || e2e.latency.lost > 0) Deno.exit(1);
+if (e2e.throughput.lost > 0 || e2e.latency.lost > 0 || e2e.baselineLatency.lost > 0) Deno.exit(1);
