@@ -16,6 +16,7 @@ import { NODE_HELP, parseNodeConfig } from "./node/node_config.ts";
 import { HostKeyError } from "./node/ssh_host_key.ts";
 import { SnapshotStore, SnapshotStoreError } from "./node/snapshot_store.ts";
 import { runLocalCluster } from "./node/local_cluster.ts";
+import { securePrivateDir } from "./node/private_dir.ts";
 
 /** Reads the one environment variable the node may use (permission is scoped to it). */
 function readEnv(name: string): string | undefined {
@@ -49,6 +50,22 @@ async function runNode(args: readonly string[]): Promise<number> {
     return 0;
   }
   const logger = createLogger(config.id, { level: config.logLevel });
+  // Private before anything is written: the snapshot holds private messages in the clear.
+  try {
+    for (const fix of await securePrivateDir(config.dataDir)) {
+      logger.warn("fixed a data file readable by other accounts", {
+        path: fix.path,
+        was: `0${fix.was.toString(8)}`,
+        now: `0${fix.now.toString(8)}`,
+      });
+    }
+  } catch (error) {
+    // The store's own open below names the directory and the fix.
+    logger.warn("cannot make the data directory private", {
+      dir: config.dataDir,
+      error: String(error),
+    });
+  }
   // Restore first, then accept: the store is open before any port is.
   let store;
   try {

@@ -11,6 +11,13 @@
  * in arrival order, each after its sealed events are opened (which may wait
  * for the room key).
  *
+ * Sealed rooms fail closed: while a sealed room's key is being made its
+ * lines wait; when there is no key (no passphrase, a wrong one, a failed
+ * derivation) or its `/seal` failed, they are refused with the reason, and
+ * only `/plain` (after a failed `/seal`) lets plain text go there again. In a
+ * sealed room a `/`-line that names no node command is not sent, and a
+ * `/quit` message (which the node shows everywhere in plain text) is dropped.
+ *
  * Failover: when the node goes away (crash, shutdown, cut), the client
  * connects to the next server of its list (or the same one again), says
  * hello with the same nick, rejoins its rooms, and resends every message not
@@ -24,6 +31,7 @@ import type { MsgFrame, ServerFrame } from "../core/protocol.ts";
 import { PROTOCOL_VERSION } from "../core/protocol.ts";
 import { ChatView, type ViewLine } from "./chat_view.ts";
 import { ConnectError, NodeConnection } from "./node_connection.ts";
+import { isNodeCommand } from "./node_commands.ts";
 import { type Opening, SealedRooms } from "./sealed_rooms.ts";
 
 /** Options of {@linkcode ChatClient.start}. */
@@ -55,13 +63,6 @@ export interface ChatClientOptions {
   sealed?: SealedRooms;
   /** Clock for the send time sealed in each envelope. @default Date.now */
   now?: () => number;
-  /**
-   * After a failed `/seal`, keep refusing lines for that room instead of
-   * sending them in plain text (for scripts, which cannot see the failure).
-   *
-   * @default {false}
-   */
-  failClosed?: boolean;
 }
 
 /** How long a rate-limited line waits before it is sent again (ms). */
@@ -90,6 +91,7 @@ const CLIENT_HELP = [
   "Client commands:",
   "  /seal [ROOM]  seal a room end to end: asks for a new passphrase (twice)",
   "  /key [ROOM]  enter a sealed room's passphrase again",
+  "  /plain [ROOM]  after a failed /seal: talk in ROOM unsealed (the nodes can read it)",
 ];
 
 /** A line sent and not yet acknowledged. */
@@ -257,11 +259,13 @@ export class ChatClient {
   /**
    * Leaves the chat and waits for the node to close the connection.
    *
+   * @param line The `/quit` line as typed; its message is dropped when a
+   *   room of this session is sealed (the node would show it in plain text).
    * @returns Resolves when closed.
    */
-  async quit(): Promise<void> {
+  async quit(line = "/quit"): Promise<void> {
     this.#quitRequested = true;
-    this.#quitting("/quit");
+    this.#quitting(line);
     const timer = setTimeout(() => this.#conn.close(), 2000);
     await this.#closed;
     clearTimeout(timer);
@@ -287,6 +291,10 @@ export class ChatClient {
         await this.#rekey(rest.trim());
         done();
         return;
+      case "/plain":
+        this.#plain(rest.trim());
+        done();
+        return;
       case "/me":
         if (this.#sealed.isSealed(this.#current) && rest.trim() !== "") {
           await this.#saySealed(rest, "action", done);
@@ -307,6 +315,15 @@ export class ChatClient {
           done();
         });
         return;
+    }
+    if (this.#sealed.isSealed(this.#current) && !isNodeCommand(word)) {
+      // The node would get this line in plain text; it is most likely a slip.
+      this.#notice(
+        `Not sent: ${word} is not a command, and #${this.#current} is sealed (a /-line reaches the node in plain text). Type /${line} to send it sealed as a message`,
+        true,
+      );
+      done();
+      return;
     }
     const acked = this.#command(line);
     acked.then(() => done());
@@ -354,17 +371,18 @@ export class ChatClient {
       this.#notice("error: You are not in any room: /seal ROOM, or /join one first", true);
       return;
     }
-    if (this.#sealed.isSealed(room)) {
+    if (this.#sealed.isSealed(room) && !this.#sealed.isBlocked(room)) {
       this.#notice(`#${room} is already sealed`);
       return;
     }
+    // Whatever stopped it, the person meant the room to be sealed: nothing
+    // typed for it goes out in plain text until they seal it or say /plain.
     const failed = (reason: string) => {
-      if (this.#options.failClosed) {
-        this.#sealed.block(room, `/seal failed (${reason})`);
-        this.#notice(`#${room} stays closed: nothing typed for it will be sent`, true);
-      } else {
-        this.#sealed.abandonSeal(room);
-      }
+      this.#sealed.block(room, `/seal of #${room} failed (${reason})`);
+      this.#notice(
+        `#${room} stays closed: nothing typed for it is sent until you type /seal to try again, or /plain to talk there unsealed`,
+        true,
+      );
       this.#options.onState?.();
     };
     const prepared = await this.#sealed.prepareSeal(room);
@@ -405,6 +423,20 @@ export class ChatClient {
     }
   }
 
+  /** `/plain`: after a failed `/seal`, the person chooses to talk unsealed. */
+  #plain(arg: string): void {
+    const room = this.#roomArgument(arg);
+    if (room === undefined) return;
+    if (this.#sealed.allowPlain(room)) {
+      this.#notice(`#${room} is not sealed: what you type there is readable by the nodes`);
+    } else if (this.#sealed.isSealed(room)) {
+      this.#notice(`error: #${room} is sealed: what you type there is sealed`, true);
+    } else {
+      this.#notice(`#${room || "(no room)"} is not sealed`);
+    }
+    this.#options.onState?.();
+  }
+
   async #rekey(arg: string): Promise<void> {
     const room = this.#roomArgument(arg);
     if (room === undefined) return;
@@ -424,7 +456,18 @@ export class ChatClient {
   }
 
   /** Sends `/quit` (resent when rate-limited); the node closes the connection, no ack comes back. */
-  #quitting(line: string): void {
+  #quitting(typed: string): void {
+    let line = typed.trim();
+    const [word = "/quit", message = ""] = /^(\S*)\s*(.*)$/s.exec(line)?.slice(1) ?? [];
+    const sealed = [...this.#rooms].filter((room) => this.#sealed.isSealed(room));
+    if (message !== "" && sealed.length > 0) {
+      // The node shows a quit message in every room, in plain text.
+      line = word;
+      this.#notice(
+        `Your quit message was not sent: the node would show it unsealed in #${sealed[0]}`,
+        true,
+      );
+    }
     this.#quits.add(this.#request({ t: "cmd", line }, () => {}));
   }
 
@@ -617,8 +660,17 @@ export class ChatClient {
             true,
           );
         }
-        // Ask for the passphrase now, not at the first message.
-        this.#sealed.key(room).then(() => this.#options.onState?.());
+        // Ask for the passphrase now, not at the first message; a wrong one
+        // shows at once (the key check).
+        this.#sealed.key(room).then(() => {
+          if (this.#sealed.status(room) === "wrong") {
+            this.#notice(
+              `Wrong passphrase for #${room}: it does not match the room's key check. Type /key to enter it again; nothing typed for #${room} is sent until then`,
+              true,
+            );
+          }
+          this.#options.onState?.();
+        });
         break;
       case "refused":
         this.#notice(
@@ -649,6 +701,7 @@ export class ChatClient {
             text: `Messages in #${msg.room} do not open with your passphrase: /key enters it again`,
             error: true,
           }]);
+          this.#options.onState?.();
         }
       }
       if (

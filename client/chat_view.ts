@@ -125,14 +125,17 @@ export class ChatView {
   /**
    * A sealed event as a line: the opened text with the sender (`✓` after a
    * verified sender, `!` when the sender's signing key changed), or
-   * `[cannot open sealed message from X: REASON]`.
+   * `[cannot open sealed message from X: REASON]`. An opened message is
+   * stamped with the time sealed inside it (authenticated), not the node's;
+   * when the two are far apart the line says so: a node may be replaying it.
    *
    * @param frame The event (with `sealed`).
    * @param opening What opening it gave.
    * @returns The line.
    */
   formatSealed(frame: MsgFrame, opening: Opening): string {
-    const stamp = this.#timestamps ? `${this.#dim(clockTime(frame.time))} ` : "";
+    const time = opening.ok ? opening.sentAt : frame.time;
+    const stamp = this.#timestamps ? `${this.#dim(clockTime(time))} ` : "";
     const room = sanitizeText(frame.room);
     const tag = room !== "" && room !== this.#room ? `${this.#dim(`#${room}`)} ` : "";
     if (!opening.ok) {
@@ -151,7 +154,8 @@ export class ChatView {
         this.#dim(`[signed with another key than ${sanitizeText(frame.from)}'s earlier messages]`)
       }`
       : "";
-    return stamp + tag + body + warning;
+    const replay = opening.stale ? ` ${replayWarning(opening.sentAt, frame.time)}` : "";
+    return stamp + tag + body + warning + replay;
   }
 
   #event(frame: MsgFrame, openings: Openings): ViewLine {
@@ -174,4 +178,25 @@ export class ChatView {
       text: topic ? `Now in #${name}${lock}: ${sanitizeText(topic)}` : `Now in #${name}${lock}`,
     }];
   }
+}
+
+/**
+ * `[sealed 2026-11-20 14:03 UTC, 3 days before the node's time: possibly
+ * replayed]`: the full date, in UTC, so it reads the same everywhere.
+ */
+function replayWarning(sentAt: number, nodeTime: number): string {
+  const when = new Date(sentAt).toISOString().slice(0, 16).replace("T", " ");
+  const gap = Math.abs(nodeTime - sentAt);
+  const side = sentAt < nodeTime ? "before" : "after";
+  return `[sealed ${when} UTC, ${describeGap(gap)} ${side} the node's time: possibly replayed]`;
+}
+
+/** A duration in the largest whole unit: `3 days`, `1 hour`, `12 minutes`. */
+function describeGap(ms: number): string {
+  const units: [number, string][] = [[86_400_000, "day"], [3_600_000, "hour"], [60_000, "minute"]];
+  for (const [size, name] of units) {
+    const count = Math.floor(ms / size);
+    if (count >= 1) return `${count} ${name}${count === 1 ? "" : "s"}`;
+  }
+  return "moments";
 }

@@ -7,9 +7,11 @@
  *
  * Interactive when stdin is a terminal; otherwise line mode for scripts.
  * It needs network access to the server; for sealed rooms also read access
- * to `core/crypto/` (the key derivation Worker), to the `-key-file` if one is
- * given, and env access to `MESHCHAT_ROOM_KEY` if that is used. The
- * `client` permission set in deno.json grants all but the key file.
+ * to the `-key-file` if one is given, and env access to `MESHCHAT_ROOM_KEY`
+ * if that is used (never asked for: without it the variable is ignored).
+ * The key derivation Worker loads from no file, so `/seal` never needs a
+ * permission prompt (which raw mode could not answer). The `client`
+ * permission set in deno.json grants all but the key file.
  *
  * @module
  */
@@ -136,7 +138,6 @@ async function main(args: readonly string[]): Promise<number> {
     view,
     print,
     sealed,
-    failClosed: screen === undefined,
     ...(screen
       ? {
         onState: () => screen.refreshPrompt(),

@@ -15,9 +15,10 @@ import {
 import { sanitizeText } from "../core/text_sanitizer.ts";
 import type { ChatClient } from "./chat_client.ts";
 import type { ChatView, ViewLine } from "./chat_view.ts";
+import type { RoomStatus } from "./sealed_rooms.ts";
 
-/** How a room looks in the prompt: plain, sealed with its key, sealed without. */
-export type RoomStatus = "plain" | "open" | "locked";
+/** How a room looks in the prompt (what `SealedRooms.status` says). */
+export type { RoomStatus };
 
 /** A passphrase being typed. */
 interface SecretPrompt {
@@ -127,7 +128,13 @@ export class TerminalScreen {
   /** Redraws the prompt after nick, room or seal changed. */
   refreshPrompt(): void {
     const status = this.#view.room ? this.#roomStatus(this.#view.room) : "plain";
-    const lock = status === "open" ? " 🔒" : status === "locked" ? " 🔒 no key" : "";
+    const lock = status === "open"
+      ? " 🔒"
+      : status === "locked"
+      ? " 🔒 no key"
+      : status === "wrong"
+      ? " 🔒 wrong passphrase"
+      : "";
     const room = this.#view.room ? `#${this.#view.room}${lock}` : "(no room)";
     const prompt = `[${room}] ${this.#view.nick}> `;
     this.#editor.setPrompt(this.#color ? `\x1b[1m${prompt}\x1b[22m` : prompt);
@@ -186,7 +193,7 @@ export class TerminalScreen {
             case "submit":
               if (/^\/(quit|exit|bye)\b/i.test(action.line)) {
                 this.cancelSecrets();
-                await client.quit();
+                await client.quit(action.line);
                 return true;
               }
               if (action.line.trim() !== "") client.send(action.line).catch(() => {});

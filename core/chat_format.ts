@@ -111,6 +111,27 @@ export function clockTime(time: number): string {
 }
 
 /**
+ * A count and its noun, singular for one: `1 room`, `2 rooms`, `0 rooms`.
+ *
+ * @example
+ * ```ts
+ * import { countOf } from "./chat_format.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(countOf(1, "node"), "1 node");
+ * assert.equal(countOf(3, "person", "people"), "3 people");
+ * ```
+ *
+ * @param count How many.
+ * @param noun The noun for one.
+ * @param plural The noun for any other count. @default `${noun}s`
+ * @returns The count and the noun.
+ */
+export function countOf(count: number, noun: string, plural = `${noun}s`): string {
+  return `${count} ${count === 1 ? noun : plural}`;
+}
+
+/**
  * One event as one display line (no newline).
  *
  * @param frame The event as received.
@@ -142,7 +163,9 @@ export function formatMsg(frame: MsgFrame, options: FormatOptions = {}): string 
       body = dim(`→ `, color) + `${from} joined #${room}`;
       break;
     case "leave":
-      body = dim(`← `, color) + `${from} left #${room}${text ? ` (${text})` : ""}`;
+      // "left" is the reason a plain /leave gives: saying it twice adds nothing.
+      body = dim(`← `, color) +
+        `${from} left #${room}${text && text !== "left" ? ` (${text})` : ""}`;
       break;
     case "nick":
       body = `${from} is now ${paintNick(text, color)}`;

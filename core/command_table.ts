@@ -31,6 +31,12 @@ export interface Command<C> {
   /** Whether only room operators may run it; enforced by the caller. */
   readonly opOnly?: boolean;
   /**
+   * Whether to leave it out of `/help`: for a command that programs send
+   * for a person (the terminal client's `/seal` sends `/seal PARAMS`), so a
+   * person does not see it next to the client's own, friendlier one.
+   */
+  readonly hidden?: boolean;
+  /**
    * Runs the command.
    *
    * @param ctx The context of the caller.
@@ -208,14 +214,15 @@ export class CommandTable<C> {
 
   /**
    * Lines for `/help`, one per command in registration order, aligned:
-   * `/msg NICK TEXT   send a private message (alias: /m)`.
+   * `/msg NICK TEXT   send a private message (alias: /m)`. Commands marked
+   * `hidden` are left out.
    *
    * @param options Whether to list operator-only commands.
    * @returns The help lines.
    */
   helpLines(options: HelpOptions = {}): string[] {
     const { includeOpOnly = false } = options;
-    const shown = this.#commands.filter((c) => includeOpOnly || !c.opOnly);
+    const shown = this.#commands.filter((c) => !c.hidden && (includeOpOnly || !c.opOnly));
     const usages = shown.map((c) => `/${c.name}${c.args ? ` ${c.args}` : ""}`);
     const width = Math.max(0, ...usages.map((u) => u.length));
     return shown.map((command, i) => {

@@ -145,6 +145,18 @@ Deno.test("CommandTable.helpLines() includes op-only commands when asked", () =>
   assert.deepEqual(new CommandTable<Ctx>().helpLines(), []);
 });
 
+Deno.test("CommandTable.helpLines() leaves hidden commands out, and they still run", () => {
+  const table = new CommandTable<Ctx>()
+    .register(command("seal", { args: "PARAMS", help: "sent by the client", hidden: true }))
+    .register(command("who", { args: "[ROOM]", help: "list who is in a room" }));
+  // The usage column is as wide as the shown commands need, not the hidden ones.
+  assert.deepEqual(table.helpLines({ includeOpOnly: true }), [
+    "/who [ROOM]   list who is in a room",
+  ]);
+  assert.equal(table.parse("/seal {}")?.command.name, "seal");
+  assert.deepEqual([...table].map((c) => c.name), ["seal", "who"]);
+});
+
 Deno.test("CommandTable iterates over each command once, in registration order", () => {
   assert.deepEqual([...chatTable()].map((c) => c.name), ["help", "msg", "who", "kick", "nick"]);
 });

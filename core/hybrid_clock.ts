@@ -136,6 +136,22 @@ export class HybridClock {
   }
 
   /**
+   * How far a received stamp leads this node's physical clock, so that the
+   * owner can refuse (for now) a stamp from too far in the future: such a
+   * stamp sorts after every stamp this clock issues until the physical
+   * clock catches up, so it would win every last-writer-wins race for that
+   * long (a year-2255 stamp, forever). Once the physical clock has caught
+   * up to within the owner's bound, the same stamp is accepted.
+   *
+   * @param stamp The received stamp.
+   * @returns `stamp.wall` minus the physical time, in ms (negative when behind).
+   * @throws {RangeError} If the physical clock returns a non-finite number.
+   */
+  leadOf(stamp: { wall: number }): number {
+    return stamp.wall - this.#readPhysical();
+  }
+
+  /**
    * Issues a new stamp for a local event.
    *
    * @returns A stamp strictly greater than every stamp issued or received

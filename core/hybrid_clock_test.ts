@@ -309,3 +309,13 @@ Deno.test("HybridClock.receive() result is greater than both inputs when not cla
     { numRuns: 1000 },
   );
 });
+
+Deno.test("HybridClock.leadOf() measures how far a stamp leads the physical clock", () => {
+  const time = fakeTime(1_000_000);
+  const clock = new HybridClock("n1", { now: time.now });
+  assert.equal(clock.leadOf({ wall: 1_060_000 }), 60_000);
+  assert.equal(clock.leadOf({ wall: 9e15 }), 9e15 - 1_000_000);
+  time.set(1_060_000);
+  assert.equal(clock.leadOf({ wall: 1_060_000 }), 0);
+  assert.equal(clock.leadOf({ wall: 5 }), 5 - 1_060_000);
+});

@@ -77,6 +77,9 @@ const DEFAULT_MAX_LENGTH = 4000;
 const DEFAULT_HISTORY_SIZE = 100;
 const DEFAULT_COLUMNS = 80;
 const MAX_COLUMNS = 1000;
+const MAX_ROWS = 1000;
+/** Home the cursor, then erase to the end of the screen. */
+const CLEAR_SCREEN = "\x1b[H\x1b[J";
 const SGR_RESET = "\x1b[0m";
 const ESC = "\x1b";
 
@@ -150,6 +153,9 @@ interface Layout {
  * them left it, that the terminal wraps at the right margin (the default),
  * and that it has the width given to {@linkcode LineEditor.setWidth}. Before
  * the first render, the cursor should be at the start of an empty row.
+ * After a change of width, where the rows are is a guess (see
+ * {@linkcode LineEditor.setWidth}); {@linkcode LineEditor.repaint} redraws
+ * the whole screen instead and is right on every terminal.
  *
  * @example Editing, submitting and drawing
  * ```ts
@@ -350,8 +356,10 @@ export class LineEditor {
    *
    * On a resize, some terminals reflow the rows already drawn (most do) and
    * some leave them in place (xterm). The editor assumes whichever puts its
-   * first row lower, so the next redraw never erases a printed line; at worst
-   * part of the old input stays visible above the new one.
+   * first row lower, so the next {@linkcode LineEditor.render} never erases
+   * a printed line; at worst part of the old input stays visible above the
+   * new one. {@linkcode LineEditor.repaint} avoids that when the caller can
+   * redraw the screen.
    *
    * @param columns The new width; clamped to 1..1000.
    * @throws {RangeError} If `columns` is NaN.
@@ -445,6 +453,46 @@ export class LineEditor {
     this.#cursorRow = 0;
     this.#drawn = undefined;
     return out;
+  }
+
+  /**
+   * Redraws the whole screen: clears it, writes the newest of `lines` that
+   * fit above the input, then the prompt and line below them. Use it after
+   * {@linkcode LineEditor.setWidth} when the caller still has the lines it
+   * printed: it leaves no stale copy of the input, whatever the terminal did
+   * to the old rows on the resize (a reflowing terminal turns a shrunk input
+   * line into more rows above the cursor than a truncating one, and nothing
+   * tells the two apart).
+   *
+   * @param lines Lines printed above the input, oldest first, written as
+   * they are (sanitise untrusted text first); only the newest that fit are
+   * used.
+   * @param rows The terminal's height in rows; clamped to 1..1000.
+   * @returns The ANSI text to write to the terminal.
+   * @throws {RangeError} If `rows` is NaN.
+   */
+  repaint(lines: readonly string[], rows: number): string {
+    if (Number.isNaN(rows)) throw new RangeError("Cannot repaint: rows is NaN");
+    const height = Math.min(MAX_ROWS, Math.max(1, Math.trunc(rows)));
+    const width = this.#columns;
+    const input = layout(this.#prompt, this.#units, this.#cursor, width);
+    let free = height - (Math.max(input.endRow, input.cursorRow) + 1);
+    const shown: string[] = [];
+    for (let i = lines.length - 1; i >= 0 && free > 0; i--) {
+      const parts = (lines[i] ?? "").split(/\r\n|\r|\n/);
+      for (let j = parts.length - 1; j >= 0; j--) {
+        const part = parts[j] ?? "";
+        // A wide character at the margin may take one row more: the top line
+        // then scrolls away, which is harmless.
+        free -= Math.max(1, Math.ceil(displayWidth(part) / width));
+        if (free < 0) break;
+        shown.push(part);
+      }
+    }
+    this.#cursorRow = 0;
+    this.#drawn = undefined;
+    const above = shown.reverse().map((line) => `${line}\r\n`).join("");
+    return `${CLEAR_SCREEN}${above}${this.render()}`;
   }
 
   /**

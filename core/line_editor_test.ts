@@ -3,242 +3,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { displayWidth, type EditorAction, LineEditor } from "./line_editor.ts";
 import type { Key, KeyName } from "./terminal_input.ts";
-
-// ---------------------------------------------------------------------------
-// A tiny virtual terminal: the subset of escapes the editor emits, autowrap
-// at the right margin with xterm's pending-wrap state, wide characters, and
-// on resize either no reflow (xterm) or reflow of soft-wrapped rows (most
-// other terminals). Unlimited height: no scrolling.
-
-/** The second column of a wide character. */
-const TAIL = "\u0000tail";
-
-interface Row {
-  cells: (string | undefined)[];
-  /** The row was left by autowrap, so it continues into the next one. */
-  wrapped: boolean;
-}
-
-const graphemeSegmenter = new Intl.Segmenter(undefined, { granularity: "grapheme" });
-
-function graphemes(text: string): string[] {
-  return Array.from(graphemeSegmenter.segment(text), (s) => s.segment);
-}
-
-class VirtualTerminal {
-  width: number;
-  readonly reflow: boolean;
-  rows: Row[] = [{ cells: [], wrapped: false }];
-  row = 0;
-  col = 0;
-  /** Autowrap pending: the cursor shows at the last column. */
-  pending = false;
-
-  constructor(width: number, reflow = false) {
-    this.width = width;
-    this.reflow = reflow;
-  }
-
-  write(data: string): void {
-    let i = 0;
-    while (i < data.length) {
-      const c = data.charCodeAt(i);
-      if (c === 0x1b) {
-        i = this.#escape(data, i);
-      } else if (c === 0x0d) {
-        this.col = 0;
-        this.pending = false;
-        i++;
-      } else if (c === 0x0a) {
-        this.#down(1);
-        this.pending = false;
-        i++;
-      } else if (c < 0x20 || c === 0x7f) {
-        throw new Error(`Unexpected control 0x${c.toString(16)} at ${i}`);
-      } else {
-        let j = i;
-        while (j < data.length && data.charCodeAt(j) >= 0x20 && data.charCodeAt(j) !== 0x7f) j++;
-        for (const unit of graphemes(data.slice(i, j))) this.#print(unit);
-        i = j;
-      }
-    }
-  }
-
-  resize(width: number): void {
-    if (!this.reflow) {
-      this.width = width; // cells beyond the margin are kept but hidden
-      this.col = Math.min(this.col, width - 1);
-      this.pending = false;
-      return;
-    }
-    // Join soft-wrapped rows into lines, remembering the cursor's place.
-    const lines: { units: string[]; cursor?: number; extra?: number }[] = [];
-    let current: { units: string[]; cursor?: number; extra?: number } = { units: [] };
-    this.rows.forEach((row, r) => {
-      const visible = row.cells.slice(0, this.width);
-      let last = visible.length - 1;
-      while (last >= 0 && visible[last] === undefined) last--;
-      let cursorIndex: number | undefined;
-      let extra = 0;
-      for (let c = 0; c <= last; c++) {
-        const cell = visible[c];
-        if (r === this.row && c === this.col && !this.pending) cursorIndex = current.units.length;
-        if (cell === TAIL) continue;
-        current.units.push(cell ?? " ");
-      }
-      if (r === this.row && cursorIndex === undefined) {
-        cursorIndex = current.units.length;
-        extra = this.pending ? 0 : Math.max(0, this.col - (last + 1));
-      }
-      if (cursorIndex !== undefined) {
-        current.cursor = cursorIndex;
-        current.extra = extra;
-      }
-      if (!row.wrapped) {
-        lines.push(current);
-        current = { units: [] };
-      }
-    });
-    if (current.units.length > 0 || current.cursor !== undefined) lines.push(current);
-    this.width = width;
-    this.rows = [];
-    for (const line of lines) {
-      let row: Row = { cells: [], wrapped: false };
-      this.rows.push(row);
-      let col = 0;
-      const atCursor = () => {
-        this.row = this.rows.length - 1;
-        this.col = col;
-        this.pending = false;
-      };
-      line.units.forEach((unit, index) => {
-        const w = displayWidth(unit);
-        if (w > 0 && col + w > width) {
-          row.wrapped = true;
-          row = { cells: [], wrapped: false };
-          this.rows.push(row);
-          col = 0;
-        }
-        if (index === line.cursor) atCursor();
-        row.cells[col] = unit;
-        if (w === 2) row.cells[col + 1] = TAIL;
-        col += w;
-      });
-      if (line.cursor === line.units.length) {
-        const extra = line.extra ?? 0;
-        if (col >= width) {
-          this.row = this.rows.length - 1;
-          this.col = width - 1;
-          this.pending = true;
-        } else {
-          atCursor();
-          this.col = Math.min(width - 1, col + extra);
-        }
-      }
-    }
-  }
-
-  /** What each row shows: empty cells as spaces, trailing ones trimmed. */
-  screen(): string[] {
-    const out = this.rows.map((row) =>
-      row.cells.slice(0, this.width).map((cell) => cell === TAIL ? "" : cell ?? " ").join("")
-        .trimEnd()
-    );
-    while (out.length > 0 && out.at(-1) === "") out.pop();
-    return out;
-  }
-
-  /** Characters from row `from` (inclusive) to `to` (exclusive), in reading order. */
-  units(from: number, to = this.rows.length, hidden = false): string[] {
-    const out: string[] = [];
-    for (const row of this.rows.slice(from, to)) {
-      for (const cell of hidden ? row.cells : row.cells.slice(0, this.width)) {
-        if (cell !== undefined && cell !== TAIL) out.push(cell);
-      }
-    }
-    return out;
-  }
-
-  get cursor(): { row: number; col: number } {
-    return { row: this.row, col: this.col };
-  }
-
-  #print(unit: string): void {
-    const w = displayWidth(unit);
-    if (w === 0) {
-      const cells = this.#line().cells;
-      const c = this.pending ? this.col : this.col - 1;
-      if (c >= 0 && cells[c] !== undefined) cells[c] += unit;
-      return;
-    }
-    if (w > this.width) throw new Error(`Cannot print ${unit}: wider than the terminal`);
-    if (this.pending || this.col + w > this.width) {
-      this.#line().wrapped = true;
-      this.#down(1);
-      this.col = 0;
-      this.pending = false;
-    }
-    const cells = this.#line().cells;
-    cells[this.col] = unit;
-    if (w === 2) cells[this.col + 1] = TAIL;
-    this.col += w;
-    if (this.col >= this.width) {
-      this.col = this.width - 1;
-      this.pending = true;
-    }
-  }
-
-  #escape(data: string, i: number): number {
-    if (data[i + 1] !== "[") throw new Error(`Unexpected escape at ${i}`);
-    let j = i + 2;
-    while (j < data.length && /[0-9;]/.test(data[j] ?? "")) j++;
-    const params = data.slice(i + 2, j);
-    const final = data[j];
-    const n = Math.max(1, Number(params || "1"));
-    if (final !== "m") this.pending = false; // SGR keeps a pending wrap
-    switch (final) {
-      case "A":
-        this.row = Math.max(0, this.row - n);
-        break;
-      case "B":
-        this.#down(n);
-        break;
-      case "C":
-        this.col = Math.min(this.width - 1, this.col + n);
-        break;
-      case "D":
-        this.col = Math.max(0, this.col - n);
-        break;
-      case "J":
-        assert.equal(params, "");
-        this.#line().cells.length = Math.min(this.#line().cells.length, this.col);
-        this.#line().wrapped = false;
-        this.rows.length = this.row + 1;
-        break;
-      case "K":
-        assert.equal(params, "");
-        this.#line().cells.length = Math.min(this.#line().cells.length, this.col);
-        this.#line().wrapped = false;
-        break;
-      case "m":
-        break;
-      default:
-        throw new Error(`Unexpected escape ${JSON.stringify(data.slice(i, j + 1))}`);
-    }
-    return j + 1;
-  }
-
-  #down(n: number): void {
-    this.row += n;
-    while (this.rows.length <= this.row) this.rows.push({ cells: [], wrapped: false });
-  }
-
-  #line(): Row {
-    const row = this.rows[this.row];
-    assert.ok(row !== undefined);
-    return row;
-  }
-}
+import { graphemes, TAIL, VirtualTerminal } from "../tests/helpers/virtual_terminal.ts";
 
 // ---------------------------------------------------------------------------
 
@@ -822,6 +587,61 @@ Deno.test("LineEditor.setWidth() then render() never erases printed lines, whate
   }
 });
 
+Deno.test("LineEditor.repaint() after a shrink leaves no stale copy of the input line on any terminal", () => {
+  for (const reflow of [false, true]) {
+    const label = reflow ? "reflow" : "no reflow";
+    const editor = editorWith("abcdefghijklmnopqrstuvwxy", 20, { columns: 40 });
+    const vt = new VirtualTerminal(40, reflow, 8);
+    const printed = ["hello", "world"];
+    for (const line of printed) vt.write(editor.printAbove(line));
+    assert.deepEqual(vt.visible(), ["hello", "world", "> abcdefghijklmnopqrstuvwxy"], label);
+    vt.resize(10);
+    editor.setWidth(10);
+    vt.write(editor.repaint(printed, 8));
+    printed.push("next");
+    vt.write(editor.printAbove("next"));
+    assert.deepEqual(
+      vt.visible(),
+      ["hello", "world", "next", "> abcdefgh", "ijklmnopqr", "stuvwxy"],
+      label,
+    );
+    assert.deepEqual(vt.cursor, { row: 5, col: 2 }, label);
+  }
+});
+
+Deno.test("LineEditor.repaint() shows the newest lines that fit above the input", () => {
+  for (const reflow of [false, true]) {
+    const label = reflow ? "reflow" : "no reflow";
+    const editor = editorWith("abcdefghijklmnop", 16, { columns: 30 });
+    const vt = new VirtualTerminal(30, reflow, 6);
+    const printed = ["one", "two", "three", "a long line that wraps at ten", "four"];
+    for (const line of printed) vt.write(editor.printAbove(line));
+    vt.resize(10);
+    editor.setWidth(10);
+    // 6 rows: 2 for the input, 4 for "four" and the line that wraps.
+    vt.write(editor.repaint(printed, 6));
+    assert.deepEqual(
+      vt.visible(),
+      ["a long lin", "e that wra", "ps at ten", "four", "> abcdefgh", "ijklmnop"],
+      label,
+    );
+    assert.deepEqual(vt.cursor, { row: vt.top + 5, col: 8 }, label);
+    // One row less: the wrapped line does not fit, and is not cut.
+    vt.write(editor.repaint(printed, 5));
+    assert.deepEqual(vt.visible().slice(0, 2), ["four", "> abcdefgh"], label);
+    // An input taller than the screen: no lines, the input from the top.
+    editor.handle({ type: "char", text: "q".repeat(60) });
+    assert.ok(!editor.repaint(printed, 3).includes("four"));
+  }
+});
+
+Deno.test("LineEditor.repaint() rejects NaN rows and clamps others", () => {
+  const editor = new LineEditor({ columns: 10 });
+  assert.throws(() => editor.repaint([], NaN), RangeError);
+  assert.equal(editor.repaint(["a", "b"], 0), "\x1b[H\x1b[J\r\x1b[J> ");
+  assert.equal(editor.repaint(["a", "b"], 2), "\x1b[H\x1b[Jb\r\n\r\x1b[J> ");
+});
+
 // ---------------------------------------------------------------------------
 // Property: random keys, resizes, prompts and messages.
 
@@ -891,6 +711,7 @@ const keyArb: fc.Arbitrary<Key> = fc.oneof(
 type Op =
   | { op: "key"; key: Key }
   | { op: "width"; columns: number }
+  | { op: "repaint"; columns: number }
   | { op: "prompt"; prompt: string }
   | { op: "print" };
 const opArb: fc.Arbitrary<Op> = fc.oneof(
@@ -899,6 +720,13 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
     weight: 1,
     arbitrary: fc.integer({ min: 1, max: 30 }).map((columns) => ({
       op: "width" as const,
+      columns,
+    })),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.integer({ min: 1, max: 30 }).map((columns) => ({
+      op: "repaint" as const,
       columns,
     })),
   },
@@ -947,6 +775,14 @@ Deno.test("LineEditor keeps its cursor in range and the terminal showing prompt 
               editor.setWidth(width);
               vt.write(editor.render());
               break;
+            case "repaint":
+              // The whole screen redrawn: nothing stale is left above the input.
+              resized = false;
+              width = op.columns;
+              vt.resize(width);
+              editor.setWidth(width);
+              vt.write(editor.repaint(printed, 1000));
+              break;
             case "prompt":
               editor.setPrompt(op.prompt);
               vt.write(editor.render());
@@ -985,8 +821,8 @@ Deno.test("LineEditor keeps its cursor in range and the terminal showing prompt 
           assert.equal(underCursor, undefined);
         }
 
-        // Printed messages are all still there, in order; without a resize,
-        // nothing else is above the input.
+        // Printed messages are all still there, in order; without a resize
+        // since the last repaint, nothing else is above the input.
         const above = vt.units(0, start, true).join("");
         if (!resized) {
           assert.equal(above, printed.join(""));

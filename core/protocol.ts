@@ -24,6 +24,12 @@ export const MAX_TEXT_LENGTH = 4000;
  */
 export const MAX_SEALED_LENGTH = 24 * 1024;
 
+/**
+ * Most messages of history a client may ask for in its `hello` (`history`
+ * field): the same bound as `/history`.
+ */
+export const MAX_HELLO_HISTORY = 500;
+
 /** What a sealed envelope looks like on the wire: unpadded base64url. */
 const SEALED_PATTERN = /^[A-Za-z0-9_-]+$/;
 
@@ -41,6 +47,10 @@ export type ErrorCode =
   | "nick_invalid"
   | "room_invalid"
   | "not_in_room"
+  /** The session is in as many rooms as a session may be (`--max-rooms-per-session`). */
+  | "too_many_rooms"
+  /** A new room on a node that holds `--max-rooms` rooms, none of which can expire. */
+  | "rooms_full"
   | "empty_message"
   | "text_too_long"
   | "no_such_user"
@@ -152,7 +162,20 @@ export type ServerFrame =
 
 /** A validated client request. */
 export type ClientFrame =
-  | { readonly t: "hello"; readonly v: number; readonly user: string; readonly room?: string }
+  | {
+    readonly t: "hello";
+    readonly v: number;
+    readonly user: string;
+    readonly room?: string;
+    /**
+     * Most messages of history the `welcome` and every later `joined` reply
+     * of this connection carry: an integer from 0 (none, for bots) to
+     * {@linkcode MAX_HELLO_HISTORY}. Absent: the node's default (50). A
+     * reply may still carry fewer, when more would not fit the reader's
+     * output queue; `/history` asks for older messages at any time.
+     */
+    readonly history?: number;
+  }
   | {
     readonly t: "say";
     readonly room?: string;
@@ -279,7 +302,24 @@ export function parseClientFrame(value: unknown): ClientFrame {
       }
       const user = requiredString(value, "user", 64);
       const room = optionalString(value, "room", 64);
-      return room === undefined ? { t: type, v, user } : { t: type, v, user, room };
+      const history = Object.hasOwn(value, "history") ? value.history : undefined;
+      if (
+        history !== undefined &&
+        (typeof history !== "number" || !Number.isInteger(history) || history < 0 ||
+          history > MAX_HELLO_HISTORY)
+      ) {
+        throw new ProtocolError(
+          "bad_frame",
+          `Invalid hello frame: field "history" must be an integer from 0 to ${MAX_HELLO_HISTORY}`,
+        );
+      }
+      return {
+        t: type,
+        v,
+        user,
+        ...(room === undefined ? {} : { room }),
+        ...(history === undefined ? {} : { history }),
+      };
     }
     case "say": {
       const sealed = optionalString(value, "sealed", MAX_SEALED_LENGTH);

@@ -20,14 +20,32 @@ const C1_PM = 0x9e;
 const C1_APC = 0x9f;
 const C1_ST = 0x9c;
 
+/** Most combining marks kept in a row after one base character. */
+export const MAX_COMBINING_MARKS = 4;
+
 /**
- * Characters (UTF-16 code units) that never survive: C0 controls but TAB,
- * DEL, C1 controls, bidi controls, zero-width characters, and surrogates
- * (valid pairs are checked again and kept).
+ * Whether text may need work: a code point that never survives (see
+ * {@linkcode isRemoved}), a joiner (kept only inside emoji and scripts that
+ * need it), or a run of combining marks longer than the cap. In `u` mode a
+ * surrogate range matches lone surrogates only.
  */
-const SUSPECT =
-  // deno-lint-ignore no-control-regex -- control characters are what this matches
-  /[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u061c\u200b-\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff\ud800-\udfff]/;
+const SUSPECT = new RegExp(
+  "[\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f\\u00ad\\u034f\\u061c\\u115f\\u180e" +
+    "\\u200b-\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\u3164\\ufeff\\uffa0" +
+    "\\ufff9-\\ufffb\\ud800-\\udfff\\u{e0000}-\\u{e007f}]" +
+    `|\\p{M}{${MAX_COMBINING_MARKS + 1}}`,
+  "u",
+);
+
+const ZWNJ = 0x200c;
+const ZWJ = 0x200d;
+const VS16 = 0xfe0f;
+const MARK = /^\p{M}$/u;
+const LETTER = /^\p{L}$/u;
+const PICTOGRAPHIC = /^\p{Extended_Pictographic}$/u;
+/** Scripts whose spelling needs ZWJ / ZWNJ (Persian, Indic half forms...). */
+const JOINING_SCRIPT =
+  /^[\p{sc=Arabic}\p{sc=Syriac}\p{sc=Devanagari}\p{sc=Bengali}\p{sc=Gurmukhi}\p{sc=Gujarati}\p{sc=Oriya}\p{sc=Tamil}\p{sc=Telugu}\p{sc=Kannada}\p{sc=Malayalam}\p{sc=Sinhala}\p{sc=Myanmar}\p{sc=Khmer}\p{sc=Mongolian}]$/u;
 
 /**
  * Makes text safe to show to another person in a terminal.
@@ -44,13 +62,25 @@ const SUSPECT =
  *   the text, as it would in a terminal;
  * - bidi controls (U+061C, U+200E, U+200F, U+202A to U+202E, U+2066 to
  *   U+2069), which can make text read differently from what it is;
- * - zero-width characters (U+200B, U+200C, U+200D, U+2060, U+FEFF). This
- *   includes the zero-width joiner, so an emoji ZWJ sequence such as 👩‍💻
- *   falls apart into its parts (👩💻): still readable, never misleading;
+ * - line and paragraph separators (U+2028, U+2029), which some terminals
+ *   and viewers break lines at;
+ * - invisible characters that can hide or disguise text: zero-width space
+ *   (U+200B), word joiner and invisible operators (U+2060 to U+2064), BOM
+ *   (U+FEFF), soft hyphen (U+00AD), combining grapheme joiner (U+034F),
+ *   Mongolian vowel separator (U+180E), Hangul fillers (U+115F, U+3164,
+ *   U+FFA0), interlinear annotation (U+FFF9 to U+FFFB) and tag characters
+ *   (U+E0000 to U+E007F);
+ * - the zero-width joiner and non-joiner (U+200D, U+200C), except between
+ *   two emoji (so 👩‍💻 stays one picture) or two letters of a script whose
+ *   spelling uses them (Arabic, Indic...); in Latin text they only hide
+ *   things (`ad\u200Dmin`);
+ * - combining marks past {@linkcode MAX_COMBINING_MARKS} in a row ("zalgo"
+ *   text that spills over the lines around it); real scripts (Vietnamese,
+ *   Hindi, Hebrew points) stay within the cap;
  * - lone surrogates.
  *
- * Everything else, including TAB, emoji, combining marks and all scripts, is
- * kept as it is. The result is idempotent: sanitizing it again changes
+ * Everything else, including TAB, emoji, combining marks within the cap and
+ * all scripts, is kept as it is. The result is idempotent: sanitizing it again changes
  * nothing. Text with nothing to remove is returned as is, without copying.
  *
  * @example Neutralising an escape sequence
@@ -70,43 +100,77 @@ export function sanitizeText(text: string): string {
   let out = "";
   let copyFrom = 0;
   let i = 0;
+  /** The last code point kept (-1: none yet) and the marks kept right after it. */
+  let kept = -1;
+  let marks = 0;
   while (i < n) {
-    const c = text.charCodeAt(i);
-    if (isHighSurrogate(c) && isLowSurrogate(text.charCodeAt(i + 1))) {
-      i += 2;
+    const c = text.codePointAt(i)!;
+    const size = c > 0xffff ? 2 : 1;
+    let drop = false;
+    if (isRemoved(c)) {
+      out += text.slice(copyFrom, i);
+      i = skipRemoved(text, i);
+      copyFrom = i;
       continue;
     }
-    if (!isRemoved(c)) {
-      i++;
-      continue;
+    if (c === ZWJ || c === ZWNJ) {
+      drop = !joins(kept, text.codePointAt(i + 1));
+    } else if (c >= 0x300 && MARK.test(String.fromCodePoint(c))) {
+      // Counted on what is kept, so removing something between two runs
+      // cannot make a longer run appear on a second pass.
+      drop = ++marks > MAX_COMBINING_MARKS;
+    } else {
+      marks = 0;
     }
-    out += text.slice(copyFrom, i);
-    i = skipRemoved(text, i);
-    copyFrom = i;
+    if (drop) {
+      out += text.slice(copyFrom, i);
+      copyFrom = i + size;
+    } else {
+      kept = c;
+    }
+    i += size;
   }
   return out + text.slice(copyFrom);
 }
 
-function isHighSurrogate(c: number): boolean {
-  return c >= 0xd800 && c <= 0xdbff;
+/**
+ * Whether a ZWJ / ZWNJ between `before` (the last code point kept) and
+ * `after` (the next one, never removed when this holds) joins something.
+ */
+function joins(before: number, after: number | undefined): boolean {
+  if (before < 0 || after === undefined) return false;
+  const next = String.fromCodePoint(after);
+  if (PICTOGRAPHIC.test(next)) {
+    return before === VS16 || (before >= 0x1f3fb && before <= 0x1f3ff) ||
+      PICTOGRAPHIC.test(String.fromCodePoint(before));
+  }
+  // A letter after, never a mark: marks past the cap are dropped, letters never.
+  const last = String.fromCodePoint(before);
+  return LETTER.test(next) && JOINING_SCRIPT.test(next) &&
+    (LETTER.test(last) || MARK.test(last)) && JOINING_SCRIPT.test(last);
 }
 
-function isLowSurrogate(c: number): boolean {
-  return c >= 0xdc00 && c <= 0xdfff;
-}
-
-/** Whether a code unit (not part of a valid surrogate pair) is removed. */
+/**
+ * Whether a code point (a lone surrogate counts as one) never survives,
+ * whatever surrounds it.
+ */
 function isRemoved(c: number): boolean {
   if (c < 0x20) return c !== TAB;
   if (c < DEL) return false;
   if (c <= 0x9f) return true;
-  return c === 0x061c ||
-    (c >= 0x200b && c <= 0x200f) ||
-    (c >= 0x202a && c <= 0x202e) ||
-    c === 0x2060 ||
-    (c >= 0x2066 && c <= 0x2069) ||
-    c === 0xfeff ||
-    (c >= 0xd800 && c <= 0xdfff);
+  if (c < 0x2000) {
+    return c === 0x00ad || c === 0x034f || c === 0x061c || c === 0x115f || c === 0x180e;
+  }
+  if (c <= 0x206f) {
+    return c === 0x200b || c === 0x200e || c === 0x200f ||
+      (c >= 0x2028 && c <= 0x202e) || (c >= 0x2060 && c <= 0x2064) ||
+      (c >= 0x2066 && c <= 0x2069);
+  }
+  return c === 0x3164 ||
+    (c >= 0xd800 && c <= 0xdfff) ||
+    c === 0xfeff || c === 0xffa0 ||
+    (c >= 0xfff9 && c <= 0xfffb) ||
+    (c >= 0xe0000 && c <= 0xe007f);
 }
 
 /**
@@ -127,7 +191,7 @@ function skipRemoved(text: string, i: number): number {
     case C1_APC:
       return skipControlString(text, i + 1, false);
     default:
-      return i + 1;
+      return i + (text.codePointAt(i)! > 0xffff ? 2 : 1);
   }
 }
 

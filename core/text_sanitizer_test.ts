@@ -1,12 +1,19 @@
 // Copyright the meshchat authors. MIT license.
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { quoteText, sanitizeText } from "./text_sanitizer.ts";
+import { MAX_COMBINING_MARKS, quoteText, sanitizeText } from "./text_sanitizer.ts";
 
 /** Everything the output must never contain, written independently. */
-const FORBIDDEN =
-  // deno-lint-ignore no-control-regex -- control characters are what this matches
-  /[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u061c\u200b-\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+const FORBIDDEN = new RegExp(
+  "[\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f\\u00ad\\u034f\\u061c\\u115f\\u180e\\u200b" +
+    "\\u200e\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\u3164\\ufeff\\uffa0" +
+    "\\ufff9-\\ufffb\\u{e0000}-\\u{e007f}\\ud800-\\udfff]|\\p{M}{5}",
+  "u",
+);
+
+/** A joiner (ZWJ, ZWNJ) without an emoji or a letter of a joining script on both sides. */
+const STRAY_JOINER =
+  /(?<![\p{Extended_Pictographic}\u{1f3fb}-\u{1f3ff}\ufe0f\p{sc=Arabic}\p{sc=Devanagari}\p{sc=Bengali}\p{sc=Tamil}\p{sc=Malayalam}\p{sc=Gujarati}\p{sc=Gurmukhi}\p{sc=Oriya}\p{sc=Telugu}\p{sc=Kannada}\p{sc=Sinhala}\p{sc=Syriac}\p{sc=Myanmar}\p{sc=Khmer}\p{sc=Mongolian}])[\u200c\u200d]|[\u200c\u200d](?![\p{Extended_Pictographic}\p{sc=Arabic}\p{sc=Devanagari}\p{sc=Bengali}\p{sc=Tamil}\p{sc=Malayalam}\p{sc=Gujarati}\p{sc=Gurmukhi}\p{sc=Oriya}\p{sc=Telugu}\p{sc=Kannada}\p{sc=Sinhala}\p{sc=Syriac}\p{sc=Myanmar}\p{sc=Khmer}\p{sc=Mongolian}])/u;
 
 Deno.test("sanitizeText() returns plain text unchanged", () => {
   for (const text of ["", "hello", "tab\there", "héllo wörld", "日本語", "🎉👍🏽", "e\u0301"]) {
@@ -85,8 +92,108 @@ Deno.test("sanitizeText() removes bidi controls and zero-width characters", () =
   }
 });
 
-Deno.test("sanitizeText() splits an emoji ZWJ sequence into its parts", () => {
-  assert.equal(sanitizeText("👩\u200d💻"), "👩💻");
+Deno.test("sanitizeText() keeps emoji ZWJ sequences whole", () => {
+  for (
+    const emoji of [
+      "👩\u200d💻",
+      "👨\u200d👩\u200d👧\u200d👦",
+      "🏳\ufe0f\u200d🌈",
+      "🧑🏽\u200d🚀",
+      "👨\u200d🦰",
+      "❤\ufe0f\u200d🔥",
+      "🧔\u200d♂\ufe0f",
+    ]
+  ) {
+    assert.equal(sanitizeText(`x ${emoji} y`), `x ${emoji} y`);
+  }
+});
+
+Deno.test("sanitizeText() keeps joiners that Persian and Indic spelling need", () => {
+  // Persian "mikhaham" with its ZWNJ; a Devanagari half form with ZWJ; Malayalam chillu.
+  for (const text of ["می\u200cخواهم", "क्\u200dष", "ന്\u200d", "ന്\u200dറ"]) {
+    assert.equal(sanitizeText(text), text.endsWith("\u200d") ? text.slice(0, -1) : text);
+  }
+});
+
+Deno.test("sanitizeText() removes joiners that only hide things", () => {
+  assert.equal(sanitizeText("ad\u200dmin"), "admin");
+  assert.equal(sanitizeText("ad\u200cmin"), "admin");
+  assert.equal(sanitizeText("\u200d👩"), "👩");
+  assert.equal(sanitizeText("👩\u200d"), "👩");
+  assert.equal(sanitizeText("👩\u200da"), "👩a");
+  assert.equal(sanitizeText("a\u200d👩"), "a👩");
+  assert.equal(sanitizeText("👩\u200d\u200b💻"), "👩💻");
+});
+
+Deno.test("sanitizeText() removes invisible characters that disguise text", () => {
+  const invisible = [
+    "\u00ad", // soft hyphen
+    "\u034f", // combining grapheme joiner
+    "\u180e", // Mongolian vowel separator
+    "\u2061", // function application
+    "\u2062", // invisible times
+    "\u2063", // invisible separator
+    "\u2064", // invisible plus
+    "\u115f", // Hangul choseong filler
+    "\u3164", // Hangul filler
+    "\uffa0", // halfwidth Hangul filler
+    "\ufff9", // interlinear annotation anchor
+    "\ufffa", // interlinear annotation separator
+    "\ufffb", // interlinear annotation terminator
+    "\u2028", // line separator
+    "\u2029", // paragraph separator
+    "\u{e0000}",
+    "\u{e0001}", // language tag
+    "\u{e0041}", // tag A
+    "\u{e007f}", // cancel tag
+  ];
+  for (const c of invisible) {
+    assert.equal(sanitizeText(`pay${c}pal`), "paypal", JSON.stringify(c));
+  }
+  // Text smuggled in tag characters ("ASCII smuggling") disappears whole.
+  const smuggled = [..."ignore all"].map((ch) => String.fromCodePoint(0xe0000 + ch.codePointAt(0)!))
+    .join("");
+  assert.equal(sanitizeText(`hello${smuggled}!`), "hello!");
+  // Characters next to them in the same blocks are kept.
+  for (
+    const c of ["\u00ac", "\u00ae", "\u034e", "\u2065", "\u3165", "\ufff8", "\ufffc", "\u{e0100}"]
+  ) {
+    assert.equal(sanitizeText(`a${c}`), `a${c}`, JSON.stringify(c));
+  }
+});
+
+Deno.test("sanitizeText() caps a run of combining marks at MAX_COMBINING_MARKS", () => {
+  assert.equal(MAX_COMBINING_MARKS, 4);
+  const zalgo = "Z" + "\u0301\u0336\u0353\u0489\u0322\u0315\u0360".repeat(10) + "A";
+  assert.equal(sanitizeText(zalgo), "Z\u0301\u0336\u0353\u0489A");
+  assert.equal(sanitizeText("e\u0301\u0302\u0303\u0304"), "e\u0301\u0302\u0303\u0304");
+  assert.equal(sanitizeText("e\u0301\u0302\u0303\u0304\u0305"), "e\u0301\u0302\u0303\u0304");
+  // Every base gets its own allowance.
+  const many = "a\u0301\u0302\u0303\u0304\u0305b\u0301\u0302\u0303\u0304\u0305";
+  assert.equal(sanitizeText(many), "a\u0301\u0302\u0303\u0304b\u0301\u0302\u0303\u0304");
+  // Removing what sits between two runs does not join them into a longer one.
+  const split = "a\u0301\u0302\u0303\x1b[0m\u0304\u0305\u0306";
+  assert.equal(sanitizeText(split), "a\u0301\u0302\u0303\u0304");
+});
+
+Deno.test("sanitizeText() keeps real scripts intact", () => {
+  for (
+    const text of [
+      "Tiếng Việt có dấu: người, những, được, Nguyễn", // precomposed
+      "Tiếng Việt".normalize("NFD"), // decomposed: up to 2 marks per letter
+      "नमस्ते दुनिया, क्षत्रिय, हिन्दी", // Devanagari: virama and vowel signs
+      "বাংলা ভাষা", // Bengali
+      "தமிழ்", // Tamil
+      "ภาษาไทย น้ำ", // Thai tone marks
+      "בְּרֵאשִׁ֖ית בָּרָ֣א", // Hebrew points and cantillation
+      "العربية مُشَكَّلَة", // Arabic harakat
+      "한국어 조선말", // Hangul
+      "Ελληνικά, русский, 日本語",
+      "👍🏽 🇫🇷 1\ufe0f\u20e3 ☺\ufe0e",
+    ]
+  ) {
+    assert.equal(sanitizeText(text), text, text);
+  }
 });
 
 Deno.test("sanitizeText() removes lone surrogates and keeps valid pairs", () => {
@@ -136,6 +243,19 @@ const hostileUnit = fc.oneof(
       "\ufeff",
       "\ud83d",
       "\ude00",
+      "\u200c",
+      "\u00ad",
+      "\u2028",
+      "\u3164",
+      "\u{e0041}",
+      "\u0301",
+      "\u0489",
+      "\ufe0f",
+      "👩",
+      "💻",
+      "क",
+      "्",
+      "ش",
       "é",
       "a",
     ),
@@ -162,6 +282,7 @@ Deno.test("sanitizeText() output never contains a forbidden character", () => {
     fc.property(hostileText, (text) => {
       const clean = sanitizeText(text);
       assert.ok(!FORBIDDEN.test(clean), JSON.stringify(clean));
+      assert.ok(!STRAY_JOINER.test(clean), JSON.stringify(clean));
       assert.ok(!clean.includes("\x1b"));
     }),
     { numRuns: 2000 },
@@ -193,7 +314,7 @@ Deno.test("sanitizeText() leaves printable ASCII unchanged", () => {
 Deno.test("sanitizeText() leaves text without forbidden characters unchanged", () => {
   fc.assert(
     fc.property(fc.string({ unit: "grapheme", maxLength: 40 }), (text) => {
-      fc.pre(!FORBIDDEN.test(text));
+      fc.pre(!FORBIDDEN.test(text) && !/[\u200c\u200d]/.test(text));
       assert.equal(sanitizeText(text), text);
     }),
     { numRuns: 1000 },

@@ -20,6 +20,7 @@ import { ConnectionLimits } from "./connection_limits.ts";
 import type { Hub, Session, SessionSink } from "./hub.ts";
 import type { Logger } from "./logger.ts";
 import { holdWrites, OutboundQueue, releaseWrites } from "./outbound_queue.ts";
+import { replyBudgetOf } from "./reply_budget.ts";
 import {
   type ClientFrame,
   type ErrorCode,
@@ -265,6 +266,10 @@ class ClientConnection implements SessionSink {
     this.#logger.warn("slow reader dropped", { addr: this.#address, nick: this.#session?.nick });
     if (this.#session) this.#hub.disconnect(this.#session, "too slow");
     this.close("overflow");
+  }
+
+  replyBudget(): number {
+    return replyBudgetOf(this.#options.maxQueueBytes, this.#queue.queuedBytes);
   }
 
   close(_reason: string): void {

@@ -11,7 +11,10 @@ import type { Hub, Session } from "./hub.ts";
 import { ProtocolError, toMsgFrame } from "../core/protocol.ts";
 import { nickKey } from "../core/names.ts";
 import { quoteText, sanitizeText } from "../core/text_sanitizer.ts";
+import { countOf } from "../core/chat_format.ts";
+import { cleanVisibleText, MAX_REASON_LENGTH } from "../core/event_rules.ts";
 import { type BanTarget, formatUntil, normalizeHost, parseDuration } from "./moderation.ts";
+import { budgetOf, fitHistory, frameLength, itemsThatFit } from "./reply_budget.ts";
 
 /** What a command runs with. */
 export interface CommandContext {
@@ -27,6 +30,37 @@ export interface CommandContext {
 
 /** Most history lines one `/history` returns. */
 const MAX_HISTORY = 500;
+
+/** Most messages `/history` may skip (more than any room keeps). */
+const MAX_HISTORY_SKIP = 1_000_000;
+
+/** Bytes kept free, when a reply is cut, for the note that says so. */
+const NOTE_RESERVE = 512;
+
+/**
+ * Replies with a header and a list, cut to what fits the reader's output
+ * queue, with a last line saying how many were left out.
+ */
+function replyList(
+  ctx: CommandContext,
+  command: string,
+  header: string,
+  lines: readonly string[],
+  data: readonly unknown[],
+): void {
+  const budget = budgetOf(ctx.session.sink) - NOTE_RESERVE;
+  const overhead = frameLength({ t: "info", cmd: command, lines: [header], data: [] });
+  const fit = itemsThatFit(lines, data, budget, overhead);
+  if (fit === lines.length) {
+    ctx.reply(command, [header, ...lines], data);
+    return;
+  }
+  ctx.reply(
+    command,
+    [header, ...lines.slice(0, fit), `  … and ${lines.length - fit} more, not shown`],
+    data.slice(0, fit),
+  );
+}
 
 function firstWord(args: string): [string, string] {
   const match = /^(\S+)\s*(.*)$/s.exec(args);
@@ -177,7 +211,7 @@ commands
       const lines = members.map((m) =>
         `  ${m.nick} (${m.node})${m.away === undefined ? "" : ` away: ${m.away}`}`
       );
-      ctx.reply("who", [`${members.length} in #${room.name}:`, ...lines], members);
+      replyList(ctx, "who", `${members.length} in #${room.name}:`, lines, members);
     },
   })
   .register({
@@ -239,10 +273,13 @@ commands
         members: r.members,
         topic: r.room.topic,
       }));
-      ctx.reply("rooms", [
-        `${rooms.length} rooms:`,
-        ...data.map((r) => `  #${r.room} (${r.members})${r.topic ? ` ${r.topic}` : ""}`),
-      ], data);
+      replyList(
+        ctx,
+        "rooms",
+        `${countOf(rooms.length, "room")}:`,
+        data.map((r) => `  #${r.room} (${r.members})${r.topic ? ` ${r.topic}` : ""}`),
+        data,
+      );
     },
   })
   .register({
@@ -265,22 +302,41 @@ commands
   })
   .register({
     name: "history",
-    args: "[N]",
-    help: `show the last N messages of the room (default 20, at most ${MAX_HISTORY})`,
+    args: "[N] [SKIP]",
+    help: `show the last N messages of the room (default 20, at most ${MAX_HISTORY}), ` +
+      "skipping the newest SKIP",
     run(ctx, args) {
-      const count = args === "" ? 20 : Number(args);
-      if (!Number.isInteger(count) || count < 1 || count > MAX_HISTORY) {
+      const [first, rest] = firstWord(args);
+      const count = first === "" ? 20 : Number(first);
+      const skip = rest === "" ? 0 : Number(rest);
+      if (
+        !Number.isInteger(count) || count < 1 || count > MAX_HISTORY ||
+        !Number.isInteger(skip) || skip < 0 || skip > MAX_HISTORY_SKIP
+      ) {
         throw new ProtocolError(
           "bad_args",
-          `Invalid count "${args.slice(0, 16)}": use 1 to ${MAX_HISTORY}`,
+          `Invalid arguments ${
+            quoteText(args, 24)
+          }: use /history N [SKIP], N from 1 to ${MAX_HISTORY}, SKIP from 0`,
         );
       }
       const room = ctx.hub.roomOf(ctx.session, ctx.room);
-      ctx.session.sink.send({
-        t: "history",
-        room: room.name,
-        history: room.recent(count).map(toMsgFrame),
-      });
+      const recent = room.recent(count + skip);
+      const page = recent.slice(0, Math.max(0, recent.length - skip)).map(toMsgFrame);
+      // The newest that fit the reader's queue: one frame bigger than it drops the reader.
+      const frame = fitHistory(
+        ctx.session.sink,
+        { t: "history", room: room.name, history: page },
+        NOTE_RESERVE,
+      );
+      ctx.session.sink.send(frame);
+      const shown = frame.history.length;
+      if (shown === page.length) return;
+      const older = `/history ${page.length - shown} ${skip + shown}`;
+      ctx.reply("history", [
+        `Only the newest ${shown} of ${countOf(page.length, "message")} fit in one reply; ` +
+        `for older ones: ${older}`,
+      ], { shown, omitted: page.length - shown, older });
     },
   })
   .register({
@@ -310,7 +366,7 @@ commands
       const members = cluster.members();
       const lost = cluster.lostRanges();
       ctx.reply("nodes", [
-        `${members.length} nodes:`,
+        `${countOf(members.length, "node")}:`,
         ...members.map((m) =>
           `  ${m.id} ${m.addr} ${m.state}${
             m.id === ctx.hub.nodeId ? " (this node)" : m.connected ? "" : " (not linked)"
@@ -388,6 +444,8 @@ commands
     name: "seal",
     args: "PARAMS",
     help: "seal the room end to end (the terminal client's /seal sends this)",
+    // The terminal client lists its own /seal [ROOM]; SSH cannot seal at all.
+    hidden: true,
     run(ctx, args) {
       if (args === "") {
         throw new ProtocolError(
@@ -562,14 +620,13 @@ commands
     run(ctx) {
       const now = ctx.hub.now();
       const bans = ctx.hub.moderation.bans(now);
-      ctx.reply(
+      replyList(
+        ctx,
         "banned",
-        [
-          bans.length === 0 ? "Nobody is banned" : `${bans.length} bans:`,
-          ...bans.map((ban) =>
-            `  ${describeTarget(ban.target)} ${formatUntil(ban.until, now)} (by ${ban.by})`
-          ),
-        ],
+        bans.length === 0 ? "Nobody is banned" : `${countOf(bans.length, "ban")}:`,
+        bans.map((ban) =>
+          `  ${describeTarget(ban.target)} ${formatUntil(ban.until, now)} (by ${ban.by})`
+        ),
         bans.map((ban) => ({
           target: { [ban.target.type]: ban.target.value },
           until: ban.until,
@@ -609,12 +666,29 @@ commands
     },
   })
   .register({
+    name: "unseal",
+    args: "[ROOM]",
+    opOnly: true,
+    help: "take a room's seal away (it takes plain text again), cluster-wide",
+    run(ctx, args) {
+      const name = firstWord(args)[0] || ctx.room || ctx.session.current;
+      const room = ctx.hub.findRoom(name);
+      if (room?.sealed === undefined) {
+        throw new ProtocolError("bad_args", `${quoteText(name, 34)} is not a sealed room`);
+      }
+      ctx.hub.moderate(ctx.session, { a: "unseal", room: room.name });
+      ctx.reply("unseal", [`#${room.name} is unsealed`], { room: room.name });
+    },
+  })
+  .register({
     name: "quit",
     aliases: ["exit", "bye"],
     args: "[MESSAGE]",
     help: "leave the chat",
     run(ctx, args) {
-      const reason = args === "" ? "quit" : args.slice(0, 200);
+      // Shown to everyone in the person's rooms: clean it, and a muted person says nothing.
+      const clean = cleanVisibleText(args, MAX_REASON_LENGTH);
+      const reason = clean === "" || ctx.hub.muteOf(ctx.session) !== undefined ? "quit" : clean;
       ctx.session.sink.send({ t: "bye", reason: "quit" });
       ctx.hub.disconnect(ctx.session, reason);
       ctx.session.sink.close("quit");

@@ -7,11 +7,19 @@
  * @module
  */
 import { type ChatEvent, compareEvents, type EventKind, isSpoken } from "../core/event.ts";
+import {
+  checkEventRules,
+  cleanVisibleText,
+  MAX_REASON_LENGTH,
+  MAX_TOPIC_LENGTH,
+} from "../core/event_rules.ts";
 import { HybridClock } from "../core/hybrid_clock.ts";
+import { eventBytes, MAX_EVENT_BYTES } from "../core/event_size.ts";
 import { nickKey, normalizeRoom, validateNick } from "../core/names.ts";
 import { TokenBucket } from "../core/rate_limiter.ts";
 import { RingBuffer } from "../core/ring_buffer.ts";
 import { sanitizeText } from "../core/text_sanitizer.ts";
+import { countOf } from "../core/chat_format.ts";
 import { VersionVector } from "../core/version_vector.ts";
 import { type Logger, silentLogger } from "./logger.ts";
 import {
@@ -22,6 +30,8 @@ import {
   toMsgFrame,
 } from "../core/protocol.ts";
 import {
+  fitPresence,
+  MAX_ROOMS_PER_ENTRY,
   type Member,
   parsePresence,
   type PresenceEntry,
@@ -29,12 +39,14 @@ import {
   winsNickRace,
 } from "./presence.ts";
 import { Room } from "./room.ts";
+import { fitHistory } from "./reply_budget.ts";
 import { type SealParams, validateSealParams } from "../core/crypto/room_params.ts";
 import { EnvelopeSyntaxError, readEnvelopeHeader } from "../core/crypto/envelope.ts";
 import {
   type Ban,
   formatModAction,
   formatUntil,
+  hostOf,
   type ModAction,
   Moderation,
 } from "./moderation.ts";
@@ -45,6 +57,11 @@ export interface SessionSink {
   send(frame: ServerFrame): void;
   /** Ends the connection after queued frames are flushed. */
   close(reason: string): void;
+  /**
+   * Bytes one reply frame may take now without overfilling the output queue
+   * (see node/reply_budget.ts); absent: no limit.
+   */
+  replyBudget?(): number;
 }
 
 /** How a session reached the node. */
@@ -91,6 +108,11 @@ export class Session {
    * not want (`/ignore`); local to the session, never replicated.
    */
   readonly ignored = new Set<string>();
+  /**
+   * Most messages of history this session's `joined` replies carry, as its
+   * hello asked; undefined: the hub's default.
+   */
+  joinHistory: number | undefined;
 
   /**
    * @param id Unique id.
@@ -198,6 +220,29 @@ export interface HubOptions {
    * @default none
    */
   ops?: Iterable<string>;
+  /**
+   * How far a peer's event stamp may lead this node's clock (ms). An event
+   * further ahead is refused until the clock catches up: a stamp from the
+   * far future would win every last-writer-wins race (a permanent op
+   * grant). Larger values tolerate worse clock skew between nodes; smaller
+   * ones shorten how long a forged stamp can win.
+   * @default 600000 (10 minutes)
+   */
+  maxLeadMs?: number;
+  /**
+   * Rooms one session may be in at once (`--max-rooms-per-session`); at most
+   * {@linkcode MAX_ROOMS_PER_ENTRY}, so the session's presence entry is
+   * valid on every peer. @default 64
+   */
+  maxRoomsPerSession?: number;
+  /**
+   * Rooms this node keeps (`--max-rooms`). A room that is empty here and
+   * elsewhere and was never spoken in expires; when none can and the node
+   * holds this many, a new room is refused (`rooms_full`), except the
+   * default room. Rooms arriving from peers are always taken.
+   * @default 10000
+   */
+  maxRooms?: number;
 }
 
 /** What a client asks for when it says hello. */
@@ -208,6 +253,12 @@ export interface HelloRequest {
   readonly room?: string;
   /** Protocol version the client speaks. @default PROTOCOL_VERSION */
   readonly v?: number;
+  /**
+   * Most messages of history in the welcome and in every later `joined`
+   * reply (0: none, for bots); validated by the frontend (0 to
+   * `MAX_HELLO_HISTORY`). @default the hub's `welcomeHistory`
+   */
+  readonly history?: number;
 }
 
 /** The default room everyone starts in. */
@@ -216,6 +267,9 @@ export const DEFAULT_ROOM = "lobby";
 function cidKey(nick: string, cid: string): string {
   return `${nickKey(nick)}\u0000${cid}`;
 }
+
+/** The listeners of a room without local members. */
+const NOBODY: ReadonlySet<Session> = new Set();
 
 /** Private messages live in a log of their own, not in any room. */
 const PRIVATE_LOG_SIZE = 4096;
@@ -264,12 +318,29 @@ export class Hub {
   readonly #listenersOfEvents = new Set<EventListener>();
   readonly #presenceListeners = new Set<() => void>();
   readonly #remote = new RemotePresence();
+  readonly #forgetListeners = new Set<(event: ChatEvent) => void>();
+  /**
+   * Rooms that may be idle but were not expired when they became so (see
+   * {@linkcode Hub.dropRemotePresence} and the apply path); swept when a new
+   * room needs space, so a full node never scans every room.
+   */
+  readonly #expiryCandidates = new Set<string>();
+  readonly #maxRoomsPerSession: number;
+  readonly #maxRooms: number;
+  /** Presence warnings already logged (once per peer until its table is clean again). */
+  readonly #presenceWarned = new Set<string>();
+  #presenceTrimmed = false;
   readonly #historySize: number;
   readonly #welcomeHistory: number;
   readonly #rateBurst: number;
   readonly #ratePerSecond: number;
   readonly #now: () => number;
   readonly #logger: Logger;
+  readonly #maxLeadMs: number;
+  /** Ids of refused peer events already warned about (peers resend them). */
+  readonly #refusedIds = new Set<string>();
+  /** Sessions muted on this node, and the nick they were muted under (survives /nick). */
+  readonly #mutedAs = new WeakMap<Session, string>();
   #lastSeq = 0;
   #nextSessionId = 1;
 
@@ -283,10 +354,26 @@ export class Hub {
       ratePerSecond = 5,
       now = Date.now,
       logger = silentLogger,
+      maxLeadMs = 600_000,
+      maxRoomsPerSession = 64,
+      maxRooms = 10_000,
     } = options;
     if (!Number.isInteger(historySize) || historySize < 1) {
       throw new RangeError(`Invalid history size ${historySize}: must be a positive integer`);
     }
+    if (
+      !Number.isInteger(maxRoomsPerSession) || maxRoomsPerSession < 1 ||
+      maxRoomsPerSession > MAX_ROOMS_PER_ENTRY
+    ) {
+      throw new RangeError(
+        `Invalid rooms per session ${maxRoomsPerSession}: must be an integer from 1 to ${MAX_ROOMS_PER_ENTRY}`,
+      );
+    }
+    if (!Number.isInteger(maxRooms) || maxRooms < 1) {
+      throw new RangeError(`Invalid room limit ${maxRooms}: must be a positive integer`);
+    }
+    this.#maxRoomsPerSession = maxRoomsPerSession;
+    this.#maxRooms = maxRooms;
     if (rateBurst < 0 || ratePerSecond <= 0) {
       throw new RangeError(
         `Invalid rate limit ${rateBurst} burst at ${ratePerSecond}/s: burst must be >= 0 and rate > 0`,
@@ -302,6 +389,7 @@ export class Hub {
     this.#ratePerSecond = ratePerSecond;
     this.#now = now;
     this.#logger = logger;
+    this.#maxLeadMs = maxLeadMs;
     this.nickGuard = options.nickGuard;
     this.#localOps = new Set(options.ops ?? []);
   }
@@ -325,7 +413,11 @@ export class Hub {
     return this.#sessionsByNick.values();
   }
 
-  /** Rooms by name. */
+  /**
+   * Rooms by name. A room that is empty on every node and was never spoken
+   * in is not kept (it expires), so this holds at most `maxRooms` rooms
+   * created here, plus those that arrive from peers.
+   */
   rooms(): ReadonlyMap<string, Room> {
     return this.#rooms;
   }
@@ -339,7 +431,8 @@ export class Hub {
    * @param origin Transport details.
    * @returns The new session.
    * @throws {ProtocolError} `version`, `nick_invalid`, `banned` (the nick, the
-   *   key or the address), `nick_taken`, `room_invalid`.
+   *   key or the address), `nick_taken`, `room_invalid`, `rooms_full` (a new
+   *   room on a node that holds `maxRooms`).
    */
   connect(sink: SessionSink, hello: HelloRequest, origin: SessionOrigin): Session {
     const { user, room: requestedRoom = DEFAULT_ROOM, v = PROTOCOL_VERSION } = hello;
@@ -352,6 +445,7 @@ export class Hub {
     this.#checkBan(this.#validNick(user), origin.fingerprint, origin.address);
     const nick = this.#checkNickFree(user, origin.fingerprint);
     const room = this.#roomName(requestedRoom);
+    this.#makeSpaceFor(room);
     const limiter = this.#rateBurst === 0 ? undefined : new TokenBucket({
       capacity: this.#rateBurst,
       refillPerSecond: this.#ratePerSecond,
@@ -365,10 +459,11 @@ export class Hub {
       limiter,
       this.#now(),
     );
+    session.joinHistory = hello.history;
     this.#sessionsByNick.set(nickKey(nick), session);
     this.nickGuard?.use(nick, origin.fingerprint);
     const target = this.#room(room);
-    sink.send({
+    sink.send(fitHistory(sink, {
       t: "welcome",
       v: PROTOCOL_VERSION,
       node: this.nodeId,
@@ -377,9 +472,9 @@ export class Hub {
       rooms: [...this.#rooms.keys()],
       topic: target.topic,
       ...(target.sealed === undefined ? {} : { sealed: target.sealed }),
-      history: target.recent(this.#welcomeHistory).map(toMsgFrame),
+      history: target.recent(hello.history ?? this.#welcomeHistory).map(toMsgFrame),
       ...(this.moderation.motd === "" ? {} : { motd: this.moderation.motd }),
-    });
+    }));
     this.#enter(session, target);
     this.#presenceChanged();
     this.#logger.info("session opened", {
@@ -399,11 +494,13 @@ export class Hub {
   disconnect(session: Session, reason = "quit"): void {
     if (!session.open) return;
     session.open = false;
-    for (const room of [...session.rooms]) {
+    const rooms = [...session.rooms];
+    for (const room of rooms) {
       this.#exit(session, room, reason);
     }
     this.#sessionsByNick.delete(nickKey(session.nick));
     this.#presenceChanged();
+    for (const room of rooms) this.#expireIfIdle(room);
     this.#logger.info("session closed", { nick: session.nick, reason });
   }
 
@@ -523,6 +620,7 @@ export class Hub {
    * @throws {ProtocolError} `not_in_room`, `bad_args`, `forbidden`, `already_sealed`.
    */
   seal(session: Session, roomName: string | undefined, params: unknown): ChatEvent | undefined {
+    this.#checkMute(session);
     const name = this.#memberRoom(session, roomName);
     let checked: SealParams;
     try {
@@ -545,6 +643,10 @@ export class Hub {
         "forbidden",
         `Cannot seal #${name}: ${present} people are in it; only someone alone in a room can seal it`,
       );
+    }
+    const refusal = this.#sealRefusal(name, session.nick);
+    if (refusal !== undefined) {
+      throw new ProtocolError("forbidden", `Cannot seal #${name}: ${refusal}`);
     }
     return this.#emit("seal", name, session.nick, text);
   }
@@ -574,18 +676,29 @@ export class Hub {
    * @param session The session.
    * @param roomName Room to join.
    * @returns The normalised room name.
-   * @throws {ProtocolError} `room_invalid`.
+   * @throws {ProtocolError} `room_invalid`, `too_many_rooms` (the session is
+   *   in `maxRoomsPerSession` rooms), `rooms_full` (a new room on a node that
+   *   holds `maxRooms`).
    */
   join(session: Session, roomName: string): string {
     const name = this.#roomName(roomName);
+    if (!session.rooms.has(name) && session.rooms.size >= this.#maxRoomsPerSession) {
+      throw new ProtocolError(
+        "too_many_rooms",
+        `Cannot join #${name}: you are in ${
+          countOf(session.rooms.size, "room")
+        }, the most this node allows; /leave one first`,
+      );
+    }
+    this.#makeSpaceFor(name);
     const room = this.#room(name);
-    session.sink.send({
+    session.sink.send(fitHistory(session.sink, {
       t: "joined",
       room: name,
       topic: room.topic,
       ...(room.sealed === undefined ? {} : { sealed: room.sealed }),
-      history: room.recent(this.#welcomeHistory).map(toMsgFrame),
-    });
+      history: room.recent(session.joinHistory ?? this.#welcomeHistory).map(toMsgFrame),
+    }));
     if (!session.rooms.has(name)) {
       this.#enter(session, room);
       this.#presenceChanged();
@@ -610,6 +723,7 @@ export class Hub {
     }
     session.sink.send({ t: "left", room: name, current: session.current });
     this.#presenceChanged();
+    this.#expireIfIdle(name);
     return name;
   }
 
@@ -622,6 +736,12 @@ export class Hub {
    * @throws {ProtocolError} `nick_invalid`, `nick_taken`.
    */
   rename(session: Session, requested: string): string {
+    // A new nick is announced in every room: a muted person may not speak that way.
+    this.#checkMute(session);
+    return this.#rename(session, requested);
+  }
+
+  #rename(session: Session, requested: string): string {
     const sameKey = nickKey(requested) === nickKey(session.nick);
     const fingerprint = session.origin.fingerprint;
     const nick = sameKey ? this.#validNick(requested) : this.#checkNickFree(requested, fingerprint);
@@ -647,8 +767,9 @@ export class Hub {
    * @throws {ProtocolError} `not_in_room`.
    */
   setTopic(session: Session, roomName: string | undefined, topic: string): void {
+    this.#checkMute(session);
     const room = this.#memberRoom(session, roomName);
-    this.#emit("topic", room, session.nick, sanitizeText(topic).trim().slice(0, 300));
+    this.#emit("topic", room, session.nick, cleanVisibleText(topic, MAX_TOPIC_LENGTH));
   }
 
   /**
@@ -658,7 +779,9 @@ export class Hub {
    * @param message Away message, or undefined to come back.
    */
   setAway(session: Session, message: string | undefined): void {
-    const text = message === undefined ? "" : sanitizeText(message).trim().slice(0, 200) ||
+    // Coming back says nothing; an away message is shown to everyone.
+    if (message !== undefined) this.#checkMute(session);
+    const text = message === undefined ? "" : cleanVisibleText(message, MAX_REASON_LENGTH) ||
       "away";
     session.away = text === "" ? undefined : text;
     for (const room of session.rooms) this.#emit("away", room, session.nick, text);
@@ -711,22 +834,80 @@ export class Hub {
   }
 
   /**
-   * The one apply path: dedupe by id, insert in hybrid-clock order, update
+   * Applies an event from a peer (or a snapshot replayed live): dedupe by
+   * id, then the checks a person's input passes — not this node's own
+   * origin, the rules of core/event_rules.ts, a stamp at most `maxLeadMs`
+   * ahead of the clock, no seal of the default room — then the one apply
+   * path shared with local events: insert in hybrid-clock order, update
    * the version vector and derived state, fan out to local sessions.
    *
-   * @param event A local or replicated event.
-   * @returns `false` when the event was a duplicate and nothing changed.
+   * A refused event is logged (once per id) and not recorded, so its id
+   * stays free for the real event and a stamp refused as too far ahead is
+   * taken when a peer sends it again after the clock caught up.
+   *
+   * @param event A replicated event (parsed by `parseEvent`).
+   * @returns `false` when the event was a duplicate or refused and nothing changed.
    */
   apply(event: ChatEvent): boolean {
     if (this.versions.has(event.origin, event.seq)) return false;
+    const refusal = this.#refusal(event);
+    if (refusal !== undefined) {
+      // Not recorded: a peer cannot use up an id, and a stamp too far ahead is taken later.
+      this.#warnRefused(event, refusal);
+      return false;
+    }
     // The clock may refuse a stamp (counter overflow): refuse the event before recording it.
-    if (event.origin !== this.origin) this.clock.receive(event.hlc);
+    this.clock.receive(event.hlc);
+    return this.#accept(event);
+  }
+
+  /**
+   * Why an event from a peer must not be applied: the rules a person's
+   * input obeys (core/event_rules.ts), plus those that depend on this
+   * node's state. A peer is authenticated, not trusted with everything.
+   */
+  #refusal(event: ChatEvent): string | undefined {
+    if (event.origin === this.origin) {
+      return "it claims this node's own origin (only this node issues those ids)";
+    }
+    try {
+      checkEventRules(event);
+    } catch (error) {
+      return (error as Error).message;
+    }
+    const lead = this.clock.leadOf(event.hlc);
+    if (lead > this.#maxLeadMs) {
+      return `its stamp leads this node's clock by ${lead} ms, more than ${this.#maxLeadMs} ms`;
+    }
+    if (event.kind === "seal" && event.room === DEFAULT_ROOM) {
+      return `#${DEFAULT_ROOM} is everyone's room and is never sealed`;
+    }
+    // Rules that depend on this node's view (a seal over others' history,
+    // plain text after a seal) are checked where the person is: a concurrent
+    // race would make nodes disagree, refuse each other's events forever and
+    // never converge. Every rule above gives the same answer on every node.
+    return undefined;
+  }
+
+  /** Logs a refused peer event, once per id for the last few ids (peers resend). */
+  #warnRefused(event: ChatEvent, why: string): void {
+    const id = `${event.origin}:${event.seq}`;
+    if (this.#refusedIds.has(id)) return;
+    this.#refusedIds.add(id);
+    if (this.#refusedIds.size > 1024) {
+      this.#refusedIds.delete(this.#refusedIds.values().next().value!);
+    }
+    this.#logger.warn("peer event refused", { id, kind: event.kind, why });
+  }
+
+  /** The apply path proper, shared by local and accepted peer events. */
+  #accept(event: ChatEvent): boolean {
     this.versions.add(event.origin, event.seq);
-    const evicted = this.#store(event);
+    const { evicted, mod } = this.#store(event);
     for (const listener of this.#listenersOfEvents) listener(event, evicted);
     if (event.kind === "seal") this.#announceSeal(event);
     if (event.kind === "mod") {
-      this.#enforce(event);
+      if (mod !== undefined) this.#enforce(event, mod);
       return true;
     }
     if (evicted === event) return true;
@@ -745,6 +926,7 @@ export class Hub {
   /**
    * Loads events into the logs without fanning out or touching presence
    * (restoring a snapshot: the sessions those joins belonged to are gone).
+   * Rooms nobody ever spoke in are then dropped, as they expire when empty.
    *
    * @param events Events in any order.
    */
@@ -752,6 +934,14 @@ export class Hub {
     for (const event of events) {
       if (this.versions.add(event.origin, event.seq)) this.#store(event);
     }
+    // Once every seal is in: an operator's unseal voids the seals before it.
+    for (const room of this.#rooms.values()) {
+      const unseal = this.moderation.unsealOf(room.name);
+      if (unseal !== undefined) room.unseal(unseal);
+    }
+    // Nobody is here yet: rooms never spoken in would only expire later (a
+    // snapshot may hold rooms that expired after it was written).
+    for (const name of [...this.#rooms.keys()]) this.#expireIfIdle(name);
   }
 
   /**
@@ -776,7 +966,25 @@ export class Hub {
    * @returns The event.
    */
   moderate(session: Session, action: ModAction): ChatEvent {
-    return this.#emit("mod", "", session.nick, formatModAction(action));
+    const fp = session.origin.fingerprint;
+    if (fp === undefined) {
+      throw new ProtocolError("forbidden", "Moderation is for operators only");
+    }
+    const issuer = { fp, root: this.#localOps.has(fp) };
+    return this.#emit("mod", "", session.nick, formatModAction(this.#bindMute(action), issuer));
+  }
+
+  /**
+   * Adds who the person is to a mute: their key, else their host, when
+   * they are connected here; else the key that owns the nick, if any.
+   */
+  #bindMute(action: ModAction): ModAction {
+    if (action.a !== "mute" || action.fp !== undefined || action.addr !== undefined) return action;
+    const local = this.#sessionsByNick.get(nickKey(action.nick));
+    const fp = local?.origin.fingerprint ??
+      (local ? undefined : this.nickGuard?.ownerOf(action.nick));
+    if (fp !== undefined) return { ...action, fp };
+    return local === undefined ? action : { ...action, addr: hostOf(local.origin.address) };
   }
 
   /**
@@ -819,30 +1027,57 @@ export class Hub {
   }
 
   /**
-   * This node's sessions, as announced to peers.
+   * This node's sessions, as announced to peers: one entry per session,
+   * fitted to `MAX_PRESENCE_BYTES` (see {@linkcode fitPresence}: every
+   * nick before anyone's rooms), so the table always fits a mesh frame.
    *
-   * @returns One entry per session.
+   * @returns The entries.
    */
   localPresence(): PresenceEntry[] {
-    return [...this.#sessionsByNick.values()].map((session) => ({
-      nick: session.nick,
-      rooms: [...session.rooms],
-      since: session.since,
-      ...(session.away === undefined ? {} : { away: session.away }),
-    }));
+    const fitted = fitPresence(
+      [...this.#sessionsByNick.values()].map((session) => ({
+        nick: session.nick,
+        rooms: [...session.rooms],
+        since: session.since,
+        ...(session.away === undefined ? {} : { away: session.away }),
+      })),
+    );
+    // Warn when trimming starts, not on every change while it lasts.
+    if (fitted.trimmed > 0 && !this.#presenceTrimmed) {
+      this.#logger.warn("presence table over its size bound: rooms left out for some people", {
+        trimmed: fitted.trimmed,
+      });
+    }
+    this.#presenceTrimmed = fitted.trimmed > 0;
+    return fitted.entries;
   }
 
   /**
-   * Takes a peer's presence table. A local session that lost a nick race to
-   * one of its entries is renamed and told why.
+   * Takes a peer's presence table, entry by entry: a malformed entry is
+   * dropped or cut down and the rest kept (see {@linkcode parsePresence}),
+   * with one warning per peer until its tables are clean again. A local
+   * session that lost a nick race to one of its entries is renamed and told
+   * why.
    *
    * @param node The peer's node id.
    * @param table Its sessions, as received (validated here).
-   * @throws {TypeError} When the table is malformed (nothing is changed).
+   * @throws {TypeError} When the table is not an array (nothing is changed).
    */
   updateRemotePresence(node: string, table: unknown): void {
-    const entries = parsePresence(table);
-    this.#remote.replace(node, entries);
+    const { entries, dropped, truncated } = parsePresence(table);
+    if (dropped + truncated === 0) {
+      this.#presenceWarned.delete(node);
+    } else if (!this.#presenceWarned.has(node)) {
+      this.#presenceWarned.add(node);
+      this.#logger.warn("presence entries from a peer dropped or cut down", {
+        peer: node,
+        kept: entries.length,
+        dropped,
+        truncated,
+      });
+    }
+    const vacated = this.#remote.replace(node, entries);
+    for (const room of vacated) this.#expireIfIdle(room);
     for (const entry of entries) {
       const local = this.#sessionsByNick.get(nickKey(entry.nick));
       if (
@@ -853,7 +1088,7 @@ export class Hub {
       }
       const old = local.nick;
       const nick = this.#freeVariant(old, local.origin.fingerprint);
-      this.rename(local, nick);
+      this.#rename(local, nick);
       local.sink.send({
         t: "error",
         code: "nick_taken",
@@ -868,7 +1103,8 @@ export class Hub {
    * @param node Node id.
    */
   dropRemotePresence(node: string): void {
-    this.#remote.drop(node);
+    // Not expired at once: a node wrongly thought dead sends its table again.
+    for (const room of this.#remote.drop(node)) this.#expiryCandidates.add(room);
   }
 
   /**
@@ -894,6 +1130,19 @@ export class Hub {
   }
 
   /**
+   * Listens to events no longer retained because their room expired (empty
+   * and never spoken in): like an eviction, without a new event. Snapshots
+   * listen here so an expired room leaves the file too.
+   *
+   * @param listener Called once per event of the expired room.
+   * @returns A function that removes the listener.
+   */
+  onForget(listener: (event: ChatEvent) => void): () => void {
+    this.#forgetListeners.add(listener);
+    return () => this.#forgetListeners.delete(listener);
+  }
+
+  /**
    * A retained event by id.
    *
    * @param origin Origin.
@@ -911,15 +1160,24 @@ export class Hub {
     yield* this.#modLog;
   }
 
-  #store(event: ChatEvent): ChatEvent | undefined {
+  #store(
+    event: ChatEvent,
+  ): { evicted: ChatEvent | undefined; mod?: { action: ModAction; current: boolean } } {
     let evicted: ChatEvent | undefined;
+    let mod: { action: ModAction; current: boolean; authorised: boolean } | undefined;
     if (event.kind === "private") {
       evicted = this.#privateLog.insertSorted(event, compareEvents);
     } else if (event.kind === "mod") {
-      // Kept even when malformed: peers may ask this node for it by id.
+      // Kept even when malformed or unauthorised: peers may ask this node for it by id.
       evicted = this.#modLog.insertSorted(event, compareEvents);
       try {
-        this.moderation.apply(event);
+        mod = this.moderation.apply(event);
+        if (!mod.authorised) {
+          this.#logger.warn("moderation event ignored: its issuer was no operator then", {
+            id: `${event.origin}:${event.seq}`,
+            action: mod.action.a,
+          });
+        }
       } catch (error) {
         this.#logger.warn("malformed moderation event ignored", {
           id: `${event.origin}:${event.seq}`,
@@ -927,10 +1185,13 @@ export class Hub {
         });
       }
     } else {
-      evicted = this.#room(event.room).record(event);
+      const room = this.#room(event.room);
+      evicted = room.record(event);
+      // From a peer ahead of its presence table, or a straggler after it: swept when space is short.
+      if (!room.spokenIn && !this.#occupied(room.name)) this.#expiryCandidates.add(room.name);
     }
     this.#index(event, evicted);
-    return evicted;
+    return mod === undefined ? { evicted } : { evicted, mod };
   }
 
   #index(event: ChatEvent, evicted: ChatEvent | undefined): void {
@@ -959,13 +1220,54 @@ export class Hub {
 
   readonly #listenersByRoom = new Map<string, Set<Session>>();
 
-  #listeners(room: string): Set<Session> {
-    let set = this.#listenersByRoom.get(room);
-    if (set === undefined) {
-      set = new Set();
-      this.#listenersByRoom.set(room, set);
+  /** The local sessions in a room (a room nobody here is in has no set). */
+  #listeners(room: string): ReadonlySet<Session> {
+    return this.#listenersByRoom.get(room) ?? NOBODY;
+  }
+
+  /** Whether anyone, here or on another node, is in a room. */
+  #occupied(room: string): boolean {
+    return this.#listenersByRoom.has(room) || this.#remote.occupied(room);
+  }
+
+  /**
+   * Drops a room that is empty everywhere and was never spoken in, with its
+   * log (only presence history), like an eviction. The default room stays.
+   */
+  #expireIfIdle(name: string): void {
+    const room = this.#rooms.get(name);
+    if (
+      room === undefined || room.spokenIn || name === DEFAULT_ROOM || this.#occupied(name)
+    ) {
+      return;
     }
-    return set;
+    this.#rooms.delete(name);
+    this.#expiryCandidates.delete(name);
+    for (const event of room.log) {
+      this.#index(event, event); // unindexed as an event evicted on arrival is
+      for (const listener of this.#forgetListeners) listener(event);
+    }
+  }
+
+  /**
+   * Makes sure a room a person asked for may exist: an existing room and the
+   * default room always may; a new one when the node holds fewer than
+   * `maxRooms`, after expiring idle rooms if it must.
+   *
+   * @throws {ProtocolError} `rooms_full` when none can expire.
+   */
+  #makeSpaceFor(name: string): void {
+    if (this.#rooms.has(name) || name === DEFAULT_ROOM || this.#rooms.size < this.#maxRooms) {
+      return;
+    }
+    const candidates = [...this.#expiryCandidates];
+    this.#expiryCandidates.clear();
+    for (const other of candidates) this.#expireIfIdle(other);
+    if (this.#rooms.size < this.#maxRooms) return;
+    throw new ProtocolError(
+      "rooms_full",
+      `Cannot create #${name}: this node keeps at most ${this.#maxRooms} rooms and none is idle (empty and never spoken in); join an existing room (/rooms lists them)`,
+    );
   }
 
   #deliverPrivate(event: ChatEvent, frame: MsgFrame): void {
@@ -978,14 +1280,19 @@ export class Hub {
   #enter(session: Session, room: Room): void {
     session.rooms.add(room.name);
     session.current = room.name;
-    this.#listeners(room.name).add(session);
+    const listeners = this.#listenersByRoom.get(room.name);
+    if (listeners === undefined) this.#listenersByRoom.set(room.name, new Set([session]));
+    else listeners.add(session);
     this.#emit("join", room.name, session.nick, "");
   }
 
   #exit(session: Session, room: string, reason: string): void {
     this.#emit("leave", room, session.nick, reason);
     session.rooms.delete(room);
-    this.#listeners(room).delete(session);
+    const listeners = this.#listenersByRoom.get(room);
+    listeners?.delete(session);
+    // No empty sets: a room without local members must cost nothing here.
+    if (listeners?.size === 0) this.#listenersByRoom.delete(room);
   }
 
   #emit(
@@ -1009,8 +1316,16 @@ export class Hub {
       ...(cid === undefined ? {} : { cid }),
       ...(sealed === undefined ? {} : { sealed }),
     };
+    // Bounded at input so that any accepted event fits one mesh frame.
+    const bytes = eventBytes(event);
+    if (bytes > MAX_EVENT_BYTES) {
+      throw new ProtocolError(
+        "line_too_long",
+        `Cannot accept ${kind}: ${bytes} bytes as JSON exceeds maximum ${MAX_EVENT_BYTES}`,
+      );
+    }
     this.#lastSeq = event.seq;
-    this.apply(event);
+    this.#accept(event);
     if (isSpoken(event)) this.#logger.debug("event", { id: `${event.origin}:${event.seq}` });
     return event;
   }
@@ -1100,10 +1415,45 @@ export class Hub {
     throw new ProtocolError("banned", `Cannot join: ${describeBan(ban, now)}`);
   }
 
+  /**
+   * The mute in force on a session: on its nick, its key or (without a
+   * key) its host, or on the nick it was muted under on this node before a
+   * `/nick`.
+   *
+   * @param session The session.
+   * @returns When the mute ends (null: never) and who muted, or undefined.
+   */
+  muteOf(session: Session): { until: number | null; by: string } | undefined {
+    const now = this.#now();
+    const { fingerprint, address } = session.origin;
+    const mute = this.moderation.muted({ nick: session.nick, fingerprint, address }, now);
+    if (mute !== undefined) return mute;
+    const mutedAs = this.#mutedAs.get(session);
+    return mutedAs === undefined ? undefined : this.moderation.muted(mutedAs, now);
+  }
+
+  /**
+   * Why `from` may not seal a room (at `at`, for a peer's seal event): the
+   * room holds something someone else said (a message, an action or a
+   * topic) — a newcomer alone in a room for a moment must not lock its
+   * people out of their own room. Undefined when the seal may go ahead.
+   */
+  #sealRefusal(roomName: string, from: string): string | undefined {
+    const room = this.#rooms.get(roomName);
+    if (room === undefined) return undefined;
+    const key = nickKey(from);
+    for (const event of room.log) {
+      if ((isSpoken(event) || event.kind === "topic") && nickKey(event.from) !== key) {
+        return `it holds what others said (${event.from}): only a room without others' history can be sealed`;
+      }
+    }
+    return undefined;
+  }
+
   /** Refuses a muted person's message with a clear message. */
   #checkMute(session: Session): void {
     const now = this.#now();
-    const mute = this.moderation.muted(session.nick, now);
+    const mute = this.muteOf(session);
     if (mute === undefined) return;
     throw new ProtocolError(
       "muted",
@@ -1117,13 +1467,10 @@ export class Hub {
    * live (not restored from a snapshot), from the state as it now is, so a
    * stale event that lost to a newer one does nothing.
    */
-  #enforce(event: ChatEvent): void {
-    let action: ModAction;
-    try {
-      action = this.moderation.apply(event).action;
-    } catch {
-      return; // Warned about in #store.
-    }
+  #enforce(event: ChatEvent, result: { action: ModAction; current: boolean }): void {
+    const { action, current } = result;
+    // An issuer who was no operator at that point of the log order changes nothing.
+    if (!current && action.a === "kick") return;
     const now = this.#now();
     const by = event.from;
     switch (action.a) {
@@ -1151,6 +1498,8 @@ export class Hub {
         const session = this.#sessionsByNick.get(nickKey(action.nick));
         const mute = this.moderation.muted(action.nick, now);
         if (session === undefined || mute === undefined) return;
+        // Bound to the session too: a /nick does not shake it off.
+        this.#mutedAs.set(session, action.nick);
         this.#notice(
           session,
           "mute",
@@ -1158,9 +1507,24 @@ export class Hub {
         );
         return;
       }
+      case "unseal": {
+        if (!current) return;
+        const room = this.#room(action.room);
+        room.unseal(event);
+        for (const session of this.#listeners(room.name)) {
+          this.#notice(
+            session,
+            "unseal",
+            `#${room.name} was unsealed by ${by}: it takes plain text now`,
+          );
+        }
+        return;
+      }
       case "unmute": {
-        const session = this.#sessionsByNick.get(nickKey(action.nick));
-        if (session === undefined || this.moderation.muted(action.nick, now)) return;
+        const session = [...this.#sessionsByNick.values()].find((s) =>
+          nickKey(s.nick) === nickKey(action.nick) || this.#mutedAs.get(s) === action.nick
+        );
+        if (session === undefined || this.muteOf(session)) return;
         this.#notice(session, "mute", `You were unmuted by ${by}`);
         return;
       }

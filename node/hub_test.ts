@@ -4,6 +4,7 @@ import { HybridClock } from "../core/hybrid_clock.ts";
 import { ProtocolError, type ServerFrame } from "../core/protocol.ts";
 import { type CommandContext, handleInput } from "./commands.ts";
 import { Hub, type Session, type SessionSink } from "./hub.ts";
+import { MAX_PRESENCE_BYTES } from "./presence.ts";
 
 /** Records what a member would see. */
 class RecordingSink implements SessionSink {
@@ -195,4 +196,137 @@ Deno.test("Hub presence: remote members show in /who and a lost nick race rename
   assert.ok(alice.sink.frames.some((f) => f.t === "error" && f.code === "nick_taken"));
   hub.dropRemotePresence("n2");
   assert.deepEqual(hub.members("lobby").map((m) => m.nick), ["alice_2"]);
+});
+
+Deno.test("Hub.join() refuses a session's room past the cap with too_many_rooms and a way out", async () => {
+  const { join } = setup();
+  const mallory = join("mallory");
+  for (let i = 1; i < 64; i++) await mallory.run(`/join r${i}`);
+  assert.equal(mallory.session.rooms.size, 64);
+  await assert.rejects(
+    () => mallory.run("/join one-too-many"),
+    (e: unknown) =>
+      e instanceof ProtocolError && e.code === "too_many_rooms" && /64 rooms/.test(e.message) &&
+      /\/leave/.test(e.message),
+  );
+  await mallory.run("/join r1"); // a room already joined is no new room
+  await mallory.run("/leave r1");
+  await mallory.run("/join one-more");
+  assert.ok(mallory.session.rooms.has("one-more"));
+});
+
+Deno.test("Hub.updateRemotePresence() keeps the good entries when one is bad (bob stays unique)", () => {
+  const { hub, join } = setup();
+  const rooms = Array.from({ length: 257 }, (_, i) => `spam-${i}`);
+  hub.updateRemotePresence("n2", [
+    { nick: "mallory", rooms, since: 1 },
+    { nick: "bob", rooms: ["lobby"], since: 2 },
+  ]);
+  assert.throws(
+    () => join("bob"),
+    (e: unknown) => e instanceof ProtocolError && e.code === "nick_taken",
+  );
+  assert.equal(hub.onlineNick("mallory"), "mallory");
+  assert.deepEqual(hub.members("lobby").map((m) => `${m.nick}@${m.node}`), ["bob@n2"]);
+});
+
+Deno.test("Hub.localPresence() fits the byte bound with every nick, however many rooms people are in", () => {
+  const hub = new Hub({ nodeId: "n1", rateBurst: 0, historySize: 16, maxRooms: 100_000 });
+  const sink = { send() {}, close() {} };
+  for (let s = 0; s < 500; s++) {
+    const session = hub.connect(sink, { user: `user${s}` }, { via: "test", address: "-" });
+    for (let r = 1; r < 64; r++) hub.join(session, `room-${s}-with-a-long-name-${r}`);
+  }
+  const table = hub.localPresence();
+  assert.ok(new TextEncoder().encode(JSON.stringify(table)).length <= MAX_PRESENCE_BYTES);
+  assert.equal(table.length, 500);
+  // What a peer makes of it: every nick, no entry dropped.
+  const peer = new Hub({ nodeId: "n2", rateBurst: 0 });
+  peer.updateRemotePresence("n1", table);
+  assert.equal(peer.onlineNick("user499"), "user499");
+});
+
+Deno.test("Hub rooms: an empty room nobody spoke in expires; --max-rooms refuses a new one when none can", () => {
+  const hub = new Hub({ nodeId: "n1", rateBurst: 0, historySize: 16, maxRooms: 3 });
+  const join = (user: string) => {
+    const sink = new RecordingSink();
+    return { sink, session: hub.connect(sink, { user }, { via: "test", address: "-" }) };
+  };
+  const forgotten: string[] = [];
+  hub.onForget((event) => forgotten.push(`${event.kind}:${event.room}`));
+  const alice = join("alice");
+  hub.join(alice.session, "a");
+  hub.join(alice.session, "b");
+  assert.throws(
+    () => hub.join(alice.session, "c"),
+    (e: unknown) =>
+      e instanceof ProtocolError && e.code === "rooms_full" && /3 rooms/.test(e.message),
+  );
+  assert.equal(hub.findRoom("c"), undefined, "a refused room is not created");
+  hub.leave(alice.session, "a");
+  assert.equal(hub.findRoom("a"), undefined);
+  assert.deepEqual(forgotten, ["join:a", "leave:a"]);
+  assert.equal(hub.event("n1", 2), undefined, "its events are no longer retained");
+  hub.join(alice.session, "c");
+  hub.say(alice.session, "c", "spoken");
+  hub.leave(alice.session, "c");
+  assert.ok(hub.findRoom("c"), "a room spoken in stays");
+  // A room occupied on another node stays until that node's table vacates it.
+  hub.leave(alice.session, "b");
+  hub.apply({
+    origin: "n2",
+    seq: 1,
+    hlc: { wall: hub.now(), counter: 0, node: "n2" },
+    room: "d",
+    kind: "join",
+    from: "bob",
+    text: "",
+  });
+  hub.updateRemotePresence("n2", [{ nick: "bob", rooms: ["d"], since: 1 }]);
+  hub.leave(alice.session, "lobby");
+  assert.ok(hub.findRoom("d"));
+  assert.ok(hub.findRoom("lobby"), "the default room never expires");
+  hub.updateRemotePresence("n2", [{ nick: "bob", rooms: [], since: 1 }]);
+  assert.equal(hub.findRoom("d"), undefined);
+  assert.deepEqual([...hub.rooms().keys()].toSorted(), ["c", "lobby"]);
+});
+
+Deno.test("Hub.restore() drops rooms nobody spoke in", () => {
+  const hub = new Hub({ nodeId: "n1", rateBurst: 0 });
+  const event = (seq: number, room: string, kind: "join" | "message"): ChatEvent => ({
+    origin: "n2",
+    seq,
+    hlc: { wall: 1000 + seq, counter: 0, node: "n2" },
+    room,
+    kind,
+    from: "bob",
+    text: kind === "message" ? "hi" : "",
+  });
+  hub.restore([event(1, "quiet", "join"), event(2, "busy", "join"), event(3, "busy", "message")]);
+  assert.deepEqual([...hub.rooms().keys()], ["busy"]);
+  assert.ok(hub.versions.has("n2", 1), "the version vector still holds what was applied");
+});
+
+Deno.test("Hub rooms: a full node sweeps rooms left idle by peers before it refuses a new one", () => {
+  const hub = new Hub({ nodeId: "n1", rateBurst: 0, maxRooms: 3 });
+  const alice = hub.connect(new RecordingSink(), { user: "alice" }, { via: "test", address: "-" });
+  const remoteJoin = (seq: number, room: string): ChatEvent => ({
+    origin: "n2",
+    seq,
+    hlc: { wall: hub.now(), counter: seq, node: "n2" },
+    room,
+    kind: "join",
+    from: "bob",
+    text: "",
+  });
+  // A join from n2 whose presence table never lists the room (it arrived late).
+  hub.apply(remoteJoin(1, "late"));
+  // A room occupied by n2's people until n2 goes away.
+  hub.apply(remoteJoin(2, "gone"));
+  hub.updateRemotePresence("n2", [{ nick: "bob", rooms: ["gone"], since: 1 }]);
+  assert.deepEqual([...hub.rooms().keys()].toSorted(), ["gone", "late", "lobby"]);
+  hub.dropRemotePresence("n2");
+  assert.ok(hub.findRoom("gone"), "kept while the node may only be thought dead");
+  hub.join(alice, "fresh");
+  assert.deepEqual([...hub.rooms().keys()].toSorted(), ["fresh", "lobby"]);
 });

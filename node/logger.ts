@@ -1,7 +1,9 @@
 /**
  * Structured log lines: `time level node message key=value ...`, one per
- * line, to stderr by default. Libraries take a {@linkcode Logger}; only the
- * composition root makes one.
+ * line, to stderr by default. Nothing is written raw: values that are not
+ * plain ASCII words are JSON-quoted, and control, bidi and invisible
+ * characters anywhere on the line are written as `\uXXXX` escapes.
+ * Libraries take a {@linkcode Logger}; only the composition root makes one.
  *
  * @module
  */
@@ -33,9 +35,41 @@ export interface LoggerOptions {
   now?: () => number;
 }
 
+/**
+ * What a log line never shows raw: C0 and C1 controls, DEL, bidi controls,
+ * line separators, invisible and zero-width characters, tag characters and
+ * lone surrogates. A log is read in terminals and fed to tools; a value from
+ * a stranger (an SSH user name, a nick) must not move the cursor, retitle
+ * the window, fake a second line or reverse the text around it.
+ */
+const UNSAFE =
+  /[\u0000-\u001f\u007f-\u009f\u00ad\u034f\u061c\u115f\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\u3164\ufeff\uffa0\ufff9-\ufffb\ud800-\udfff\u{e0000}-\u{e007f}]/gu;
+
+/**
+ * Replaces each character of {@linkcode UNSAFE} with its JSON escape
+ * (`\u001b`; a pair of escapes for a tag character), so a quoted value
+ * still parses as JSON.
+ */
+function escapeUnsafe(text: string): string {
+  return text.replace(UNSAFE, (c) => {
+    let escaped = "";
+    for (let i = 0; i < c.length; i++) {
+      escaped += `\\u${c.charCodeAt(i).toString(16).padStart(4, "0")}`;
+    }
+    return escaped;
+  });
+}
+
+/**
+ * Formats a field value: bare when it is plain printable ASCII without
+ * quotes, `=` or backslashes, else JSON-quoted with every unsafe character
+ * escaped, so one value is always one token on one line.
+ */
 function formatValue(value: string | number | boolean): string {
   const text = String(value);
-  return /^[^\s"=]+$/.test(text) ? text : JSON.stringify(text);
+  return /^[\x21-\x7e]+$/.test(text) && !/["=\\]/.test(text)
+    ? text
+    : escapeUnsafe(JSON.stringify(text));
 }
 
 /**
@@ -50,9 +84,11 @@ export function createLogger(name: string, options: LoggerOptions = {}): Logger 
   const threshold = LOG_LEVELS.indexOf(level);
   const log = (at: LogLevel, message: string, fields: LogFields = {}) => {
     if (LOG_LEVELS.indexOf(at) < threshold) return;
-    let line = `${new Date(now()).toISOString()} ${at.toUpperCase()} ${name} ${message}`;
+    let line = `${new Date(now()).toISOString()} ${at.toUpperCase()} ${escapeUnsafe(name)} ${
+      escapeUnsafe(message)
+    }`;
     for (const [key, value] of Object.entries(fields)) {
-      if (value !== undefined) line += ` ${key}=${formatValue(value)}`;
+      if (value !== undefined) line += ` ${escapeUnsafe(key)}=${formatValue(value)}`;
     }
     write(line);
   };

@@ -15,8 +15,12 @@
 import type { ChatEvent } from "../core/event.ts";
 import type { Hub } from "./hub.ts";
 import type { Logger } from "./logger.ts";
+import { HandshakeSlots } from "./handshake_slots.ts";
+import { addressKey } from "./ssh_auth_limiter.ts";
 import {
   acceptChannel,
+  type ByteStream,
+  DEFAULT_MAX_FRAME_BYTES,
   FailureLog,
   HandshakeError,
   initiateChannel,
@@ -24,7 +28,7 @@ import {
   type SecureChannel,
 } from "./mesh_channel.ts";
 import { type Member, Membership, parseMembershipMessage } from "./membership.ts";
-import type { NickClaim, NickRegistry } from "./nick_registry.ts";
+import type { NickRegistry } from "./nick_registry.ts";
 import { type AckMode, type ReplicationMessage, Replicator } from "./replicator.ts";
 
 /** Options of {@linkcode Mesh}. */
@@ -53,12 +57,27 @@ export interface MeshOptions {
   /** Nick ownership to replicate (merged the same way on every node). @default none */
   nicks?: NickRegistry;
   /**
-   * Inbound handshakes in progress at once; more are closed at once (each
-   * has the 5 s deadline of {@linkcode acceptChannel}). @default 64
+   * Inbound handshakes in progress at once. When full, the longest-waiting
+   * silent one makes room (see {@linkcode HandshakeSlots}), so idle sockets
+   * cannot lock real peers out. @default 64
    */
   maxHandshakes?: number;
-  /** Inbound handshakes in progress at once from one address. @default 16 */
+  /** Inbound handshakes in progress at once from one address (IPv6: one /64). @default 8 */
   maxHandshakesPerAddress?: number;
+  /** Handshake slots only addresses of known members and seeds may take. @default 8 */
+  reservedHandshakes?: number;
+  /**
+   * Time an inbound connection has to prove the secret (ms). Short, because
+   * until then it is a stranger holding a slot; a real peer needs a couple
+   * of round trips. @default 2000
+   */
+  handshakeTimeoutMs?: number;
+  /**
+   * The most bytes of one mesh message, both ways; every node of a cluster
+   * must use the same. Replication batches are cut to fit it.
+   * @default DEFAULT_MAX_FRAME_BYTES (1 MiB)
+   */
+  maxFrameBytes?: number;
   /** Logger. */
   logger: Logger;
 }
@@ -83,7 +102,15 @@ export class Mesh {
   readonly #options: Required<
     Omit<
       MeshOptions,
-      "identity" | "logger" | "blockedPeers" | "nicks" | "maxHandshakes" | "maxHandshakesPerAddress"
+      | "identity"
+      | "logger"
+      | "blockedPeers"
+      | "nicks"
+      | "maxHandshakes"
+      | "maxHandshakesPerAddress"
+      | "reservedHandshakes"
+      | "handshakeTimeoutMs"
+      | "maxFrameBytes"
     >
   >;
   readonly #nicks: NickRegistry | undefined;
@@ -92,11 +119,10 @@ export class Mesh {
   readonly #logger: Logger;
   readonly #links = new Map<string, Link>();
   readonly #dialing = new Set<string>();
-  readonly #maxHandshakes: number;
-  readonly #maxHandshakesPerAddress: number;
-  /** Inbound handshakes in progress, per remote address. */
-  readonly #handshaking = new Map<string, number>();
-  #handshakingTotal = 0;
+  /** Inbound handshakes in progress: bounded, idle ones make room for new ones. */
+  readonly #handshakes: HandshakeSlots;
+  readonly #handshakeTimeoutMs: number;
+  readonly #maxFrameBytes: number;
   readonly #failures = new FailureLog();
   readonly #membership: Membership;
   readonly #replicator: Replicator;
@@ -122,8 +148,13 @@ export class Mesh {
       batchEvents = 2000,
     } = options;
     this.#hub = hub;
-    this.#maxHandshakes = options.maxHandshakes ?? 64;
-    this.#maxHandshakesPerAddress = options.maxHandshakesPerAddress ?? 16;
+    this.#handshakes = new HandshakeSlots({
+      maxTotal: options.maxHandshakes ?? 64,
+      maxPerAddress: options.maxHandshakesPerAddress ?? 8,
+      reservedForMembers: options.reservedHandshakes ?? 8,
+    });
+    this.#handshakeTimeoutMs = options.handshakeTimeoutMs ?? 2000;
+    this.#maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
     this.#blocked = options.blockedPeers ?? (() => new Set());
     this.#nicks = options.nicks;
     this.#identity = identity;
@@ -152,6 +183,7 @@ export class Mesh {
       upPeers: () => this.#membership.alivePeers(),
       ackMode,
       batchEvents,
+      maxMessageBytes: this.#maxFrameBytes,
       logger,
     });
   }
@@ -219,29 +251,37 @@ export class Mesh {
     try {
       for await (const conn of listener) {
         const host = conn.remoteAddr.hostname;
-        const busy = this.#handshaking.get(host) ?? 0;
-        if (
-          busy >= this.#maxHandshakesPerAddress || this.#handshakingTotal >= this.#maxHandshakes
-        ) {
-          // Unauthenticated peers get nothing, not even a reason: close at once.
-          if (this.#failures.shouldLog(host)) {
-            this.#logger.warn("mesh handshakes over limit", { peer: host, busy });
+        // Unauthenticated peers get nothing, not even a reason: closed without a word.
+        const slot = this.#handshakes.admit(host, {
+          member: this.#memberAddresses().has(addressKey(host)),
+          evict: () => {
+            if (this.#failures.shouldLog(`slots ${host}`)) {
+              this.#logger.warn("mesh handshakes over limit: closed the longest-waiting", {
+                peer: host,
+                held: this.#handshakes.heldBy(host),
+              });
+            }
+            closeQuietly(conn);
+          },
+        });
+        if (slot === undefined) {
+          if (this.#failures.shouldLog(`slots ${host}`)) {
+            this.#logger.warn("mesh handshakes over limit: refused", { peer: host });
           }
-          try {
-            conn.close();
-          } catch {
-            // already closed
-          }
+          closeQuietly(conn);
           continue;
         }
-        this.#handshaking.set(host, busy + 1);
-        this.#handshakingTotal++;
-        this.#handshake(conn, false, host, () => {
-          this.#handshakingTotal--;
-          const left = (this.#handshaking.get(host) ?? 1) - 1;
-          if (left > 0) this.#handshaking.set(host, left);
-          else this.#handshaking.delete(host);
-        });
+        // A byte from the peer moves its handshake behind the silent ones in line to be closed.
+        const stream: ByteStream = {
+          read: async (p) => {
+            const n = await conn.read(p);
+            if (n !== null && n > 0) slot.progressed();
+            return n;
+          },
+          write: (p) => conn.write(p),
+          close: () => conn.close(),
+        };
+        this.#handshake(conn, false, host, () => slot.release(), stream);
       }
     } catch (error) {
       if (!(error instanceof Deno.errors.BadResource)) throw error;
@@ -262,11 +302,26 @@ export class Mesh {
     }
   }
 
+  /** Address keys of known members and seeds: their handshakes are closed last. */
+  #memberAddresses(): Set<string> {
+    const keys = new Set<string>();
+    const addrs = [...this.#options.seeds, ...this.#membership.members().map((m) => m.addr)];
+    for (const addr of addrs) {
+      try {
+        keys.add(addressKey(splitAddr(addr)[0]));
+      } catch {
+        // not host:port: no address to favour
+      }
+    }
+    return keys;
+  }
+
   async #handshake(
     conn: Deno.TcpConn,
     initiated: boolean,
     where: string,
     done?: () => void,
+    stream: ByteStream = conn,
   ): Promise<void> {
     try {
       conn.setNoDelay(true); // small frames must not wait for Nagle
@@ -276,8 +331,12 @@ export class Mesh {
     let channel: SecureChannel;
     try {
       channel = initiated
-        ? await initiateChannel(conn, this.#identity)
-        : await acceptChannel(conn, this.#identity, { admit: (peer) => this.#admit(peer) });
+        ? await initiateChannel(conn, this.#identity, { maxFrameBytes: this.#maxFrameBytes })
+        : await acceptChannel(stream, this.#identity, {
+          admit: (peer) => this.#admit(peer),
+          handshakeTimeoutMs: this.#handshakeTimeoutMs,
+          maxFrameBytes: this.#maxFrameBytes,
+        });
       done?.();
     } catch (error) {
       done?.();
@@ -376,7 +435,7 @@ export class Mesh {
           this.#hub.updateRemotePresence(id, message.entries);
           break;
         case "nicks":
-          for (const claim of message.claims as NickClaim[]) this.#nicks?.merge(claim);
+          this.#nicks?.mergeClaims(message.claims); // bounded per message; throws when over
           break;
         default:
           this.#replicator.receive(id, message as unknown as ReplicationMessage);
@@ -445,7 +504,20 @@ export class Mesh {
       link.channel.close();
       return;
     }
-    link.channel.send(encoder.encode(JSON.stringify(message))).catch(() => link.channel.close());
+    const bytes = encoder.encode(JSON.stringify(message));
+    link.channel.send(bytes).catch((error) => {
+      // Too big for a frame is this node's fault, not the link's: closing would
+      // make the peer reconnect and ask for the same thing again, forever.
+      if (error instanceof RangeError) {
+        this.#logger.error("mesh message too large to send, dropped", {
+          peer: link.channel.peer.nodeId,
+          kind: String((message as { k?: unknown }).k),
+          bytes: bytes.length,
+        });
+        return;
+      }
+      link.channel.close();
+    });
   }
 }
 
@@ -463,4 +535,12 @@ export function splitAddr(addr: string): [string, number] {
     throw new RangeError(`Invalid address "${addr}": use HOST:PORT`);
   }
   return [match[1]!, port];
+}
+
+function closeQuietly(conn: Deno.Conn): void {
+  try {
+    conn.close();
+  } catch {
+    // already closed
+  }
 }

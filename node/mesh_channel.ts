@@ -148,6 +148,12 @@ const LINGER_MS = 1000;
 /** The most characters of a REFUSE reason. */
 const MAX_REFUSAL_CHARS = 200;
 
+/**
+ * The default `maxFrameBytes`: the most bytes of one message. Whoever sends
+ * on a channel must cut its messages to fit (see `node/replicator.ts`).
+ */
+export const DEFAULT_MAX_FRAME_BYTES = 1 << 20;
+
 /** The largest `maxFrameBytes` accepted. */
 const MAX_FRAME_LIMIT = 1 << 30;
 
@@ -510,7 +516,7 @@ function ownIdRefusal(me: MeshIdentity, peer: PeerHello): string | undefined {
 }
 
 function readOptions(options: SecureChannelOptions): Required<Omit<SecureChannelOptions, "admit">> {
-  const { handshakeTimeoutMs = 5000, maxFrameBytes = 1 << 20 } = options;
+  const { handshakeTimeoutMs = 5000, maxFrameBytes = DEFAULT_MAX_FRAME_BYTES } = options;
   if (!(Number.isFinite(handshakeTimeoutMs) && handshakeTimeoutMs > 0)) {
     throw new RangeError(
       `Cannot start mesh handshake: handshakeTimeoutMs ${handshakeTimeoutMs} must be above 0`,

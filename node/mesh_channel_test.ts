@@ -8,6 +8,7 @@ import {
   acceptChannel,
   type ByteStream,
   ChannelClosedError,
+  DEFAULT_MAX_FRAME_BYTES,
   FailureLog,
   HandshakeError,
   initiateChannel,
@@ -239,7 +240,7 @@ Deno.test("SecureChannel.send() keeps the order of 1,000 concurrent messages in 
 
 Deno.test("SecureChannel carries a message of exactly maxFrameBytes and refuses one byte more", async () => {
   const [a, b] = await channelPair();
-  const max = 1 << 20;
+  const max = DEFAULT_MAX_FRAME_BYTES;
   const big = new Uint8Array(max);
   for (let i = 0; i < max; i += 65536) crypto.getRandomValues(big.subarray(i, i + 65536));
   const received = take(b, 2);

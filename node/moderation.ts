@@ -12,22 +12,49 @@
  * | take it back | `{"a":"deop","fp":"SHA256:..."}` |
  * | ban | `{"a":"ban","target":{"nick":"bob"},"until":1700000000000}` (`fp` or `addr` instead of `nick`; `until` null = permanent) |
  * | lift a ban | `{"a":"unban","target":{"nick":"bob"}}` |
- * | mute | `{"a":"mute","nick":"bob","until":null}` |
+ * | mute | `{"a":"mute","nick":"bob","until":null,"fp":"SHA256:..."}` (`addr` instead of `fp` for a person without a key; neither when unknown) |
  * | unmute | `{"a":"unmute","nick":"bob"}` |
  * | kick | `{"a":"kick","nick":"bob","reason":"spam"}` |
  * | message of the day | `{"a":"motd","text":"be nice"}` |
+ * | take a room's seal away | `{"a":"unseal","room":"secret"}` |
+ *
+ * Every body also names its issuer: `"by"`, the operator's key fingerprint,
+ * and `"root":true` when the node that accepted the command lists that key
+ * in its ops file (`--ops`).
+ *
+ * ## Who may moderate: decided by the log alone
+ *
+ * A `mod` event takes effect only if its issuer is an operator **at that
+ * point of the log order** ({@linkcode compareEvents}): either `root` (the
+ * origin node's ops file vouches for the key; that file is the node's
+ * configuration, the one thing a node is trusted with), or the key holds an
+ * `op` grant from an earlier event that itself took effect, not taken back
+ * by a later `deop`. The answer depends only on the set of `mod` events, so
+ * every node reaches the same one whatever order events arrive in: an event
+ * that arrives out of order makes the state be replayed from the log. An
+ * event without an issuer, or from someone who was not an operator then,
+ * is kept (peers may ask for it by id) but changes nothing — including the
+ * issuer-less events of versions before this rule: re-issue those bans.
+ *
+ * Without per-node signatures a compromised node can still write `root`
+ * events: the rule stops a buggy node, forged grants and stale authority
+ * (a deopped operator's later bans), not a node that lies on purpose.
  *
  * The state is last-writer-wins per target (an op grant per fingerprint, a
- * ban per nick / fingerprint / host, a mute per nick, the one motd) in the
- * events' total order ({@linkcode compareEvents}), so applying the same
- * events in any order gives the same state. Expiry times are absolute (ms
- * since 1970, computed by the node that issued the event) and compared with
- * a clock passed in, never read here.
+ * ban per nick / fingerprint / host, a mute per nick, the one motd, an
+ * unseal per room) among the events that took effect, in the events' total
+ * order, so applying the same events in any order gives the same state.
+ * Expiry times are absolute (ms since 1970, computed by the node that issued
+ * the event) and compared with a clock passed in, never read here.
+ *
+ * A mute names a nick and, when the issuing node knows them, the person's
+ * key fingerprint or else their host: a muted person stays muted under
+ * another nick.
  *
  * @module
  */
 import { type ChatEvent, compareEvents } from "../core/event.ts";
-import { nickKey } from "../core/names.ts";
+import { nickKey, ROOM_PATTERN } from "../core/names.ts";
 
 /** What a ban applies to. */
 export type BanTarget =
@@ -41,10 +68,40 @@ export type ModAction =
   | { readonly a: "deop"; readonly fp: string }
   | { readonly a: "ban"; readonly target: BanTarget; readonly until: number | null }
   | { readonly a: "unban"; readonly target: BanTarget }
-  | { readonly a: "mute"; readonly nick: string; readonly until: number | null }
+  | {
+    readonly a: "mute";
+    readonly nick: string;
+    readonly until: number | null;
+    /** The muted person's key fingerprint, when known. */
+    readonly fp?: string;
+    /** The muted person's host, when known and they have no key. */
+    readonly addr?: string;
+  }
   | { readonly a: "unmute"; readonly nick: string }
   | { readonly a: "kick"; readonly nick: string; readonly reason: string }
-  | { readonly a: "motd"; readonly text: string };
+  | { readonly a: "motd"; readonly text: string }
+  | { readonly a: "unseal"; readonly room: string };
+
+/** Who issued a moderation change, as its event says. */
+export interface ModIssuer {
+  /** The operator's key fingerprint, `SHA256:...`. */
+  readonly fp: string;
+  /**
+   * True when the origin node's ops file lists the key; false when the
+   * authority rests on an `op` grant in the log.
+   */
+  readonly root: boolean;
+}
+
+/** A person as a mute or ban matches them; any field may be absent. */
+export interface Person {
+  /** Nick. */
+  readonly nick?: string | undefined;
+  /** Key fingerprint. */
+  readonly fingerprint?: string | undefined;
+  /** Address, `host:port`. */
+  readonly address?: string | undefined;
+}
 
 /** An active ban, for `/banned`. */
 export interface Ban {
@@ -103,8 +160,19 @@ export function parseModAction(text: string): ModAction {
       if (!isText(r.nick)) throw bad("nick");
       const until = r.until ?? null;
       if (!isUntil(until)) throw bad("until");
-      return { a: "mute", nick: r.nick, until };
+      if (r.fp !== undefined && !isText(r.fp)) throw bad("fp");
+      if (r.addr !== undefined && !isText(r.addr)) throw bad("addr");
+      return {
+        a: "mute",
+        nick: r.nick,
+        until,
+        ...(r.fp === undefined ? {} : { fp: r.fp as string }),
+        ...(r.addr === undefined ? {} : { addr: normalizeHost(r.addr as string) }),
+      };
     }
+    case "unseal":
+      if (typeof r.room !== "string" || !ROOM_PATTERN.test(r.room)) throw bad("room");
+      return { a: "unseal", room: r.room };
     case "unmute":
       if (!isText(r.nick)) throw bad("nick");
       return { a: "unmute", nick: r.nick };
@@ -132,20 +200,43 @@ function parseTarget(value: unknown): BanTarget | undefined {
 }
 
 /**
+ * The issuer a `mod` event's body names.
+ *
+ * @param text The event's `text` (a valid action, see {@linkcode parseModAction}).
+ * @returns The issuer, or undefined when the body names none (such an event
+ *   changes nothing).
+ */
+export function parseModIssuer(text: string): ModIssuer | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  const r = value as Record<string, unknown> | null;
+  if (typeof r !== "object" || r === null || !isText(r.by)) return undefined;
+  return { fp: r.by, root: r.root === true };
+}
+
+/**
  * The JSON body of a `mod` event for an action (the inverse of
- * {@linkcode parseModAction}).
+ * {@linkcode parseModAction} and {@linkcode parseModIssuer}).
  *
  * @param action The action.
+ * @param issuer Who issues it; without one the event will change nothing.
  * @returns The text.
  */
-export function formatModAction(action: ModAction): string {
+export function formatModAction(action: ModAction, issuer?: ModIssuer): string {
+  const by = issuer === undefined ? {} : { by: issuer.fp, ...(issuer.root ? { root: true } : {}) };
   if (action.a === "ban" || action.a === "unban") {
     const target = { [action.target.type]: action.target.value };
     return JSON.stringify(
-      action.a === "ban" ? { a: "ban", target, until: action.until } : { a: "unban", target },
+      action.a === "ban"
+        ? { a: "ban", target, until: action.until, ...by }
+        : { a: "unban", target, ...by },
     );
   }
-  return JSON.stringify(action);
+  return JSON.stringify({ ...action, ...by });
 }
 
 /**
@@ -234,8 +325,33 @@ interface Entry {
   readonly action: ModAction;
 }
 
+/** One `mod` event in the log, parsed once. */
+interface LogItem extends Entry {
+  readonly issuer: ModIssuer | undefined;
+}
+
+/** Options of {@linkcode Moderation}. */
+export interface ModerationOptions {
+  /**
+   * `mod` events kept to replay the state when one arrives out of order.
+   * Past this, the oldest half is folded into a base state; a late event
+   * older than the fold changes nothing. Bounds memory against a flood of
+   * moderation events.
+   *
+   * @default {65536}
+   */
+  maxEvents?: number;
+}
+
 /**
  * Moderation state derived from `mod` events. Pure: no clock, no I/O.
+ *
+ * | Operation | Cost |
+ * | --- | --- |
+ * | `apply` of an event newer than all others | O(log n) |
+ * | `apply` of an event out of order | O(n): the log is replayed |
+ * | `isOp`, `banOf` | O(1) |
+ * | `muted` by fingerprint or address | O(mutes) |
  *
  * @example
  * ```ts
@@ -246,37 +362,76 @@ interface Entry {
  * mod.apply({
  *   origin: "n1", seq: 1, hlc: { wall: 1, counter: 0, node: "n1" }, room: "",
  *   kind: "mod", from: "alice",
- *   text: formatModAction({ a: "mute", nick: "bob", until: 100 }),
+ *   text: formatModAction(
+ *     { a: "mute", nick: "bob", until: 100 },
+ *     { fp: "SHA256:" + "A".repeat(43), root: true },
+ *   ),
  * });
  * assert.equal(mod.muted("bob", 50)?.until, 100);
  * assert.equal(mod.muted("bob", 100), undefined);
  * ```
  */
 export class Moderation {
-  readonly #entries = new Map<string, Entry>();
+  /** Every retained `mod` event in total order. */
+  readonly #log: LogItem[] = [];
+  readonly #ids = new Set<string>();
+  /** State of the events folded out of `#log`. */
+  #base = new Map<string, Entry>();
+  /** State of `#base` plus `#log`. */
+  #entries = new Map<string, Entry>();
+  /** The newest event folded into `#base`. */
+  #foldedUpTo: ChatEvent | undefined;
+  readonly #maxEvents: number;
+
+  /**
+   * @param options Memory bound.
+   * @throws {RangeError} When `maxEvents` is not an integer of at least 2.
+   */
+  constructor(options: ModerationOptions = {}) {
+    const { maxEvents = 65_536 } = options;
+    if (!Number.isInteger(maxEvents) || maxEvents < 2) {
+      throw new RangeError(`Invalid maxEvents ${maxEvents}: must be an integer of at least 2`);
+    }
+    this.#maxEvents = maxEvents;
+  }
 
   /**
    * Takes one `mod` event into the state.
    *
    * @param event A `mod` event (any order, duplicates harmless).
-   * @returns The action, and whether it is now the newest for its target
-   *   (always true for a kick, which is not state).
+   * @returns The action; `authorised`: whether its issuer was an operator
+   *   at that point of the log order; `current`: whether it took effect and
+   *   is now the newest for its target (for a kick, which is not state:
+   *   whether it took effect).
    * @throws {TypeError} When the event's text is not a valid action.
    */
-  apply(event: ChatEvent): { action: ModAction; current: boolean } {
+  apply(event: ChatEvent): { action: ModAction; current: boolean; authorised: boolean } {
     const action = parseModAction(event.text);
-    const key = entryKey(action);
-    if (key === undefined) return { action, current: true };
-    const existing = this.#entries.get(key);
-    if (existing !== undefined && compareEvents(existing.event, event) >= 0) {
-      return { action, current: false };
+    const id = `${event.origin}:${event.seq}`;
+    if (this.#ids.has(id)) return { action, current: false, authorised: false };
+    const item: LogItem = { event, action, issuer: parseModIssuer(event.text) };
+    if (this.#foldedUpTo !== undefined && compareEvents(event, this.#foldedUpTo) < 0) {
+      // Older than the folded history: its place in the order is gone.
+      return { action, current: false, authorised: false };
     }
-    this.#entries.set(key, { event, action });
-    return { action, current: true };
+    const at = this.#insertionPoint(event);
+    this.#ids.add(id);
+    this.#log.splice(at, 0, item);
+    let took: boolean;
+    if (at === this.#log.length - 1) {
+      took = step(this.#entries, item);
+    } else {
+      // Out of order: who was an operator at each later event may change.
+      took = this.#replay(item);
+    }
+    if (this.#log.length > this.#maxEvents) this.#fold();
+    const key = entryKey(action);
+    const current = key === undefined ? took : this.#entries.get(key)?.event === event;
+    return { action, current, authorised: took };
   }
 
   /**
-   * Whether a key fingerprint was made an operator by `/op` (and not deopped).
+   * Whether a key fingerprint holds an operator grant (`/op`, not taken back).
    *
    * @param fingerprint `SHA256:...`.
    * @returns True for an operator.
@@ -301,14 +456,7 @@ export class Moderation {
    * @param now The current time (ms).
    * @returns The ban in force, or undefined.
    */
-  banOf(
-    who: {
-      nick?: string | undefined;
-      fingerprint?: string | undefined;
-      address?: string | undefined;
-    },
-    now: number,
-  ): Ban | undefined {
+  banOf(who: Person, now: number): Ban | undefined {
     const targets: BanTarget[] = [];
     if (who.nick !== undefined) targets.push({ type: "nick", value: who.nick });
     if (who.fingerprint !== undefined) targets.push({ type: "fp", value: who.fingerprint });
@@ -340,17 +488,38 @@ export class Moderation {
   }
 
   /**
-   * The mute in force on a nick.
+   * The mute in force on a person: on their nick, or on their key or host
+   * when the mute named those.
    *
-   * @param nick The nick.
+   * @param who A nick, or the person (nick, key fingerprint, address).
    * @param now The current time (ms).
-   * @returns When it ends (null: never), or undefined when not muted.
+   * @returns When it ends (null: never) and who muted, or undefined when not muted.
    */
-  muted(nick: string, now: number): { until: number | null; by: string } | undefined {
-    const entry = this.#entries.get(`mute\u0000${nickKey(nick)}`);
-    if (entry?.action.a !== "mute") return undefined;
-    if (entry.action.until !== null && entry.action.until <= now) return undefined;
-    return { until: entry.action.until, by: entry.event.from };
+  muted(who: string | Person, now: number): { until: number | null; by: string } | undefined {
+    const person: Person = typeof who === "string" ? { nick: who } : who;
+    const inForce = (entry: Entry | undefined) =>
+      entry?.action.a === "mute" && (entry.action.until === null || entry.action.until > now)
+        ? { until: entry.action.until, by: entry.event.from }
+        : undefined;
+    const byNick = person.nick === undefined
+      ? undefined
+      : inForce(this.#entries.get(`mute\u0000${nickKey(person.nick)}`));
+    if (byNick !== undefined || (person.fingerprint ?? person.address) === undefined) {
+      return byNick;
+    }
+    const host = person.address === undefined ? undefined : hostOf(person.address);
+    for (const entry of this.#entries.values()) {
+      if (entry.action.a !== "mute") continue;
+      const { fp, addr } = entry.action;
+      // A host stands for people without a key only: a key says who someone is.
+      const match = (fp !== undefined && fp === person.fingerprint) ||
+        (addr !== undefined && addr === host && person.fingerprint === undefined);
+      if (match) {
+        const mute = inForce(entry);
+        if (mute !== undefined) return mute;
+      }
+    }
+    return undefined;
   }
 
   /** The message of the day, `""` when none. */
@@ -358,6 +527,69 @@ export class Moderation {
     const entry = this.#entries.get("motd");
     return entry?.action.a === "motd" ? entry.action.text : "";
   }
+
+  /**
+   * The operator's unseal of a room in force, if any: seals of the room
+   * ordered before this event no longer count.
+   *
+   * @param room Normalised room name.
+   * @returns The `mod` event that unsealed the room, or undefined.
+   */
+  unsealOf(room: string): ChatEvent | undefined {
+    return this.#entries.get(`unseal\u0000${room}`)?.event;
+  }
+
+  #insertionPoint(event: ChatEvent): number {
+    let lo = 0;
+    let hi = this.#log.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (compareEvents(this.#log[mid]!.event, event) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** Rebuilds the state from the base and the log; returns whether `target` took effect. */
+  #replay(target: LogItem): boolean {
+    const entries = new Map(this.#base);
+    let took = false;
+    for (const item of this.#log) {
+      const ok = step(entries, item);
+      if (item === target) took = ok;
+    }
+    this.#entries = entries;
+    return took;
+  }
+
+  /** Folds the oldest half of the log into the base state. */
+  #fold(): void {
+    const folded = this.#log.splice(0, this.#log.length >> 1);
+    for (const item of folded) {
+      step(this.#base, item);
+      this.#ids.delete(`${item.event.origin}:${item.event.seq}`);
+      this.#foldedUpTo = item.event;
+    }
+  }
+}
+
+/**
+ * Applies one event to a state if its issuer is an operator in that state
+ * (the state of every earlier event): root, or holding an `op` grant.
+ *
+ * @returns Whether the event took effect.
+ */
+function step(entries: Map<string, Entry>, item: LogItem): boolean {
+  const issuer = item.issuer;
+  if (
+    issuer === undefined ||
+    !(issuer.root || entries.get(`op\u0000${issuer.fp}`)?.action.a === "op")
+  ) {
+    return false;
+  }
+  const key = entryKey(item.action);
+  if (key !== undefined) entries.set(key, { event: item.event, action: item.action });
+  return true;
 }
 
 function entryKey(action: ModAction): string | undefined {
@@ -373,6 +605,8 @@ function entryKey(action: ModAction): string | undefined {
       return `mute\u0000${nickKey(action.nick)}`;
     case "motd":
       return "motd";
+    case "unseal":
+      return `unseal\u0000${action.room}`;
     case "kick":
       return undefined;
   }

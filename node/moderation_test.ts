@@ -9,6 +9,7 @@ import {
   hostOf,
   type ModAction,
   Moderation,
+  type ModIssuer,
   parseDuration,
   parseModAction,
   parseOpsFile,
@@ -17,7 +18,13 @@ import {
 const OP_FP = "SHA256:" + "A".repeat(43);
 const BOB_FP = "SHA256:" + "B".repeat(43);
 
-function modEvent(seq: number, wall: number, action: ModAction, origin = "n1"): ChatEvent {
+function modEvent(
+  seq: number,
+  wall: number,
+  action: ModAction,
+  origin = "n1",
+  issuer: ModIssuer | null = { fp: OP_FP, root: true },
+): ChatEvent {
   return {
     origin,
     seq,
@@ -25,7 +32,7 @@ function modEvent(seq: number, wall: number, action: ModAction, origin = "n1"): 
     room: "",
     kind: "mod",
     from: "op",
-    text: formatModAction(action),
+    text: formatModAction(action, issuer ?? undefined),
   };
 }
 
@@ -93,6 +100,48 @@ Deno.test("Moderation derives the same state whatever the order of its events", 
     const shuffled = [...events].sort(() => Math.random() - 0.5);
     assert.deepEqual(state(shuffled), expected);
   }
+});
+
+Deno.test("Moderation applies a mod event only if its issuer was an operator at that point of the log order, whatever the arrival order", () => {
+  const CAROL_FP = "SHA256:" + "C".repeat(43);
+  const bob = { fp: BOB_FP, root: false };
+  const nick = (value: string) => ({ type: "nick" as const, value });
+  const events = [
+    modEvent(1, 10, { a: "op", fp: BOB_FP }),
+    modEvent(1, 20, { a: "ban", target: nick("carol"), until: null }, "n2", bob),
+    modEvent(2, 30, { a: "deop", fp: BOB_FP }),
+    modEvent(2, 40, { a: "ban", target: nick("dave"), until: null }, "n2", bob),
+    modEvent(3, 45, { a: "op", fp: CAROL_FP }, "n2", bob),
+    // Forged by a peer: no issuer, or a key nobody made an operator.
+    modEvent(1, 50, { a: "ban", target: nick("erin"), until: null }, "n3", null),
+    modEvent(2, 60, { a: "motd", text: "owned" }, "n3", { fp: CAROL_FP, root: false }),
+  ];
+  const state = (order: ChatEvent[]) => {
+    const mod = new Moderation();
+    for (const event of order) mod.apply(event);
+    return {
+      bans: mod.bans(0).map((ban) => ban.target.value),
+      ops: mod.ops(),
+      motd: mod.motd,
+    };
+  };
+  const expected = { bans: ["carol"], ops: [], motd: "" };
+  assert.deepEqual(state(events), expected);
+  assert.deepEqual(state([...events].reverse()), expected);
+  for (let i = 0; i < 30; i++) {
+    assert.deepEqual(state([...events].sort(() => Math.random() - 0.5)), expected);
+  }
+});
+
+Deno.test("Moderation bounds its log and still answers after folding old events", () => {
+  const mod = new Moderation({ maxEvents: 4 });
+  for (let i = 1; i <= 10; i++) {
+    mod.apply(modEvent(i, i * 10, { a: "motd", text: `m${i}` }));
+  }
+  assert.equal(mod.motd, "m10");
+  // Older than the folded history: ignored.
+  assert.equal(mod.apply(modEvent(1, 5, { a: "motd", text: "late" }, "n2")).current, false);
+  assert.equal(mod.motd, "m10");
 });
 
 Deno.test("Moderation lets bans and mutes expire by the clock it is given", () => {
@@ -320,4 +369,98 @@ Deno.test("Hub.restore() rebuilds moderation state from mod events without kicki
   assert.equal(fresh.moderation.bans(0).length, 1);
   assert.equal([...fresh.events()].length, 1);
   assert.equal(hubs.length, 2);
+});
+
+Deno.test("Hub: a muted person cannot speak through /nick, /topic, /away, /seal or a quit message", async () => {
+  const { join } = setup();
+  const op = join("alice", { fp: OP_FP });
+  const bob = join("bob", { node: 1 });
+  await op.run("/mute bob 5m");
+  for (const line of ["/nick bobby", "/topic buy my stuff", "/away buy my stuff", "/me waves"]) {
+    await refused(bob.run(line), "muted");
+  }
+  assert.equal(bob.session.nick, "bob");
+  await bob.run("/back");
+  await bob.run("/join den");
+  await refused(
+    bob.run(
+      '/seal {"v":1,"kdf":"argon2id","salt":"q0qTfOZ9vX3kP1b0n1eLkA==","m":65536,"t":3,"p":4}',
+    ),
+    "muted",
+  );
+  await bob.run("/quit buy my stuff");
+  const leaves = op.sink.frames.flatMap((f) =>
+    f.t === "msg" && f.kind === "leave" && f.from === "bob" ? [f.text] : []
+  );
+  assert.deepEqual(leaves, ["quit"]);
+});
+
+Deno.test("Hub: a mute holds on the person, not the nick: after a forced rename and on a new nick from the same host", async () => {
+  const { join, hubs } = setup();
+  const op = join("alice", { fp: OP_FP });
+  const guest = join("mallory", { host: "10.9.9.9" });
+  const keyed = join("trent", { fp: BOB_FP, node: 1 });
+  await op.run("/mute mallory 1h");
+  guest.session.sink.close("gone");
+  hubs[0]!.disconnect(guest.session);
+  // Same host, new nick, no key: still muted.
+  const again = join("mallory2", { host: "10.9.9.9" });
+  await refused(again.run("hello"), "muted");
+  // Someone else from another host is not.
+  await join("carol", { host: "10.1.1.1" }).run("hi");
+  // A keyed person muted on another node stays muted under a new nick there.
+  await op.run("/mute trent 1h");
+  hubs[1]!.updateRemotePresence("n9", [{ nick: "trent", rooms: ["lobby"], since: 0 }]);
+  assert.notEqual(keyed.session.nick, "trent", "lost the nick race");
+  await refused(keyed.run("hello"), "muted");
+  await op.run("/unmute trent");
+  await keyed.run("hello");
+});
+
+Deno.test("Hub: /quit sanitises its reason before the others see it", async () => {
+  const { join } = setup();
+  const alice = join("alice");
+  const bob = join("bob");
+  await bob.run("/quit bye\x1b]0;owned\x07 \x1b[2J\u009b31m\u202Edlrow");
+  const leave = alice.sink.frames.find((f) => f.t === "msg" && f.kind === "leave");
+  assert.ok(leave?.t === "msg");
+  assert.equal(leave.text, "bye dlrow");
+});
+
+Deno.test("Hub: a newcomer alone in a room with others' history cannot seal it; an operator can unseal a room", async () => {
+  const { join, hubs } = setup();
+  const params = '{"v":1,"kdf":"argon2id","salt":"q0qTfOZ9vX3kP1b0n1eLkA==","m":65536,"t":3,"p":4}';
+  const carol = join("carol", { node: 1 });
+  await carol.run("/join den");
+  await carol.run("our room");
+  await carol.run("/leave den");
+  const mallory = join("mallory");
+  await mallory.run("/join den");
+  const error = await refused(mallory.run(`/seal ${params}`), "forbidden");
+  assert.match(error.message, /others' history/);
+  assert.equal(hubs[0]!.findRoom("den")?.sealed, undefined);
+  // A fresh room may be sealed by the one person in it; an operator can take the seal away.
+  await mallory.run("/join hideout");
+  await mallory.run(`/seal ${params}`);
+  assert.ok(hubs[1]!.findRoom("hideout")?.sealed);
+  const op = join("alice", { fp: OP_FP, node: 1 });
+  await refused(mallory.run("/unseal hideout"), "forbidden");
+  await op.run("/unseal hideout");
+  for (const hub of hubs) assert.equal(hub.findRoom("hideout")?.sealed, undefined);
+  await mallory.run("plain again");
+});
+
+Deno.test("Hub.restore() keeps a room an operator unsealed unsealed", () => {
+  const seal = {
+    origin: "n9",
+    seq: 1,
+    hlc: { wall: 5, counter: 0, node: "n9" },
+    room: "den",
+    kind: "seal" as const,
+    from: "mallory",
+    text: '{"v":1,"kdf":"argon2id","salt":"q0qTfOZ9vX3kP1b0n1eLkA==","m":65536,"t":3,"p":4}',
+  };
+  const fresh = new Hub({ nodeId: "n3" });
+  fresh.restore([modEvent(1, 9, { a: "unseal", room: "den" }), seal]);
+  assert.equal(fresh.findRoom("den")?.sealed, undefined);
 });

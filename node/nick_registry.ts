@@ -8,6 +8,16 @@
  * claims arrive in. The registry does no I/O: persistence and replication
  * listen with {@linkcode NickRegistry.onClaim}.
  *
+ * A peer's claim is checked like a person's: a nick this registry has known
+ * to be owned for longer than the race window (`raceWindowMs`) is settled,
+ * and no claim from a peer takes it, however early it says it was made — a
+ * peer can write any `since`, so "earliest wins" alone would let one forged
+ * claim take any registered nick. Within the window, two keys that claimed
+ * the same nick on different nodes at about the same time (or on both sides
+ * of a short partition) still converge on the earliest. The cost: a
+ * partition longer than the window in which two keys claim the same nick
+ * leaves each side with its own owner until an operator sorts it out.
+ *
  * @module
  */
 import { NICK_PATTERN, nickKey } from "../core/names.ts";
@@ -44,6 +54,15 @@ export interface NickRegistryOptions {
   maxClaims?: number;
   /** Clock (ms). @default Date.now */
   now?: () => number;
+  /**
+   * How long after this registry learned a claim a peer's earlier claim of
+   * the same nick may still replace it (ms). Longer heals longer partitions
+   * in which two keys claimed one nick; shorter narrows the time in which a
+   * forged claim can take a new registration. @default 60000
+   */
+  raceWindowMs?: number;
+  /** Most claims one replication message may carry. @default 1000 */
+  maxClaimsPerMessage?: number;
 }
 
 /** Called with each claim that changed the registry. */
@@ -86,14 +105,30 @@ export class NickRegistry implements NickGuard {
   readonly #maxNicksPerKey: number;
   readonly #maxClaims: number;
   readonly #now: () => number;
+  readonly #raceWindowMs: number;
+  readonly #maxClaimsPerMessage: number;
+  /** When this registry learned each claim (by nick key); -Infinity: restored, settled. */
+  readonly #learnedAt = new Map<string, number>();
 
   /**
    * @param options Limits and clock.
    * @throws {RangeError} When a limit is not a positive integer.
    */
   constructor(options: NickRegistryOptions = {}) {
-    const { maxNicksPerKey = 8, maxClaims = 100_000, now = Date.now } = options;
-    for (const [name, value] of [["maxNicksPerKey", maxNicksPerKey], ["maxClaims", maxClaims]]) {
+    const {
+      maxNicksPerKey = 8,
+      maxClaims = 100_000,
+      now = Date.now,
+      raceWindowMs = 60_000,
+      maxClaimsPerMessage = 1000,
+    } = options;
+    for (
+      const [name, value] of [
+        ["maxNicksPerKey", maxNicksPerKey],
+        ["maxClaims", maxClaims],
+        ["maxClaimsPerMessage", maxClaimsPerMessage],
+      ]
+    ) {
       if (!Number.isInteger(value) || (value as number) < 1) {
         throw new RangeError(`Invalid ${name} ${value}: must be a positive integer`);
       }
@@ -101,6 +136,11 @@ export class NickRegistry implements NickGuard {
     this.#maxNicksPerKey = maxNicksPerKey;
     this.#maxClaims = maxClaims;
     this.#now = now;
+    if (!(raceWindowMs >= 0)) {
+      throw new RangeError(`Invalid raceWindowMs ${raceWindowMs}: must be a non-negative number`);
+    }
+    this.#raceWindowMs = raceWindowMs;
+    this.#maxClaimsPerMessage = maxClaimsPerMessage;
   }
 
   /** How many nicks are owned. */
@@ -182,7 +222,10 @@ export class NickRegistry implements NickGuard {
 
   /**
    * Applies a claim made elsewhere (replication, a snapshot). The earliest
-   * claim of a nick wins; equal times go to the smaller fingerprint.
+   * claim of a nick wins, equal times going to the smaller fingerprint, but
+   * only while the claim it would replace is within the race window; a
+   * settled claim is kept (see the module notes). A new nick is refused
+   * when the registry is full.
    *
    * @param claim The claim.
    * @returns Whether the registry changed.
@@ -190,15 +233,49 @@ export class NickRegistry implements NickGuard {
    */
   merge(claim: NickClaim): boolean {
     const valid = parseClaim(claim);
-    const current = this.#claims.get(nickKey(valid.nick));
+    const key = nickKey(valid.nick);
+    const current = this.#claims.get(key);
     if (current !== undefined) {
       const wins = valid.since < current.since ||
         (valid.since === current.since && valid.fingerprint < current.fingerprint);
       if (!wins || current.fingerprint === valid.fingerprint) return false;
+      const learned = this.#learnedAt.get(key) ?? -Infinity;
+      if (this.#now() - learned > this.#raceWindowMs) return false;
       this.#delete(current);
+    } else if (this.#claims.size >= this.#maxClaims) {
+      return false;
     }
     this.#set(valid);
     return true;
+  }
+
+  /**
+   * Applies the claims of one replication message from a peer: at most
+   * `maxClaimsPerMessage` (a peer sends its registry in batches of that
+   * size); a malformed claim is skipped, not fatal to the others.
+   *
+   * @param claims The message's claims, as received.
+   * @returns How many changed the registry and how many were malformed.
+   * @throws {TypeError} When `claims` is not an array.
+   * @throws {RangeError} When it holds more than `maxClaimsPerMessage` (nothing is applied).
+   */
+  mergeClaims(claims: unknown): { merged: number; malformed: number } {
+    if (!Array.isArray(claims)) throw new TypeError("Invalid nick claims: expected an array");
+    if (claims.length > this.#maxClaimsPerMessage) {
+      throw new RangeError(
+        `Cannot merge nick claims: ${claims.length} in one message exceeds maximum ${this.#maxClaimsPerMessage}`,
+      );
+    }
+    let merged = 0;
+    let malformed = 0;
+    for (const claim of claims) {
+      try {
+        if (this.merge(claim)) merged++;
+      } catch {
+        malformed++;
+      }
+    }
+    return { merged, malformed };
   }
 
   /**
@@ -248,7 +325,7 @@ export class NickRegistry implements NickGuard {
     const listeners = [...this.#listeners];
     this.#listeners.clear();
     try {
-      this.merge(claim);
+      if (this.merge(claim)) this.#learnedAt.set(nickKey(claim.nick), -Infinity);
     } finally {
       for (const listener of listeners) this.#listeners.add(listener);
     }
@@ -257,6 +334,7 @@ export class NickRegistry implements NickGuard {
   #set(claim: NickClaim): void {
     const key = nickKey(claim.nick);
     this.#claims.set(key, claim);
+    this.#learnedAt.set(key, this.#now());
     let keys = this.#byKey.get(claim.fingerprint);
     if (keys === undefined) {
       keys = new Set();
@@ -269,6 +347,7 @@ export class NickRegistry implements NickGuard {
   #delete(claim: NickClaim): void {
     const key = nickKey(claim.nick);
     this.#claims.delete(key);
+    this.#learnedAt.delete(key);
     const keys = this.#byKey.get(claim.fingerprint);
     keys?.delete(key);
     if (keys?.size === 0) this.#byKey.delete(claim.fingerprint);

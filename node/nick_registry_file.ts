@@ -109,7 +109,7 @@ export class NickRegistryFile {
     const temporary = `${this.path}.tmp`;
     try {
       const slash = this.path.lastIndexOf("/");
-      if (slash > 0) await Deno.mkdir(this.path.slice(0, slash), { recursive: true });
+      if (slash > 0) await Deno.mkdir(this.path.slice(0, slash), { recursive: true, mode: 0o700 });
       await Deno.writeTextFile(temporary, JSON.stringify(this.registry), { mode: 0o600 });
       await Deno.rename(temporary, this.path);
     } catch (error) {

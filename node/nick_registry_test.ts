@@ -126,3 +126,40 @@ Deno.test("Hub with a NickRegistry guard keeps registered nicks for their key", 
   const again = hub.connect(sink, { user: "alice" }, { via: "ssh", address: "d", fingerprint: A });
   assert.equal(again.nick, "alice");
 });
+
+Deno.test("NickRegistry.merge() keeps a settled registration against a forged earlier claim from a peer", () => {
+  let time = 1_000_000;
+  const registry = new NickRegistry({ now: () => time, raceWindowMs: 60_000 });
+  assert.equal(registry.claim("alice", A), "claimed");
+  time += 60_001;
+  assert.equal(registry.merge({ nick: "alice", fingerprint: B, since: 0 }), false);
+  assert.equal(registry.ownerOf("alice"), A);
+  // A registration restored from the file is settled at once.
+  const restored = NickRegistry.fromJSON(registry.toJSON(), { now: () => time });
+  assert.equal(restored.merge({ nick: "ALICE", fingerprint: B, since: 0 }), false);
+  assert.equal(restored.ownerOf("alice"), A);
+  // Within the window, a real race still goes to the earliest claim.
+  assert.equal(registry.claim("bob", A), "claimed");
+  time += 1000;
+  assert.equal(registry.merge({ nick: "bob", fingerprint: B, since: 5 }), true);
+  assert.equal(registry.ownerOf("bob"), B);
+});
+
+Deno.test("NickRegistry.mergeClaims() caps the claims of one peer message and skips malformed ones", () => {
+  const registry = new NickRegistry({ maxClaimsPerMessage: 3, maxClaims: 4 });
+  const claim = (i: number) => ({ nick: `n${i}`, fingerprint: A, since: i });
+  assert.throws(() => registry.mergeClaims([0, 1, 2, 3].map(claim)), RangeError);
+  assert.equal(registry.size, 0, "nothing applied from an oversized message");
+  assert.throws(() => registry.mergeClaims({ claims: [] }), TypeError);
+  assert.deepEqual(
+    registry.mergeClaims([claim(1), { nick: "bad nick", fingerprint: A, since: 1 }, claim(2)]),
+    { merged: 2, malformed: 1 },
+  );
+  // A full registry takes no new nick from a peer either.
+  registry.mergeClaims([claim(3), claim(4)]);
+  assert.deepEqual(registry.mergeClaims([{ nick: "late", fingerprint: B, since: 1 }]), {
+    merged: 0,
+    malformed: 0,
+  });
+  assert.equal(registry.size, 4);
+});

@@ -86,6 +86,8 @@ export async function startNode(
     historySize: config.historySize,
     rateBurst: config.rateBurst,
     ratePerSecond: config.ratePerSecond,
+    maxRoomsPerSession: config.maxRoomsPerSession,
+    maxRooms: config.maxRooms,
     logger,
     nickGuard: nicks.registry,
     ops,
@@ -113,11 +115,10 @@ export async function startNode(
     hub.cluster = mesh;
     const addr = mesh.addr!;
     logger.info("listening", { what: "mesh", addr: `${addr.hostname}:${addr.port}` });
-    if (config.mesh.devSecret) {
-      logger.warn(
-        "mesh uses the loopback development secret: set --cluster-secret for a real cluster",
-      );
-    }
+  } else {
+    logger.info(
+      "standalone: no mesh port; to link nodes, give each the same secret (MESHCHAT_CLUSTER_SECRET or --cluster-secret-file) and --peers",
+    );
   }
   // One account of connections for both frontends: limits are per address, not per port.
   const limits = new ConnectionLimits({

@@ -5,7 +5,9 @@
  * @module
  */
 import { type FlagSpec, formatHelp, parseFlags, UsageError } from "../core/cli_flags.ts";
+import { readClusterSecretFile } from "./cluster_secret.ts";
 import { LOG_LEVELS, type LogLevel } from "./logger.ts";
+import { MAX_ROOMS_PER_ENTRY } from "./presence.ts";
 
 /** Every node flag with its default; the help text says what each trades off. */
 export const NODE_FLAGS = {
@@ -44,7 +46,12 @@ export const NODE_FLAGS = {
     default: true,
     help: "let people without an SSH key join as guests (--no-guests: keys only)",
   },
-  data: { type: "string", default: "", arg: "DIR", help: "data directory (default ./data/<id>)" },
+  data: {
+    type: "string",
+    default: "",
+    arg: "DIR",
+    help: "data directory, kept private: 0700, files 0600 (default ./data/<id>)",
+  },
   "snapshot-interval": {
     type: "number",
     default: 10,
@@ -80,6 +87,18 @@ export const NODE_FLAGS = {
     default: 10,
     arg: "N",
     help: "messages a person may send at once; 0 turns rate limits off",
+  },
+  "max-rooms-per-session": {
+    type: "number",
+    default: 64,
+    arg: "N",
+    help: "rooms one connection may be in at once (1-256); more: /leave one first",
+  },
+  "max-rooms": {
+    type: "number",
+    default: 10_000,
+    arg: "N",
+    help: "rooms this node keeps; empty, never-spoken-in ones expire; past it new ones are refused",
   },
   "max-conns-per-addr": {
     type: "number",
@@ -146,13 +165,13 @@ export const NODE_FLAGS = {
     type: "string",
     default: "127.0.0.1",
     arg: "ADDR",
-    help: "address the mesh port listens on; beyond loopback a cluster secret is required",
+    help: "address the mesh port listens on",
   },
   "mesh-port": {
     type: "number",
     default: 7946,
     arg: "PORT",
-    help: "node-to-node port; 0 turns the mesh off",
+    help: "node-to-node port, opened only with a cluster secret; 0 turns the mesh off",
   },
   peers: {
     type: "string",
@@ -166,11 +185,12 @@ export const NODE_FLAGS = {
     arg: "HOST:PORT",
     help: "mesh address other nodes should dial (default mesh-host:mesh-port)",
   },
-  "cluster-secret": {
+  "cluster-secret-file": {
     type: "string",
     default: "",
-    arg: "SECRET",
-    help: "shared by all nodes of a cluster (or env MESHCHAT_CLUSTER_SECRET)",
+    arg: "FILE",
+    help:
+      "file holding the secret all nodes of a cluster share, mode 0600 (or env MESHCHAT_CLUSTER_SECRET)",
   },
   ack: {
     type: "string",
@@ -215,6 +235,10 @@ export interface NodeConfig {
   readonly ratePerSecond: number;
   /** Burst size; 0 = no rate limit. */
   readonly rateBurst: number;
+  /** Rooms one session may be in at once. */
+  readonly maxRoomsPerSession: number;
+  /** Rooms the node keeps before it refuses new ones. */
+  readonly maxRooms: number;
   /** Log level. */
   readonly logLevel: LogLevel;
   /** Connection limits of the client and SSH frontends. */
@@ -271,19 +295,28 @@ export interface MeshConfig {
   readonly advertise: string;
   /** Cluster secret. */
   readonly secret: string;
-  /** True when no secret was given and the loopback development secret is used. */
-  readonly devSecret: boolean;
   /** When `say` is acknowledged. */
   readonly ack: "local" | "peer";
   /** Testing seam: a file listing node ids to cut off ("" = none). */
   readonly partitionFile: string;
 }
 
-/** The secret a loopback-only mesh uses when none is given (development only). */
-export const LOOPBACK_DEV_SECRET = "meshchat-loopback-development-secret";
+/** How to give a node the cluster secret (never on the command line: `ps` shows it to everyone). */
+const SECRET_HOW = "set MESHCHAT_CLUSTER_SECRET or pass --cluster-secret-file FILE";
 
-function isLoopback(host: string): boolean {
-  return host === "localhost" || host === "::1" || /^127\./.test(host);
+/** Options of {@linkcode parseNodeConfig}. */
+export interface NodeConfigOptions {
+  /** Reads the secret of `--cluster-secret-file`. @default readClusterSecretFile */
+  readSecretFile?: (path: string) => string;
+}
+
+/** Whether `name` is among the flags (one or two dashes, `=value` or not), before any `--`. */
+function given(args: readonly string[], name: string): boolean {
+  for (const arg of args) {
+    if (arg === "--") return false;
+    if (arg.replace(/^--?/, "").split("=")[0] === name && arg.startsWith("-")) return true;
+  }
+  return false;
 }
 
 function hostPort(name: string, value: string): string {
@@ -295,17 +328,34 @@ function hostPort(name: string, value: string): string {
   return value.trim();
 }
 
+/**
+ * The mesh opens only with a secret: a node given neither a secret nor
+ * `--peers` nor `--mesh-port` runs standalone; asking for the mesh without
+ * a secret is an error, not a mesh anyone could join.
+ */
 function meshConfig(
   flags: ReturnType<typeof parseFlags<typeof NODE_FLAGS>>,
+  args: readonly string[],
   env: (name: string) => string | undefined,
+  readSecretFile: (path: string) => string,
 ): MeshConfig | undefined {
   const meshPort = port("mesh-port", flags["mesh-port"]);
   if (meshPort === 0) return undefined;
   const host = flags["mesh-host"];
-  const given = flags["cluster-secret"] || env("MESHCHAT_CLUSTER_SECRET") || "";
-  if (given === "" && !isLoopback(host)) {
+  const fromEnv = env("MESHCHAT_CLUSTER_SECRET") ?? "";
+  const file = flags["cluster-secret-file"];
+  if (fromEnv !== "" && file !== "") {
     throw new UsageError(
-      `A cluster secret is required when the mesh listens on ${host}: pass --cluster-secret or set MESHCHAT_CLUSTER_SECRET`,
+      "Cannot choose a cluster secret: both MESHCHAT_CLUSTER_SECRET and --cluster-secret-file are set; use one",
+    );
+  }
+  const secret = file !== "" ? readSecretFile(file) : fromEnv;
+  if (secret === "") {
+    const meshFlags = ["peers", "mesh-port", "mesh-host", "advertise"];
+    const asked = meshFlags.find((name) => given(args, name));
+    if (asked === undefined) return undefined;
+    throw new UsageError(
+      `Cannot open the mesh (--${asked}) without a cluster secret: ${SECRET_HOW}, the same on every node`,
     );
   }
   if (flags.ack !== "peer" && flags.ack !== "local") {
@@ -319,8 +369,7 @@ function meshConfig(
     advertise: flags.advertise === ""
       ? `${host === "0.0.0.0" ? "127.0.0.1" : host}:${meshPort}`
       : hostPort("--advertise", flags.advertise),
-    secret: given === "" ? LOOPBACK_DEV_SECRET : given,
-    devSecret: given === "",
+    secret,
     ack: flags.ack,
     partitionFile: flags["test-partition-file"],
   };
@@ -333,6 +382,10 @@ export const NODE_HELP = formatHelp(
   [
     "Starts one meshchat node. Join it with:",
     "  deno task client -server localhost:8080 -user alice",
+    "",
+    "Nodes link only with a shared cluster secret, from MESHCHAT_CLUSTER_SECRET or",
+    "--cluster-secret-file (never a flag: ps shows flags to every local account).",
+    "Without one the node runs standalone and opens no mesh port.",
   ],
 );
 
@@ -393,13 +446,24 @@ function limitsConfig(flags: ReturnType<typeof parseFlags<typeof NODE_FLAGS>>): 
  *
  * @param args Arguments after `node`.
  * @param env Reads an environment variable (the cluster secret may come from one).
- * @returns The config, or `"help"` when help was asked for.
- * @throws {UsageError} With a message naming the flag and the fix.
+ * @param options How to read the secret file.
+ * @returns The config (`mesh` undefined when the node runs standalone), or
+ *   `"help"` when help was asked for.
+ * @throws {UsageError} With a message naming the flag and the fix; for
+ *   `--cluster-secret`, which would show the secret in `ps`, too.
  */
 export function parseNodeConfig(
   args: readonly string[],
   env: (name: string) => string | undefined = () => undefined,
+  options: NodeConfigOptions = {},
 ): NodeConfig | "help" {
+  const { readSecretFile = readClusterSecretFile } = options;
+  // Before parsing, so the error names the alternatives and never echoes the value.
+  if (given(args, "cluster-secret")) {
+    throw new UsageError(
+      `Cannot take the secret from --cluster-secret: every local account can read it in the process list; ${SECRET_HOW}`,
+    );
+  }
   const flags = parseFlags(NODE_FLAGS, args);
   if (flags.help) return "help";
   if (flags.rest.length > 0) {
@@ -425,6 +489,13 @@ export function parseNodeConfig(
     maxQueueBytes: positive("max-queue", flags["max-queue"], 65536, 1 << 30),
     ratePerSecond: flags.rate,
     rateBurst: positive("burst", flags.burst, 0, 10_000),
+    maxRoomsPerSession: positive(
+      "max-rooms-per-session",
+      flags["max-rooms-per-session"],
+      1,
+      MAX_ROOMS_PER_ENTRY,
+    ),
+    maxRooms: positive("max-rooms", flags["max-rooms"], 1, 1_000_000),
     logLevel: level as LogLevel,
     limits: limitsConfig(flags),
     ssh: port("ssh-port", flags["ssh-port"]) === 0 ? undefined : {
@@ -432,7 +503,7 @@ export function parseNodeConfig(
       hostKeyFile: flags["ssh-host-key"] === "" ? undefined : flags["ssh-host-key"],
       guests: flags.guests,
     },
-    mesh: meshConfig(flags, env),
+    mesh: meshConfig(flags, args, env, readSecretFile),
     exitOnStdinEof: flags["exit-on-stdin-eof"],
     opsFile: flags.ops === "" ? undefined : flags.ops,
   };

@@ -14,15 +14,45 @@
  * | `have` | the sender's version vector after applying events (its acks) |
  * | `gap` | "I no longer hold origin:from..to" |
  *
+ * ## Limits
+ *
+ * Every message must fit one mesh frame (`maxMessageBytes`, 1 MiB): a send
+ * that does not is refused, and catch-up would ask for the same batch
+ * forever. So `ev` messages are cut by encoded bytes as well as by count,
+ * and every event is at most {@linkcode MAX_EVENT_BYTES} (checked by the hub
+ * for local input and here for a peer's), so a batch always holds at least
+ * one event.
+ *
+ * A `gap` report costs O(1): it is taken only when it starts right after
+ * what this hub holds contiguously (an honest reply puts it there, after its
+ * events) and spans at most {@linkcode MAX_SCAN_PER_REPLY} seqs (an honest
+ * reply never scans more); anything else is logged and dropped, and an
+ * honest peer reports a range again once this hub reaches it.
+ *
  * @module
  */
 import { type ChatEvent, parseEvent } from "../core/event.ts";
+import { eventBytes, MAX_EVENT_BYTES } from "../core/event_size.ts";
 import { parseVersionVector, type VersionVectorJson } from "../core/version_vector.ts";
 import type { Hub } from "./hub.ts";
 import { type Logger, silentLogger } from "./logger.ts";
 
-/** Sequence numbers one anti-entropy reply looks at, at most (keeps each reply short). */
-const MAX_SCAN_PER_REPLY = 20_000;
+/**
+ * Sequence numbers one anti-entropy reply looks at, at most (keeps each reply
+ * short); so also the longest range one `gap` message may report.
+ */
+export const MAX_SCAN_PER_REPLY = 20_000;
+
+/** The mesh channel's default frame limit, which every message must fit. */
+export const DEFAULT_MAX_MESSAGE_BYTES = 1 << 20;
+
+/** Bytes of an `ev` message around its events: `{"k":"ev","events":[],"more":false}`. */
+const EV_WRAPPER_BYTES = JSON.stringify({ k: "ev", events: [], more: false }).length;
+
+/** Gap ranges reported by some but not yet all peers, at most (oldest dropped first). */
+const MAX_GAP_REPORTS = 1024;
+
+const ORIGIN_PATTERN = /^[A-Za-z0-9.~-]{1,64}$/;
 
 /** What replicators send each other. */
 export type ReplicationMessage =
@@ -44,6 +74,12 @@ export interface ReplicatorOptions {
   ackMode?: AckMode;
   /** Most events in one anti-entropy reply. @default 2000 */
   batchEvents?: number;
+  /**
+   * Most bytes of one message as UTF-8 JSON: the link's frame limit. Must
+   * leave room for one event of {@linkcode MAX_EVENT_BYTES}.
+   * @default 1048576
+   */
+  maxMessageBytes?: number;
   /** Logger. @default silentLogger */
   logger?: Logger;
 }
@@ -60,7 +96,10 @@ export class Replicator {
   readonly #upPeers: () => readonly string[];
   readonly #ackMode: AckMode;
   readonly #batchEvents: number;
+  readonly #maxMessageBytes: number;
   readonly #logger: Logger;
+  /** Encoded sizes of events sent before (events are immutable once accepted). */
+  readonly #sizes = new WeakMap<ChatEvent, number>();
   readonly #linked = new Set<string>();
   readonly #have = new Map<string, VersionVectorJson>();
   readonly #pendingAcks: PendingAck[] = [];
@@ -73,14 +112,36 @@ export class Replicator {
    *
    * @param hub The hub to replicate.
    * @param options Link callbacks and limits.
+   * @throws {RangeError} When `batchEvents` is not a positive integer, or
+   * `maxMessageBytes` leaves no room for the largest event.
    */
   constructor(hub: Hub, options: ReplicatorOptions) {
-    const { ackMode = "peer", batchEvents = 2000, logger = silentLogger } = options;
+    const {
+      ackMode = "peer",
+      batchEvents = 2000,
+      maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES,
+      logger = silentLogger,
+    } = options;
+    if (!Number.isInteger(batchEvents) || batchEvents < 1) {
+      throw new RangeError(
+        `Cannot create replicator: batchEvents ${batchEvents} must be at least 1`,
+      );
+    }
+    if (
+      !Number.isInteger(maxMessageBytes) || maxMessageBytes < EV_WRAPPER_BYTES + MAX_EVENT_BYTES
+    ) {
+      throw new RangeError(
+        `Cannot create replicator: maxMessageBytes ${maxMessageBytes} is below ${
+          EV_WRAPPER_BYTES + MAX_EVENT_BYTES
+        }, the largest event in a message`,
+      );
+    }
     this.#hub = hub;
     this.#send = options.send;
     this.#upPeers = options.upPeers;
     this.#ackMode = ackMode;
     this.#batchEvents = batchEvents;
+    this.#maxMessageBytes = maxMessageBytes;
     this.#logger = logger;
     hub.onEvent((event) => {
       if (event.origin === hub.origin) this.#queuePush(event);
@@ -149,11 +210,11 @@ export class Replicator {
         break;
       case "gap":
         if (
-          typeof message.origin !== "string" || typeof message.from !== "number" ||
-          typeof message.to !== "number"
+          typeof message.origin !== "string" || !ORIGIN_PATTERN.test(message.origin) ||
+          !Number.isSafeInteger(message.from) || !Number.isSafeInteger(message.to)
         ) {
           throw new TypeError(
-            "Invalid gap message: origin, from and to must be a string and numbers",
+            "Invalid gap message: origin must be a node id, from and to integers",
           );
         }
         this.#onGap(peer, message.origin, message.from, message.to);
@@ -207,6 +268,7 @@ export class Replicator {
       let event: ChatEvent;
       try {
         event = parseEvent(raw);
+        this.#checkSize(event);
       } catch (error) {
         this.#logger.warn("replicated event rejected", { peer, error: String(error) });
         continue;
@@ -220,7 +282,8 @@ export class Replicator {
 
   #onVersionVector(peer: string, theirs: VersionVectorJson): void {
     const versions = this.#hub.versions;
-    const out: ChatEvent[] = [];
+    const batch = new EventBatch(this.#batchEvents, this.#maxMessageBytes);
+    const gaps: ReplicationMessage[] = [];
     // Bounded work per request: a long run of lost seqs is reported a slice at a time.
     let budget = MAX_SCAN_PER_REPLY;
     for (const origin of versions.origins()) {
@@ -228,39 +291,80 @@ export class Replicator {
       const known = Object.hasOwn(theirs, origin) ? theirs[origin]! : 0;
       let next = known + 1;
       let gapStart = 0;
-      for (; next <= mine && out.length < this.#batchEvents && budget > 0; next++, budget--) {
+      for (; next <= mine && !batch.full && budget > 0; next++, budget--) {
         const event = this.#hub.event(origin, next);
         if (event) {
-          if (gapStart) this.#send(peer, { k: "gap", origin, from: gapStart, to: next - 1 });
+          if (!batch.add(event, this.#size(event))) break;
+          if (gapStart) gaps.push({ k: "gap", origin, from: gapStart, to: next - 1 });
           gapStart = 0;
-          out.push(event);
         } else if (!gapStart) {
           gapStart = next;
         }
       }
-      if (gapStart) this.#send(peer, { k: "gap", origin, from: gapStart, to: next - 1 });
-      if (out.length >= this.#batchEvents || budget <= 0) break;
+      if (gapStart) gaps.push({ k: "gap", origin, from: gapStart, to: next - 1 });
+      if (batch.full || budget <= 0) break;
     }
-    if (out.length > 0) {
-      this.#send(peer, { k: "ev", events: out, more: out.length >= this.#batchEvents });
+    // Events first: a gap is taken only once what precedes it is held.
+    if (batch.events.length > 0) {
+      this.#send(peer, { k: "ev", events: batch.events, more: batch.full });
     }
+    for (const gap of gaps) this.#send(peer, gap);
   }
 
   #onGap(peer: string, origin: string, from: number, to: number): void {
-    if (!Number.isSafeInteger(from) || !Number.isSafeInteger(to) || from < 1 || to < from) return;
-    if (this.#hub.versions.contiguous(origin) >= to) return;
-    const key = `${origin}:${from}-${to}`;
-    const reports = this.#gapReports.get(key) ?? new Set<string>();
+    const range = `${origin}:${from}-${to}`;
+    if (from < 1 || to < from || to - from >= MAX_SCAN_PER_REPLY) {
+      this.#logger.warn("gap message rejected: range out of bounds", {
+        peer,
+        range,
+        max: MAX_SCAN_PER_REPLY,
+      });
+      return;
+    }
+    const held = this.#hub.versions.contiguous(origin);
+    if (held >= to) return;
+    if (from > held + 1) {
+      // Seqs before `from` are neither held nor reported lost: skipping to `to` would
+      // need a record per seq. An honest peer reports this range again once we reach it.
+      this.#logger.debug("gap message deferred: not adjacent to what is held", {
+        peer,
+        range,
+        held,
+      });
+      return;
+    }
+    const reports = this.#gapReports.get(range) ?? new Set<string>();
     reports.add(peer);
-    this.#gapReports.set(key, reports);
+    this.#gapReports.delete(range);
+    this.#gapReports.set(range, reports);
+    if (this.#gapReports.size > MAX_GAP_REPORTS) {
+      this.#gapReports.delete(this.#gapReports.keys().next().value!);
+    }
     // Lost only when every reachable peer says so: another may still hold it.
     if (![...this.#linked].every((id) => reports.has(id))) return;
-    this.#gapReports.delete(key);
-    for (let seq = from; seq <= to && seq - from < 1_000_000; seq++) {
-      this.#hub.versions.add(origin, seq);
+    this.#gapReports.delete(range);
+    // O(seqs held beyond the range), not O(range).
+    this.#hub.versions.merge({ [origin]: to });
+    this.#lost.push(range);
+    this.#logger.warn("events lost: no reachable peer holds them any more", { range });
+  }
+
+  #size(event: ChatEvent): number {
+    let bytes = this.#sizes.get(event);
+    if (bytes === undefined) {
+      bytes = eventBytes(event);
+      this.#sizes.set(event, bytes);
     }
-    this.#lost.push(key);
-    this.#logger.warn("events lost: no reachable peer holds them any more", { range: key });
+    return bytes;
+  }
+
+  #checkSize(event: ChatEvent): void {
+    const bytes = this.#size(event);
+    if (bytes > MAX_EVENT_BYTES) {
+      throw new RangeError(
+        `Invalid event: too large, ${bytes} bytes as JSON exceeds maximum ${MAX_EVENT_BYTES}`,
+      );
+    }
   }
 
   #queuePush(event: ChatEvent): void {
@@ -268,9 +372,56 @@ export class Replicator {
     if (this.#pushQueue.length > 1) return;
     // One message per peer for everything accepted in this turn of the event loop.
     queueMicrotask(() => {
-      const events = this.#pushQueue;
+      const queued = this.#pushQueue;
       this.#pushQueue = [];
-      for (const peer of this.#linked) this.#send(peer, { k: "ev", events });
+      // Cut like anti-entropy replies, so that no push exceeds a frame either.
+      let batch = new EventBatch(this.#batchEvents, this.#maxMessageBytes);
+      const flush = () => {
+        for (const peer of this.#linked) this.#send(peer, { k: "ev", events: batch.events });
+        batch = new EventBatch(this.#batchEvents, this.#maxMessageBytes);
+      };
+      for (const event of queued) {
+        if (!batch.add(event, this.#size(event))) {
+          flush();
+          batch.add(event, this.#size(event));
+        }
+      }
+      if (batch.events.length > 0) flush();
     });
+  }
+}
+
+/**
+ * Events for one `ev` message, within a count and a byte budget. The first
+ * event is always taken (every event is at most {@linkcode MAX_EVENT_BYTES},
+ * which the budget was checked to hold).
+ */
+class EventBatch {
+  readonly events: ChatEvent[] = [];
+  #bytes = EV_WRAPPER_BYTES;
+  #full = false;
+
+  constructor(readonly maxEvents: number, readonly maxBytes: number) {}
+
+  /** Whether the last event offered did not fit, or the count is reached. */
+  get full(): boolean {
+    return this.#full || this.events.length >= this.maxEvents;
+  }
+
+  /**
+   * Takes an event if it fits.
+   *
+   * @returns `false` (and the batch is full) when it does not.
+   */
+  add(event: ChatEvent, bytes: number): boolean {
+    // A comma between events.
+    const cost = bytes + (this.events.length > 0 ? 1 : 0);
+    if (this.full || (this.events.length > 0 && this.#bytes + cost > this.maxBytes)) {
+      this.#full = true;
+      return false;
+    }
+    this.events.push(event);
+    this.#bytes += cost;
+    return true;
   }
 }

@@ -5,6 +5,8 @@ import { HybridClock } from "../core/hybrid_clock.ts";
 import { Hub, type Session } from "./hub.ts";
 import { type LinkFaults, MemoryNetwork } from "./memory_network.ts";
 import { type ReplicationMessage, Replicator } from "./replicator.ts";
+import { silentLogger } from "./logger.ts";
+import type { ChatEvent } from "../core/event.ts";
 
 const sink = { send(_frame: ServerFrame) {}, close() {} };
 
@@ -178,4 +180,133 @@ Deno.test("Replicator: a node whose wall clock is 5 minutes off is neither rejec
     const seqs = log.filter((e) => e.origin === origin).map((e) => e.seq);
     assert.deepEqual(seqs, [...seqs].sort((x, y) => x - y));
   }
+});
+
+/** The mesh channel's frame limit (`node/mesh_channel.ts`), which every message must fit. */
+const FRAME_BYTES = 1 << 20;
+const utf8 = new TextEncoder();
+
+/** Hubs a and b on a network that, like the mesh channel, refuses a message over the frame limit. */
+function framedPair() {
+  const sizes: number[] = [];
+  const net = new MemoryNetwork<ReplicationMessage>({ seed: 8, tickMs: 100 });
+  const replicas = new Map<string, Replica>();
+  for (const id of ["a", "b"]) {
+    const hub = new Hub({
+      nodeId: id,
+      rateBurst: 0,
+      clock: new HybridClock(id, { now: () => net.now() }),
+    });
+    const replicator = new Replicator(hub, {
+      send: (peer, message) => {
+        const bytes = utf8.encode(JSON.stringify(message)).length;
+        sizes.push(bytes);
+        if (bytes <= FRAME_BYTES) net.send(id, peer, structuredClone(message));
+      },
+      upPeers: () => (net.linked("a", "b") ? [id === "a" ? "b" : "a"] : []),
+    });
+    net.attach(id, `${id}:1`, {
+      receive: (from, message) => replicator.receive(from, message),
+      linkUp: (peer) => replicator.linkUp(peer),
+      linkDown: (peer) => replicator.linkDown(peer),
+      tick: () => replicator.antiEntropy(),
+    });
+    const session = hub.connect(sink, { user: `u-${id}` }, { via: "test", address: "-" });
+    replicas.set(id, { id, hub, replicator, session });
+  }
+  return { net, a: replicas.get("a")!, b: replicas.get("b")!, sizes };
+}
+
+/** 100 lines of the longest length a client may send, of 3-byte characters: 1.2 MB as JSON. */
+function sayLongLines(replica: Replica): void {
+  for (let i = 0; i < 100; i++) {
+    replica.hub.say(replica.session, "lobby", `${i} ${"€".repeat(3990)}`);
+  }
+}
+
+Deno.test('Replicator: catch-up of 100 lines of 4,000 "€" sends no message above the frame limit', async () => {
+  const { net, a, b, sizes } = framedPair();
+  // b is down while a accepts the lines.
+  sayLongLines(a);
+  await Promise.resolve();
+  net.dial("a", "b:1");
+  net.advanceUntil(() => b.hub.versions.contiguous("a") === a.hub.lastSeq, 5000);
+  assert.equal(b.hub.versions.contiguous("a"), a.hub.lastSeq, "b caught up");
+  assert.ok(Math.max(...sizes) <= FRAME_BYTES, `largest message ${Math.max(...sizes)} bytes`);
+});
+
+Deno.test('Replicator: an eager push of 100 lines of 4,000 "€" in one turn is cut to fit frames', async () => {
+  const { net, a, b, sizes } = framedPair();
+  net.dial("a", "b:1");
+  net.advance(10);
+  sizes.length = 0;
+  sayLongLines(a);
+  await Promise.resolve();
+  assert.ok(
+    sizes.length > 1 && Math.max(...sizes) <= FRAME_BYTES,
+    `pushed ${sizes.join(", ")} bytes`,
+  );
+  net.advance(10);
+  assert.equal(b.hub.versions.contiguous("a"), a.hub.lastSeq, "b holds every line pushed");
+});
+
+/** One hub linked to a scripted peer "p": what it sends is recorded, what it logs is kept. */
+function scriptedPeer() {
+  const sent: ReplicationMessage[] = [];
+  const warnings: string[] = [];
+  const hub = new Hub({ nodeId: "b", rateBurst: 0, clock: new HybridClock("b", { now: () => 0 }) });
+  const replicator = new Replicator(hub, {
+    send: (_peer, message) => sent.push(message),
+    upPeers: () => ["p"],
+    logger: {
+      ...silentLogger,
+      warn: (message, fields) => warnings.push(`${message} ${JSON.stringify(fields)}`),
+    },
+  });
+  replicator.linkUp("p");
+  return { hub, replicator, sent, warnings };
+}
+
+Deno.test("Replicator: a gap message claiming ten million lost seqs is refused, costing nothing", () => {
+  const { hub, replicator, warnings } = scriptedPeer();
+  replicator.receive("p", { k: "gap", origin: "x", from: 1, to: 10_000_000 });
+  replicator.receive("p", { k: "gap", origin: "x", from: 2, to: 10_000_000 });
+  assert.equal(hub.versions.contiguous("x"), 0);
+  assert.equal(hub.versions.has("x", 5), false);
+  assert.deepEqual(replicator.lostRanges(), []);
+  assert.equal(warnings.length, 2, warnings.join("; "));
+});
+
+Deno.test("Replicator: a gap right after what a hub holds is recorded as lost; one beyond a hole waits", () => {
+  const { hub, replicator } = scriptedPeer();
+  // Not adjacent: seqs 1..9 are neither held nor reported lost, so nothing is skipped yet.
+  replicator.receive("p", { k: "gap", origin: "x", from: 10, to: 19 });
+  assert.equal(hub.versions.has("x", 10), false);
+  replicator.receive("p", { k: "gap", origin: "x", from: 1, to: 19 });
+  assert.equal(hub.versions.contiguous("x"), 19);
+  assert.deepEqual(replicator.lostRanges(), ["x:1-19"]);
+});
+
+Deno.test("Replicator: a replicated event too large to fit a frame with others is rejected", () => {
+  const { hub, replicator, warnings } = scriptedPeer();
+  const event = {
+    origin: "x",
+    seq: 1,
+    hlc: { wall: 1, counter: 0, node: "x" },
+    room: "lobby",
+    kind: "message",
+    from: "someone",
+    text: "€".repeat(40_000),
+  };
+  replicator.receive("p", { k: "ev", events: [event as ChatEvent] });
+  assert.equal(hub.versions.contiguous("x"), 0);
+  assert.match(warnings.join("; "), /too large/);
+});
+
+Deno.test("Hub.say() refuses a line whose event could not fit a mesh frame", () => {
+  const hub = new Hub({ nodeId: "a", rateBurst: 0 });
+  const session = hub.connect(sink, { user: "u" }, { via: "test", address: "-" });
+  assert.throws(() => hub.say(session, "lobby", "€".repeat(30_000)), /exceeds maximum/);
+  assert.equal(hub.lastSeq, 1, "only the join was accepted");
+  hub.say(session, "lobby", "€".repeat(4000));
 });

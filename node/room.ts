@@ -3,6 +3,10 @@
  * derived from that log (the topic). Who is in a room is presence, kept by
  * the hub, not derived from the log: join/leave events are history.
  *
+ * A room nobody has spoken in (no message, action, topic or seal) holds only
+ * such history: the hub lets it expire once it is empty, so `/join` spam
+ * leaves nothing behind (see {@linkcode Room.spokenIn}).
+ *
  * @module
  */
 import { type ChatEvent, compareEvents, isSpoken } from "../core/event.ts";
@@ -19,6 +23,9 @@ export class Room {
   #topic = "";
   #topicStamp: HlcStamp | undefined;
   #seal: { event: ChatEvent; params: SealParams } | undefined;
+  /** The newest operator's unseal (see {@linkcode Room.unseal}). */
+  #unsealedAt: ChatEvent | undefined;
+  #spokenIn = false;
 
   /**
    * @param name Normalised room name.
@@ -42,6 +49,15 @@ export class Room {
     return this.#seal?.params;
   }
 
+  /**
+   * Whether the room ever recorded something said in it: a message, an
+   * action, a topic or a seal. A room that did not holds only presence
+   * history (joins, leaves, nick changes), which may go when it is empty.
+   */
+  get spokenIn(): boolean {
+    return this.#spokenIn;
+  }
+
   /** The `seal` event that sealed the room, if any. */
   get sealEvent(): ChatEvent | undefined {
     return this.#seal?.event;
@@ -57,6 +73,7 @@ export class Room {
    */
   record(event: ChatEvent): ChatEvent | undefined {
     const evicted = this.log.insertSorted(event, compareEvents);
+    if (isSpoken(event) || event.kind === "topic" || event.kind === "seal") this.#spokenIn = true;
     // The topic is room state, not history: a topic event older than a full
     // log still counts (a snapshot restores it that way), the newest wins.
     if (event.kind === "topic") this.#takeTopic(event);
@@ -81,7 +98,21 @@ export class Room {
     return out.reverse();
   }
 
+  /**
+   * An operator took the seal away (a `mod` unseal event): seals ordered
+   * before `at` no longer count; the first seal after it (if any) does.
+   *
+   * @param at The unseal event.
+   */
+  unseal(at: ChatEvent): void {
+    if (this.#unsealedAt !== undefined && compareEvents(at, this.#unsealedAt) <= 0) return;
+    this.#unsealedAt = at;
+    this.#seal = undefined;
+    for (const event of this.log) if (event.kind === "seal") this.#takeSeal(event);
+  }
+
   #takeSeal(event: ChatEvent): void {
+    if (this.#unsealedAt !== undefined && compareEvents(event, this.#unsealedAt) < 0) return;
     // The first valid seal wins; a later (or invalid) one changes nothing.
     if (this.#seal !== undefined && compareEvents(event, this.#seal.event) >= 0) return;
     let params: SealParams;

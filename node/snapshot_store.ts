@@ -412,7 +412,8 @@ export class SnapshotStore {
     const dir = dataDir.replace(/\/+$/, "") || ".";
     const path = `${dir}/${SNAPSHOT_FILE}`;
     try {
-      await Deno.mkdir(dir, { recursive: true });
+      // 0700: private messages are in this file in the clear (see node/private_dir.ts).
+      await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
     } catch (error) {
       throw accessError(path, error);
     }
@@ -442,6 +443,7 @@ export class SnapshotStore {
     let kv: Deno.Kv;
     try {
       kv = await openKv(path);
+      await makePrivate(path);
     } catch (error) {
       throw isAccessError(error) ? accessError(path, error) : corruptError(path, error);
     }
@@ -528,7 +530,13 @@ export class SnapshotStore {
         this.#pending.push({ event, origin: event.origin, contiguous: 0 });
       }
     }
-    this.#unlisten = hub.onEvent((event, evicted) => this.#track(event, evicted));
+    const unlistenEvents = hub.onEvent((event, evicted) => this.#track(event, evicted));
+    // An expired room's events leave their chunks as evicted ones do.
+    const unlistenForget = hub.onForget((event) => this.#release(event));
+    this.#unlisten = () => {
+      unlistenEvents();
+      unlistenForget();
+    };
     const versions = hub.versions.toJSON();
     const ageMs = this.#savedAtBoot === undefined ? undefined : this.#now() - this.#savedAtBoot;
     const summary: RestoreSummary = {
@@ -1175,6 +1183,21 @@ function decideBoot(
     },
     previousStop,
   };
+}
+
+/**
+ * Narrows the KV file and its SQLite side files to 0600: Deno KV creates
+ * them with the umask (often 0644). SQLite gives a WAL or SHM file it
+ * creates later the mode of the main file, so this holds from here on.
+ */
+async function makePrivate(path: string): Promise<void> {
+  for (const suffix of ["", "-wal", "-shm"]) {
+    try {
+      await Deno.chmod(`${path}${suffix}`, 0o600);
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    }
+  }
 }
 
 /**

@@ -256,20 +256,23 @@ Deno.test("SnapshotStore restores a state the node went through when a snapshot 
   assert.ok(cuts >= 10, `only ${cuts} cuts were tried`);
 });
 
-Deno.test("SnapshotStore stores events larger than one KV value in parts", async () => {
+Deno.test("SnapshotStore stores a chunk larger than one KV value in parts", async () => {
   await withDir(async (dir) => {
     const { store, hub } = await boot(dir, {}, { historySize: 16 });
-    const sealed = "€".repeat(40_000); // 120 kB of UTF-8: three parts
-    hub.apply({ ...remote("n2", 1, "big", "", Date.now()), sealed });
+    // Twelve of the longest lines a person may send: one chunk of ~145 kB of UTF-8, three parts.
+    const long = (seq: number) => `${seq} ${"€".repeat(3_990)}`;
+    for (let seq = 1; seq <= 12; seq++) {
+      assert.ok(hub.apply(remote("n2", seq, "big", long(seq), Date.now() + seq)));
+    }
     await store.snapshotNow();
     assert.equal((await kvKeys(dir, ["ev"])).length, 3, "one chunk in three parts");
     await store.close();
     const second = await boot(dir, {}, { historySize: 16 });
-    assert.equal(second.hub.event("n2", 1)?.sealed, sealed);
-    for (let seq = 2; seq <= 20; seq++) {
+    assert.equal(second.hub.event("n2", 1)?.text, long(1));
+    for (let seq = 13; seq <= 32; seq++) {
       second.hub.apply(remote("n2", seq, "big", `small ${seq}`, Date.now() + seq));
     }
-    assert.equal(second.hub.event("n2", 1), undefined, "evicted");
+    assert.equal(second.hub.event("n2", 12), undefined, "evicted");
     await second.store.close();
     assert.equal((await kvKeys(dir, ["ev"])).length, 1, "every part deleted, one new chunk");
     const third = await boot(dir, {}, { historySize: 16 });

@@ -219,7 +219,7 @@ export function loadHostKey(path: string, options: LoadHostKeyOptions = {}): Hos
 function writeNewKey(path: string): { privateKey: string; publicKey: string; fingerprint: string } {
   const pair = generateEd25519Key();
   const slash = path.lastIndexOf("/");
-  if (slash > 0) Deno.mkdirSync(path.slice(0, slash), { recursive: true });
+  if (slash > 0) Deno.mkdirSync(path.slice(0, slash), { recursive: true, mode: 0o700 });
   const temporary = `${path}.tmp-${crypto.randomUUID()}`;
   try {
     Deno.writeTextFileSync(temporary, pair.privateKey, { mode: 0o600, createNew: true });

@@ -11,6 +11,9 @@
  * - identity is the SHA256 fingerprint of a public key whose signature was
  *   verified; people without a key may join as guests (keyboard-interactive
  *   with no prompts) unless guests are off; passwords are never asked for;
+ * - user keys: ed25519, ECDSA, RSA (2048 bits or more) signed with SHA-2
+ *   ({@linkcode weakKeyReason}); a DSA key or an `ssh-rsa` (SHA-1) signature
+ *   is refused with a banner that says why and what to use instead;
  * - at most 6 failed logins per connection, 20 s from connect to a running
  *   chat, failed logins rate-limited per address (an address over its budget
  *   is disconnected before the handshake), at most 16 connections per address
@@ -25,6 +28,8 @@
  *
  * @module
  */
+import { Buffer } from "node:buffer";
+import { createPublicKey } from "node:crypto";
 import net from "node:net";
 // @deno-types="@types/ssh2"
 import ssh2 from "ssh2";
@@ -33,6 +38,7 @@ import type {
   AuthContext,
   ClientInfo,
   Connection,
+  ParsedKey,
   RejectConnection,
   ServerChannel,
   Session as Ssh2Session,
@@ -45,7 +51,14 @@ import { type Logger, silentLogger } from "./logger.ts";
 import type { NickRegistry } from "./nick_registry.ts";
 import { addressKey, SshAuthLimiter } from "./ssh_auth_limiter.ts";
 import { sshFingerprint } from "./ssh_host_key.ts";
-import { type SshChannel, SshChatSession, type SshTerminal } from "./ssh_session.ts";
+import { weakKeyReason } from "./ssh_key_policy.ts";
+import {
+  HISTORY_ENV,
+  parseHistoryEnv,
+  type SshChannel,
+  SshChatSession,
+  type SshTerminal,
+} from "./ssh_session.ts";
 
 /** The transport algorithms offered, in order of preference. */
 export const SSH_ALGORITHMS = {
@@ -118,6 +131,8 @@ interface SshConnection {
   pending: boolean;
   failures: number;
   requests: number;
+  /** Refusal reasons already sent as a banner (each once per connection). */
+  readonly told: Set<string>;
   channels: number;
   started: boolean;
   readonly chats: Set<SshChatSession>;
@@ -125,6 +140,63 @@ interface SshConnection {
   readonly bytes: TokenBucket | undefined;
   lastReceived: number;
   dropped: boolean;
+}
+
+const KEY_ADVICE = "use an ed25519 key (ssh-keygen -t ed25519)";
+
+/** Modulus size of an RSA key (bits), or undefined when it cannot be read. */
+function rsaBits(key: ParsedKey): number | undefined {
+  try {
+    return createPublicKey(key.getPublicPEM()).asymmetricKeyDetails?.modulusLength;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The parts of ssh2's (internal) protocol object that write a packet. */
+interface Ssh2Protocol {
+  _kexinit?: unknown;
+  _packetRW?: {
+    write?: {
+      allocStart: number;
+      alloc(size: number): Buffer;
+      finalize(packet: Buffer): Buffer;
+    };
+  };
+  _cipher?: { encrypt(packet: Buffer): void };
+}
+
+/** SSH_MSG_USERAUTH_BANNER (RFC 4252 section 5.4). */
+const USERAUTH_BANNER = 53;
+
+/**
+ * Sends a line the client shows during authentication (OpenSSH prints it on
+ * stderr, ssh2 emits `banner`). RFC 4252 lets a server send a banner at any
+ * time before login succeeds, but ssh2 only sends the one from its config,
+ * at the start: this writes the packet the way ssh2 writes its own, through
+ * its internals (ssh2 is pinned; tests/ssh_key_policy_test.ts checks the
+ * banner arrives). When they are not there, or a key re-exchange is under
+ * way, it sends nothing: the refusal is still logged and the login refused.
+ */
+function sendAuthBanner(client: Connection | undefined, text: string): void {
+  const protocol = (client as unknown as { _protocol?: Ssh2Protocol } | undefined)?._protocol;
+  const writer = protocol?._packetRW?.write;
+  if (writer === undefined || protocol?._cipher === undefined) return;
+  if (protocol._kexinit !== undefined) return;
+  const body = Buffer.from(`${text}\r\n`, "utf8");
+  let p = writer.allocStart;
+  const packet = writer.alloc(1 + 4 + body.length + 4);
+  packet[p] = USERAUTH_BANNER;
+  packet.writeUInt32BE(body.length, ++p);
+  packet.set(body, p += 4);
+  packet.writeUInt32BE(0, p + body.length); // language tag: none
+  protocol._cipher.encrypt(writer.finalize(packet));
+}
+
+/** A PTY height from the client: 24 when it sent none, at most 1000. */
+function clampRows(value: unknown): number {
+  const n = typeof value === "number" && Number.isFinite(value) ? Math.floor(value) : 0;
+  return n < 1 ? 24 : Math.min(n, 1000);
 }
 
 function clamp(value: unknown, max: number): number {
@@ -336,6 +408,7 @@ export class SshListener {
       pending: true,
       failures: 0,
       requests: 0,
+      told: new Set(),
       channels: 0,
       started: false,
       chats: new Set(),
@@ -460,6 +533,19 @@ export class SshListener {
         conn.client?.end();
       }
     };
+    /**
+     * Refuses a key for what it is, not for a wrong secret: the person is
+     * told why (once per reason). Not counted as a failed login, as an old
+     * key in someone's agent is no attack; the request cap still bounds it.
+     */
+    const refuseKey = (why: string) => {
+      if (!conn.told.has(why)) {
+        conn.told.add(why);
+        sendAuthBanner(conn.client, why);
+      }
+      this.#logger.info("ssh key refused", { addr: conn.address, why });
+      ctx.reject(methods as Parameters<typeof ctx.reject>[0]);
+    };
     // Queries ("would this key do?") are free, but not unlimited.
     if (++conn.requests > this.#maxAuthAttempts * 4) return fail("too many requests");
     switch (ctx.method) {
@@ -469,7 +555,21 @@ export class SshListener {
         return;
       case "publickey": {
         const parsed = ssh2.utils.parseKey(ctx.key.data);
-        if (parsed instanceof Error || Array.isArray(parsed)) return fail("unsupported key");
+        if (parsed instanceof Error || Array.isArray(parsed)) {
+          return refuseKey(`Refused key: not a key type this server reads; ${KEY_ADVICE}`);
+        }
+        // The blob's own type must be the one the client signs as.
+        if (parsed.type !== ctx.key.algo) {
+          const claimed = ctx.key.algo.replace(/[^\x21-\x7e]/g, "?").slice(0, 40);
+          return refuseKey(`Refused key: a ${parsed.type} key offered as ${claimed}`);
+        }
+        // Asked before a signature too, so ssh moves on to another key at once.
+        const weak = weakKeyReason({
+          type: parsed.type,
+          hashAlgo: ctx.hashAlgo,
+          ...(parsed.type === "ssh-rsa" ? { rsaBits: rsaBits(parsed) } : {}),
+        });
+        if (weak !== undefined) return refuseKey(weak);
         if (ctx.signature === undefined) {
           // ssh2 answers PK_OK; the login itself needs the signed request.
           ctx.accept();
@@ -510,12 +610,14 @@ export class SshListener {
     const session = accept();
     let terminal: SshTerminal | undefined;
     let noColor = false;
+    let history: number | undefined;
     let chat: SshChatSession | undefined;
     session.on("close", () => conn.channels--);
     session.on("pty", (accept, reject, info) => {
       if (chat !== undefined) return reject?.();
       terminal = {
         columns: clamp(info.cols, this.#maxColumns),
+        rows: clampRows(info.rows),
         // ssh2 passes TERM along, though its types do not say so.
         term: String((info as { term?: unknown }).term ?? "").slice(0, 64),
       };
@@ -523,14 +625,20 @@ export class SshListener {
     });
     session.on("window-change", (accept, _reject, info) => {
       const columns = clamp(info.cols, this.#maxColumns);
-      if (terminal !== undefined) terminal = { ...terminal, columns };
-      chat?.resize(columns);
+      const rows = clampRows(info.rows);
+      if (terminal !== undefined) terminal = { ...terminal, columns, rows };
+      chat?.resize(columns, rows);
       accept?.();
     });
     session.on("env", (accept, reject, info) => {
       if (info.key === "NO_COLOR" && chat === undefined) {
         noColor = true;
         accept?.();
+      } else if (info.key === HISTORY_ENV && chat === undefined) {
+        // A value that is no count is refused: the default applies.
+        history = parseHistoryEnv(String(info.val).slice(0, 16));
+        if (history === undefined) reject?.();
+        else accept?.();
       } else {
         reject?.();
       }
@@ -553,6 +661,7 @@ export class SshListener {
           ...(terminal === undefined ? {} : { terminal }),
           ...(command === undefined ? {} : { command }),
           noColor,
+          ...(history === undefined ? {} : { history }),
           maxQueueBytes: this.#maxQueueBytes,
           maxLineBytes: this.#maxLineBytes,
           logger: this.#logger,

@@ -10,14 +10,20 @@
  * - without one (`ssh -T`, exec, piped stdin), plain line mode: each line in
  *   is a message or a command, each event out a plain line, no escape codes.
  *
+ * A client may send {@linkcode HISTORY_ENV} (`MESHCHAT_HISTORY=0` for bots)
+ * to choose how many messages of history it gets on login and on `/join`.
+ * After the window narrows or widens, the PTY screen is redrawn whole
+ * ({@linkcode LineEditor.repaint}) from the lines last printed.
+ *
  * Output is bounded: when the channel holds more than `maxQueueBytes` the
  * reader is too slow and the session is dropped, as on the TCP frontend.
  *
  * @module
  */
-import { formatMsg, mentions, paintNick } from "../core/chat_format.ts";
+import { countOf, formatMsg, mentions, paintNick } from "../core/chat_format.ts";
 import { LineEditor } from "../core/line_editor.ts";
 import {
+  MAX_HELLO_HISTORY,
   MAX_TEXT_LENGTH,
   type MsgFrame,
   ProtocolError,
@@ -33,6 +39,7 @@ import { sanitizeText } from "../core/text_sanitizer.ts";
 import { type CommandContext, commands, handleInput } from "./commands.ts";
 import type { Hub, Session, SessionSink } from "./hub.ts";
 import { type Logger, silentLogger } from "./logger.ts";
+import { replyBudgetOf } from "./reply_budget.ts";
 
 /** The part of an ssh2 server channel a chat session uses. */
 export interface SshChannel {
@@ -67,6 +74,8 @@ export interface SshPerson {
 export interface SshTerminal {
   /** Width in columns (clamped by the caller). */
   readonly columns: number;
+  /** Height in rows (clamped by the caller). @default 24 */
+  readonly rows?: number;
   /** `TERM` of the client. */
   readonly term: string;
 }
@@ -85,6 +94,12 @@ export interface SshChatSessionOptions {
   maxLineBytes?: number;
   /** Messages shown on joining a room. @default 20 */
   joinHistory?: number;
+  /**
+   * Messages of history the person asked for (the {@linkcode HISTORY_ENV}
+   * variable): on login and on every `/join`, instead of `joinHistory`;
+   * 0 for none. Passed to the hub like a client's `hello.history`.
+   */
+  history?: number;
   /** Input lines waiting for the hub at most; more are refused. @default 100 */
   maxPendingLines?: number;
   /** How long a lone ESC waits for the rest of a key sequence (ms). @default 50 */
@@ -113,6 +128,12 @@ function flushLater(flush: () => void): void {
   }, 0);
 }
 
+/**
+ * Lines a PTY session keeps to redraw its screen after a resize: more than a
+ * terminal is tall.
+ */
+const REPAINT_LINES = 200;
+
 /** Formatted lines of fanned-out frames, shared by sessions that render alike. */
 const formatted = new WeakMap<MsgFrame, Map<string, string>>();
 
@@ -129,6 +150,26 @@ function formatShared(frame: MsgFrame, color: boolean, timestamps: boolean, room
     variants.set(key, line);
   }
   return line;
+}
+
+/**
+ * The environment variable an SSH client can send to choose how many
+ * messages of history it gets on login and on `/join` (0: none, for bots):
+ * `ssh -o SetEnv=MESHCHAT_HISTORY=0 -T host`.
+ */
+export const HISTORY_ENV = "MESHCHAT_HISTORY";
+
+/**
+ * Reads the value of {@linkcode HISTORY_ENV}: an integer from 0 to
+ * `MAX_HELLO_HISTORY` in decimal digits.
+ *
+ * @param value The variable's value as the client sent it.
+ * @returns The count, or undefined when the value is not one.
+ */
+export function parseHistoryEnv(value: string): number | undefined {
+  if (!/^\d{1,4}$/.test(value.trim())) return undefined;
+  const count = Number(value.trim());
+  return count <= MAX_HELLO_HISTORY ? count : undefined;
 }
 
 /**
@@ -163,6 +204,7 @@ export class SshChatSession implements SessionSink {
   readonly #maxQueueBytes: number;
   readonly #maxLineBytes: number;
   readonly #joinHistory: number;
+  readonly #history: number | undefined;
   readonly #maxPendingLines: number;
   readonly #escapeWaitMs: number;
   readonly #onClosed: () => void;
@@ -171,6 +213,12 @@ export class SshChatSession implements SessionSink {
   #room = "";
   #refusal: string | undefined;
   #output: string[] = [];
+  /** The newest lines printed in a PTY session, oldest first, for repaints. */
+  #recent: string[] = [];
+  #columns = 0;
+  #rows = 24;
+  /** The width changed: redraw the whole screen at the next flush. */
+  #repaint = false;
   #bell = false;
   #flushing = false;
   #prompt = "";
@@ -203,6 +251,7 @@ export class SshChatSession implements SessionSink {
       maxQueueBytes = 1 << 20,
       maxLineBytes = 16_384,
       joinHistory = 20,
+      history,
       maxPendingLines = 100,
       escapeWaitMs = 50,
       logger = silentLogger,
@@ -216,11 +265,14 @@ export class SshChatSession implements SessionSink {
     this.#noColor = noColor || terminal === undefined || /^(dumb|)$/.test(terminal.term);
     this.#maxQueueBytes = maxQueueBytes;
     this.#maxLineBytes = maxLineBytes;
-    this.#joinHistory = joinHistory;
+    this.#joinHistory = history ?? joinHistory;
+    this.#history = history;
     this.#maxPendingLines = maxPendingLines;
     this.#escapeWaitMs = escapeWaitMs;
     this.#onClosed = onClosed;
     if (terminal !== undefined) {
+      this.#columns = terminal.columns;
+      this.#rows = terminal.rows ?? 24;
       this.#editor = new LineEditor({
         maxLength: MAX_TEXT_LENGTH,
         columns: terminal.columns,
@@ -257,7 +309,11 @@ export class SshChatSession implements SessionSink {
     };
     for (const nick of nickCandidates(this.#person.username, this.#person.ownedNicks)) {
       try {
-        this.#session = this.#hub.connect(this, { user: nick }, origin);
+        this.#session = this.#hub.connect(
+          this,
+          this.#history === undefined ? { user: nick } : { user: nick, history: this.#history },
+          origin,
+        );
         break;
       } catch (error) {
         if (error instanceof ProtocolError && error.code === "banned") {
@@ -286,14 +342,34 @@ export class SshChatSession implements SessionSink {
   }
 
   /**
-   * Takes a new terminal width (window-change).
+   * Takes a new terminal size (window-change). A new width redraws the
+   * whole screen (at the next flush, so a burst of resizes while a window
+   * is dragged costs one): after a resize, the rows the input line took are
+   * where the terminal's reflow put them, which the session cannot know,
+   * and redrawing only the input would leave a stale copy of it on screen.
    *
    * @param columns Columns (clamped by the caller).
+   * @param rows Rows (clamped by the caller); unchanged when absent.
    */
-  resize(columns: number): void {
+  resize(columns: number, rows?: number): void {
     if (this.#editor === undefined || this.#closing) return;
+    if (rows !== undefined) this.#rows = rows;
+    if (columns === this.#columns) return;
+    this.#columns = columns;
     this.#editor.setWidth(columns);
-    this.#write(this.#editor.render());
+    this.#repaint = true;
+    this.#scheduleFlush();
+  }
+
+  /**
+   * Bytes one reply may take now. Replies are measured as JSON, which is
+   * bigger than the lines rendered here (ids, times and field names are
+   * not shown), so the estimate errs on the safe side.
+   *
+   * @returns The budget.
+   */
+  replyBudget(): number {
+    return replyBudgetOf(this.#maxQueueBytes, this.#channel.writableLength);
   }
 
   /**
@@ -432,11 +508,24 @@ export class SshChatSession implements SessionSink {
       this.#prompt = prompt;
       editor.setPrompt(prompt);
     }
-    let out = lines.length > 0
-      ? editor.printAbove(lines.join("\n"))
-      : promptChanged
-      ? editor.render()
-      : "";
+    // A long reply (a /who of thousands) replaces them: no spread of it.
+    if (lines.length >= REPAINT_LINES) {
+      this.#recent = lines.slice(-REPAINT_LINES);
+    } else if (lines.length > 0) {
+      this.#recent.push(...lines);
+      if (this.#recent.length > REPAINT_LINES) {
+        this.#recent.splice(0, this.#recent.length - REPAINT_LINES);
+      }
+    }
+    let out: string;
+    if (this.#repaint) {
+      this.#repaint = false;
+      out = editor.repaint(this.#recent, this.#rows);
+    } else if (lines.length > 0) {
+      out = editor.printAbove(lines.join("\n"));
+    } else {
+      out = promptChanged ? editor.render() : "";
+    }
     if (this.#bell) out += "\x07";
     this.#bell = false;
     if (out !== "") this.#write(out);
@@ -514,8 +603,8 @@ export class SshChatSession implements SessionSink {
             this.#print([action.items.join("  ")]);
             break;
           case "redraw":
-            // Printing redraws anyway; otherwise draw the edit now.
-            if (this.#output.length === 0) this.#write(editor.render());
+            // Printing or a pending repaint redraws anyway; otherwise draw the edit now.
+            if (this.#output.length === 0 && !this.#repaint) this.#write(editor.render());
             break;
         }
       }
@@ -595,7 +684,7 @@ export class SshChatSession implements SessionSink {
       if (error instanceof ProtocolError) {
         message = error.message;
         if (error.code === "rate_limited" && this.#lines.length > 0) {
-          message += ` (${this.#lines.length} more lines not sent)`;
+          message += ` (${countOf(this.#lines.length, "more line")} not sent)`;
           this.#lines = [];
         }
       } else {
@@ -616,6 +705,7 @@ export class SshChatSession implements SessionSink {
     if (word.startsWith("/") && line.trimStart().startsWith(word)) {
       const names: string[] = [];
       for (const command of commands) {
+        if (command.hidden) continue;
         for (const name of [command.name, ...(command.aliases ?? [])]) {
           if (`/${name}`.startsWith(lower)) names.push(`/${name}`);
         }

@@ -3,6 +3,7 @@ import type { MsgFrame, ServerFrame } from "../core/protocol.ts";
 import { Hub, type SessionSink } from "./hub.ts";
 import { NickRegistry } from "./nick_registry.ts";
 import { nickCandidates, type SshChannel, SshChatSession } from "./ssh_session.ts";
+import { VirtualTerminal } from "../tests/helpers/virtual_terminal.ts";
 
 const KEY_A = `SHA256:${"A".repeat(43)}`;
 const KEY_B = `SHA256:${"B".repeat(43)}`;
@@ -90,11 +91,13 @@ function open(
   options: {
     pty?: boolean;
     columns?: number;
+    rows?: number;
     fingerprint?: string;
     command?: string;
     noColor?: boolean;
     term?: string;
     maxQueueBytes?: number;
+    history?: number;
   } = {},
 ) {
   const channel = new FakeChannel();
@@ -103,12 +106,17 @@ function open(
     fingerprint: options.fingerprint,
     address: "127.0.0.1:5000",
   }, {
-    ...(options.pty === false
-      ? {}
-      : { terminal: { columns: options.columns ?? 80, term: options.term ?? "xterm" } }),
+    ...(options.pty === false ? {} : {
+      terminal: {
+        columns: options.columns ?? 80,
+        ...(options.rows === undefined ? {} : { rows: options.rows }),
+        term: options.term ?? "xterm",
+      },
+    }),
     ...(options.command === undefined ? {} : { command: options.command }),
     noColor: options.noColor ?? false,
     maxQueueBytes: options.maxQueueBytes ?? 1 << 20,
+    ...(options.history === undefined ? {} : { history: options.history }),
     escapeWaitMs: 1,
   });
   assert.equal(chat.start(), true);
@@ -218,6 +226,12 @@ Deno.test("SshChatSession Tab completes commands, nicks and rooms", async () => 
   channel.type("\x15hi #lob\t");
   await settle();
   assert.match(channel.take(), /hi #lobby $/);
+  // /seal is left out of /help, and of completion: only the terminal client sends it.
+  channel.type("\x15/se\t");
+  await settle();
+  const out = channel.take();
+  assert.doesNotMatch(out, /\/seal/);
+  assert.match(out, /\x07/);
 });
 
 Deno.test("SshChatSession turns a bracketed paste into several messages within the rate limit", async () => {
@@ -227,7 +241,7 @@ Deno.test("SshChatSession turns a bracketed paste into several messages within t
   channel.type("\x1b[200~one\r\ntwo\nthree\nfour\nfive\x1b[201~\r");
   await settle(20);
   assert.deepEqual(observer.messages().map((m) => m.text), ["one", "two", "three"]);
-  assert.match(channel.take(), /Slow down: too many messages.*\(1 more lines not sent\)/);
+  assert.match(channel.take(), /Slow down: too many messages.*\(1 more line not sent\)/);
 });
 
 Deno.test("SshChatSession leaves cleanly on Ctrl-C, Ctrl-D and /quit", async () => {
@@ -303,10 +317,49 @@ Deno.test("SshChatSession reflows on window-change and wraps long lines", async 
   await settle();
   channel.take();
   chat.resize(10);
+  await settle();
   const out = channel.take();
   assert.match(out, /\r\x1b\[J/, "redrawn");
   channel.type("\r");
   await settle();
+});
+
+Deno.test("SshChatSession leaves no stale copy of the input line after the window narrows", async () => {
+  for (const reflow of [false, true]) {
+    const label = reflow ? "reflowing terminal" : "truncating terminal";
+    const { hub, bob } = setup();
+    const { channel, chat } = open(hub, "alice", { columns: 60, rows: 12, noColor: true });
+    const vt = new VirtualTerminal(60, reflow, 12);
+    channel.type("/timestamp off\r");
+    await settle();
+    hub.say(bob, "lobby", "before");
+    channel.type("x".repeat(30));
+    await settle();
+    vt.write(channel.take());
+    const input = "[#lobby] alice> " + "x".repeat(30);
+    assert.equal(vt.visible().at(-1), input, label);
+    // A window-change, then a message: what the person sees.
+    vt.resize(20);
+    chat.resize(20, 12);
+    await settle();
+    hub.say(bob, "lobby", "after");
+    await settle();
+    vt.write(channel.take());
+    const screen = vt.visible();
+    assert.deepEqual(screen.slice(-5), [
+      "<bob> before",
+      "<bob> after",
+      "[#lobby] alice> xxxx",
+      "xxxxxxxxxxxxxxxxxxxx",
+      "xxxxxx",
+    ], label);
+    assert.equal(screen.join("").replace(/[^x]/g, "").length, 30, `${label}: ${screen.join("|")}`);
+    // Typing goes on where the person sees the line.
+    channel.type("!");
+    await settle();
+    vt.write(channel.take());
+    assert.deepEqual(vt.visible().slice(-1), ["xxxxxx!"], label);
+  }
 });
 
 Deno.test("SshChatSession shows the last 20 messages on joining a room", async () => {
@@ -319,6 +372,26 @@ Deno.test("SshChatSession shows the last 20 messages on joining a room", async (
   const out = channel.take();
   assert.doesNotMatch(out, /line 9\n/);
   assert.match(out, /Now in #busy\n<bob> line 10\n[^]*<bob> line 29\n/);
+});
+
+Deno.test("SshChatSession with history 0 shows none, on login nor on /join; 2 shows 2", async () => {
+  const { hub, bob } = setup();
+  hub.join(bob, "busy");
+  for (let i = 0; i < 30; i++) hub.say(bob, "busy", `line ${i}`);
+  hub.say(bob, "lobby", "in the lobby");
+  const quiet = open(hub, "bot", { pty: false, history: 0 });
+  quiet.channel.type("/join busy\n");
+  await settle();
+  const out = quiet.channel.take();
+  assert.match(out, /Now in #lobby\n→ bot joined #lobby\nNow in #busy\n→ bot joined #busy\n$/);
+  assert.equal(quiet.chat.session?.joinHistory, 0);
+  const some = open(hub, "two", { pty: false, history: 2 });
+  some.channel.type("/join busy\n");
+  await settle();
+  assert.match(
+    some.channel.take(),
+    /Now in #lobby\n<bob> in the lobby\n→ two joined #lobby\nNow in #busy\n<bob> line 28\n<bob> line 29\n/,
+  );
 });
 
 Deno.test("SshChatSession offers a free nick when the name is registered to another key", async () => {

@@ -3,7 +3,7 @@
  * real 3-node cluster (the long one is `deno task chaos`).
  */
 import assert from "node:assert/strict";
-import { chaosFailures, formatReport, runChaos } from "./chaos/scenario.ts";
+import { chaosFailures, formatReport, LARGE_EVENTS_SCENARIO, runChaos } from "./chaos/scenario.ts";
 import { seededRandom } from "../node/memory_network.ts";
 
 Deno.test("seededRandom() replays the same numbers for the same seed", () => {
@@ -22,4 +22,15 @@ Deno.test("kill -9, SIGSTOP and a cut link under traffic lose and duplicate noth
   assert.deepEqual(chaosFailures(report), [], table);
   assert.ok(report.acked > 50, `only ${report.acked} acks\n${table}`);
   assert.equal(report.delivered, report.acked, table);
+});
+
+Deno.test("a node killed while the longest lines flow catches up megabytes in frames, losing nothing", async () => {
+  const report = await runChaos({ ...LARGE_EVENTS_SCENARIO, faults: ["kill"] });
+  const table = formatReport(report);
+  console.log(table);
+  assert.deepEqual(chaosFailures(report), [], table);
+  assert.equal(report.delivered, report.acked, table);
+  // The scenario is only a test if the backlog needed more than one 1 MiB frame.
+  const backlog = report.faults[0]!.ackedDuring * report.lineBytes;
+  assert.ok(backlog > 1 << 20, `backlog of only ${backlog} bytes\n${table}`);
 });

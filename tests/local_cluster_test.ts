@@ -65,7 +65,9 @@ Deno.test("the local cluster starts three joined nodes and Ctrl-C stops every on
     while ((log.match(/mesh link up/g) ?? []).length < 6 && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 200));
     }
-    assert.match(log, /cluster secret generated for this run/);
+    const secretFile = `./data/tmp/local-cluster-${offset}/cluster.secret`;
+    assert.ok(log.includes(`cluster secret:  ${secretFile} (new, mode 0600)`), log);
+    assert.equal((await Deno.stat(secretFile)).mode! & 0o777, 0o600);
     for (const id of ["n1", "n2", "n3"]) {
       assert.match(log, new RegExp(`\\[${id}\\] .* listening what=clients`));
     }
@@ -119,4 +121,63 @@ Deno.test("nodes of a local cluster whose runner was killed with -9 stop by them
     assert.ok(await refused(port), `port ${port} still open: orphaned node`);
   }
   await Deno.remove(`./data/tmp/local-cluster-${offset}`, { recursive: true }).catch(() => {});
+});
+
+Deno.test("a node of the local cluster killed by hand rejoins with the command and secret file the runner printed", async () => {
+  const { child, offset } = spawnCluster("piped");
+  let log = "";
+  const reading = Promise.all([child.stdout, child.stderr].map(async (stream) => {
+    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) log += chunk;
+  }));
+  const waitFor = async (what: () => boolean) => {
+    for (let i = 0; i < 300 && !what(); i++) await new Promise((r) => setTimeout(r, 100));
+  };
+  let again: Deno.ChildProcess | undefined;
+  try {
+    await waitFor(() => (log.match(/mesh link up/g) ?? []).length >= 6);
+    const ps = await new Deno.Command("ps", { args: ["-eo", "pid=,args="], stdout: "piped" })
+      .output();
+    const line = new TextDecoder().decode(ps.stdout).split("\n")
+      .find((l) => l.includes("--id n2 ") && l.includes(`local-cluster-${offset}/n2`));
+    assert.ok(line, `n2 not found in ps:\n${log}`);
+    // As a person would: kill -9 from another terminal.
+    await new Deno.Command("kill", { args: ["-KILL", line.trim().split(" ")[0]!] }).output();
+    const restart = /n2 stopped \(SIGKILL\).*\n {2}deno task node (.*)\n/;
+    await waitFor(() => restart.test(log));
+    const args = restart.exec(log)?.[1]?.split(" ");
+    assert.ok(args, `no restart command printed:\n${log}`);
+    assert.ok(args.includes("--cluster-secret-file"), args.join(" "));
+    again = new Deno.Command("deno", {
+      args: ["run", "-P=node", "--quiet", "main.ts", "node", ...args],
+      env: { MESHCHAT_CLUSTER_SECRET: "" },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    let againLog = "";
+    for (const stream of [again.stdout, again.stderr]) {
+      (async () => {
+        for await (const chunk of stream.pipeThrough(new TextDecoderStream())) againLog += chunk;
+      })();
+    }
+    await waitFor(() => (againLog.match(/mesh link up/g) ?? []).length >= 2);
+    assert.match(againLog, /mesh link up peer=n1/, againLog);
+    assert.match(againLog, /mesh link up peer=n3/, againLog);
+  } finally {
+    try {
+      again?.kill("SIGTERM");
+      await again?.status;
+    } catch {
+      // never started
+    }
+    try {
+      child.kill("SIGINT");
+    } catch {
+      // already gone
+    }
+    const status = await child.status;
+    await reading;
+    assert.equal(status.code, 0, log);
+    await Deno.remove(`./data/tmp/local-cluster-${offset}`, { recursive: true }).catch(() => {});
+  }
 });

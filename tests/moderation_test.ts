@@ -3,7 +3,8 @@
  * `--ops`) kicks, mutes and bans people connected to either node; the ban
  * holds on the other node and across its restart (from its snapshot alone,
  * cut off from the operator's node); a banned SSH key is refused at login;
- * a non-operator gets `forbidden`.
+ * a non-operator gets `forbidden`; a muted person cannot speak through
+ * `/nick`, `/topic` or `/away` either.
  */
 import assert from "node:assert/strict";
 import { startCluster } from "./helpers/cluster.ts";
@@ -105,6 +106,11 @@ Deno.test({
       }
       assert.equal(muted?.code, "muted");
       assert.match(String(muted?.message), /You are muted/);
+      // No way around it: a new nick, a topic or an away message would be seen by everyone.
+      for (const line of ["/nick carla", "/topic buy my stuff", "/away buy my stuff"]) {
+        const answer = await command(carol, line);
+        assert.equal(answer.code, "muted", line);
+      }
 
       // Ban a nick connected to the other node: kicked, then refused on both nodes.
       console.write("/ban dave 1d\n");

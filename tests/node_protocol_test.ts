@@ -83,6 +83,40 @@ Deno.test("a node serves chat over protocol v1 and survives every bad input", as
     });
 
     await t.step(
+      "a client that says hello with history 0 gets none, in its welcome nor on /join",
+      async () => {
+        const bot = await RawClient.connect(node.port);
+        for (const history of [-1, 501, 2.5, "0"]) {
+          await bot.send({ t: "hello", v: 1, user: "bot", room: "hist", history });
+          assert.match(
+            String((await bot.error("bad_frame")).message),
+            /"history" must be an integer from 0 to 500/,
+          );
+        }
+        await bot.send({ t: "hello", v: 1, user: "bot", room: "lobby", history: 0 });
+        const welcome = await bot.next((f) => f.t === "welcome");
+        assert.deepEqual(welcome.history, []);
+        await bot.send({ t: "cmd", line: "/join hist" });
+        const joined = await bot.next((f) => f.t === "joined");
+        assert.deepEqual(joined.history, []);
+        // Asked for, history still comes.
+        await bot.send({ t: "cmd", line: "/history 2" });
+        const asked = await bot.next((f) => f.t === "history");
+        assert.deepEqual((asked.history as Frame[]).map((f) => f.text), ["line 58", "line 59"]);
+        const few = await RawClient.connect(node.port);
+        await few.send({ t: "hello", v: 1, user: "few", room: "hist", history: 3 });
+        const three = await few.next((f) => f.t === "welcome");
+        assert.deepEqual((three.history as Frame[]).map((f) => f.text), [
+          "line 57",
+          "line 58",
+          "line 59",
+        ]);
+        bot.close();
+        few.close();
+      },
+    );
+
+    await t.step(
       "/who lists the room, /msg reaches only its recipient, /topic and /rooms work",
       async () => {
         const carol = await RawClient.join(node.port, "carol", "ops");

@@ -11,6 +11,7 @@ import type { ExecOptions, ParsedKey, PublicKeyAuthMethod } from "ssh2";
 import { type Frame, RawClient } from "./helpers/raw_client.ts";
 import { startNodeProcess } from "./helpers/node_process.ts";
 import { generateKey, type SshStream, SshTestClient, type TestKey } from "./helpers/ssh_client.ts";
+import { VirtualTerminal } from "./helpers/virtual_terminal.ts";
 
 const isMsg = (kind: string, text?: string, from?: string) => (f: Frame) =>
   f.t === "msg" && f.kind === kind && (text === undefined || f.text === text) &&
@@ -100,6 +101,38 @@ Deno.test("SSH users and terminal-client users share rooms; abuse is refused", a
           assert.ok(!seen.includes(bad), `${JSON.stringify(bad)} reached the terminal`);
         }
       });
+
+      await t.step(
+        "after the window narrows, a message leaves no stale copy of the input line",
+        async () => {
+          const ssh = await SshTestClient.connect(port, { username: "narrow", key: generateKey() });
+          cleanup.push(() => ssh.end());
+          const narrow = await ssh.shell({ cols: 60, rows: 12, term: "xterm" });
+          await narrow.waitFor(/narrow\S*> /);
+          narrow.write("x".repeat(30));
+          await narrow.waitFor("x".repeat(30));
+          // Most terminals reflow what they show when they narrow; the
+          // session cannot tell, and must look right either way.
+          const terminal = new VirtualTerminal(60, true, 12);
+          terminal.write(narrow.text);
+          const seen = narrow.text.length;
+          terminal.resize(20);
+          narrow.channel.setWindow(12, 20, 0, 0);
+          await narrow.waitFor(/x{7}$/);
+          await bob.send({ t: "say", text: "after" });
+          await narrow.waitFor(/after[^]*x{7}$/);
+          terminal.write(narrow.text.slice(seen));
+          const screen = terminal.visible();
+          assert.equal(screen.join("").replace(/[^x]/g, "").length, 30, screen.join("\n"));
+          assert.match(screen.at(-4) ?? "", /<bob> after$/);
+          assert.deepEqual(screen.slice(-3), [
+            "[#lobby] narrow> xxx",
+            "x".repeat(20),
+            "x".repeat(7),
+          ]);
+          ssh.end();
+        },
+      );
 
       await t.step("Ctrl-C leaves cleanly with a leave event", async () => {
         pty.write("half-typed\x03");
@@ -447,6 +480,39 @@ Deno.test({
         assert.match(stderr, /host key algorithm: ssh-ed25519/);
         assert.match(stderr, /cipher: (aes256-gcm|aes128-gcm|chacha20-poly1305)@openssh.com/);
       });
+
+      await t.step(
+        "ssh -o SetEnv=MESHCHAT_HISTORY=0 -T gets no history, on login nor on /join",
+        async () => {
+          await bob.send({ t: "say", text: "said before the bots", cid: "before" });
+          await bob.next((f) => f.t === "ack" && f.cid === "before");
+          // Without the variable, or with a value that is no count: the default.
+          const run = async (user: string, env: string[]) => {
+            const child = ssh(user, ["-T", ...env]);
+            const writer = child.stdin.getWriter();
+            // A private message marks the end, and stays out of the room's history.
+            await writer.write(new TextEncoder().encode("/join lobby\n/msg bob done\n"));
+            await bob.next(isMsg("private", "done", user));
+            await writer.close();
+            const out = await child.output();
+            assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+            return new TextDecoder().decode(out.stdout);
+          };
+          const quiet = await run("histbot", ["-o", "SetEnv=MESHCHAT_HISTORY=0"]);
+          assert.match(quiet, /Now in #lobby\n[^]*Now in #lobby\n/);
+          assert.doesNotMatch(quiet, /<bob>/);
+          const some = await run("histtwo", ["-o", "SetEnv=MESHCHAT_HISTORY=1"]);
+          assert.match(
+            some,
+            /Now in #lobby\n<bob> said before the bots\n[^]*Now in #lobby\n<bob> said before the bots\n/,
+          );
+          assert.doesNotMatch(some, /<bob> hello openbot/);
+          for (const env of [[], ["-o", "SetEnv=MESHCHAT_HISTORY=lots"]]) {
+            const full = await run("histfull", env);
+            assert.match(full, /<bob> hello openbot\n<bob> said before the bots\n/);
+          }
+        },
+      );
 
       await t.step("PTY mode: ssh -tt, type a line, Ctrl-D", async () => {
         const child = ssh("openpty", ["-tt"]);

@@ -17,6 +17,16 @@
 
 import { argon2id } from "hash-wasm";
 
+/**
+ * The specifier this module imports hash-wasm by, for the one other place
+ * that imports it: the key derivation Worker, whose source is not a file
+ * (see `argon2_worker.ts`). It goes through the same import map, so both get
+ * the same pinned build. The bare name matters: Deno loads an `npm:` package
+ * without file permissions, but the `file:` URL of its cache copy (what
+ * `import.meta.resolve` gives once it is loaded) would need read access.
+ */
+export const HASH_WASM_SPECIFIER = "hash-wasm";
+
 /** Inputs of one raw Argon2id run. */
 export interface Argon2idInput {
   /** The password `P`, already encoded (room keys use UTF-8 of NFC). */

@@ -1,6 +1,6 @@
 // Copyright meshchat authors. All rights reserved.
 // Internal to core/crypto: passphrase → 32 key bytes, shared by the in-process
-// path (room_key.ts) and the Worker (argon2_worker.ts).
+// path (room_key.ts) and the Worker path (argon2_worker.ts runs only Argon2id).
 
 /**
  * The Argon2id step of room key derivation, and the message format between
@@ -9,7 +9,7 @@
  * @module
  */
 
-import { argon2idRaw } from "./_argon2.ts";
+import { type Argon2idInput, argon2idRaw } from "./_argon2.ts";
 import { decodeBase64 } from "./_base64.ts";
 import { type SealParams, validateSealParams } from "./room_params.ts";
 
@@ -39,20 +39,46 @@ export async function deriveRoomKeyBytes(
   passphrase: string,
   params: SealParams,
 ): Promise<Uint8Array<ArrayBuffer>> {
-  const checked = validateSealParams(params);
-  const password = encodePassphrase(passphrase);
+  const input = roomKeyArgon2Input(passphrase, params);
   try {
-    return await argon2idRaw({
-      password,
-      salt: decodeBase64(checked.salt, "base64"),
-      memoryKib: checked.m,
-      iterations: checked.t,
-      parallelism: checked.p,
-      hashLength: ROOM_KEY_BYTES,
-    });
+    return await argon2idRaw(input);
   } finally {
-    password.fill(0);
+    input.password.fill(0);
   }
+}
+
+/**
+ * The checked Argon2id input of a room key: what
+ * {@linkcode deriveRoomKeyBytes} runs, and what the Worker is sent (it runs
+ * Argon2id only, so every check happens here, in the caller).
+ *
+ * @param passphrase The room passphrase, any Unicode normalisation form.
+ * @param params Seal parameters; validated again here.
+ * @returns Fresh password bytes (zero them after use), salt and cost.
+ * @throws {TypeError} If the passphrase or parameters have the wrong type.
+ * @throws {RangeError} If the passphrase or parameters are refused.
+ *
+ * @example
+ * ```ts
+ * import { roomKeyArgon2Input } from "./_derive.ts";
+ * import { newSealParams } from "./room_params.ts";
+ * const input = roomKeyArgon2Input("correct horse", newSealParams());
+ * input.hashLength; // 32
+ * ```
+ */
+export function roomKeyArgon2Input(
+  passphrase: string,
+  params: SealParams,
+): DeriveRequest {
+  const checked = validateSealParams(params);
+  return {
+    password: encodePassphrase(passphrase),
+    salt: decodeBase64(checked.salt, "base64"),
+    memoryKib: checked.m,
+    iterations: checked.t,
+    parallelism: checked.p,
+    hashLength: ROOM_KEY_BYTES,
+  };
 }
 
 /**
@@ -87,12 +113,16 @@ export function encodePassphrase(passphrase: string): Uint8Array<ArrayBuffer> {
   return new TextEncoder().encode(passphrase.normalize("NFC"));
 }
 
-/** What {@linkcode deriveRoomKeyInWorker} posts to the Worker. */
-export interface DeriveRequest {
-  /** The passphrase as typed. */
-  passphrase: string;
-  /** The room's seal parameters (validated again in the Worker). */
-  params: SealParams;
+/**
+ * What {@linkcode deriveRoomKeyInWorker} posts to the Worker: the checked
+ * Argon2id input (from {@linkcode roomKeyArgon2Input}), the password
+ * transferred so the caller keeps no copy.
+ */
+export interface DeriveRequest extends Argon2idInput {
+  /** UTF-8 of the NFC passphrase; the Worker zeroes it. */
+  password: Uint8Array<ArrayBuffer>;
+  /** The 16 salt bytes. */
+  salt: Uint8Array<ArrayBuffer>;
 }
 
 /** What the Worker posts back: the key bytes, or the error it hit. */

@@ -220,6 +220,15 @@ export interface OpenMessageOptions {
    * and never `verified`.
    */
   pins?: SignerPins;
+  /**
+   * Whether a signer seen for the first time is pinned. Pass `false` for a
+   * message the caller distrusts (one a node may have replayed): its key is
+   * then only compared with an existing pin, and an unknown key comes back
+   * `"unpinned"`, so a replay cannot plant a pin.
+   *
+   * @default {true}
+   */
+  pinFirstUse?: boolean;
 }
 
 /** Options of {@linkcode sealMessage}. */
@@ -404,7 +413,7 @@ export async function openMessage(
   envelope: string,
   options: OpenMessageOptions,
 ): Promise<OpenedMessage> {
-  const { room, replayGuard, pins } = options;
+  const { room, replayGuard, pins, pinFirstUse = true } = options;
   if (typeof room !== "string") {
     throw new TypeError(
       `Cannot open sealed message: expected room must be a string, got ${typeof room}`,
@@ -531,7 +540,9 @@ export async function openMessage(
     ? "unsigned"
     : pins === undefined
     ? "unpinned"
-    : pins.check(header.sender, signer);
+    : pinFirstUse
+    ? pins.check(header.sender, signer)
+    : compareWithPin(pins.get(header.sender), signer);
   return {
     ...header,
     text,
@@ -730,6 +741,11 @@ function readUint53(view: DataView, at: number): number | undefined {
   const high = view.getUint32(at);
   if (high > 0x1f_ffff) return undefined;
   return high * 0x1_0000_0000 + view.getUint32(at + 4);
+}
+
+function compareWithPin(pinned: string | undefined, signer: string): SignerTrust {
+  if (pinned === undefined) return "unpinned";
+  return pinned === signer ? "trusted" : "changed";
 }
 
 function equalConstantTime(a: Uint8Array, b: Uint8Array): boolean {

@@ -598,6 +598,26 @@ Deno.test("a signed message opens with its signer, verified on first use and aft
   assert.equal(unpinned.verified, false);
 });
 
+Deno.test("openMessage() with pinFirstUse false pins nothing and only compares", async () => {
+  const pins = new SignerPins();
+  const envelope = await sealMessage(key, MESSAGE, { identity: ada });
+  const distrusted = await openMessage(key, envelope, {
+    room: "general",
+    pins,
+    pinFirstUse: false,
+  });
+  assert.equal(distrusted.trust, "unpinned");
+  assert.equal(distrusted.verified, false);
+  assert.equal(pins.get("ada"), undefined, "a possible replay plants no pin");
+  pins.set("ada", ada.publicKey);
+  const known = await openMessage(key, envelope, { room: "general", pins, pinFirstUse: false });
+  assert.equal(known.trust, "trusted");
+  const other = await sealMessage(key, MESSAGE, { identity: mallory });
+  const changed = await openMessage(key, other, { room: "general", pins, pinFirstUse: false });
+  assert.equal(changed.trust, "changed");
+  assert.equal(pins.get("ada"), ada.publicKey);
+});
+
 Deno.test("a signed message under another key for a pinned nick is not verified", async () => {
   const pins = new SignerPins([["ada", ada.publicKey]]);
   const impostor = await sealMessage(key, MESSAGE, { identity: mallory });

@@ -9,7 +9,8 @@
  * envelope strings and cannot read them.
  *
  * - {@linkcode newSealParams} / {@linkcode validateSealParams}: the public
- *   room metadata (salt and Argon2id cost) and the limits clients enforce
+ *   room metadata (salt, Argon2id cost and, since December 2026, a key check
+ *   equal to the key id) and the limits clients enforce
  *   (m 64 MiB–1 GiB, t 3–10, p 4–255, m × t ≤ 3 GiB·passes).
  * - {@linkcode deriveRoomKeyInWorker} (or {@linkcode deriveRoomKey}): once
  *   per room per session, off the main event loop.

@@ -9,13 +9,13 @@
 
 import { encodeHex } from "./_base64.ts";
 import {
-  type DeriveRequest,
   type DeriveResponse,
   deriveRoomKeyBytes,
-  encodePassphrase,
   ROOM_KEY_BYTES,
+  roomKeyArgon2Input,
 } from "./_derive.ts";
-import { type SealParams, validateSealParams } from "./room_params.ts";
+import { argon2WorkerUrl } from "./argon2_worker.ts";
+import type { SealParams } from "./room_params.ts";
 import { HkdfSha256 } from "./symmetric.ts";
 
 export { ROOM_KEY_BYTES };
@@ -79,7 +79,9 @@ export class RoomKey {
    * wrong passphrase can be told apart from tampering. It reveals nothing
    * that the per-message commitment does not: both let someone holding an
    * envelope test passphrase guesses at Argon2id's cost, which is what the
-   * Argon2id floor is for.
+   * Argon2id floor is for. The same id is published as the room's key check
+   * (`SealParams.check`), so the seal tells a guesser no more than one
+   * envelope does, and a member with a wrong passphrase learns it at once.
    *
    * @param bytes Exactly 32 bytes; the caller may zero them afterwards.
    * @returns The room key.
@@ -155,6 +157,22 @@ export class RoomKey {
   }
 }
 
+/**
+ * Derives a room key in this thread (Argon2id blocks it for ~0.3 s); prefer
+ * {@linkcode deriveRoomKeyInWorker} in a UI. Same result.
+ *
+ * @param passphrase The room passphrase.
+ * @param params The room's seal parameters, straight from its metadata.
+ * @returns The room key.
+ * @throws {TypeError} If the parameters have the wrong shape.
+ * @throws {RangeError} If the passphrase or parameters are refused.
+ *
+ * @example
+ * ```ts
+ * import { deriveRoomKey, newSealParams } from "./mod.ts";
+ * const key = await deriveRoomKey("correct horse battery staple", newSealParams());
+ * ```
+ */
 export async function deriveRoomKey(
   passphrase: string,
   params: SealParams,
@@ -175,9 +193,11 @@ export interface DeriveRoomKeyInWorkerOptions {
    */
   signal?: AbortSignal;
   /**
-   * The Worker script. Override only when a bundler moved it.
+   * The Worker script: it receives a `DeriveRequest` and answers with a
+   * `DeriveResponse` (see `argon2_worker.ts`). Override only where the default
+   * cannot resolve hash-wasm (a bundle without an import map).
    *
-   * @default {new URL("./argon2_worker.ts", import.meta.url)}
+   * @default {argon2WorkerUrl(): a data: URL, so no file is read}
    */
   workerUrl?: string | URL;
 }
@@ -188,8 +208,9 @@ export interface DeriveRoomKeyInWorkerOptions {
  * it is terminated when the key arrives, on error, or on abort. Same result
  * as {@linkcode deriveRoomKey}.
  *
- * Under Deno the Worker inherits the caller's permissions; loading the
- * script needs read access to this directory (`--allow-read`).
+ * The Worker's script is a `data:` URL (see `argon2_worker.ts`): starting
+ * it reads no file, so under Deno it needs no permission and never prompts
+ * (a prompt cannot be answered while a terminal is in raw mode).
  *
  * @param passphrase The room passphrase.
  * @param params The room's seal parameters, straight from its metadata.
@@ -212,20 +233,30 @@ export async function deriveRoomKeyInWorker(
   params: SealParams,
   options: DeriveRoomKeyInWorkerOptions = {},
 ): Promise<RoomKey> {
-  const {
-    signal,
-    workerUrl = new URL("./argon2_worker.ts", import.meta.url),
-  } = options;
-  // Fail fast, without a Worker, on what the Worker would refuse anyway.
-  const checked = validateSealParams(params);
-  encodePassphrase(passphrase).fill(0);
-  signal?.throwIfAborted();
-  if (typeof Worker !== "function") {
+  const { signal, workerUrl } = options;
+  // Every check happens here, before a Worker exists: it only runs Argon2id.
+  const request = roomKeyArgon2Input(passphrase, params);
+  try {
+    signal?.throwIfAborted();
+    if (typeof Worker !== "function") {
+      throw new Error(
+        "Cannot derive room key in worker: Worker is not available here",
+      );
+    }
+  } catch (error) {
+    request.password.fill(0);
+    throw error;
+  }
+  let worker: Worker;
+  try {
+    worker = new Worker(workerUrl ?? argon2WorkerUrl(), { type: "module" });
+  } catch (error) {
+    request.password.fill(0);
     throw new Error(
-      "Cannot derive room key in worker: Worker is not available here",
+      `Cannot derive room key in worker: ${(error as Error).message}`,
+      { cause: error },
     );
   }
-  const worker = new Worker(workerUrl, { type: "module" });
   const bytes = await new Promise<Uint8Array<ArrayBuffer>>(
     (resolve, reject) => {
       const finish = () => {
@@ -259,8 +290,8 @@ export async function deriveRoomKeyInWorker(
           new Error("Cannot derive room key in worker: unreadable reply"),
         );
       };
-      const request: DeriveRequest = { passphrase, params: checked };
-      worker.postMessage(request);
+      // Transferred: the password bytes leave this thread.
+      worker.postMessage(request, [request.password.buffer]);
     },
   );
   try {

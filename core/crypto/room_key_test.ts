@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { decodeHex, encodeBase64 } from "./_base64.ts";
 import type { DeriveResponse } from "./_derive.ts";
+import { argon2WorkerUrl } from "./argon2_worker.ts";
 import { deriveRoomKey, deriveRoomKeyInWorker, RoomKey } from "./room_key.ts";
 import type { SealParams } from "./room_params.ts";
 
@@ -178,31 +179,51 @@ Deno.test("deriveRoomKeyInWorker() reports a worker that cannot start", async ()
   );
 });
 
-Deno.test("argon2_worker.ts answers a malformed request with the error, not a crash", async () => {
-  const worker = new Worker(new URL("./argon2_worker.ts", import.meta.url), {
-    type: "module",
-  });
+Deno.test("The Argon2id worker answers a malformed request with the error, not a crash", async () => {
+  const worker = new Worker(argon2WorkerUrl(), { type: "module" });
   try {
     const reply = (request: unknown) =>
       new Promise<DeriveResponse>((resolve) => {
         worker.onmessage = (event) => resolve(event.data);
         worker.postMessage(request);
       });
-    assert.deepEqual(await reply({ passphrase: "pw", params: { v: 1 } }), {
-      ok: false,
-      name: "TypeError",
-      message: "Cannot use seal parameters: kdf must be a string, got undefined",
-    });
-    assert.deepEqual(
-      await reply({ passphrase: "pw", params: { ...HORSE.params, t: 1 } }),
-      {
-        ok: false,
-        name: "RangeError",
-        message: "Cannot use seal parameters: iterations 1 is below the minimum 3",
-      },
-    );
+    const missingSalt = await reply({ password: enc.encode("pw"), memoryKib: 64 });
+    assert.equal(missingSalt.ok, false);
     assert.equal((await reply(null)).ok, false);
   } finally {
     worker.terminate();
   }
+});
+
+Deno.test("argon2WorkerUrl() is a data: URL whose only import is hash-wasm", () => {
+  const url = argon2WorkerUrl("npm:hash-wasm@4.13.0");
+  assert.match(url, /^data:text\/javascript/);
+  const source = decodeURIComponent(url.slice(url.indexOf(",") + 1));
+  assert.deepEqual([...source.matchAll(/\bimport\b.*?from\s+("[^"]*")/g)].map((m) => m[1]), [
+    '"npm:hash-wasm@4.13.0"',
+  ]);
+});
+
+Deno.test("deriveRoomKeyInWorker() starts its worker without any permission", async () => {
+  // A child with no permission at all: before the data: URL, the Worker's
+  // script needed read access and the derivation failed.
+  const script = `import { deriveRoomKeyInWorker } from ${
+    JSON.stringify(new URL("./room_key.ts", import.meta.url).href)
+  };
+const key = await deriveRoomKeyInWorker(${JSON.stringify(HORSE.passphrase)}, ${
+    JSON.stringify(HORSE.params)
+  });
+console.log(key.id);`;
+  const output = await new Deno.Command("deno", {
+    args: ["run", "--no-prompt", "--quiet", "-"],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const writer = output.stdin.getWriter();
+  await writer.write(enc.encode(script));
+  await writer.close();
+  const { code, stdout, stderr } = await output.output();
+  assert.equal(code, 0, new TextDecoder().decode(stderr));
+  assert.equal(new TextDecoder().decode(stdout).trim(), await idOf(HORSE.bytes));
 });

@@ -19,7 +19,8 @@ import { decodeBase64, encodeBase64 } from "./_base64.ts";
  *
  * @example
  * ```json
- * { "v": 1, "kdf": "argon2id", "salt": "q0qTfOZ9vX3kP1b0n1eLkA==", "m": 65536, "t": 3, "p": 4 }
+ * { "v": 1, "kdf": "argon2id", "salt": "q0qTfOZ9vX3kP1b0n1eLkA==", "m": 65536, "t": 3, "p": 4,
+ *   "check": "f18e73d6fd8b43c5" }
  * ```
  */
 export interface SealParams {
@@ -35,7 +36,19 @@ export interface SealParams {
   t: number;
   /** Lanes. */
   p: number;
+  /**
+   * Key check value: the room key's id (`RoomKey.id`, 16 lowercase
+   * hex digits), so a member with a wrong passphrase is told as soon as the
+   * key is made instead of at the first message. It is the very key id every
+   * envelope of the room carries in clear, so it gives an offline guesser
+   * nothing one sealed message does not: each guess still costs Argon2id.
+   * Absent in rooms sealed before December 2026.
+   */
+  check?: string;
 }
+
+/** What a {@linkcode SealParams.check} looks like: 16 lowercase hex digits. */
+const KEY_CHECK = /^[0-9a-f]{16}$/;
 
 /** Bytes of random salt in {@linkcode SealParams.salt}. */
 export const SALT_BYTES = 16;
@@ -154,7 +167,8 @@ export function newSealParams(options: NewSealParamsOptions = {}): SealParams {
  * @returns The same parameters as a fresh {@linkcode SealParams}.
  * @throws {TypeError} If the value or a field has the wrong type.
  * @throws {RangeError} If the version or KDF is unknown, the salt is not 16
- * bytes of base64, or a cost is outside the accepted limits.
+ * bytes of base64, a cost is outside the accepted limits, or a key check is
+ * not 16 lowercase hex digits.
  *
  * @example
  * ```ts
@@ -265,7 +279,19 @@ export function validateSealParams(value: unknown): SealParams {
       `Cannot use seal parameters: cost m × t = ${m * t} exceeds the maximum ${MAX_COST}`,
     );
   }
-  return { v: 1, kdf: "argon2id", salt: saltText, m, t, p };
+  const { check } = fields;
+  if (check === undefined) return { v: 1, kdf: "argon2id", salt: saltText, m, t, p };
+  if (typeof check !== "string") {
+    throw new TypeError(
+      `Cannot use seal parameters: key check must be a string, got ${kindOf(check)}`,
+    );
+  }
+  if (!KEY_CHECK.test(check)) {
+    throw new RangeError(
+      "Cannot use seal parameters: key check must be 16 lowercase hex digits",
+    );
+  }
+  return { v: 1, kdf: "argon2id", salt: saltText, m, t, p, check };
 }
 
 /**

@@ -147,3 +147,15 @@ Deno.test("sealParamsSalt() decodes the 16 salt bytes", () => {
     Uint8Array.from({ length: 16 }, (_, i) => i),
   );
 });
+
+Deno.test("validateSealParams() keeps a key check of 16 lowercase hex digits and refuses others", () => {
+  assert.deepEqual(validateSealParams({ ...GOOD, check: "f18e73d6fd8b43c5" }), {
+    ...GOOD,
+    check: "f18e73d6fd8b43c5",
+  });
+  assert.equal("check" in validateSealParams(GOOD), false, "rooms sealed without one stay valid");
+  for (const check of ["F18E73D6FD8B43C5", "f18e73d6fd8b43c", "f18e73d6fd8b43c5a", ""]) {
+    assert.throws(() => validateSealParams({ ...GOOD, check }), RangeError, check);
+  }
+  assert.throws(() => validateSealParams({ ...GOOD, check: 7 }), TypeError);
+});

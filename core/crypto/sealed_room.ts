@@ -43,6 +43,17 @@ export interface SealedRoomOptions {
   pins?: SignerPins;
 }
 
+/** Options of {@linkcode SealedRoom.open}. */
+export interface SealedRoomOpenOptions {
+  /**
+   * Whether a signer seen for the first time is pinned (`false` for a
+   * message that may be a replay).
+   *
+   * @default {true}
+   */
+  pinFirstUse?: boolean;
+}
+
 /** What {@linkcode SealedRoom.seal} needs besides the room's own state. */
 export interface OutgoingMessage {
   /** The sender's nick. */
@@ -190,6 +201,7 @@ export class SealedRoom {
    * Opens an envelope received in this room, refusing replays.
    *
    * @param envelope The envelope string.
+   * @param options Whether a new signer is pinned.
    * @returns The authenticated message.
    * @throws {SealedMessageError} If it cannot be opened; `code` says why.
    *
@@ -204,11 +216,13 @@ export class SealedRoom {
    * message.sender; // "alice"
    * ```
    */
-  open(envelope: string): Promise<OpenedMessage> {
+  open(envelope: string, options: SealedRoomOpenOptions = {}): Promise<OpenedMessage> {
+    const { pinFirstUse = true } = options;
     return openMessage(this.#key, envelope, {
       room: this.#room,
       replayGuard: this.#guard,
       pins: this.#pins,
+      pinFirstUse,
     });
   }
 }

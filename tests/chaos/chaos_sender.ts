@@ -15,10 +15,27 @@ export interface ChaosSenderOptions {
   ackWaitMs?: number;
   /** Lines after which the sender falls silent (keeps a room under the `/history` cap). @default Infinity */
   maxLines?: number;
+  /** Pad every line to this many UTF-16 code units (see {@linkcode chaosLine}). @default 0 */
+  lineChars?: number;
 }
 
 /**
- * One sender. Line `n` has text `"<nick> <n>"` and cid `"<nick>-<n>"`; line
+ * The text of a sender's line `n`: `"<nick> <n>"`, padded with a space and
+ * "€" (3 bytes in UTF-8, unescaped in JSON) to `chars` code units when
+ * longer, so the largest lines a node accepts can be sent.
+ *
+ * @param nick Sender's nick.
+ * @param n Line number.
+ * @param chars Length to pad to; 0 for no padding.
+ * @returns The text.
+ */
+export function chaosLine(nick: string, n: number, chars = 0): string {
+  const head = `${nick} ${n}`;
+  return chars > head.length + 1 ? `${head} ${"€".repeat(chars - head.length - 1)}` : head;
+}
+
+/**
+ * One sender. Line `n` has text {@linkcode chaosLine} and cid `"<nick>-<n>"`; line
  * `n + 1` is sent only after line `n` is acknowledged (stop-and-wait), so the
  * guarantee under test is: the acknowledged lines of a sender appear in every
  * node's room log in sending order. When the connection ends (its node was
@@ -41,6 +58,7 @@ export class ChaosSender {
   readonly #intervalMs: number;
   readonly #ackWaitMs: number;
   readonly #maxLines: number;
+  readonly #lineChars: number;
   #node: number;
   #giveUpAt = Number.POSITIVE_INFINITY;
   #client: RawClient | undefined;
@@ -61,7 +79,12 @@ export class ChaosSender {
     home: number,
     options: ChaosSenderOptions = {},
   ) {
-    const { perSecond = 5, ackWaitMs = 20_000, maxLines = Number.POSITIVE_INFINITY } = options;
+    const {
+      perSecond = 5,
+      ackWaitMs = 20_000,
+      maxLines = Number.POSITIVE_INFINITY,
+      lineChars = 0,
+    } = options;
     this.#nick = nick;
     this.#room = room;
     this.#ports = ports;
@@ -69,6 +92,7 @@ export class ChaosSender {
     this.#intervalMs = 1000 / perSecond;
     this.#ackWaitMs = ackWaitMs;
     this.#maxLines = maxLines;
+    this.#lineChars = lineChars;
   }
 
   /** Sender's nick. */
@@ -106,7 +130,7 @@ export class ChaosSender {
     for (let seq = 0; this.#running && seq < this.#maxLines; seq++) {
       const cid = `${this.#nick}-${seq}`;
       this.sent++;
-      await this.#deliver(cid, `${this.#nick} ${seq}`);
+      await this.#deliver(cid, chaosLine(this.#nick, seq, this.#lineChars));
       next = Math.max(Date.now(), next + this.#intervalMs);
       await new Promise((r) => setTimeout(r, next - Date.now()));
     }

@@ -4,11 +4,16 @@
  * kill -9 then restart, SIGSTOP then SIGCONT, mesh links cut then healed.
  * At the end every node's room logs are compared with what was acknowledged.
  *
+ * The `large-events` variant ({@linkcode LARGE_EVENTS_SCENARIO}) sends the
+ * longest lines a node accepts while a node is down, so that its catch-up
+ * is megabytes and takes several mesh frames.
+ *
  * @module
  */
 import { RawClient } from "../helpers/raw_client.ts";
 import { startCluster, type TestCluster } from "../helpers/cluster.ts";
-import { ChaosSender } from "./chaos_sender.ts";
+import { chaosLine, ChaosSender } from "./chaos_sender.ts";
+import { MAX_TEXT_LENGTH } from "../../core/protocol.ts";
 import { seededRandom } from "../../node/memory_network.ts";
 
 /** A kind of fault. */
@@ -37,6 +42,14 @@ export interface ChaosOptions {
   calmMs?: number;
   /** Longest wait for the cluster to converge after a fault or at the end (ms). @default 30000 */
   convergeWaitMs?: number;
+  /** How long each fault lasts, drawn between these (ms). @default [2000, 4000] */
+  faultMs?: readonly [number, number];
+  /** Pad every line to this many UTF-16 code units (see `chaosLine`). @default 0 */
+  lineChars?: number;
+  /** Lines per room at most, all senders together (`/history` shows 500). @default 450 */
+  roomLines?: number;
+  /** Extra flags for every node. @default none */
+  clusterArgs?: string[];
   /** Progress lines. @default nothing */
   log?: (line: string) => void;
 }
@@ -50,12 +63,16 @@ export interface FaultRecord {
   durationMs: number;
   /** Time from the end of the fault until every node held every line acknowledged by then (ms). */
   catchUpMs: number;
+  /** Lines acknowledged while the fault lasted (what a killed node has to catch up, at least). */
+  ackedDuring: number;
 }
 
 /** The outcome of a chaos run. */
 export interface ChaosReport {
   seed: number;
   faults: FaultRecord[];
+  /** UTF-8 bytes of one line's text (all lines are about this long). */
+  lineBytes: number;
   /** Lines handed to a node (at least once). */
   sent: number;
   /** Distinct lines acknowledged. */
@@ -94,9 +111,27 @@ interface LogLine {
 }
 
 const SECRET = "chaos-cluster-secret-0123456789";
-/** Lines per room at most, below the 500 that `/history` shows. */
-const ROOM_LINES = 450;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * The `large-events` variant: lines of {@linkcode MAX_TEXT_LENGTH} "€"
+ * (12 KB each as JSON, the longest text line a node takes under its default
+ * 16 KiB line limit), a node killed for 6 to 8 s at a time while they flow,
+ * so the restarted node has megabytes to catch up in several frames.
+ */
+export const LARGE_EVENTS_SCENARIO: Readonly<ChaosOptions> = {
+  faults: ["kill", "kill"],
+  faultMs: [6000, 8000],
+  sendersPerNode: 2,
+  rooms: 3,
+  perSecond: 6,
+  calmMs: 2000,
+  lineChars: MAX_TEXT_LENGTH,
+  // Each room's `/history` is one frame of up to 200 × 12 KB.
+  roomLines: 200,
+  // A probe reads a whole room at once; a sender sends more than 1 MiB a minute.
+  clusterArgs: ["--max-queue", String(32 << 20), "--max-bytes-per-conn", "0"],
+};
 
 /**
  * Runs the scenario and checks the outcome; never throws for a failed check
@@ -115,6 +150,10 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport>
     faultBudgetMs = 60_000,
     calmMs = 2000,
     convergeWaitMs = 30_000,
+    faultMs = [2000, 4000],
+    lineChars = 0,
+    roomLines = 450,
+    clusterArgs = [],
     log = () => {},
   } = options;
   const random = seededRandom(seed);
@@ -122,7 +161,7 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport>
   const between = (lo: number, hi: number) => lo + Math.floor(random() * (hi - lo));
   const plan = options.faults ?? faultPlan(faultCount, random);
   const began = Date.now();
-  const cluster = await startCluster({ secret: SECRET });
+  const cluster = await startCluster({ secret: SECRET, args: clusterArgs });
   const senders: ChaosSender[] = [];
   try {
     const size = cluster.nodes.length;
@@ -130,14 +169,15 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport>
     await waitAlive(cluster, 15_000);
     const roomNames = Array.from({ length: rooms }, (_, r) => `chaos${r}`);
     const count = sendersPerNode * size;
-    // `/history` shows 500 lines: a room's senders stop at 450 lines in all.
-    const maxLines = Math.floor(ROOM_LINES / Math.ceil(count / rooms));
+    // `/history` shows 500 lines: a room's senders stop at `roomLines` in all.
+    const maxLines = Math.floor(roomLines / Math.ceil(count / rooms));
     for (let k = 0; k < count; k++) {
       const node = k % size;
       senders.push(
         new ChaosSender(`s${k}n${node + 1}`, roomNames[k % rooms]!, ports, node, {
           perSecond,
           maxLines,
+          lineChars,
         }),
       );
     }
@@ -154,15 +194,20 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport>
         break;
       }
       const node = pick(size);
-      const durationMs = between(2000, 4000);
+      const durationMs = between(faultMs[0], faultMs[1]);
       log(`${kind} n${node + 1} for ${durationMs} ms`);
+      const ackedBefore = allAcked(senders).size;
       await inject(cluster, kind, node, durationMs);
       const healed = Date.now();
       const ackedNow = allAcked(senders);
+      const ackedDuring = ackedNow.size - ackedBefore;
       const catchUp = await convergence(ports, roomNames, ackedNow, convergeWaitMs, false);
       const catchUpMs = catchUp.ok ? Date.now() - healed : Number.POSITIVE_INFINITY;
-      log(`  every node holds the ${ackedNow.size} lines acked so far after ${catchUpMs} ms`);
-      faults.push({ kind, node, durationMs, catchUpMs });
+      log(
+        `  ${ackedDuring} lines acked during the fault; every node holds the ${ackedNow.size} ` +
+          `lines acked so far after ${catchUpMs} ms`,
+      );
+      faults.push({ kind, node, durationMs, catchUpMs, ackedDuring });
       await sleep(between(1000, 2000));
     }
     await sleep(calmMs);
@@ -172,10 +217,11 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport>
     const final = await convergence(ports, roomNames, acked, convergeWaitMs, true);
     const finalConvergeMs = final.ok ? Date.now() - stopped : Number.POSITIVE_INFINITY;
     log(`final convergence ${final.ok ? `after ${finalConvergeMs} ms` : "not reached"}`);
-    const report = check(senders, final.logs, acked);
+    const report = check(senders, final.logs, acked, lineChars);
     return {
       seed,
       faults,
+      lineBytes: new TextEncoder().encode(chaosLine(senders[0]!.nick, 0, lineChars)).length,
       ...report,
       refused: senders.reduce((n, s) => n + s.refused.size, 0),
       failovers: senders.reduce((n, s) => n + s.failovers, 0),
@@ -230,6 +276,8 @@ export function formatReport(report: ChaosReport): string {
   const rows: [string, string][] = [
     ["seed", String(report.seed)],
     ["faults", report.faults.map((f) => `${f.kind}:n${f.node + 1}`).join(" ")],
+    ["line bytes", String(report.lineBytes)],
+    ["largest backlog of a fault", backlog(report)],
     ["sent", String(report.sent)],
     ["acked", String(report.acked)],
     ["delivered", String(report.delivered)],
@@ -246,6 +294,14 @@ export function formatReport(report: ChaosReport): string {
   ];
   const width = Math.max(...rows.map(([k]) => k.length));
   return rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join("\n");
+}
+
+/** The most lines acknowledged during one fault, and their size. */
+function backlog(report: ChaosReport): string {
+  const lines = Math.max(0, ...report.faults.map((f) => f.ackedDuring));
+  const bytes = lines * report.lineBytes;
+  const size = bytes >= 1e6 ? `${(bytes / 1e6).toFixed(2)} MB` : `${(bytes / 1e3).toFixed(1)} kB`;
+  return `${lines} lines, ${size}`;
 }
 
 /** `count` faults, every kind at least once when count ≥ 3, shuffled. */
@@ -371,6 +427,7 @@ function check(
   senders: ChaosSender[],
   logs: Map<string, LogLine[]>[],
   acked: Map<string, string>,
+  lineChars: number,
 ): Pick<
   ChaosReport,
   "sent" | "acked" | "delivered" | "lost" | "duplicates" | "orderViolations" | "mismatched"
@@ -406,7 +463,7 @@ function check(
         continue;
       }
       const [nick, seq] = [cid.slice(0, cid.lastIndexOf("-")), cid.slice(cid.lastIndexOf("-") + 1)];
-      if (line.from !== nick || line.text !== `${nick} ${seq}`) mismatched++;
+      if (line.from !== nick || line.text !== chaosLine(nick, Number(seq), lineChars)) mismatched++;
     }
     duplicates = Math.max(duplicates, nodeDuplicates);
     orderViolations = Math.max(orderViolations, nodeOrder);

@@ -23,7 +23,18 @@ import {
 import { concatBytes } from "../../core/bytes.ts";
 
 const FRAME_ERROR_CODES = new Set(["line_too_long", "bad_utf8", "bad_json"]);
-const FRAME_FIELDS = new Set(["t", "v", "user", "room", "text", "sealed", "kind", "cid", "line"]);
+const FRAME_FIELDS = new Set([
+  "t",
+  "v",
+  "user",
+  "room",
+  "history",
+  "text",
+  "sealed",
+  "kind",
+  "cid",
+  "line",
+]);
 const PROTOCOL_CODES = new Set(["bad_frame", "unknown_type", "text_too_long", "bad_envelope"]);
 
 /** A line as compared across chunkings: the value, or the error's code and offset. */
@@ -58,7 +69,9 @@ export function checkClientFrame(value: unknown): void {
   assert.ok(["hello", "say", "cmd", "ping"].includes(frame.t));
   for (const key of Object.keys(frame)) assert.ok(FRAME_FIELDS.has(key), `extra field ${key}`);
   for (const [key, field] of Object.entries(frame)) {
-    if (key !== "v") assert.equal(typeof field, "string", key);
+    if (key === "history") {
+      assert.ok(typeof field === "number" && Number.isInteger(field) && field >= 0, key);
+    } else if (key !== "v") assert.equal(typeof field, "string", key);
   }
   if (frame.t === "say") assert.ok(frame.text.length <= MAX_TEXT_LENGTH);
   if (frame.t === "cmd") assert.ok(frame.line.length <= MAX_TEXT_LENGTH);

@@ -62,6 +62,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
     return startNodeProcess({
       id: spec.id,
       ssh,
+      secret,
       args: [
         "--data",
         spec.dataDir,
@@ -69,8 +70,6 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
         String(spec.meshPort),
         "--peers",
         peers,
-        "--cluster-secret",
-        secret,
         "--test-partition-file",
         spec.partitionFile,
         "--burst",

@@ -33,6 +33,17 @@ export interface StartNodeOptions {
    * @default false (SSH off)
    */
   ssh?: boolean | number;
+  /**
+   * Cluster secret, handed to the node in `MESHCHAT_CLUSTER_SECRET` (never on
+   * its command line, where every local account could read it); `""` gives
+   * the node no secret. A `--cluster-secret VALUE` pair in `args` (which the
+   * node refuses) is taken out and used here instead, so older callers keep
+   * working.
+   * @default a random secret (the mesh stays off unless `args` asks for it)
+   */
+  secret?: string;
+  /** Extra environment variables of the node process. @default none */
+  env?: Record<string, string>;
 }
 
 /**
@@ -56,7 +67,10 @@ export function freePort(): number {
  * @throws {Error} When the node exits or does not listen in time (with its log).
  */
 export async function startNodeProcess(options: StartNodeOptions = {}): Promise<NodeProcess> {
-  const { id = "t1", args = [], startTimeoutMs = 20_000, ssh = false } = options;
+  const { id = "t1", startTimeoutMs = 20_000, ssh = false, env = {} } = options;
+  const { args, secret = options.secret ?? crypto.randomUUID() } = takeSecretFlag(
+    options.args ?? [],
+  );
   const sshPort = ssh === false ? 0 : ssh === true ? freePort() : ssh;
   // Unless a test says otherwise: a fresh data directory (removed at exit) and no mesh.
   const scratch = args.includes("--data")
@@ -84,6 +98,7 @@ export async function startNodeProcess(options: StartNodeOptions = {}): Promise<
       ...defaults,
       ...args,
     ],
+    env: { MESHCHAT_CLUSTER_SECRET: secret, ...env },
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
@@ -140,4 +155,24 @@ export async function startNodeProcess(options: StartNodeOptions = {}): Promise<
       return await exited;
     },
   };
+}
+
+/**
+ * Takes `--cluster-secret VALUE` (or `--cluster-secret=VALUE`) out of a
+ * node's arguments: the node refuses the flag, so the helper passes the
+ * value in the environment instead.
+ *
+ * @param args Node flags.
+ * @returns The other flags, and the secret when one was there.
+ */
+function takeSecretFlag(args: readonly string[]): { args: string[]; secret?: string } {
+  const rest: string[] = [];
+  let secret: string | undefined;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    const match = /^--?cluster-secret(?:=(.*))?$/s.exec(arg);
+    if (match === null) rest.push(arg);
+    else secret = match[1] ?? args[++i] ?? "";
+  }
+  return secret === undefined ? { args: rest } : { args: rest, secret };
 }

@@ -1,0 +1,69 @@
+/**
+ * Presence on real nodes: one person cannot poison a node's presence table
+ * for its peers (and with it nick uniqueness across the cluster).
+ */
+import assert from "node:assert/strict";
+import { startCluster, type TestCluster } from "./helpers/cluster.ts";
+import { type Frame, RawClient } from "./helpers/raw_client.ts";
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls until the node's /nodes lists `count` alive members (a failing test stops by itself). */
+async function formed(port: number, count: number): Promise<void> {
+  for (let attempt = 0; attempt < 150; attempt++) {
+    const probe = await RawClient.join(port, `v${crypto.randomUUID().slice(0, 6)}`);
+    await probe.send({ t: "cmd", line: "/nodes" });
+    const info = await probe.next((f) => f.t === "info" && f.cmd === "nodes");
+    probe.close();
+    const states = (info.data as { state: string }[]).map((m) => m.state);
+    if (states.filter((s) => s === "alive").length === count) return;
+    await sleep(200);
+  }
+  throw new Error(`The cluster did not form ${count} alive members`);
+}
+
+/** Sends `/join` for each room in one go and returns each answer (joined or error), in order. */
+async function joinAll(client: RawClient, rooms: readonly string[]): Promise<Frame[]> {
+  await client.sendRaw(
+    rooms.map((room) => JSON.stringify({ t: "cmd", line: `/join ${room}` }) + "\n").join(""),
+  );
+  const answers: Frame[] = [];
+  for (const _ of rooms) {
+    answers.push(await client.next((f) => f.t === "joined" || f.t === "error"));
+  }
+  return answers;
+}
+
+async function withCluster(size: number, fn: (cluster: TestCluster) => Promise<void>) {
+  const cluster = await startCluster({ size });
+  try {
+    await formed(cluster.nodes[0]!.process.port, size);
+    await fn(cluster);
+  } finally {
+    await cluster.close();
+  }
+}
+
+Deno.test("a client joining 257 rooms on n1 cannot make n2 welcome a second bob", async () => {
+  await withCluster(2, async (cluster) => {
+    const [n1, n2] = cluster.nodes.map((n) => n.process.port) as [number, number];
+    const mallory = await RawClient.join(n1, "mallory");
+    const rooms = Array.from({ length: 256 }, (_, i) => `spam-${i}`);
+    const answers = await joinAll(mallory, rooms); // lobby + 256 = 257 rooms asked for
+    const bob = await RawClient.join(n1, "bob");
+    // A second bob on n2 is refused at hello, or renamed once n1's table arrives.
+    const second = await RawClient.connect(n2);
+    await second.send({ t: "hello", v: 1, user: "bob" });
+    const verdict = await second.error("nick_taken");
+    assert.match(String(verdict.message), /bob/i);
+    assert.ok(!bob.frames.some((f) => f.t === "nick"), "the first bob keeps his nick");
+    // The attack itself is refused past the per-session cap, with a way out.
+    const refused = answers.filter((f) => f.t === "error");
+    assert.equal(answers.filter((f) => f.t === "joined").length, 63, "lobby + 63 = 64 rooms");
+    assert.equal(refused.length, 256 - 63);
+    assert.ok(refused.every((f) => f.code === "too_many_rooms"));
+    assert.match(String(refused[0]!.message), /64 rooms/);
+    assert.match(String(refused[0]!.message), /\/leave/);
+    for (const client of [mallory, bob, second]) client.close();
+  });
+});
