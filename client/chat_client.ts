@@ -32,6 +32,7 @@ import { PROTOCOL_VERSION } from "../core/protocol.ts";
 import { ChatView, type ViewLine } from "./chat_view.ts";
 import { ConnectError, NodeConnection } from "./node_connection.ts";
 import { isNodeCommand } from "./node_commands.ts";
+import { PREFERENCE_HELP, type Preferences } from "./preferences.ts";
 import { type Opening, SealedRooms } from "./sealed_rooms.ts";
 
 /** Options of {@linkcode ChatClient.start}. */
@@ -63,6 +64,22 @@ export interface ChatClientOptions {
   sealed?: SealedRooms;
   /** Clock for the send time sealed in each envelope. @default Date.now */
   now?: () => number;
+  /**
+   * Messages of history asked for on joining a room (0 to 500, 0 for none),
+   * in the welcome and every later join.
+   *
+   * @default {the node's default}
+   */
+  history?: number;
+  /**
+   * The client's display commands (`/theme`, `/timestamp`, `/tz`, `/ignore`)
+   * and the ignore list they keep.
+   *
+   * @default {none: those lines go to the node}
+   */
+  preferences?: Preferences;
+  /** How long to look for another node after losing one (ms). @default 30000 */
+  reconnectWindowMs?: number;
 }
 
 /** How long a rate-limited line waits before it is sent again (ms). */
@@ -72,7 +89,7 @@ const RATE_RETRY_MS = 300;
 const KEEPALIVE_MS = 60_000;
 
 /** How long the client keeps trying to reach another node after losing one (ms). */
-const FAILOVER_WINDOW_MS = 30_000;
+const RECONNECT_WINDOW_MS = 30_000;
 
 /** Ids of messages already shown, so a failover's welcome history is not shown twice. */
 const SEEN_IDS = 10_000;
@@ -128,6 +145,9 @@ export class ChatClient {
   #throttleTimer: ReturnType<typeof setTimeout> | undefined;
   readonly #keepalive: ReturnType<typeof setInterval>;
   #quitRequested = false;
+  /** False between losing a node and being welcomed by the next. */
+  #connected = true;
+  #ended: string | undefined;
 
   private constructor(
     conn: NodeConnection,
@@ -167,7 +187,7 @@ export class ChatClient {
         continue;
       }
       const frames = conn.frames();
-      await conn.send({ t: "hello", v: PROTOCOL_VERSION, user: options.user, room: options.room });
+      await conn.send(helloFrame(options.user, options.room, options.history));
       const first = await frames.next();
       if (first.done) {
         conn.close();
@@ -197,6 +217,11 @@ export class ChatClient {
    */
   get closed(): Promise<string> {
     return this.#closed;
+  }
+
+  /** Why the connection ended, once it has (what {@linkcode ChatClient.closed} gives). */
+  get ended(): string | undefined {
+    return this.#ended;
   }
 
   /** Lines sent but not yet acknowledged. */
@@ -311,10 +336,17 @@ export class ChatClient {
       case "/help":
       case "/h":
         this.#command(line).then(() => {
-          this.#notice(CLIENT_HELP);
+          this.#notice([...CLIENT_HELP, ...(this.#options.preferences ? PREFERENCE_HELP : [])]);
           done();
         });
         return;
+    }
+    const shown = this.#options.preferences?.run(line, this.#nick);
+    if (shown !== undefined) {
+      this.#display = this.#display.then(() => this.#options.print(shown));
+      this.#options.onState?.();
+      done();
+      return;
     }
     if (this.#sealed.isSealed(this.#current) && !isNodeCommand(word)) {
       // The node would get this line in plain text; it is most likely a slip.
@@ -482,6 +514,9 @@ export class ChatClient {
     const cid = `${this.#cidPrefix}-${this.#nextCid++}`;
     const entry: Pending = { frame: { ...frame, cid }, done };
     this.#pending.set(cid, entry);
+    if (!this.#connected && frame.t === "say") {
+      this.#notice(`Not connected: ${describeLine(entry.frame)} waits to be resent`, true);
+    }
     // While earlier lines wait out the rate limit, later ones queue behind them: order is kept.
     if (this.#throttled.length > 0) this.#throttled.push(cid);
     else this.#resend(cid);
@@ -524,24 +559,39 @@ export class ChatClient {
   }
 
   async #pump(frames: AsyncGenerator<ServerFrame>): Promise<string> {
+    let ending: string | undefined;
     while (true) {
       for await (const frame of frames) this.#accept(frame);
       this.#conn.close();
       if (this.#quitRequested || this.#byeReason === "quit" || this.#expelled) break;
+      const lost = this.#conn.address;
+      const reason = this.#byeReason;
       const next = await this.#failover();
-      if (next === undefined) break;
+      if (next === undefined) {
+        const unsent = this.unacked;
+        ending = `connection to ${lost} lost${reason ? ` (${reason})` : ""}: ` +
+          `no node answered within ${Math.round(this.#reconnectWindow / 1000)} s` +
+          (unsent > 0 ? `; ${countLines(unsent)} not sent` : "");
+        break;
+      }
       frames = next;
     }
     clearInterval(this.#keepalive);
     this.#options.onEnd?.();
     await this.#display;
-    return this.#byeReason ?? `connection to ${this.#conn.address} lost`;
+    this.#ended = ending ?? this.#byeReason ?? `connection to ${this.#conn.address} lost`;
+    return this.#ended;
+  }
+
+  get #reconnectWindow(): number {
+    return this.#options.reconnectWindowMs ?? RECONNECT_WINDOW_MS;
   }
 
   /**
    * Finds another node after the connection ended: the next servers of the
    * list in turn (the same one when there is only one), with backoff, for
-   * up to {@linkcode FAILOVER_WINDOW_MS}.
+   * up to {@linkcode RECONNECT_WINDOW_MS}. It says what happened, where it
+   * tries, and which lines wait to be resent.
    *
    * @returns The new connection's frames, or undefined when none answered.
    */
@@ -551,14 +601,29 @@ export class ChatClient {
     const start = Math.max(0, servers.indexOf(lost));
     const rooms = [...this.#rooms];
     const current = this.#current;
-    this.#notice(`${this.#byeReason ?? `connection to ${lost} lost`}: reconnecting…`, true);
-    const deadline = Date.now() + FAILOVER_WINDOW_MS;
+    this.#connected = false;
+    const others = servers.length > 1 ? servers.join(", ") : lost;
+    const waiting = [...this.#pending.values()].filter((entry) => entry.frame.t === "say");
+    this.#notice([
+      `Connection to ${lost} lost${this.#byeReason ? `: ${this.#byeReason}` : ""}`,
+      `Reconnecting to ${others} for up to ${Math.round(this.#reconnectWindow / 1000)} s…`,
+      ...(waiting.length === 0 ? [] : [
+        `${countLines(waiting.length)} waiting to be resent:`,
+        ...waiting.map((entry) => `  ${describeLine(entry.frame)}`),
+      ]),
+    ], true);
+    const deadline = Date.now() + this.#reconnectWindow;
     for (let round = 0; Date.now() < deadline; round++) {
       for (let k = 1; k <= servers.length; k++) {
         const server = servers[(start + k) % servers.length]!;
         const frames = await this.#hello(server, current || this.#options.room);
         if (frames === undefined) continue;
-        this.#notice(`Reconnected to ${server}`);
+        this.#connected = true;
+        const resend = [...this.#pending.values()].filter((entry) => entry.frame.t === "say");
+        this.#notice(
+          `Reconnected to ${server}` +
+            (resend.length > 0 ? `; resending ${countLines(resend.length)}` : ""),
+        );
         for (const room of rooms) if (room !== this.#current) this.#command(`/join ${room}`);
         if (current && current !== this.#current) this.#command(`/join ${current}`);
         // Same line ids: the cluster acknowledges what it already has, once.
@@ -583,7 +648,7 @@ export class ChatClient {
       return undefined;
     }
     const frames = conn.frames();
-    await conn.send({ t: "hello", v: PROTOCOL_VERSION, user: this.#nick, room }).catch(() => {});
+    await conn.send(helloFrame(this.#nick, room, this.#options.history)).catch(() => {});
     const timer = setTimeout(() => conn.close(), 5000);
     const first = await frames.next();
     clearTimeout(timer);
@@ -635,6 +700,8 @@ export class ChatClient {
         this.#byeReason = frame.reason;
         // Kicked or banned by an operator: reconnecting elsewhere would dodge it.
         if (frame.expelled === true) this.#expelled = true;
+        // A node going away: the reconnect notice says so, in order, once.
+        else if (!this.#quitRequested && frame.reason !== "quit") return;
         break;
       case "msg":
         this.#options.onNick?.(frame.from);
@@ -723,12 +790,15 @@ export class ChatClient {
       if (this.#seen.size > SEEN_IDS) this.#seen.delete(this.#seen.values().next().value!);
       return true;
     };
+    const shown = (msg: MsgFrame) => !this.#options.preferences?.isIgnored(msg.from);
     switch (frame.t) {
       case "msg":
-        return fresh(frame) ? frame : undefined;
+        return fresh(frame) && shown(frame) ? frame : undefined;
       case "welcome":
       case "joined":
-        return { ...frame, history: frame.history.filter(fresh) };
+        return { ...frame, history: frame.history.filter(fresh).filter(shown) };
+      case "history":
+        return { ...frame, history: frame.history.filter(shown) };
       default:
         return frame;
     }
@@ -749,6 +819,31 @@ export class ChatClient {
     this.#throttleNext(cid);
     entry.done(error);
   }
+}
+
+/** The hello frame, with `history` only when asked for. */
+function helloFrame(user: string, room: string, history: number | undefined) {
+  return {
+    t: "hello",
+    v: PROTOCOL_VERSION,
+    user,
+    room,
+    ...(history === undefined ? {} : { history }),
+  };
+}
+
+/** `1 line`, `3 lines`. */
+function countLines(count: number): string {
+  return `${count} line${count === 1 ? "" : "s"}`;
+}
+
+/** A `say` frame waiting to be sent, as the person would recognise it: `#lobby "hi"`. */
+function describeLine(frame: Record<string, unknown>): string {
+  const room = typeof frame.room === "string" ? `#${frame.room} ` : "";
+  if (typeof frame.sealed === "string") return `${room}(sealed message)`;
+  const text = typeof frame.text === "string" ? frame.text : "";
+  // JSON quoting shows control characters as escapes, never raw.
+  return `${room}${JSON.stringify(text.length > 60 ? `${text.slice(0, 59)}…` : text)}`;
 }
 
 /** The sealed events a frame carries. */

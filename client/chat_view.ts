@@ -9,6 +9,7 @@ import { clockTime, formatMsg, paintNick } from "../core/chat_format.ts";
 import type { MsgFrame, ServerFrame } from "../core/protocol.ts";
 import { sanitizeText } from "../core/text_sanitizer.ts";
 import type { Opening } from "./sealed_rooms.ts";
+import { isTimeZone } from "./settings.ts";
 
 /** What sealed events in a frame opened to, by event. */
 export type Openings = ReadonlyMap<MsgFrame, Opening>;
@@ -19,6 +20,8 @@ export interface ChatViewOptions {
   color?: boolean;
   /** `HH:MM` prefixes. @default true */
   timestamps?: boolean;
+  /** IANA time zone of the `HH:MM` prefixes. @default {the system's} */
+  timeZone?: string;
 }
 
 /** One thing to print, and whether it is an error (stderr in line mode). */
@@ -29,16 +32,48 @@ export interface ViewLine {
 
 /** Turns frames into lines and tracks nick and current room. */
 export class ChatView {
-  readonly #color: boolean;
-  readonly #timestamps: boolean;
+  /** ANSI colours in what is shown from now on (`/theme`). */
+  color: boolean;
+  /** `HH:MM` before each line shown from now on (`/timestamp`). */
+  timestamps: boolean;
+  #timeZone: string | undefined;
   #nick = "";
   #room = "";
   #node = "";
 
   /** @param options Colours and timestamps. */
   constructor(options: ChatViewOptions = {}) {
-    this.#color = options.color ?? true;
-    this.#timestamps = options.timestamps ?? true;
+    this.color = options.color ?? true;
+    this.timestamps = options.timestamps ?? true;
+    this.setTimeZone(options.timeZone);
+  }
+
+  /** The time zone of the `HH:MM` prefixes. */
+  get timeZone(): string {
+    return this.#timeZone ?? new Intl.DateTimeFormat().resolvedOptions().timeZone;
+  }
+
+  /**
+   * Changes the time zone of the `HH:MM` prefixes (`/tz`).
+   *
+   * @param zone An IANA name such as `Europe/Paris`; undefined for the system's.
+   * @throws {RangeError} When the runtime does not know the zone.
+   */
+  setTimeZone(zone: string | undefined): void {
+    if (zone !== undefined && !isTimeZone(zone)) {
+      throw new RangeError(`Cannot set the time zone: "${zone}" is not a known time zone`);
+    }
+    this.#timeZone = zone;
+  }
+
+  /**
+   * `HH:MM` of a time in this view's time zone.
+   *
+   * @param time Milliseconds since the epoch.
+   * @returns The clock time.
+   */
+  clock(time: number): string {
+    return clockTime(time, this.#timeZone);
   }
 
   /** Own nick, once welcomed. */
@@ -115,9 +150,10 @@ export class ChatView {
    */
   format(frame: MsgFrame, text?: string): string {
     return formatMsg(frame, {
-      color: this.#color,
-      timestamps: this.#timestamps,
+      color: this.color,
+      timestamps: this.timestamps,
       currentRoom: this.#room,
+      ...(this.#timeZone === undefined ? {} : { timeZone: this.#timeZone }),
       ...(text === undefined ? {} : { text }),
     });
   }
@@ -135,7 +171,7 @@ export class ChatView {
    */
   formatSealed(frame: MsgFrame, opening: Opening): string {
     const time = opening.ok ? opening.sentAt : frame.time;
-    const stamp = this.#timestamps ? `${this.#dim(clockTime(time))} ` : "";
+    const stamp = this.timestamps ? `${this.#dim(this.clock(time))} ` : "";
     const room = sanitizeText(frame.room);
     const tag = room !== "" && room !== this.#room ? `${this.#dim(`#${room}`)} ` : "";
     if (!opening.ok) {
@@ -146,7 +182,7 @@ export class ChatView {
       );
     }
     const mark = opening.trust === "changed" ? "!" : opening.verified ? "✓" : "";
-    const from = paintNick(frame.from, this.#color) + (mark ? this.#dim(mark) : "");
+    const from = paintNick(frame.from, this.color) + (mark ? this.#dim(mark) : "");
     const text = sanitizeText(opening.text);
     const body = frame.kind === "action" ? `* ${from} ${text}` : `<${from}> ${text}`;
     const warning = opening.trust === "changed"
@@ -168,7 +204,7 @@ export class ChatView {
   }
 
   #dim(text: string): string {
-    return this.#color ? `\x1b[2m${text}\x1b[22m` : text;
+    return this.color ? `\x1b[2m${text}\x1b[22m` : text;
   }
 
   #topic(room: string, topic: string, sealed: boolean): ViewLine[] {

@@ -32,6 +32,11 @@ export async function runLineMode(client: ChatClient): Promise<number> {
     return 1;
   }
   const unacked = await client.settle();
+  // The node went away and none answered: that, not the count, is the news.
+  if (client.ended !== undefined && client.ended !== "quit") {
+    console.error(`meshchat: ${client.ended}`);
+    return 1;
+  }
   await client.quit();
   if (unacked > 0) {
     console.error(`meshchat: ${unacked} messages were not acknowledged`);

@@ -10,13 +10,18 @@
  * to the `-key-file` if one is given, and env access to `MESHCHAT_ROOM_KEY`
  * if that is used (never asked for: without it the variable is ignored).
  * The key derivation Worker loads from no file, so `/seal` never needs a
- * permission prompt (which raw mode could not answer). The `client`
- * permission set in deno.json grants all but the key file.
+ * permission prompt (which raw mode could not answer). Saved settings
+ * (`/theme`, `/timestamp`, `/tz`, `/ignore`) need env access to `HOME` and
+ * `XDG_CONFIG_HOME` and read and write access to the settings directory: an
+ * interactive client asks before the terminal goes raw; without them the
+ * settings last for the session only. The `client` permission set in
+ * deno.json grants all but the key file and the settings directory.
  *
  * @module
  */
 import { type FlagSpec, formatHelp, parseFlags, UsageError } from "../core/cli_flags.ts";
 import { SenderIdentity, SignerPins } from "../core/crypto/mod.ts";
+import { MAX_HELLO_HISTORY } from "../core/protocol.ts";
 import { ChatClient } from "./chat_client.ts";
 import { ChatView, type ViewLine } from "./chat_view.ts";
 import { runLineMode } from "./line_mode.ts";
@@ -30,8 +35,10 @@ import {
   readKeyFile,
   ROOM_KEY_ENV,
 } from "./passphrase.ts";
+import { Preferences } from "./preferences.ts";
 import { SealedRooms } from "./sealed_rooms.ts";
-import { TerminalScreen } from "./terminal_mode.ts";
+import { SettingsFile } from "./settings.ts";
+import { processTerminal, type TerminalIo, TerminalScreen } from "./terminal_mode.ts";
 
 const CLIENT_FLAGS = {
   server: {
@@ -53,6 +60,19 @@ const CLIENT_FLAGS = {
     help: "show HH:MM before each line (--no-timestamps)",
   },
   color: { type: "boolean", default: true, help: "colours (off with --no-color or NO_COLOR)" },
+  reconnect: {
+    type: "number",
+    default: 30,
+    arg: "SECONDS",
+    help: "how long to look for another node after losing one before giving up",
+  },
+  history: {
+    type: "string",
+    default: "",
+    arg: "N",
+    help: "messages of history shown on joining a room, 0 to 500 (0: none, for bots); " +
+      "the node's default when not given",
+  },
   "key-file": {
     type: "string",
     default: "",
@@ -68,12 +88,45 @@ const HELP = formatHelp(
     "Without a terminal on stdin it runs in line mode: each input line is sent,",
     "each event is printed as one plain line, and it exits after the last ack.",
     "In the chat, type /help for commands; /seal ROOM seals a room end to end.",
+    "/theme, /timestamp, /tz and /ignore are saved in $XDG_CONFIG_HOME/meshchat/settings.json",
+    "(~/.config/meshchat/settings.json); they need --allow-env=HOME,XDG_CONFIG_HOME and",
+    "read and write access to that directory, which an interactive client asks for.",
     `Sealed rooms ask for their passphrase; line mode takes it from -key-file FILE`,
     `or ${ROOM_KEY_ENV} (reading FILE needs --allow-read=FILE).`,
   ],
 );
 
-async function main(args: readonly string[]): Promise<number> {
+/** Options of {@linkcode runClient}. */
+export interface RunClientOptions {
+  /**
+   * Run interactively on this terminal.
+   *
+   * @default {the process's terminal when stdin and stdout are one; else line mode}
+   */
+  terminal?: TerminalIo;
+  /**
+   * Where the settings file is.
+   *
+   * @default {`$XDG_CONFIG_HOME/meshchat`, else `~/.config/meshchat`}
+   */
+  settingsDirectory?: string;
+}
+
+/**
+ * Runs the client as its command line says, until the person quits or the
+ * node is gone.
+ *
+ * @param args The command line (without the program name).
+ * @param options The terminal and settings directory (tests give their own).
+ * @returns The exit code.
+ * @throws {UsageError} For a mistake on the command line.
+ * @throws {ConnectError} When no node lets the client in.
+ * @throws {KeyFileError} When the key file cannot be read.
+ */
+export async function runClient(
+  args: readonly string[],
+  options: RunClientOptions = {},
+): Promise<number> {
   const flags = parseFlags(CLIENT_FLAGS, args);
   if (flags.help) {
     console.log(HELP);
@@ -85,14 +138,33 @@ async function main(args: readonly string[]): Promise<number> {
   if (flags.user === "") {
     throw new UsageError("Missing -user NICK: choose a nick, e.g. -user alice");
   }
+  const history = parseHistory(flags.history);
+  if (!(flags.reconnect >= 0 && flags.reconnect <= 3600)) {
+    throw new UsageError(
+      `Invalid value for --reconnect: ${flags.reconnect} is not a number of seconds from 0 to 3600`,
+    );
+  }
   const servers = flags.server.split(",").map((s) => s.trim()).filter((s) => s !== "");
-  const interactive = Deno.stdin.isTerminal() && Deno.stdout.isTerminal();
+  const terminal = options.terminal ??
+    (Deno.stdin.isTerminal() && Deno.stdout.isTerminal() ? processTerminal : undefined);
+  const interactive = terminal !== undefined;
   const color = flags.color && !Deno.noColor && interactive;
   const keyFile = flags["key-file"];
   const fixed = keyFile !== "" ? await readKeyFile(keyFile) : passphraseFromEnv();
   const view = new ChatView({ color, timestamps: flags.timestamps });
-  const screen = interactive
-    ? new TerminalScreen(view, color, (room) => sealed.status(room))
+  const saved = SettingsFile.open({
+    ...(options.settingsDirectory === undefined ? {} : { directory: options.settingsDirectory }),
+  });
+  if (saved.warning !== undefined) console.error(`meshchat: ${saved.warning}`);
+  const preferences = new Preferences(view, {
+    settings: saved.settings,
+    save: (chosen) => saved.file.save(chosen),
+    colorAvailable: color,
+  });
+  // A flag given on the command line wins over what was saved, for this run.
+  if (args.some((arg) => /^--?(no-)?timestamps(=|$)/.test(arg))) view.timestamps = flags.timestamps;
+  const screen = terminal
+    ? new TerminalScreen(view, (room) => sealed.status(room), terminal)
     : undefined;
   const print = screen ? (lines: ViewLine[]) => screen.print(lines) : (lines: ViewLine[]) => {
     for (const line of lines) (line.error ? console.error : console.log)(line.text);
@@ -138,6 +210,9 @@ async function main(args: readonly string[]): Promise<number> {
     view,
     print,
     sealed,
+    preferences,
+    reconnectWindowMs: flags.reconnect * 1000,
+    ...(history === undefined ? {} : { history }),
     ...(screen
       ? {
         onState: () => screen.refreshPrompt(),
@@ -149,9 +224,21 @@ async function main(args: readonly string[]): Promise<number> {
   return screen ? await screen.run(client) : await runLineMode(client);
 }
 
+/** `-history N`: undefined when not given. */
+function parseHistory(value: string): number | undefined {
+  if (value === "") return undefined;
+  const count = Number(value);
+  if (!/^\d+$/.test(value.trim()) || count > MAX_HELLO_HISTORY) {
+    throw new UsageError(
+      `Invalid value for --history: "${value}" is not a number from 0 to ${MAX_HELLO_HISTORY}`,
+    );
+  }
+  return count;
+}
+
 if (import.meta.main) {
   try {
-    Deno.exit(await main(Deno.args));
+    Deno.exit(await runClient(Deno.args));
   } catch (error) {
     if (
       error instanceof UsageError || error instanceof ConnectError || error instanceof KeyFileError

@@ -30,12 +30,65 @@ interface SecretPrompt {
 /** How long a lone ESC waits for the rest of a key sequence (ms). */
 const ESCAPE_WAIT_MS = 50;
 
+/** Lines kept for redrawing the screen after a resize. */
+const REPAINT_LINES = 200;
+
+/**
+ * The terminal the screen runs on. The default is the process's own
+ * (`Deno.stdin`, `Deno.stdout`, `SIGWINCH`); a test passes a virtual one.
+ */
+export interface TerminalIo {
+  /** Reads typed bytes; null at end of input. */
+  read(buffer: Uint8Array): Promise<number | null>;
+  /** Writes all of `bytes`. */
+  write(bytes: Uint8Array): void;
+  /** Raw mode on or off. */
+  setRaw(raw: boolean): void;
+  /** The window size. */
+  size(): { columns: number; rows: number };
+  /**
+   * Calls `listener` after every change of the window size.
+   *
+   * @returns Stops calling it.
+   */
+  onResize(listener: () => void): () => void;
+}
+
+/** The process's terminal. */
+export const processTerminal: TerminalIo = {
+  read: (buffer) => Deno.stdin.read(buffer),
+  write(bytes) {
+    let offset = 0;
+    while (offset < bytes.length) offset += Deno.stdout.writeSync(bytes.subarray(offset));
+  },
+  setRaw: (raw) => Deno.stdin.setRaw(raw, { cbreak: false }),
+  size() {
+    try {
+      // A terminal without a size (some pseudo-terminals) reports 0.
+      const { columns, rows } = Deno.consoleSize();
+      return { columns: columns || 80, rows: rows || 24 };
+    } catch {
+      return { columns: 80, rows: 24 };
+    }
+  },
+  onResize(listener) {
+    try {
+      Deno.addSignalListener("SIGWINCH", listener);
+    } catch {
+      return () => {}; // no SIGWINCH on this platform: the size stays
+    }
+    return () => Deno.removeSignalListener("SIGWINCH", listener);
+  },
+};
+
 /** The interactive screen: owns the terminal while the client runs. */
 export class TerminalScreen {
   readonly #editor: LineEditor;
   readonly #view: ChatView;
-  readonly #color: boolean;
+  readonly #io: TerminalIo;
   readonly #encoder = new TextEncoder();
+  /** The newest lines printed, oldest first, for a repaint after a resize. */
+  #recent: string[] = [];
   readonly #nicks = new Set<string>();
   readonly #roomStatus: (room: string) => RoomStatus;
   #secret: SecretPrompt | undefined;
@@ -43,17 +96,17 @@ export class TerminalScreen {
   #cancelled = false;
 
   /**
-   * @param view Supplies nick and room for the prompt.
-   * @param color Colour the prompt.
+   * @param view Supplies nick, room and theme (`view.color`) for the prompt.
    * @param roomStatus Whether a room is sealed (a lock in the prompt).
+   * @param io The terminal. @default processTerminal
    */
   constructor(
     view: ChatView,
-    color: boolean,
     roomStatus: (room: string) => RoomStatus = () => "plain",
+    io: TerminalIo = processTerminal,
   ) {
     this.#view = view;
-    this.#color = color;
+    this.#io = io;
     this.#roomStatus = roomStatus;
     this.#editor = new LineEditor({
       prompt: "> ",
@@ -62,7 +115,11 @@ export class TerminalScreen {
         return [...this.#nicks].filter((nick) => nick.toLowerCase().startsWith(lower));
       },
     });
-    this.#editor.setWidth(terminalWidth());
+    this.#editor.setWidth(io.size().columns);
+  }
+
+  get #color(): boolean {
+    return this.#view.color;
   }
 
   /**
@@ -75,6 +132,10 @@ export class TerminalScreen {
     const text = lines.map((line) =>
       line.error && this.#color ? `\x1b[31m${line.text}\x1b[39m` : line.text
     );
+    this.#recent.push(...text);
+    if (this.#recent.length > REPAINT_LINES) {
+      this.#recent.splice(0, this.#recent.length - REPAINT_LINES);
+    }
     if (this.#secret !== undefined) {
       this.#write(`\r\x1b[J${text.join("\r\n")}\r\n${this.#secret.label}`);
       return;
@@ -148,17 +209,9 @@ export class TerminalScreen {
    * @returns The exit code.
    */
   async run(client: ChatClient): Promise<number> {
-    Deno.stdin.setRaw(true, { cbreak: false });
+    this.#io.setRaw(true);
     this.#write(ENABLE_BRACKETED_PASTE);
-    const onResize = () => {
-      this.#editor.setWidth(terminalWidth());
-      if (this.#secret === undefined) this.#write(this.#editor.render());
-    };
-    try {
-      Deno.addSignalListener("SIGWINCH", onResize);
-    } catch {
-      // no SIGWINCH on this platform: keep the initial width
-    }
+    const stopResize = this.#io.onResize(() => this.#resized());
     this.refreshPrompt();
     try {
       const outcome = await Promise.race([this.#readKeys(client), client.closed]);
@@ -166,15 +219,26 @@ export class TerminalScreen {
       this.print([{ text: outcome, error: true }]);
       return 1;
     } finally {
-      try {
-        Deno.removeSignalListener("SIGWINCH", onResize);
-      } catch {
-        // never added
-      }
+      stopResize();
       this.cancelSecrets();
       this.#write(this.#editor.clear() + DISABLE_BRACKETED_PASTE);
-      Deno.stdin.setRaw(false);
+      this.#io.setRaw(false);
     }
+  }
+
+  /**
+   * After a change of the window size, redraws the screen from the lines
+   * last printed: the terminal may have left stale copies of the input
+   * line, reflowed or cut, which no relative redraw can find.
+   */
+  #resized(): void {
+    const { columns, rows } = this.#io.size();
+    this.#editor.setWidth(columns);
+    if (this.#secret !== undefined) {
+      this.#write(`\r\x1b[J${this.#secret.label}`);
+      return;
+    }
+    this.#write(this.#editor.repaint(this.#recent, rows));
   }
 
   async #readKeys(client: ChatClient): Promise<string> {
@@ -218,7 +282,7 @@ export class TerminalScreen {
       return false;
     };
     while (true) {
-      const n = await Deno.stdin.read(buffer);
+      const n = await this.#io.read(buffer);
       if (n === null) {
         await client.quit();
         return "local-quit";
@@ -280,16 +344,6 @@ export class TerminalScreen {
 
   #write(text: string): void {
     if (text === "") return;
-    const bytes = this.#encoder.encode(text);
-    let offset = 0;
-    while (offset < bytes.length) offset += Deno.stdout.writeSync(bytes.subarray(offset));
-  }
-}
-
-function terminalWidth(): number {
-  try {
-    return Deno.consoleSize().columns;
-  } catch {
-    return 80;
+    this.#io.write(this.#encoder.encode(text));
   }
 }

@@ -19,6 +19,8 @@ export interface FormatOptions {
   currentRoom?: string;
   /** Text to show instead of `frame.text` (an opened sealed message). */
   text?: string;
+  /** IANA time zone of the timestamps (already validated). @default the runtime's local zone */
+  timeZone?: string;
 }
 
 /** Readable 256-colour palette entries (no dark blues on black, no greys). */
@@ -97,13 +99,43 @@ function dim(text: string, color: boolean): string {
   return color ? `\x1b[2m${text}\x1b[22m` : text;
 }
 
+/** Clock formatters per time zone; few zones are in use at once, so a small bound. */
+const clocks = new Map<string, Intl.DateTimeFormat>();
+const MAX_CLOCKS = 64;
+
+function clockOf(timeZone: string): Intl.DateTimeFormat {
+  let clock = clocks.get(timeZone);
+  if (clock === undefined) {
+    clock = new Intl.DateTimeFormat("en-GB", {
+      timeZone,
+      hour: "2-digit",
+      minute: "2-digit",
+      hourCycle: "h23",
+    });
+    if (clocks.size >= MAX_CLOCKS) clocks.delete(clocks.keys().next().value!);
+    clocks.set(timeZone, clock);
+  }
+  return clock;
+}
+
 /**
- * `HH:MM` in local time.
+ * `HH:MM` in local time, or in a given time zone.
  *
  * @param time Milliseconds since the epoch.
+ * @param timeZone IANA time zone name (validated by the caller). @default the runtime's local zone
  * @returns The clock time.
+ * @throws {RangeError} When `timeZone` is not a time zone.
  */
-export function clockTime(time: number): string {
+export function clockTime(time: number, timeZone?: string): string {
+  if (timeZone !== undefined) {
+    let hour = "00";
+    let minute = "00";
+    for (const part of clockOf(timeZone).formatToParts(time)) {
+      if (part.type === "hour") hour = part.value;
+      else if (part.type === "minute") minute = part.value;
+    }
+    return `${hour}:${minute}`;
+  }
   const date = new Date(time);
   return `${String(date.getHours()).padStart(2, "0")}:${
     String(date.getMinutes()).padStart(2, "0")
@@ -146,7 +178,7 @@ export function formatMsg(frame: MsgFrame, options: FormatOptions = {}): string 
     options.text ??
       (frame.sealed === undefined ? frame.text : `[sealed message from ${frame.from}]`),
   );
-  const stamp = timestamps ? `${dim(clockTime(frame.time), color)} ` : "";
+  const stamp = timestamps ? `${dim(clockTime(frame.time, options.timeZone), color)} ` : "";
   const tag = room !== "" && room !== currentRoom ? `${dim(`#${room}`, color)} ` : "";
   let body: string;
   switch (frame.kind) {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { countOf, formatMsg } from "./chat_format.ts";
+import { clockTime, countOf, formatMsg } from "./chat_format.ts";
 import type { MsgFrame } from "./protocol.ts";
 
 function leave(text: string): MsgFrame {
@@ -25,4 +25,26 @@ Deno.test("countOf() uses the singular for one and the plural otherwise", () => 
   assert.equal(countOf(2, "ban"), "2 bans");
   assert.equal(countOf(1, "person", "people"), "1 person");
   assert.equal(countOf(5, "person", "people"), "5 people");
+});
+
+Deno.test("formatMsg() shows the time in the reader's time zone", () => {
+  // 2026-01-15 12:34 UTC: 21:34 in Tokyo, 13:34 in Paris (winter).
+  const frame: MsgFrame = {
+    t: "msg",
+    id: "n1:1",
+    time: Date.UTC(2026, 0, 15, 12, 34),
+    room: "lobby",
+    kind: "message",
+    from: "bob",
+    text: "hi",
+  };
+  assert.equal(
+    formatMsg(frame, { color: false, currentRoom: "lobby", timeZone: "Asia/Tokyo" }),
+    "21:34 <bob> hi",
+  );
+  assert.equal(
+    formatMsg(frame, { color: false, currentRoom: "lobby", timeZone: "Europe/Paris" }),
+    "13:34 <bob> hi",
+  );
+  assert.equal(clockTime(Date.UTC(2026, 0, 15, 0, 5), "UTC"), "00:05");
 });

@@ -112,6 +112,12 @@ export type ServerFrame =
     /** The room's seal parameters when it is sealed (end-to-end encrypted). */
     readonly sealed?: SealParams;
     readonly history: readonly MsgFrame[];
+    /**
+     * True when this history reaches back to the oldest event the node still
+     * holds for the room and older ones were evicted (history budget or log
+     * capacity): older history is gone from this node. Absent otherwise.
+     */
+    readonly olderGone?: boolean;
     /** The cluster's message of the day, when one is set. */
     readonly motd?: string;
   }
@@ -122,6 +128,12 @@ export type ServerFrame =
     /** The room's seal parameters when it is sealed (end-to-end encrypted). */
     readonly sealed?: SealParams;
     readonly history: readonly MsgFrame[];
+    /**
+     * True when this history (as in `welcome`) reaches back to the oldest event the node still
+     * holds for the room and older ones were evicted (history budget or log
+     * capacity): older history is gone from this node. Absent otherwise.
+     */
+    readonly olderGone?: boolean;
   }
   /**
    * A room the session is in was sealed (or its seal changed, when a
@@ -133,6 +145,8 @@ export type ServerFrame =
     readonly t: "history";
     readonly room: string;
     readonly history: readonly MsgFrame[];
+    /** As in `welcome`: older history of the room is gone from this node. */
+    readonly olderGone?: boolean;
   }
   /** `current` is the room plain lines now go to (`""` when none). */
   | { readonly t: "left"; readonly room: string; readonly current: string }

@@ -31,6 +31,7 @@ const INITIAL_SLOTS = 16;
  * | push()                  | O(1)         | O(n)       |
  * | insertSorted()          | O(1)         | O(n)       |
  * | at()                    | O(1)         | O(1)       |
+ * | shift()                 | O(1)         | O(1)       |
  * | latest(k)               | O(k)         | O(k)       |
  * | from(position)          | O(1) + O(k)  | O(1) + O(k)|
  * | clear()                 | O(n)         | O(n)       |
@@ -185,6 +186,23 @@ export class RingBuffer<T> {
     }
     this.#slots[(this.#head + index) & this.#mask] = item;
     this.#length++;
+    return evicted;
+  }
+
+  /**
+   * Evicts the oldest item before the buffer is full (to hold a memory
+   * budget shared with other buffers). It counts as evicted: positions stay
+   * monotonic and {@linkcode RingBuffer.firstPosition} grows by one.
+   *
+   * @returns The evicted item, or `undefined` when the buffer is empty.
+   */
+  shift(): T | undefined {
+    if (this.#length === 0) return undefined;
+    const evicted = this.#get(0);
+    this.#slots[this.#head] = undefined;
+    this.#head = (this.#head + 1) & this.#mask;
+    this.#length--;
+    this.#evicted++;
     return evicted;
   }
 

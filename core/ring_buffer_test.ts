@@ -320,3 +320,17 @@ Deno.test("RingBuffer.insertSorted() keeps any insertion order sorted", () => {
     { numRuns: 500 },
   );
 });
+
+Deno.test("RingBuffer.shift() evicts the oldest item and keeps positions monotonic", () => {
+  const buffer = new RingBuffer<number>(8);
+  assert.equal(buffer.shift(), undefined);
+  for (let i = 1; i <= 5; i++) buffer.push(i);
+  assert.equal(buffer.shift(), 1);
+  assert.equal(buffer.shift(), 2);
+  assert.deepEqual(buffer.toArray(), [3, 4, 5]);
+  assert.equal(buffer.firstPosition, 2);
+  assert.equal(buffer.nextPosition, 5);
+  for (let i = 6; i <= 12; i++) buffer.push(i);
+  assert.deepEqual(buffer.toArray(), [5, 6, 7, 8, 9, 10, 11, 12]);
+  assert.deepEqual([...buffer.from(9)], [10, 11, 12]);
+});

@@ -8,6 +8,7 @@
 import { CommandTable, unescapeSlash, UnknownCommandError } from "../core/command_table.ts";
 import type { ChatEvent } from "../core/event.ts";
 import type { Hub, Session } from "./hub.ts";
+import { olderGoneLine } from "./room.ts";
 import { ProtocolError, toMsgFrame } from "../core/protocol.ts";
 import { nickKey } from "../core/names.ts";
 import { quoteText, sanitizeText } from "../core/text_sanitizer.ts";
@@ -15,6 +16,8 @@ import { countOf } from "../core/chat_format.ts";
 import { cleanVisibleText, MAX_REASON_LENGTH } from "../core/event_rules.ts";
 import { type BanTarget, formatUntil, normalizeHost, parseDuration } from "./moderation.ts";
 import { budgetOf, fitHistory, frameLength, itemsThatFit } from "./reply_budget.ts";
+import { formatStats, gatherStats } from "./stats.ts";
+import { MAX_IGNORED, validTimeZone } from "./user_settings.ts";
 
 /** What a command runs with. */
 export interface CommandContext {
@@ -323,15 +326,19 @@ commands
       const room = ctx.hub.roomOf(ctx.session, ctx.room);
       const recent = room.recent(count + skip);
       const page = recent.slice(0, Math.max(0, recent.length - skip)).map(toMsgFrame);
+      const olderGone = room.reachesGone(recent.length, count + skip);
       // The newest that fit the reader's queue: one frame bigger than it drops the reader.
       const frame = fitHistory(
         ctx.session.sink,
-        { t: "history", room: room.name, history: page },
+        { t: "history", room: room.name, history: page, ...(olderGone ? { olderGone } : {}) },
         NOTE_RESERVE,
       );
       ctx.session.sink.send(frame);
       const shown = frame.history.length;
-      if (shown === page.length) return;
+      if (shown === page.length) {
+        if (olderGone) ctx.reply("history", [olderGoneLine(room.name)], { olderGone });
+        return;
+      }
       const older = `/history ${page.length - shown} ${skip + shown}`;
       ctx.reply("history", [
         `Only the newest ${shown} of ${countOf(page.length, "message")} fit in one reply; ` +
@@ -441,6 +448,31 @@ commands
     },
   })
   .register({
+    name: "tz",
+    aliases: ["timezone"],
+    args: "[ZONE|-]",
+    help: "show times in a time zone, e.g. /tz Europe/Paris; /tz - for the default (SSH sessions)",
+    run(ctx, args) {
+      const choice = firstWord(args)[0];
+      if (choice === "-") {
+        ctx.session.prefs.delete("tz");
+      } else if (choice !== "") {
+        const zone = validTimeZone(choice);
+        if (zone === undefined) {
+          throw new ProtocolError(
+            "bad_args",
+            `Unknown time zone ${quoteText(choice, 40)}: use a name like Europe/Paris or UTC`,
+          );
+        }
+        ctx.session.prefs.set("tz", zone);
+      }
+      const tz = ctx.session.prefs.get("tz");
+      ctx.reply("tz", [`Time zone: ${tz ?? "default (your SSH client's TZ, else the node's)"}`], {
+        tz: tz ?? null,
+      });
+    },
+  })
+  .register({
     name: "seal",
     args: "PARAMS",
     help: "seal the room end to end (the terminal client's /seal sends this)",
@@ -467,7 +499,7 @@ commands
   .register({
     name: "ignore",
     args: "[NICK]",
-    help: "stop seeing someone's messages (this session only); no NICK lists them",
+    help: "stop seeing someone's messages (kept for an SSH key, on this node); no NICK lists them",
     run(ctx, args) {
       const nick = firstWord(args)[0];
       if (nick !== "") {
@@ -476,6 +508,12 @@ commands
         }
         if (!/^[A-Za-z0-9._-]{1,16}$/.test(nick)) {
           throw new ProtocolError("bad_args", `Invalid nick ${quoteText(nick, 32)}`);
+        }
+        if (ctx.session.ignored.size >= MAX_IGNORED && !ctx.session.ignored.has(nickKey(nick))) {
+          throw new ProtocolError(
+            "bad_args",
+            `Cannot ignore ${nick}: you ignore ${MAX_IGNORED} people already; /unignore someone first`,
+          );
         }
         ctx.session.ignored.add(nickKey(nick));
         ctx.reply("ignore", [`Ignoring ${nick}: /unignore ${nick} to see them again`], {
@@ -611,6 +649,15 @@ commands
       ctx.reply("unban", [`Unbanned ${describeTarget(target)}`], {
         target: { [target.type]: target.value },
       });
+    },
+  })
+  .register({
+    name: "stats",
+    opOnly: true,
+    help: "show this node's retained events, history bytes, rooms, sessions and snapshot backlog",
+    run(ctx) {
+      const stats = gatherStats(ctx.hub);
+      ctx.reply("stats", formatStats(stats, ctx.hub.now()), stats);
     },
   })
   .register({

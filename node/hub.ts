@@ -38,7 +38,10 @@ import {
   RemotePresence,
   winsNickRace,
 } from "./presence.ts";
-import { Room } from "./room.ts";
+import { olderGoneLine, Room } from "./room.ts";
+import { HistoryBudget } from "./history_budget.ts";
+import type { StorageView } from "./stats.ts";
+import { type NodeChange, nodePresenceNotices } from "./node_presence_notice.ts";
 import { fitHistory } from "./reply_budget.ts";
 import { type SealParams, validateSealParams } from "../core/crypto/room_params.ts";
 import { EnvelopeSyntaxError, readEnvelopeHeader } from "../core/crypto/envelope.ts";
@@ -158,6 +161,8 @@ export interface ClusterView {
   }[];
   /** Event ranges no reachable peer holds any more. */
   lostRanges(): readonly string[];
+  /** Lost-range records dropped to keep their cap, for `/stats`. */
+  lostRangesDropped?(): number;
 }
 
 /**
@@ -243,7 +248,35 @@ export interface HubOptions {
    * @default 10000
    */
   maxRooms?: number;
+  /**
+   * Bytes of history this node retains across every room and the private
+   * log (`--history-budget`), each event counted as its JSON plus
+   * `EVENT_OVERHEAD_BYTES` (`node/history_budget.ts`). Past it the oldest events node-wide
+   * are evicted first, but every log keeps its last {@linkcode KEPT_PER_ROOM}.
+   * Smaller saves memory and disk; larger keeps more history for `/history`
+   * and for peers catching up.
+   * @default 268435456 (256 MiB)
+   */
+  historyBudgetBytes?: number;
+  /**
+   * How long a room must be quiet (no event) while empty everywhere before
+   * it expires with its history (`--room-ttl`). The default room never
+   * expires. @default 2592000000 (30 days)
+   */
+  roomTtlMs?: number;
 }
+
+/**
+ * Events every room (and the private log) keeps whatever the history budget,
+ * so a quiet room still shows its last lines.
+ */
+export const KEPT_PER_ROOM = 8;
+
+/** The default `historyBudgetBytes`: 256 MiB, for a small VM. */
+export const DEFAULT_HISTORY_BUDGET_BYTES = 256 * 1024 * 1024;
+
+/** The default `roomTtlMs`: 30 days. */
+export const DEFAULT_ROOM_TTL_MS = 30 * 24 * 3600 * 1000;
 
 /** What a client asks for when it says hello. */
 export interface HelloRequest {
@@ -302,6 +335,8 @@ export class Hub {
   readonly versions = new VersionVector();
   /** The cluster, once the mesh is running; undefined for a standalone node. */
   cluster: ClusterView | undefined;
+  /** The snapshot store, once attached; undefined when the node keeps no data. For `/stats`. */
+  storage: StorageView | undefined;
   /** Extra rules for nicks, if any. */
   readonly nickGuard: NickGuard | undefined;
   /** Operators, bans, mutes and the motd, derived from `mod` events. */
@@ -327,6 +362,16 @@ export class Hub {
   readonly #expiryCandidates = new Set<string>();
   readonly #maxRoomsPerSession: number;
   readonly #maxRooms: number;
+  /** Retained history across rooms and the private log (not the moderation log). */
+  readonly #budget: HistoryBudget;
+  readonly #roomTtlMs: number;
+  #lastQuietScan = -Infinity;
+  /**
+   * People of unreachable nodes the local sessions were told had left, per
+   * node, with the rooms they were in: told back when the node's next table
+   * lists them. Cleared when the node restarts or leaves.
+   */
+  readonly #shownGone = new Map<string, Map<string, PresenceEntry>>();
   /** Presence warnings already logged (once per peer until its table is clean again). */
   readonly #presenceWarned = new Set<string>();
   #presenceTrimmed = false;
@@ -357,6 +402,8 @@ export class Hub {
       maxLeadMs = 600_000,
       maxRoomsPerSession = 64,
       maxRooms = 10_000,
+      historyBudgetBytes = DEFAULT_HISTORY_BUDGET_BYTES,
+      roomTtlMs = DEFAULT_ROOM_TTL_MS,
     } = options;
     if (!Number.isInteger(historySize) || historySize < 1) {
       throw new RangeError(`Invalid history size ${historySize}: must be a positive integer`);
@@ -374,6 +421,11 @@ export class Hub {
     }
     this.#maxRoomsPerSession = maxRoomsPerSession;
     this.#maxRooms = maxRooms;
+    this.#budget = new HistoryBudget(historyBudgetBytes);
+    if (!(roomTtlMs > 0)) {
+      throw new RangeError(`Invalid room TTL ${roomTtlMs} ms: must be positive`);
+    }
+    this.#roomTtlMs = roomTtlMs;
     if (rateBurst < 0 || ratePerSecond <= 0) {
       throw new RangeError(
         `Invalid rate limit ${rateBurst} burst at ${ratePerSecond}/s: burst must be >= 0 and rate > 0`,
@@ -406,6 +458,18 @@ export class Hub {
    */
   now(): number {
     return this.#now();
+  }
+
+  /**
+   * Presence entries held: this node's sessions plus the other nodes'
+   * tables. O(remote entries).
+   *
+   * @returns The count.
+   */
+  presenceCount(): number {
+    let count = this.#sessionsByNick.size;
+    for (const _ of this.#remote.entries()) count++;
+    return count;
   }
 
   /** Connected sessions. */
@@ -463,6 +527,9 @@ export class Hub {
     this.#sessionsByNick.set(nickKey(nick), session);
     this.nickGuard?.use(nick, origin.fingerprint);
     const target = this.#room(room);
+    const asked = hello.history ?? this.#welcomeHistory;
+    const history = target.recent(asked);
+    const olderGone = target.reachesGone(history.length, asked);
     sink.send(fitHistory(sink, {
       t: "welcome",
       v: PROTOCOL_VERSION,
@@ -472,9 +539,11 @@ export class Hub {
       rooms: [...this.#rooms.keys()],
       topic: target.topic,
       ...(target.sealed === undefined ? {} : { sealed: target.sealed }),
-      history: target.recent(hello.history ?? this.#welcomeHistory).map(toMsgFrame),
+      history: history.map(toMsgFrame),
+      ...(olderGone ? { olderGone } : {}),
       ...(this.moderation.motd === "" ? {} : { motd: this.moderation.motd }),
     }));
+    if (olderGone) sink.send({ t: "info", cmd: "history", lines: [olderGoneLine(room)] });
     this.#enter(session, target);
     this.#presenceChanged();
     this.#logger.info("session opened", {
@@ -692,13 +761,18 @@ export class Hub {
     }
     this.#makeSpaceFor(name);
     const room = this.#room(name);
+    const asked = session.joinHistory ?? this.#welcomeHistory;
+    const history = room.recent(asked);
+    const olderGone = room.reachesGone(history.length, asked);
     session.sink.send(fitHistory(session.sink, {
       t: "joined",
       room: name,
       topic: room.topic,
       ...(room.sealed === undefined ? {} : { sealed: room.sealed }),
-      history: room.recent(session.joinHistory ?? this.#welcomeHistory).map(toMsgFrame),
+      history: history.map(toMsgFrame),
+      ...(olderGone ? { olderGone } : {}),
     }));
+    if (olderGone) this.#notice(session, "history", olderGoneLine(name));
     if (!session.rooms.has(name)) {
       this.#enter(session, room);
       this.#presenceChanged();
@@ -905,6 +979,7 @@ export class Hub {
     this.versions.add(event.origin, event.seq);
     const { evicted, mod } = this.#store(event);
     for (const listener of this.#listenersOfEvents) listener(event, evicted);
+    this.#holdBudget();
     if (event.kind === "seal") this.#announceSeal(event);
     if (event.kind === "mod") {
       if (mod !== undefined) this.#enforce(event, mod);
@@ -932,7 +1007,10 @@ export class Hub {
    */
   restore(events: Iterable<ChatEvent>): void {
     for (const event of events) {
-      if (this.versions.add(event.origin, event.seq)) this.#store(event);
+      if (this.versions.add(event.origin, event.seq)) {
+        this.#store(event);
+        this.#holdBudget(); // per event: a restore never holds more than the budget
+      }
     }
     // Once every seal is in: an operator's unseal voids the seals before it.
     for (const room of this.#rooms.values()) {
@@ -1078,6 +1156,7 @@ export class Hub {
     }
     const vacated = this.#remote.replace(node, entries);
     for (const room of vacated) this.#expireIfIdle(room);
+    this.#tellBack(node, entries);
     for (const entry of entries) {
       const local = this.#sessionsByNick.get(nickKey(entry.nick));
       if (
@@ -1098,13 +1177,55 @@ export class Hub {
   }
 
   /**
-   * Forgets the presence of a node that died, left or restarted.
+   * Forgets the presence of a node that died, left or restarted. For a node
+   * found unreachable or restarted, the local sessions that shared a room
+   * with its people are told they left (a notice, not a replicated event:
+   * nobody left on their own); when an unreachable node returns with them,
+   * its next table tells they are back.
    *
    * @param node Node id.
+   * @param change Why, when the people should be told: `unreachable` (dead
+   *   or cut off) or `restarted`; absent for a node that left on its own.
    */
-  dropRemotePresence(node: string): void {
+  dropRemotePresence(node: string, change?: "unreachable" | "restarted"): void {
+    const people: PresenceEntry[] = [];
+    if (change !== undefined) {
+      for (const remote of this.#remote.entries()) {
+        if (remote.node === node) people.push(remote.entry);
+      }
+    }
     // Not expired at once: a node wrongly thought dead sends its table again.
     for (const room of this.#remote.drop(node)) this.#expiryCandidates.add(room);
+    this.#shownGone.delete(node);
+    if (people.length === 0 || change === undefined) return;
+    if (change === "unreachable") {
+      this.#shownGone.set(node, new Map(people.map((p) => [nickKey(p.nick), p])));
+    }
+    this.#tellNode(node, people, change);
+  }
+
+  /** Tells local sessions about people of a node who are back after it was unreachable. */
+  #tellBack(node: string, entries: readonly PresenceEntry[]): void {
+    const gone = this.#shownGone.get(node);
+    if (gone === undefined) return;
+    this.#shownGone.delete(node);
+    const back: PresenceEntry[] = [];
+    for (const entry of entries) {
+      const before = gone.get(nickKey(entry.nick));
+      if (before === undefined) continue;
+      // Back where they were: a room joined since then shows its own join.
+      const was = new Set(before.rooms);
+      const rooms = entry.rooms.filter((room) => was.has(room));
+      if (rooms.length > 0) back.push({ ...entry, rooms });
+    }
+    this.#tellNode(node, back, "reachable");
+  }
+
+  #tellNode(node: string, people: readonly PresenceEntry[], change: NodeChange): void {
+    const notices = nodePresenceNotices(this.#sessionsByNick.values(), people, node, change);
+    for (const [session, lines] of notices) {
+      session.sink.send({ t: "info", cmd: "presence", lines, data: { node, change } });
+    }
   }
 
   /**
@@ -1131,8 +1252,9 @@ export class Hub {
 
   /**
    * Listens to events no longer retained because their room expired (empty
-   * and never spoken in): like an eviction, without a new event. Snapshots
-   * listen here so an expired room leaves the file too.
+   * and never spoken in, or quiet for the room TTL) or the history budget
+   * evicted them: like an eviction, without a new event. Snapshots listen
+   * here so such events leave the file too.
    *
    * @param listener Called once per event of the expired room.
    * @returns A function that removes the listener.
@@ -1151,6 +1273,27 @@ export class Hub {
    */
   event(origin: string, seq: number): ChatEvent | undefined {
     return this.#byId.get(`${origin}:${seq}`);
+  }
+
+  /**
+   * Bytes of history retained, as the history budget counts them (rooms and
+   * the private log; the moderation log has its own cap).
+   */
+  get historyBytes(): number {
+    return this.#budget.retainedBytes;
+  }
+
+  /**
+   * Expires every room that is empty everywhere and quiet for the room TTL
+   * (or never spoken in), with its history. The node calls this now and
+   * then; the hub keeps no timers.
+   *
+   * @returns How many rooms expired.
+   */
+  expireQuietRooms(): number {
+    const before = this.#rooms.size;
+    for (const name of [...this.#rooms.keys()]) this.#expireIfIdle(name);
+    return before - this.#rooms.size;
   }
 
   /** Every retained event, room by room (unordered across rooms). */
@@ -1172,6 +1315,8 @@ export class Hub {
       evicted = this.#modLog.insertSorted(event, compareEvents);
       try {
         mod = this.moderation.apply(event);
+        // Expired and lifted bans and mutes are forgotten (amortised: when the state doubled).
+        this.moderation.purgeExpired(this.#now());
         if (!mod.authorised) {
           this.#logger.warn("moderation event ignored: its issuer was no operator then", {
             id: `${event.origin}:${event.seq}`,
@@ -1191,7 +1336,35 @@ export class Hub {
       if (!room.spokenIn && !this.#occupied(room.name)) this.#expiryCandidates.add(room.name);
     }
     this.#index(event, evicted);
+    if (event.kind !== "mod") {
+      if (evicted !== event) this.#budget.add(event);
+      if (evicted !== undefined) this.#budget.remove(evicted);
+    }
     return mod === undefined ? { evicted } : { evicted, mod };
+  }
+
+  /**
+   * Evicts the oldest events node-wide while the history budget is spent.
+   * A log down to its last {@linkcode KEPT_PER_ROOM} keeps them (the budget
+   * parks its oldest); such a room may be quiet enough to expire instead.
+   */
+  #holdBudget(): void {
+    const budget = this.#budget;
+    for (let old = budget.oldestOver(); old !== undefined; old = budget.oldestOver()) {
+      const room = old.kind === "private" ? undefined : this.#rooms.get(old.room);
+      const log = room === undefined ? this.#privateLog : room.log;
+      // Behind a parked event of its log (the log is at its floor): parked too.
+      if (log.length <= KEPT_PER_ROOM || log.at(0) !== old) {
+        budget.park(old);
+        if (room !== undefined) this.#expireIfIdle(room.name);
+        continue;
+      }
+      if (room === undefined) log.shift();
+      else room.evictOldest();
+      budget.remove(old);
+      this.#index(old, old);
+      for (const listener of this.#forgetListeners) listener(old);
+    }
   }
 
   #index(event: ChatEvent, evicted: ChatEvent | undefined): void {
@@ -1231,13 +1404,15 @@ export class Hub {
   }
 
   /**
-   * Drops a room that is empty everywhere and was never spoken in, with its
-   * log (only presence history), like an eviction. The default room stays.
+   * Drops a room that is empty everywhere and was never spoken in (its log
+   * holds only presence history) or had no event for the room TTL, with its
+   * log, like an eviction. The default room stays.
    */
   #expireIfIdle(name: string): void {
     const room = this.#rooms.get(name);
     if (
-      room === undefined || room.spokenIn || name === DEFAULT_ROOM || this.#occupied(name)
+      room === undefined || (room.spokenIn && !this.#quiet(room)) || name === DEFAULT_ROOM ||
+      this.#occupied(name)
     ) {
       return;
     }
@@ -1245,6 +1420,7 @@ export class Hub {
     this.#expiryCandidates.delete(name);
     for (const event of room.log) {
       this.#index(event, event); // unindexed as an event evicted on arrival is
+      this.#budget.remove(event);
       for (const listener of this.#forgetListeners) listener(event);
     }
   }
@@ -1256,6 +1432,12 @@ export class Hub {
    *
    * @throws {ProtocolError} `rooms_full` when none can expire.
    */
+  /** Whether a room had no event for the room TTL. */
+  #quiet(room: Room): boolean {
+    const newest = room.log.at(-1);
+    return newest === undefined || this.#now() - newest.hlc.wall >= this.#roomTtlMs;
+  }
+
   #makeSpaceFor(name: string): void {
     if (this.#rooms.has(name) || name === DEFAULT_ROOM || this.#rooms.size < this.#maxRooms) {
       return;
@@ -1264,9 +1446,18 @@ export class Hub {
     this.#expiryCandidates.clear();
     for (const other of candidates) this.#expireIfIdle(other);
     if (this.#rooms.size < this.#maxRooms) return;
+    // Quiet rooms are found by a full scan: at most once a minute, so a
+    // full node refusing rooms does not scan them all per attempt.
+    if (this.#now() - this.#lastQuietScan >= 60_000) {
+      this.#lastQuietScan = this.#now();
+      this.expireQuietRooms();
+      if (this.#rooms.size < this.#maxRooms) return;
+    }
     throw new ProtocolError(
       "rooms_full",
-      `Cannot create #${name}: this node keeps at most ${this.#maxRooms} rooms and none is idle (empty and never spoken in); join an existing room (/rooms lists them)`,
+      `Cannot create #${name}: this node keeps at most ${this.#maxRooms} rooms and none is idle (empty, and never spoken in or quiet for ${
+        Math.round(this.#roomTtlMs / 86_400_000)
+      } days); join an existing room (/rooms lists them)`,
     );
   }
 

@@ -296,7 +296,8 @@ Deno.test("Hub.restore() drops rooms nobody spoke in", () => {
   const event = (seq: number, room: string, kind: "join" | "message"): ChatEvent => ({
     origin: "n2",
     seq,
-    hlc: { wall: 1000 + seq, counter: 0, node: "n2" },
+    // Recent: a room quiet for the room TTL would expire too.
+    hlc: { wall: hub.now() - 1000 + seq, counter: 0, node: "n2" },
     room,
     kind,
     from: "bob",

@@ -3,15 +3,24 @@
  * their logs prefixed by node id. Ctrl-C stops all three; if this process
  * dies, the nodes see their stdin close and stop too, so nothing is orphaned.
  *
+ * A node that exits (kill -9, a crash) leaves the others running: the runner
+ * says which node and how it ended (exit code or signal, its last log line)
+ * and starts it again after a pause that grows while it keeps dying quickly
+ * ({@linkcode RestartBackoff}); it then catches up from its snapshot and its
+ * peers. A node that exits before listening three times in a row (a port in
+ * use, say) would only repeat the error: the runner stops the cluster and
+ * says why. With `--no-restart` a node that exits stays down, and the runner
+ * prints the command that starts it again.
+ *
  * The nodes share a secret kept in `<data-root>/cluster.secret` (mode 0600,
  * made on the first run): never on a command line, and still there for a
- * node stopped by hand and started again, which the runner prints the
- * command for. A node that fails (exits with an error) stops the cluster.
+ * node started by hand.
  *
  * @module
  */
 import { type FlagSpec, formatHelp, parseFlags, UsageError } from "../core/cli_flags.ts";
 import { loadOrCreateClusterSecretFile } from "./cluster_secret.ts";
+import { RestartBackoff } from "./restart_backoff.ts";
 
 const CLUSTER_FLAGS = {
   nodes: { type: "number", default: 3, arg: "N", help: "how many nodes (1-9)" },
@@ -39,6 +48,11 @@ const CLUSTER_FLAGS = {
     arg: "N",
     help: "add N to every port (to run a second cluster beside the first)",
   },
+  restart: {
+    type: "boolean",
+    default: true,
+    help: "start a node that exits again (--no-restart: leave it down, for experiments)",
+  },
 } as const satisfies FlagSpec;
 
 /** The text of `main.ts cluster --help`. */
@@ -49,20 +63,75 @@ export const CLUSTER_HELP = formatHelp(
     "Node i (1, 2, 3) listens for clients on 8079+i, SSH on 2221+i, mesh on 7945+i,",
     "keeps data in <data-root>/n<i>, and shares the cluster secret in",
     "<data-root>/cluster.secret (mode 0600, made on the first run; MESHCHAT_CLUSTER_SECRET",
-    "overrides it). Ctrl-C stops all of them.",
+    "overrides it). A node that exits is started again after 1 s (up to 10 s while it keeps",
+    "dying quickly); one that fails to start three times in a row stops the cluster.",
+    "Ctrl-C stops all of them.",
   ],
 );
 
 const COLORS = [36, 35, 33, 32, 34, 31, 96, 95, 93];
 
-async function prefixLines(stream: ReadableStream<Uint8Array>, prefix: string): Promise<void> {
+/**
+ * The permissions a node of the cluster runs with: the same as `deno task node`
+ * (deno.json spells them out as flags, since `-P` makes Deno print a warning on every start).
+ */
+export const NODE_PERMISSIONS: readonly string[] = [
+  "--allow-net",
+  "--allow-read=./data",
+  "--allow-write=./data",
+  "--allow-env=MESHCHAT_CLUSTER_SECRET",
+];
+
+// Ctrl-C in a terminal reaches the nodes as well as the runner (one process group); a node that
+// exits this soon after may be shutting down for the same Ctrl-C, so its exit waits for the
+// runner's own signal before it is reported as a crash.
+const SIGNAL_GRACE_MS = 250;
+
+/**
+ * Copies a node's output lines to ours with a prefix and hands each to `onLine`.
+ *
+ * @param stream The node's stdout or stderr.
+ * @param prefix Printed before each line.
+ * @param onLine Called with each line, without the prefix.
+ */
+async function prefixLines(
+  stream: ReadableStream<Uint8Array>,
+  prefix: string,
+  onLine: (line: string) => void,
+): Promise<void> {
   let carry = "";
+  const emit = (line: string) => {
+    console.log(`${prefix} ${line}`);
+    onLine(line);
+  };
   for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
     const lines = (carry + chunk).split("\n");
     carry = lines.pop() ?? "";
-    for (const line of lines) console.log(`${prefix} ${line}`);
+    lines.forEach(emit);
   }
-  if (carry) console.log(`${prefix} ${carry}`);
+  if (carry) emit(carry);
+}
+
+/**
+ * How a process ended, in words: `exit code 1`, `killed by SIGKILL`.
+ *
+ * @param status The exit status.
+ * @returns The words.
+ */
+function describeExit(status: Deno.CommandStatus): string {
+  return status.signal === null ? `exit code ${status.code}` : `killed by ${status.signal}`;
+}
+
+/** One node of the cluster: its command, its current process and how its runs went. */
+interface ClusterNode {
+  readonly id: string;
+  readonly args: readonly string[];
+  readonly backoff: RestartBackoff;
+  child: Deno.ChildProcess | undefined;
+  startedAt: number;
+  listening: boolean;
+  lastLine: string;
+  restartTimer: ReturnType<typeof setTimeout> | undefined;
 }
 
 /**
@@ -70,7 +139,7 @@ async function prefixLines(stream: ReadableStream<Uint8Array>, prefix: string): 
  *
  * @param args Flags after `cluster`.
  * @param env Reads an environment variable.
- * @returns The exit code.
+ * @returns The exit code: 0 after Ctrl-C, 1 when a node could not start.
  * @throws {UsageError} On bad flags.
  */
 export async function runLocalCluster(
@@ -89,6 +158,7 @@ export async function runLocalCluster(
   if (!Number.isInteger(offset) || offset < -2000 || offset > 50000) {
     throw new UsageError(`Invalid --port-offset ${offset}: use a whole number from -2000 to 50000`);
   }
+  const restart = flags.restart;
   const root = flags["data-root"].replace(/\/+$/, "") || ".";
   // The secret reaches the nodes by file or environment, never by flag: ps shows flags to everyone.
   const fromEnv = env("MESHCHAT_CLUSTER_SECRET") ?? "";
@@ -96,42 +166,116 @@ export async function runLocalCluster(
   const created = fromEnv === "" && loadOrCreateClusterSecretFile(secretFile).created;
   const secretFlags = fromEnv === "" ? ["--cluster-secret-file", secretFile] : [];
   const color = !Deno.noColor && Deno.stdout.isTerminal();
-  const children: Deno.ChildProcess[] = [];
-  const commands: string[][] = [];
+  const nodes: ClusterNode[] = [];
   for (let i = 1; i <= flags.nodes; i++) {
     const peers = Array.from({ length: flags.nodes }, (_, j) => `127.0.0.1:${7946 + offset + j}`)
       .filter((_, j) => j !== i - 1);
-    const nodeArgs = [
-      "--id",
-      `n${i}`,
-      "--data",
-      `${flags["data-root"]}/n${i}`,
-      "--host",
-      flags.host,
-      "--port",
-      String(8079 + offset + i),
-      "--ssh-port",
-      String(2221 + offset + i),
-      "--mesh-port",
-      String(7945 + offset + i),
-      ...(peers.length > 0 ? ["--peers", peers.join(",")] : []),
-      "--log-level",
-      flags["log-level"],
-      ...secretFlags,
-    ];
-    commands.push(nodeArgs);
+    nodes.push({
+      id: `n${i}`,
+      args: [
+        "--id",
+        `n${i}`,
+        "--data",
+        `${flags["data-root"]}/n${i}`,
+        "--host",
+        flags.host,
+        "--port",
+        String(8079 + offset + i),
+        "--ssh-port",
+        String(2221 + offset + i),
+        "--mesh-port",
+        String(7945 + offset + i),
+        ...(peers.length > 0 ? ["--peers", peers.join(",")] : []),
+        "--log-level",
+        flags["log-level"],
+        ...secretFlags,
+      ],
+      backoff: new RestartBackoff(),
+      child: undefined,
+      startedAt: 0,
+      listening: false,
+      lastLine: "",
+      restartTimer: undefined,
+    });
+  }
+
+  let stopping = false;
+  const stop = Promise.withResolvers<number>();
+  const finish = (code: number) => {
+    stopping = true;
+    stop.resolve(code);
+  };
+  const start = (node: ClusterNode, index: number) => {
+    node.restartTimer = undefined;
+    if (stopping) return;
+    // stdin stays open and unused: when this process dies, however it dies, the node sees it close.
     const child = new Deno.Command("deno", {
-      args: ["run", "-P=node", "--quiet", "main.ts", "node", ...nodeArgs, "--exit-on-stdin-eof"],
+      args: [
+        "run",
+        ...NODE_PERMISSIONS,
+        "--quiet",
+        "main.ts",
+        "node",
+        ...node.args,
+        "--exit-on-stdin-eof",
+      ],
       env: { MESHCHAT_CLUSTER_SECRET: fromEnv },
       stdin: "piped",
       stdout: "piped",
       stderr: "piped",
     }).spawn();
-    const tag = color ? `\x1b[${COLORS[i - 1]}m[n${i}]\x1b[39m` : `[n${i}]`;
-    prefixLines(child.stdout, tag);
-    prefixLines(child.stderr, tag);
-    children.push(child);
-  }
+    Object.assign(node, { child, startedAt: Date.now(), listening: false, lastLine: "" });
+    const tag = color ? `\x1b[${COLORS[index]}m[${node.id}]\x1b[39m` : `[${node.id}]`;
+    const onLine = (line: string) => {
+      if (line.trim() === "") return;
+      node.lastLine = line.replace(/\x1b\[[0-9;]*m/g, "").trim();
+      if (node.lastLine.includes("listening what=clients")) node.listening = true;
+    };
+    const output = Promise.all([
+      prefixLines(child.stdout, tag, onLine),
+      prefixLines(child.stderr, tag, onLine),
+    ]);
+    child.status.then(async (status) => {
+      await output;
+      await new Promise((r) => setTimeout(r, SIGNAL_GRACE_MS));
+      if (stopping) return;
+      node.child = undefined;
+      onExit(node, index, status);
+    });
+  };
+  const onExit = (node: ClusterNode, index: number, status: Deno.CommandStatus) => {
+    const exited = `meshchat: ${node.id} exited (${describeExit(status)}); its last log line: ${
+      node.lastLine === "" ? "(none)" : `[${node.id}] ${node.lastLine}`
+    }`;
+    if (!restart) {
+      console.log(
+        `${exited}\n` +
+          `  it stays down (--no-restart); the others keep running. Start it again with:\n` +
+          `  deno task node ${node.args.join(" ")}`,
+      );
+      if (nodes.every((n) => n.child === undefined)) finish(0);
+      return;
+    }
+    const delay = node.backoff.next({
+      ranMs: Date.now() - node.startedAt,
+      started: node.listening,
+    });
+    if (delay === undefined) {
+      console.error(
+        `${exited}\n` +
+          `meshchat: ${node.id} failed to start ${node.backoff.failedStarts} times in a row; ` +
+          `stopping the cluster. Fix the cause above and run deno task cluster again.`,
+      );
+      finish(1);
+      return;
+    }
+    console.log(
+      `${exited}\n  restarting it in ${delay / 1000} s; the others keep running ` +
+        `(--no-restart keeps a node down)`,
+    );
+    node.restartTimer = setTimeout(() => start(node, index), delay);
+  };
+  nodes.forEach(start);
   console.log(
     [
       `meshchat: local cluster of ${flags.nodes} nodes`,
@@ -145,61 +289,31 @@ export async function runLocalCluster(
         Array.from({ length: flags.nodes }, (_, j) => `localhost:${8080 + offset + j}`).join(",")
       } -user NAME`,
       `  ssh:             ssh -p ${2222 + offset} NAME@localhost`,
-      `  Ctrl-C stops all nodes.`,
+      restart
+        ? `  a node that exits is started again after a short pause; Ctrl-C stops all nodes.`
+        : `  a node that exits stays down (--no-restart); Ctrl-C stops all nodes.`,
     ].join("\n"),
   );
-  const stop = Promise.withResolvers<void>();
-  let stopping = false;
-  const onSignal = () => {
-    stopping = true;
-    stop.resolve();
-  };
+  const onSignal = () => finish(0);
   Deno.addSignalListener("SIGINT", onSignal);
   Deno.addSignalListener("SIGTERM", onSignal);
-  // A node stopped by hand (a signal, or a clean exit) leaves the others running and can be
-  // started again; a node that fails (an error exit, e.g. a port in use) stops the cluster.
-  const failed = Promise.withResolvers<void>();
-  let running = children.length;
-  const byHand = new Set<Deno.ChildProcess>();
-  children.forEach((child, i) =>
-    child.status.then((status) => {
-      running--;
-      if (stopping) return;
-      if (status.code !== 0 && status.signal === null) failed.resolve();
-      else if (running === 0) stop.resolve();
-      else {
-        byHand.add(child);
-        console.log(
-          `meshchat: n${i + 1} stopped (${
-            status.signal ?? `exit ${status.code}`
-          }); the others keep running. Start it again with:\n  deno task node ${
-            commands[i]!.join(" ")
-          }`,
-        );
-      }
-    })
-  );
-  const first = await Promise.race([
-    stop.promise.then(() => "signal"),
-    failed.promise.then(() => "exit"),
-  ]);
-  stopping = true;
-  for (const child of children) {
+  let code = await stop.promise;
+  for (const node of nodes) clearTimeout(node.restartTimer);
+  const running = nodes.flatMap((node) => node.child ? [node.child] : []);
+  for (const child of running) {
     try {
       child.kill("SIGTERM");
     } catch {
       // already gone
     }
   }
-  const statuses = await Promise.all(children.map((c) => c.status));
+  const statuses = await Promise.all(running.map((child) => child.status));
   Deno.removeSignalListener("SIGINT", onSignal);
   Deno.removeSignalListener("SIGTERM", onSignal);
-  if (first === "exit") {
-    console.error("meshchat: a node exited, so the cluster was stopped");
-    return 1;
+  // A node that was still running must stop cleanly (one that had just been restarted may die of
+  // the signal before it handles it); one already down had its say when it exited.
+  if (!statuses.every((s) => s.success || s.signal === "SIGTERM" || s.signal === "SIGINT")) {
+    code = 1;
   }
-  // Nodes stopped by hand earlier had their say when they stopped.
-  return statuses.every((s, i) => s.success || s.signal === "SIGTERM" || byHand.has(children[i]!))
-    ? 0
-    : 1;
+  return code;
 }

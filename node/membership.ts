@@ -117,6 +117,15 @@ export interface MembershipConfig {
    */
   deadRetentionMs: number;
   /**
+   * How long the earlier boots of a restarted member are remembered, in ms,
+   * so that stale gossip about an earlier run is ignored. Gossip about a run
+   * dies out within seconds (each entry is retransmitted a few times, and
+   * syncs carry current boots only); longer guards against a peer that was
+   * cut off for that long, shorter forgets sooner. At most
+   * {@linkcode MAX_RETIRED_BOOTS} are kept per member whatever their age.
+   */
+  retiredBootRetentionMs: number;
+  /**
    * First reconnect delay after a lost link or a failed dial, in ms; each
    * further failure doubles it. Every delay is jittered to between half and
    * all of its value so nodes do not redial in lockstep.
@@ -161,6 +170,8 @@ export function defaultMembershipConfig(): MembershipConfig {
     suspicionMs: 4000,
     // Dead/left members are remembered (and dead ones redialed) for a minute.
     deadRetentionMs: 60_000,
+    // Earlier runs of a restarted node are recognised as stale for 10 minutes.
+    retiredBootRetentionMs: 600_000,
     // Reconnect after 0.5 s, 1 s, 2 s, … up to 10 s.
     reconnectBaseMs: 500,
     reconnectMaxMs: 10_000,
@@ -205,6 +216,9 @@ export type MembershipMessage =
   | { t: "ping-req"; seq: number; target: string }
   | { t: "ack-req"; seq: number; target: string }
   | { t: "gossip"; gossip: GossipEntry[] };
+
+/** Earlier boots remembered per member, at most (the oldest are forgotten first). */
+export const MAX_RETIRED_BOOTS = 8;
 
 /** Most gossip entries {@linkcode parseMembershipMessage} accepts in one message. */
 export const MAX_GOSSIP_ENTRIES = 256;
@@ -332,8 +346,8 @@ interface MemberRecord {
   state: MemberState;
   since: number;
   connected: boolean;
-  /** Boots of earlier runs: gossip about them is stale. */
-  retiredBoots: Set<string>;
+  /** Boots of earlier runs → when they were retired: gossip about them is stale. */
+  retiredBoots: Map<string, number>;
   suspectDeadline: number;
   nextProbeAt: number;
   probeSeq: number | undefined;
@@ -641,6 +655,11 @@ export class Membership {
         this.#broadcasts.delete(m.id);
         continue;
       }
+      // Oldest first (Map order): stop at the first one still young.
+      for (const [boot, retiredAt] of m.retiredBoots) {
+        if (now - retiredAt < config.retiredBootRetentionMs) break;
+        m.retiredBoots.delete(boot);
+      }
       if (
         (isProbed(m.state) || (m.state === "dead" && m.connected)) &&
         m.probeSeq === undefined && now >= m.nextProbeAt
@@ -837,7 +856,7 @@ export class Membership {
       state,
       since: now,
       connected: false,
-      retiredBoots: new Set(),
+      retiredBoots: new Map(),
       suspectDeadline: now + this.#config.suspicionMs,
       nextProbeAt: now + this.#random() * this.#config.probeIntervalMs,
       probeSeq: undefined,
@@ -878,7 +897,11 @@ export class Membership {
   ): void {
     const previous = m.state;
     this.#cancelProbe(m);
-    m.retiredBoots.add(m.boot);
+    m.retiredBoots.delete(boot);
+    m.retiredBoots.set(m.boot, now);
+    if (m.retiredBoots.size > MAX_RETIRED_BOOTS) {
+      m.retiredBoots.delete(m.retiredBoots.keys().next().value!);
+    }
     m.boot = boot;
     m.addr = addr;
     m.incarnation = incarnation;

@@ -4,6 +4,7 @@ import fc from "fast-check";
 import {
   defaultMembershipConfig,
   type GossipEntry,
+  MAX_RETIRED_BOOTS,
   type Member,
   Membership,
   type MembershipMessage,
@@ -589,4 +590,29 @@ Deno.test("parseMembershipMessage() accepts protocol messages and rejects hostil
     () => parseMembershipMessage({ t: "gossip", gossip: [{ ...entry, id: "x".repeat(300) }] }),
     RangeError,
   );
+});
+
+Deno.test("Membership forgets a member's retired boots after retiredBootRetentionMs, and keeps at most MAX_RETIRED_BOOTS", () => {
+  const { m, gossip, entry, advance } = lone();
+  const boot = () => m.member("c")?.boot;
+  m.linkUp({ id: "b", addr: "b:1", boot: "b1" });
+  gossip("b", entry("c", 0, "alive", "c1"));
+  gossip("b", entry("c", 0, "alive", "c2"));
+  assert.equal(boot(), "c2");
+  advance(1000);
+  m.tick();
+  gossip("b", entry("c", 5, "alive", "c1"));
+  assert.equal(boot(), "c2", "gossip about the retired run is stale");
+  advance(defaultMembershipConfig().retiredBootRetentionMs);
+  m.tick();
+  // Forgotten: an old run claiming to be up now reads as another restart.
+  gossip("b", entry("c", 5, "alive", "c1"));
+  assert.equal(boot(), "c1");
+  // A member that restarts over and over keeps only its newest retired boots.
+  for (let i = 3; i < 3 + 3 * MAX_RETIRED_BOOTS; i++) gossip("b", entry("c", 0, "alive", `c${i}`));
+  const last = 2 + 3 * MAX_RETIRED_BOOTS;
+  gossip("b", entry("c", 9, "alive", `c${last - MAX_RETIRED_BOOTS}`));
+  assert.equal(boot(), `c${last}`, "a recent retired boot is still stale");
+  gossip("b", entry("c", 9, "alive", `c${last - MAX_RETIRED_BOOTS - 1}`));
+  assert.equal(boot(), `c${last - MAX_RETIRED_BOOTS - 1}`, "an older one was forgotten");
 });

@@ -181,6 +181,8 @@ export class Mesh {
     this.#replicator = new Replicator(hub, {
       send: (peer, message) => this.#send(peer, message),
       upPeers: () => this.#membership.alivePeers(),
+      // Old origins retire once every member not gone for good holds them complete.
+      members: () => this.#membership.members().filter((m) => m.state !== "left").map((m) => m.id),
       ackMode,
       batchEvents,
       maxMessageBytes: this.#maxFrameBytes,
@@ -201,6 +203,11 @@ export class Mesh {
   /** Ranges of events that no reachable peer holds any more, `origin:from-to`. */
   lostRanges(): readonly string[] {
     return this.#replicator.lostRanges();
+  }
+
+  /** Lost-range records dropped to keep their cap. */
+  lostRangesDropped(): number {
+    return this.#replicator.lostRangesDropped;
   }
 
   /** Binds the mesh port, dials the seeds and starts the timers. */
@@ -469,7 +476,7 @@ export class Mesh {
     });
     // A node that left or restarted takes its sessions with it.
     if (member.state === "left" || previous === undefined || restarted) {
-      this.#hub.dropRemotePresence(member.id);
+      this.#hub.dropRemotePresence(member.id, restarted ? "restarted" : undefined);
     }
     if (member.state === "left") this.#links.get(member.id)?.channel.close();
     if (member.state === "dead") this.#buryLater(member.id);
@@ -487,7 +494,7 @@ export class Mesh {
     const timer = setTimeout(() => {
       this.#burials.delete(id);
       if (this.#membership.member(id)?.state !== "dead") return;
-      this.#hub.dropRemotePresence(id);
+      this.#hub.dropRemotePresence(id, "unreachable");
       this.#links.get(id)?.channel.close();
     }, this.#links.has(id) ? DEAD_GRACE_MS : 0);
     this.#burials.set(id, timer);

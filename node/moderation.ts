@@ -47,6 +47,14 @@
  * Expiry times are absolute (ms since 1970, computed by the node that issued
  * the event) and compared with a clock passed in, never read here.
  *
+ * Entries that change nothing any more (a ban or mute past its `until`, an
+ * `unban`, `unmute` or `deop`) are forgotten by
+ * {@linkcode Moderation.purgeExpired}, which the hub calls as `mod` events
+ * arrive, so a month of short bans does not accumulate. No older event can
+ * resurrect what was purged: the log still holds the purged entry's event
+ * (a late event is placed before it on replay) or else the entry was folded
+ * and every event older than the fold is refused.
+ *
  * A mute names a nick and, when the issuing node knows them, the person's
  * key fingerprint or else their host: a muted person stays muted under
  * another nick.
@@ -382,6 +390,8 @@ export class Moderation {
   /** The newest event folded into `#base`. */
   #foldedUpTo: ChatEvent | undefined;
   readonly #maxEvents: number;
+  /** Size of the state at which {@linkcode Moderation.purgeExpired} sweeps next. */
+  #sweepAt = PURGE_MIN_ENTRIES;
 
   /**
    * @param options Memory bound.
@@ -522,6 +532,42 @@ export class Moderation {
     return undefined;
   }
 
+  /** Targets the state holds an entry for (ops, bans, mutes, unseals, motd, lifted ones). */
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /**
+   * Forgets entries that no longer change anything: bans and mutes whose
+   * `until` has passed, and lifted ones (`unban`, `unmute`, `deop`). To keep
+   * it amortised O(1) per event it sweeps only once the state has doubled
+   * since the last sweep (and holds at least 1,024 entries), unless `force`.
+   *
+   * Safe against resurrection: an entry whose event is still in the log is
+   * rebuilt by the replay a late, older event triggers, so it still outranks
+   * that event; one folded into the base outranks every event a late one
+   * could be, because events older than the fold are refused.
+   *
+   * @param now The current time (ms).
+   * @param options `force`: sweep whatever the size.
+   * @returns How many entries were forgotten.
+   */
+  purgeExpired(now: number, options: { force?: boolean } = {}): number {
+    if (!options.force && this.#entries.size < this.#sweepAt) return 0;
+    let purged = 0;
+    for (const [key, entry] of this.#entries) {
+      if (isSpent(entry.action, now)) {
+        this.#entries.delete(key);
+        purged++;
+      }
+    }
+    for (const [key, entry] of this.#base) {
+      if (isSpent(entry.action, now)) this.#base.delete(key);
+    }
+    this.#sweepAt = Math.max(PURGE_MIN_ENTRIES, 2 * this.#entries.size);
+    return purged;
+  }
+
   /** The message of the day, `""` when none. */
   get motd(): string {
     const entry = this.#entries.get("motd");
@@ -570,6 +616,24 @@ export class Moderation {
       this.#ids.delete(`${item.event.origin}:${item.event.seq}`);
       this.#foldedUpTo = item.event;
     }
+  }
+}
+
+/** State entries below which {@linkcode Moderation.purgeExpired} does not sweep. */
+const PURGE_MIN_ENTRIES = 1024;
+
+/** Whether an entry changes nothing any more: expired, or a lifted ban, mute or grant. */
+function isSpent(action: ModAction, now: number): boolean {
+  switch (action.a) {
+    case "ban":
+    case "mute":
+      return action.until !== null && action.until <= now;
+    case "unban":
+    case "unmute":
+    case "deop":
+      return true;
+    default:
+      return false;
   }
 }
 

@@ -155,6 +155,47 @@ Deno.test("Moderation lets bans and mutes expire by the clock it is given", () =
   assert.equal(mod.muted("bob", 2000), undefined);
 });
 
+Deno.test("Moderation.purgeExpired() forgets expired and lifted bans and mutes, and only once the state doubled", () => {
+  const mod = new Moderation();
+  const ban = (i: number, until: number | null) =>
+    mod.apply(modEvent(i, i, { a: "ban", target: { type: "nick", value: `n${i}` }, until }));
+  for (let i = 1; i <= 2000; i++) ban(i, 5000);
+  ban(2001, null);
+  mod.apply(modEvent(2002, 2002, { a: "mute", nick: "bob", until: 9000 }));
+  mod.apply(modEvent(2003, 2003, { a: "mute", nick: "eve", until: 100 }));
+  mod.apply(modEvent(2004, 2004, { a: "unmute", nick: "carol" }));
+  mod.apply(modEvent(2005, 2005, { a: "op", fp: BOB_FP }));
+  assert.equal(mod.size, 2005);
+  assert.equal(mod.purgeExpired(6000), 2002, "2,000 expired bans, eve's mute, carol's unmute");
+  assert.equal(mod.size, 3, "the permanent ban, bob's mute and the grant stay");
+  assert.equal(mod.banOf({ nick: "n2001" }, 6000)?.until, null);
+  assert.equal(mod.muted("bob", 6000)?.until, 9000);
+  assert.equal(mod.isOp(BOB_FP), true);
+  // Amortised: a small state is not swept again on every call.
+  ban(3000, 1);
+  assert.equal(mod.purgeExpired(6000), 0);
+  assert.equal(mod.purgeExpired(6000, { force: true }), 1);
+});
+
+Deno.test("Moderation.purgeExpired() lets no older event resurrect a purged ban, in the log or folded", () => {
+  for (const maxEvents of [65_536, 4]) {
+    const mod = new Moderation({ maxEvents });
+    const bob = { type: "nick", value: "bob" } as const;
+    mod.apply(modEvent(1, 100, { a: "ban", target: bob, until: null }, "n1"));
+    mod.apply(modEvent(1, 300, { a: "ban", target: bob, until: 1000 }, "n3"));
+    // Filler that folds the bans out of a small log.
+    for (let i = 2; i <= 6; i++) {
+      mod.apply(modEvent(i, 300 + i, { a: "motd", text: `m${i}` }, "n3"));
+    }
+    assert.equal(mod.purgeExpired(2000, { force: true }), 1);
+    assert.equal(mod.banOf({ nick: "bob" }, 2000), undefined);
+    // A permanent ban issued before the expiring one arrives late: the newer ban still wins.
+    mod.apply(modEvent(1, 200, { a: "ban", target: bob, until: null }, "n2"));
+    assert.equal(mod.banOf({ nick: "bob" }, 2000), undefined, `maxEvents ${maxEvents}`);
+    assert.deepEqual(mod.bans(2000), []);
+  }
+});
+
 Deno.test("Moderation.apply() throws on a malformed event and leaves the state alone", () => {
   const mod = new Moderation();
   assert.throws(() => mod.apply({ ...modEvent(1, 1, { a: "motd", text: "x" }), text: "{" }));

@@ -13,6 +13,7 @@ import { NickRegistryFile } from "./nick_registry_file.ts";
 import type { NodeConfig } from "./node_config.ts";
 import { loadHostKey } from "./ssh_host_key.ts";
 import { SshListener } from "./ssh_listener.ts";
+import { UserSettingsStore } from "./user_settings.ts";
 import type { SnapshotStore } from "./snapshot_store.ts";
 import { parseOpsFile } from "./moderation.ts";
 
@@ -88,11 +89,20 @@ export async function startNode(
     ratePerSecond: config.ratePerSecond,
     maxRoomsPerSession: config.maxRoomsPerSession,
     maxRooms: config.maxRooms,
+    historyBudgetBytes: config.historyBudgetBytes,
+    roomTtlMs: config.roomTtlMs,
     logger,
     nickGuard: nicks.registry,
     ops,
   });
   store?.attach(hub);
+  hub.storage = store;
+  // Quiet rooms (empty, no event for --room-ttl) are found by a scan: hourly is plenty.
+  const quietSweep = setInterval(() => {
+    const expired = hub.expireQuietRooms();
+    if (expired > 0) logger.info("quiet rooms expired", { rooms: expired });
+  }, Math.min(config.roomTtlMs, 3_600_000));
+  Deno.unrefTimer(quietSweep);
   const mesh = config.mesh && new Mesh(hub, {
     identity: {
       nodeId: config.id,
@@ -151,6 +161,7 @@ export async function startNode(
   try {
     ssh = await startSsh(config, hub, nicks, logger, limits);
   } catch (error) {
+    clearInterval(quietSweep);
     await clients.close();
     await mesh?.stop();
     throw error;
@@ -160,6 +171,7 @@ export async function startNode(
     clientAddr: clients.addr,
     sshAddr: ssh?.addr,
     async stop(reason: string) {
+      clearInterval(quietSweep);
       hub.shutdown(reason);
       await Promise.all([clients.close(), ssh?.close()]);
       await serving;
@@ -183,6 +195,10 @@ async function startSsh(
     create: hostKeyFile === undefined,
   });
   if (hostKey.created) logger.info("ssh host key generated", { file: hostKey.path });
+  // Per node: what a key chose here is not sent to the other nodes.
+  const settings = UserSettingsStore.open(`${config.dataDir}/user_settings.json`, {
+    onWarning: (message, details) => logger.warn(message, details),
+  });
   let ssh: SshListener;
   try {
     ssh = await SshListener.listen(hub, {
@@ -190,6 +206,7 @@ async function startSsh(
       port,
       hostKey: hostKey.privateKey,
       registry: nicks.registry,
+      settings,
       guests,
       maxQueueBytes: config.maxQueueBytes,
       maxLineBytes: config.maxLineBytes,

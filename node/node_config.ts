@@ -100,6 +100,18 @@ export const NODE_FLAGS = {
     arg: "N",
     help: "rooms this node keeps; empty, never-spoken-in ones expire; past it new ones are refused",
   },
+  "history-budget": {
+    type: "number",
+    default: 256,
+    arg: "MIB",
+    help: "history kept in all rooms; past it the oldest go first, each room keeps its last 8",
+  },
+  "room-ttl": {
+    type: "number",
+    default: 30,
+    arg: "DAYS",
+    help: "an empty room with no event for this long expires with its history (not the lobby)",
+  },
   "max-conns-per-addr": {
     type: "number",
     default: 20,
@@ -239,6 +251,10 @@ export interface NodeConfig {
   readonly maxRoomsPerSession: number;
   /** Rooms the node keeps before it refuses new ones. */
   readonly maxRooms: number;
+  /** Bytes of history retained across rooms (`--history-budget` MiB). */
+  readonly historyBudgetBytes: number;
+  /** How long an empty room must be quiet before it expires (`--room-ttl` days). */
+  readonly roomTtlMs: number;
   /** Log level. */
   readonly logLevel: LogLevel;
   /** Connection limits of the client and SSH frontends. */
@@ -412,6 +428,13 @@ function positive(name: string, value: number, min: number, max: number): number
   return value;
 }
 
+function roomTtl(days: number): number {
+  if (!(days > 0 && days <= 3650)) {
+    throw new UsageError(`Invalid --room-ttl ${days}: use more than 0 and at most 3650 days`);
+  }
+  return Math.round(days * 24 * 3600 * 1000);
+}
+
 function seconds(name: string, value: number, min: number, max: number): number {
   if (!(value >= min && value <= max)) {
     throw new UsageError(`Invalid --${name} ${value}: use ${min} to ${max} seconds`);
@@ -496,6 +519,9 @@ export function parseNodeConfig(
       MAX_ROOMS_PER_ENTRY,
     ),
     maxRooms: positive("max-rooms", flags["max-rooms"], 1, 1_000_000),
+    historyBudgetBytes: positive("history-budget", flags["history-budget"], 1, 1 << 20) * 1024 *
+      1024,
+    roomTtlMs: roomTtl(flags["room-ttl"]),
     logLevel: level as LogLevel,
     limits: limitsConfig(flags),
     ssh: port("ssh-port", flags["ssh-port"]) === 0 ? undefined : {

@@ -14,6 +14,11 @@
  * | `have` | the sender's version vector after applying events (its acks) |
  * | `gap` | "I no longer hold origin:from..to" |
  *
+ * `vv` and `have` also carry `retired` (node id → epoch below which the
+ * sender retired that node's old origins) and, for a peer that lags, `final`
+ * (final seqs of retired origins it has not retired): see
+ * node/origin_retirement.ts.
+ *
  * ## Limits
  *
  * Every message must fit one mesh frame (`maxMessageBytes`, 1 MiB): a send
@@ -33,8 +38,9 @@
  */
 import { type ChatEvent, parseEvent } from "../core/event.ts";
 import { eventBytes, MAX_EVENT_BYTES } from "../core/event_size.ts";
-import { parseVersionVector, type VersionVectorJson } from "../core/version_vector.ts";
+import type { RetiredJson, VersionVectorJson } from "../core/version_vector.ts";
 import type { Hub } from "./hub.ts";
+import { OriginRetirement, type PeerReport } from "./origin_retirement.ts";
 import { type Logger, silentLogger } from "./logger.ts";
 
 /**
@@ -52,13 +58,30 @@ const EV_WRAPPER_BYTES = JSON.stringify({ k: "ev", events: [], more: false }).le
 /** Gap ranges reported by some but not yet all peers, at most (oldest dropped first). */
 const MAX_GAP_REPORTS = 1024;
 
+/**
+ * Lost-range records kept for `/nodes`, at most, after adjacent ranges of one
+ * origin are merged; the oldest are dropped first and counted.
+ */
+export const MAX_LOST_RANGES = 256;
+
 const ORIGIN_PATTERN = /^[A-Za-z0-9.~-]{1,64}$/;
+
+/**
+ * A replicator's vector as sent in `vv` and `have`: contiguous seqs, its
+ * retirement watermarks, and final seqs of origins it retired that the
+ * receiver has not (node/origin_retirement.ts).
+ */
+export interface VectorReport {
+  readonly vv: VersionVectorJson;
+  readonly retired?: RetiredJson;
+  readonly final?: VersionVectorJson;
+}
 
 /** What replicators send each other. */
 export type ReplicationMessage =
   | { readonly k: "ev"; readonly events: readonly ChatEvent[]; readonly more?: boolean }
-  | { readonly k: "vv"; readonly vv: VersionVectorJson }
-  | { readonly k: "have"; readonly vv: VersionVectorJson }
+  | ({ readonly k: "vv" } & VectorReport)
+  | ({ readonly k: "have" } & VectorReport)
   | { readonly k: "gap"; readonly origin: string; readonly from: number; readonly to: number };
 
 /** When a local message may be acknowledged to its sender. */
@@ -82,6 +105,31 @@ export interface ReplicatorOptions {
   maxMessageBytes?: number;
   /** Logger. @default silentLogger */
   logger?: Logger;
+  /**
+   * Every member whose word a retirement of old origins waits for (see
+   * node/origin_retirement.ts): the cluster's members, down ones included,
+   * this node's own id optional. Fewer members retire sooner; a member left
+   * out that held more of an old origin than the others loses that tail.
+   * @default upPeers
+   */
+  members?(): readonly string[];
+  /**
+   * How long a peer's `gap` report counts (ms): a range that only some peers
+   * reported is forgotten once the reports are this old, so reports that
+   * never reach agreement do not pile up. Honest peers repeat theirs on
+   * every anti-entropy round.
+   * @default 600000
+   */
+  gapReportMaxAgeMs?: number;
+  /** Clock (ms), for the age of gap reports. @default Date.now */
+  now?: () => number;
+}
+
+/** One range no reachable peer holds any more. */
+interface LostRange {
+  readonly origin: string;
+  from: number;
+  to: number;
 }
 
 interface PendingAck {
@@ -103,8 +151,16 @@ export class Replicator {
   readonly #linked = new Set<string>();
   readonly #have = new Map<string, VersionVectorJson>();
   readonly #pendingAcks: PendingAck[] = [];
-  readonly #gapReports = new Map<string, Set<string>>();
-  readonly #lost: string[] = [];
+  readonly #retirement: OriginRetirement;
+  /** Range → reporting peer → when it last reported; oldest range first. */
+  readonly #gapReports = new Map<string, Map<string, number>>();
+  readonly #gapReportMaxAgeMs: number;
+  readonly #now: () => number;
+  /** Lost ranges, oldest first; adjacent ones of an origin merged. */
+  #lost: LostRange[] = [];
+  /** The newest lost range of each origin, the one a new adjacent range extends. */
+  readonly #lastLost = new Map<string, LostRange>();
+  #lostDropped = 0;
   #pushQueue: ChatEvent[] = [];
 
   /**
@@ -121,7 +177,14 @@ export class Replicator {
       batchEvents = 2000,
       maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES,
       logger = silentLogger,
+      gapReportMaxAgeMs = 600_000,
+      now = Date.now,
     } = options;
+    if (!(gapReportMaxAgeMs > 0)) {
+      throw new RangeError(
+        `Cannot create replicator: gapReportMaxAgeMs ${gapReportMaxAgeMs} must be positive`,
+      );
+    }
     if (!Number.isInteger(batchEvents) || batchEvents < 1) {
       throw new RangeError(
         `Cannot create replicator: batchEvents ${batchEvents} must be at least 1`,
@@ -143,14 +206,35 @@ export class Replicator {
     this.#batchEvents = batchEvents;
     this.#maxMessageBytes = maxMessageBytes;
     this.#logger = logger;
+    this.#retirement = new OriginRetirement(hub.versions, {
+      self: hub.origin,
+      members: options.members ?? options.upPeers,
+      logger,
+    });
+    this.#gapReportMaxAgeMs = gapReportMaxAgeMs;
+    this.#now = now;
     hub.onEvent((event) => {
       if (event.origin === hub.origin) this.#queuePush(event);
     });
   }
 
-  /** Ranges no reachable peer holds any more, `origin:from-to`. */
+  /**
+   * Ranges no reachable peer holds any more, `origin:from-to`, oldest first;
+   * adjacent ranges of one origin are merged, and at most
+   * {@linkcode MAX_LOST_RANGES} are kept (see {@linkcode Replicator.lostRangesDropped}).
+   */
   lostRanges(): readonly string[] {
-    return this.#lost;
+    return this.#lost.map(({ origin, from, to }) => `${origin}:${from}-${to}`);
+  }
+
+  /** Lost-range records dropped (oldest first) to keep {@linkcode MAX_LOST_RANGES}. */
+  get lostRangesDropped(): number {
+    return this.#lostDropped;
+  }
+
+  /** Ranges some but not all reachable peers reported lost, still counting. */
+  get gapReportCount(): number {
+    return this.#gapReports.size;
   }
 
   /**
@@ -160,7 +244,7 @@ export class Replicator {
    */
   linkUp(peer: string): void {
     this.#linked.add(peer);
-    this.#send(peer, { k: "vv", vv: this.#hub.versions.toJSON() });
+    this.#send(peer, this.#vector("vv", peer));
   }
 
   /**
@@ -176,8 +260,9 @@ export class Replicator {
 
   /** One anti-entropy round: every linked peer gets our version vector. */
   antiEntropy(): void {
-    const vv = this.#hub.versions.toJSON();
-    for (const peer of this.#linked) this.#send(peer, { k: "vv", vv });
+    this.#expireGapReports();
+    this.#retirement.retireAgreed();
+    for (const peer of this.#linked) this.#send(peer, this.#vector("vv", peer));
   }
 
   /**
@@ -199,13 +284,13 @@ export class Replicator {
       case "ev":
         this.#onEvents(peer, message.events);
         // A full anti-entropy batch: ask for the next one now, not at the next round.
-        if (message.more === true) this.#send(peer, { k: "vv", vv: this.#hub.versions.toJSON() });
+        if (message.more === true) this.#send(peer, this.#vector("vv", peer));
         break;
       case "vv":
-        this.#onVersionVector(peer, parseVersionVector(message.vv));
+        this.#onVersionVector(peer, this.#retirement.report(peer, message));
         break;
       case "have":
-        this.#have.set(peer, parseVersionVector(message.vv));
+        this.#have.set(peer, this.#retirement.report(peer, message).vv);
         this.releaseAcks();
         break;
       case "gap":
@@ -276,18 +361,22 @@ export class Replicator {
       if (this.#hub.apply(event)) applied++;
     }
     // What we now hold is the sender's ack.
-    if (events.length > 0) this.#send(peer, { k: "have", vv: this.#hub.versions.toJSON() });
+    if (events.length > 0) this.#send(peer, this.#vector("have", peer));
     if (applied > 0) this.#logger.debug("replicated events applied", { peer, applied });
   }
 
-  #onVersionVector(peer: string, theirs: VersionVectorJson): void {
-    const versions = this.#hub.versions;
+  /** Our vector as a `vv` or `have` message for `peer`, with what it needs to retire origins. */
+  #vector(k: "vv" | "have", peer: string): ReplicationMessage {
+    return { k, vv: this.#hub.versions.toJSON(), ...this.#retirement.extrasFor(peer) };
+  }
+
+  #onVersionVector(peer: string, report: PeerReport): void {
+    const theirs = report.vv;
     const batch = new EventBatch(this.#batchEvents, this.#maxMessageBytes);
     const gaps: ReplicationMessage[] = [];
     // Bounded work per request: a long run of lost seqs is reported a slice at a time.
     let budget = MAX_SCAN_PER_REPLY;
-    for (const origin of versions.origins()) {
-      const mine = versions.contiguous(origin);
+    for (const [origin, mine] of this.#retirement.servedTo(report)) {
       const known = Object.hasOwn(theirs, origin) ? theirs[origin]! : 0;
       let next = known + 1;
       let gapStart = 0;
@@ -333,20 +422,58 @@ export class Replicator {
       });
       return;
     }
-    const reports = this.#gapReports.get(range) ?? new Set<string>();
-    reports.add(peer);
+    const now = this.#now();
+    const reports = this.#gapReports.get(range) ?? new Map<string, number>();
+    reports.set(peer, now);
     this.#gapReports.delete(range);
     this.#gapReports.set(range, reports);
     if (this.#gapReports.size > MAX_GAP_REPORTS) {
       this.#gapReports.delete(this.#gapReports.keys().next().value!);
     }
-    // Lost only when every reachable peer says so: another may still hold it.
-    if (![...this.#linked].every((id) => reports.has(id))) return;
+    // Lost only when every reachable peer says so (lately): another may still hold it.
+    const fresh = (id: string) => now - (reports.get(id) ?? -Infinity) < this.#gapReportMaxAgeMs;
+    if (![...this.#linked].every(fresh)) return;
     this.#gapReports.delete(range);
     // O(seqs held beyond the range), not O(range).
     this.#hub.versions.merge({ [origin]: to });
-    this.#lost.push(range);
+    this.#recordLost(origin, from, to);
     this.#logger.warn("events lost: no reachable peer holds them any more", { range });
+  }
+
+  /** Drops gap reports older than the maximum age, and ranges left with none. */
+  #expireGapReports(): void {
+    const oldest = this.#now() - this.#gapReportMaxAgeMs;
+    for (const [range, reports] of this.#gapReports) {
+      for (const [peer, at] of reports) if (at <= oldest) reports.delete(peer);
+      if (reports.size === 0) this.#gapReports.delete(range);
+    }
+  }
+
+  #recordLost(origin: string, from: number, to: number): void {
+    const last = this.#lastLost.get(origin);
+    if (last !== undefined && from <= last.to + 1 && to >= last.from - 1) {
+      // Adjacent or overlapping: one record for the run.
+      last.from = Math.min(last.from, from);
+      last.to = Math.max(last.to, to);
+      return;
+    }
+    const range: LostRange = { origin, from, to };
+    this.#lost.push(range);
+    this.#lastLost.set(origin, range);
+    if (this.#lost.length > MAX_LOST_RANGES) {
+      const dropped = this.#lost.length - MAX_LOST_RANGES;
+      for (const old of this.#lost.slice(0, dropped)) {
+        if (this.#lastLost.get(old.origin) === old) this.#lastLost.delete(old.origin);
+      }
+      this.#lost = this.#lost.slice(dropped);
+      this.#lostDropped += dropped;
+      if (this.#lostDropped === dropped || this.#lostDropped % MAX_LOST_RANGES === 0) {
+        this.#logger.warn("lost-range records dropped, oldest first", {
+          dropped: this.#lostDropped,
+          kept: MAX_LOST_RANGES,
+        });
+      }
+    }
   }
 
   #size(event: ChatEvent): number {

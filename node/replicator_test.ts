@@ -4,7 +4,7 @@ import type { ServerFrame } from "../core/protocol.ts";
 import { HybridClock } from "../core/hybrid_clock.ts";
 import { Hub, type Session } from "./hub.ts";
 import { type LinkFaults, MemoryNetwork } from "./memory_network.ts";
-import { type ReplicationMessage, Replicator } from "./replicator.ts";
+import { MAX_LOST_RANGES, type ReplicationMessage, Replicator } from "./replicator.ts";
 import { silentLogger } from "./logger.ts";
 import type { ChatEvent } from "../core/event.ts";
 
@@ -309,4 +309,52 @@ Deno.test("Hub.say() refuses a line whose event could not fit a mesh frame", () 
   assert.throws(() => hub.say(session, "lobby", "€".repeat(30_000)), /exceeds maximum/);
   assert.equal(hub.lastSeq, 1, "only the join was accepted");
   hub.say(session, "lobby", "€".repeat(4000));
+});
+
+/** One hub linked to scripted peers "p" and "q", with a clock the test moves. */
+function twoScriptedPeers() {
+  let time = 1_000_000;
+  const hub = new Hub({ nodeId: "b", rateBurst: 0, clock: new HybridClock("b", { now: () => 0 }) });
+  const replicator = new Replicator(hub, {
+    send: () => {},
+    upPeers: () => ["p", "q"],
+    gapReportMaxAgeMs: 60_000,
+    now: () => time,
+  });
+  replicator.linkUp("p");
+  replicator.linkUp("q");
+  return { hub, replicator, advance: (ms: number) => (time += ms) };
+}
+
+Deno.test("Replicator: a gap report only some peers made is aged out and counts no more", () => {
+  const { hub, replicator, advance } = twoScriptedPeers();
+  for (let i = 0; i < 50; i++) {
+    replicator.receive("p", { k: "gap", origin: `x${i}`, from: 1, to: 5 });
+  }
+  assert.equal(replicator.gapReportCount, 50);
+  advance(61_000);
+  replicator.antiEntropy();
+  assert.equal(replicator.gapReportCount, 0, "old partial reports are gone");
+  // q agrees now, but p's report is stale: p may have caught up since.
+  replicator.receive("q", { k: "gap", origin: "x0", from: 1, to: 5 });
+  assert.equal(hub.versions.contiguous("x0"), 0);
+  assert.deepEqual(replicator.lostRanges(), []);
+  replicator.receive("p", { k: "gap", origin: "x0", from: 1, to: 5 });
+  assert.deepEqual(replicator.lostRanges(), ["x0:1-5"]);
+});
+
+Deno.test("Replicator: lost ranges of one origin are merged and the list is capped, counting the dropped", () => {
+  const { replicator } = twoScriptedPeers();
+  const lose = (origin: string, from: number, to: number) => {
+    replicator.receive("p", { k: "gap", origin, from, to });
+    replicator.receive("q", { k: "gap", origin, from, to });
+  };
+  lose("x", 1, 10);
+  lose("x", 11, 20);
+  assert.deepEqual(replicator.lostRanges(), ["x:1-20"]);
+  for (let i = 0; i < MAX_LOST_RANGES + 44; i++) lose(`o${i}`, 1, 3);
+  const ranges = replicator.lostRanges();
+  assert.equal(ranges.length, MAX_LOST_RANGES);
+  assert.equal(replicator.lostRangesDropped, 45);
+  assert.equal(ranges.at(-1), `o${MAX_LOST_RANGES + 43}:1-3`, "the newest are kept");
 });

@@ -14,6 +14,17 @@ import { compareStamps, type HlcStamp } from "../core/hybrid_clock.ts";
 import { RingBuffer } from "../core/ring_buffer.ts";
 import { type SealParams, validateSealParams } from "../core/crypto/room_params.ts";
 
+/**
+ * The line shown after a history reply that reaches back past what a room
+ * still holds.
+ *
+ * @param room The room's name.
+ * @returns The notice.
+ */
+export function olderGoneLine(room: string): string {
+  return `Older history of #${room} is gone: this node keeps only its most recent events`;
+}
+
 /** One chat room. */
 export class Room {
   /** Normalised room name. */
@@ -26,6 +37,8 @@ export class Room {
   /** The newest operator's unseal (see {@linkcode Room.unseal}). */
   #unsealedAt: ChatEvent | undefined;
   #spokenIn = false;
+  /** An event arrived older than a full log and was never kept. */
+  #droppedOnArrival = false;
 
   /**
    * @param name Normalised room name.
@@ -58,6 +71,38 @@ export class Room {
     return this.#spokenIn;
   }
 
+  /**
+   * Whether events of this room were evicted since this node loaded it (by
+   * the log's capacity or the node's history budget): history older than
+   * the oldest retained event is gone from this node.
+   */
+  get olderGone(): boolean {
+    return this.log.firstPosition > 0 || this.#droppedOnArrival;
+  }
+
+  /**
+   * Whether a history reply that asked for `asked` messages and got `got`
+   * reaches back to the oldest event retained while older ones are gone:
+   * then the reply says so (`olderGone`).
+   *
+   * @param got Messages the room returned ({@linkcode Room.recent}).
+   * @param asked Messages asked for.
+   * @returns True when the reply should say that older history is gone.
+   */
+  reachesGone(got: number, asked: number): boolean {
+    return this.olderGone && got < asked;
+  }
+
+  /**
+   * Evicts the oldest event of the log (the node's history budget needs the
+   * memory). Derived state (topic, seal) is kept.
+   *
+   * @returns The evicted event, or undefined when the log is empty.
+   */
+  evictOldest(): ChatEvent | undefined {
+    return this.log.shift();
+  }
+
   /** The `seal` event that sealed the room, if any. */
   get sealEvent(): ChatEvent | undefined {
     return this.#seal?.event;
@@ -73,6 +118,7 @@ export class Room {
    */
   record(event: ChatEvent): ChatEvent | undefined {
     const evicted = this.log.insertSorted(event, compareEvents);
+    if (evicted === event) this.#droppedOnArrival = true;
     if (isSpoken(event) || event.kind === "topic" || event.kind === "seal") this.#spokenIn = true;
     // The topic is room state, not history: a topic event older than a full
     // log still counts (a snapshot restores it that way), the newest wins.

@@ -21,6 +21,7 @@
  * | `["meta"]` | {@linkcode SnapshotMeta}: schema, node id, origin, epoch, last seq, clock, saved at, clean |
  * | `["ev", chunk, part]` | a chunk: a JSON array of ~48 KB of events in the order the hub accepted them, as UTF-8 in parts of ≤ 60,000 bytes (almost always one) |
  * | `["vv", origin]` | highest contiguous seq held from `origin` |
+ * | `["retired", nodeId]` | epoch below which every origin of `nodeId` is retired (node/origin_retirement.ts); their `vv` entries are deleted |
  * | `["pin", room, kind, part]` | the room's newest `topic` / `seal` event, as JSON |
  *
  * ## A log of chunks
@@ -71,6 +72,16 @@
  * at an epoch taken from the clock (seconds since 1970), so a reset node
  * never reissues its former ids either.
  *
+ * ## A full disk
+ *
+ * A snapshot that fails (disk full, file unwritable) leaves its changes
+ * queued for the next one, and the node keeps serving from memory. The
+ * queue holds only events the hub still retains: those it evicts before
+ * any snapshot wrote them are dropped from the queue and counted. A warning
+ * at most once a minute says how many events a crash would lose and when
+ * the last snapshot was written ({@linkcode SnapshotStore.status}, also in
+ * `/stats`); the first snapshot that gets through writes everything.
+ *
  * ## Errors
  *
  * A corrupt, truncated, foreign or newer-schema file is never discarded or
@@ -118,6 +129,15 @@ const KV_MAX_COMMIT_BYTES = 800 * 1024;
  * rather than longer pauses.
  */
 const STEP_BUDGET_MS = 2;
+/**
+ * Unwritten records at which the queue is first compacted (see
+ * {@linkcode SnapshotStore.status}); later, at twice what the last one kept.
+ */
+const PENDING_COMPACT_MIN = 4096;
+/** Least time between two "snapshots are failing" warnings (ms). */
+const FAILURE_WARN_MS = 60_000;
+/** KV entries read at a time while loading (a chunk is ~48 KB). */
+const LOAD_BATCH = 8;
 /** Event kinds whose newest event per room is kept beyond the ring buffer. */
 const PINNED_KINDS: ReadonlySet<string> = new Set(["topic", "seal"]);
 
@@ -139,6 +159,30 @@ export interface SnapshotMeta {
   readonly savedAt: number;
   /** True only after the final snapshot of a graceful shutdown. */
   readonly clean: boolean;
+}
+
+/** What {@linkcode SnapshotStore.status} reports. */
+export interface SnapshotStatus {
+  /**
+   * Events the hub retains that no snapshot holds yet: what a crash now
+   * would lose from this node (peers may still hold copies).
+   */
+  readonly unwritten: number;
+  /**
+   * Events accepted and evicted from the hub's memory before any snapshot
+   * could write them (snapshots failing, or a burst larger than the
+   * history), since this store was opened.
+   */
+  readonly evictedUnwritten: number;
+  /**
+   * Records queued for the next snapshot, those events included: at most
+   * about twice what the hub retains, plus 4,096.
+   */
+  readonly queued: number;
+  /** When the last snapshot was committed (ms), undefined when none was yet. */
+  readonly lastSavedAt: number | undefined;
+  /** Snapshots that failed in a row (0 when the last one worked). */
+  readonly failures: number;
 }
 
 /** How the node's previous run ended, as far as the file says. */
@@ -285,6 +329,8 @@ interface Loaded {
   pins: Map<string, ChatEvent>;
   pinParts: Map<string, number>;
   vv: Record<string, number>;
+  /** Retirement watermarks: node id → epoch. */
+  retired: Record<string, number>;
   keys: number;
 }
 
@@ -333,12 +379,21 @@ export class SnapshotStore {
   readonly #pinParts: Map<string, number>;
   /** Version vector as committed. */
   readonly #vvInKv = new Map<string, number>();
+  /** Retirement watermarks as committed. */
+  readonly #retiredInKv = new Map<string, number>();
   #metaInKv: SnapshotMeta;
   #queue: Promise<unknown> = Promise.resolve();
   #timer: unknown;
   #started = false;
   #closed = false;
   readonly #savedAtBoot: number | undefined;
+  /** When the last snapshot was committed, in this run or before. */
+  #lastSavedAt: number | undefined;
+  /** `#pending`'s length at which it is compacted next. */
+  #compactAt = PENDING_COMPACT_MIN;
+  #evictedUnwritten = 0;
+  #failures = 0;
+  #lastFailureWarning = -Infinity;
 
   private constructor(
     path: string,
@@ -365,6 +420,7 @@ export class SnapshotStore {
     this.#loaded = loaded;
     this.#metaInKv = boot;
     this.#savedAtBoot = loaded.meta?.savedAt;
+    this.#lastSavedAt = this.#savedAtBoot;
     this.#pinParts = loaded.pinParts;
     this.#intervalMs = options.intervalMs;
     this.#logger = options.logger;
@@ -506,9 +562,18 @@ export class SnapshotStore {
     hub.restore(all);
     hub.restore([...loaded.pins.values()].sort(compareEvents));
     hub.versions.merge(loaded.vv);
+    // After the events: the ring buffers keep retired origins' history.
+    for (const [node, below] of Object.entries(loaded.retired)) {
+      hub.versions.retireBelow(node, below);
+      this.#retiredInKv.set(node, below);
+    }
     this.#restoreClock(hub, all, loaded.meta);
     for (const [origin, seq] of Object.entries(loaded.vv)) this.#vvInKv.set(origin, seq);
-    for (const [key, event] of loaded.pins) this.#pins.set(key, event);
+    for (const [key, event] of loaded.pins) {
+      // A room the restore expired (quiet for the room TTL): its pin is deleted.
+      if (hub.rooms().has(event.room)) this.#pins.set(key, event);
+      else this.#dirtyPins.add(key);
+    }
     for (const [number, { events, parts }] of loaded.chunks) {
       let live = 0;
       for (const event of events) {
@@ -531,8 +596,12 @@ export class SnapshotStore {
       }
     }
     const unlistenEvents = hub.onEvent((event, evicted) => this.#track(event, evicted));
-    // An expired room's events leave their chunks as evicted ones do.
-    const unlistenForget = hub.onForget((event) => this.#release(event));
+    // An expired room's events leave their chunks as evicted ones do, and
+    // its pins go (history budget evictions keep them: the room lives on).
+    const unlistenForget = hub.onForget((event) => {
+      this.#release(event);
+      this.#unpinExpired(event);
+    });
     this.#unlisten = () => {
       unlistenEvents();
       unlistenForget();
@@ -559,6 +628,31 @@ export class SnapshotStore {
       },
     );
     return summary;
+  }
+
+  /**
+   * How far the file lags the hub. While snapshots fail (a full disk), the
+   * node keeps serving from memory: unwritten events are held only while the
+   * hub retains them (its history is the bound), and those it evicts first
+   * are counted in `evictedUnwritten`.
+   *
+   * @returns The backlog and the time of the last snapshot. O(backlog).
+   */
+  status(): SnapshotStatus {
+    const hub = this.#hub;
+    let unwritten = 0;
+    if (hub !== undefined) {
+      for (const { event } of this.#pending) {
+        if (event !== undefined && hub.event(event.origin, event.seq) === event) unwritten++;
+      }
+    }
+    return {
+      unwritten,
+      evictedUnwritten: this.#evictedUnwritten,
+      queued: this.#pending.length,
+      lastSavedAt: this.#lastSavedAt,
+      failures: this.#failures,
+    };
   }
 
   /** Schedules periodic snapshots (none when the interval is 0). Idempotent. */
@@ -618,10 +712,22 @@ export class SnapshotStore {
       try {
         await this.snapshotNow();
       } catch (error) {
-        this.#logger.warn("snapshot failed, retrying at the next interval", {
-          error: messageOf(error),
-          file: this.path,
-        });
+        // Every interval fails the same way on a full disk: say it once a minute.
+        const now = this.#now();
+        if (now - this.#lastFailureWarning >= FAILURE_WARN_MS) {
+          this.#lastFailureWarning = now;
+          const status = this.status();
+          this.#logger.warn("snapshot failed, serving from memory and retrying", {
+            error: messageOf(error),
+            file: this.path,
+            failures: status.failures,
+            lost_if_crash: status.unwritten,
+            evicted_unwritten: status.evictedUnwritten,
+            last_saved: status.lastSavedAt === undefined
+              ? undefined
+              : new Date(status.lastSavedAt).toISOString(),
+          });
+        }
       }
       if (!this.#closed && this.#started) this.#schedule();
     }, this.#intervalMs);
@@ -651,6 +757,44 @@ export class SnapshotStore {
       contiguous: this.#hub!.versions.contiguous(event.origin),
     });
     if (evicted !== undefined && evicted !== event) this.#release(evicted);
+    if (this.#pending.length >= this.#compactAt) this.#compactPending();
+  }
+
+  /**
+   * Bounds the unwritten queue by what the hub retains: drops the records of
+   * events evicted before any snapshot wrote them (counted), and those of
+   * events never retained. Runs only when the queue outgrows the history
+   * (failing snapshots, or a burst larger than the history between two), and
+   * gives up one guarantee then: a snapshot cut by a crash may lack an event
+   * the hub still held at the cut's point, one it evicted soon after. A
+   * snapshot that gets through is exact, and writes the whole vector.
+   */
+  #compactPending(): void {
+    const hub = this.#hub!;
+    const kept: Pending[] = [];
+    for (const record of this.#pending) {
+      const event = record.event;
+      if (event !== undefined && hub.event(event.origin, event.seq) === event) {
+        kept.push(record);
+      } else if (event !== undefined) {
+        this.#evictedUnwritten++;
+      }
+    }
+    this.#pending = kept;
+    this.#compactAt = Math.max(PENDING_COMPACT_MIN, 2 * kept.length);
+  }
+
+  /** Drops a chunk that never reached KV: its events are in no chunk now. */
+  #forgetChunk(number: number): void {
+    const chunk = this.#chunks.get(number);
+    if (chunk === undefined) return;
+    for (const event of chunk.events) {
+      if (this.#chunkOf.get(event.origin, event.seq) === number) {
+        this.#chunkOf.delete(event.origin, event.seq);
+      }
+    }
+    this.#chunks.delete(number);
+    this.#dirtyChunks.delete(number);
   }
 
   /** An event is no longer retained (or moves): its chunk loses it. */
@@ -661,6 +805,15 @@ export class SnapshotStore {
     if (chunk === undefined) return;
     chunk.live--;
     if (chunk.live * 2 < chunk.events.length) this.#dirtyChunks.add(number);
+  }
+
+  /** An event of a room that expired: the room's pins go with it. */
+  #unpinExpired(event: ChatEvent): void {
+    if (event.room === "" || this.#hub?.rooms().has(event.room) !== false) return;
+    for (const kind of PINNED_KINDS) {
+      const key = `${event.room}\u0000${kind}`;
+      if (this.#pins.delete(key)) this.#dirtyPins.add(key);
+    }
   }
 
   #pin(event: ChatEvent): void {
@@ -714,11 +867,14 @@ export class SnapshotStore {
     const pending = compacted.length === 0 ? this.#pending : [...compacted, ...this.#pending];
     const dirtyChunks = this.#dirtyChunks;
     const dirtyPins = this.#dirtyPins;
-    const pins = [...dirtyPins].map((key) => [key, this.#pins.get(key)!] as const);
+    const pins = [...dirtyPins].map((key) => [key, this.#pins.get(key)] as const);
     this.#pending = [];
     this.#dirtyChunks = new Set();
     this.#dirtyPins = new Set();
     const vv = Object.entries(hub.versions.toJSON());
+    const retired = Object.entries(hub.versions.retiredJSON())
+      .filter(([node, below]) => below > (this.#retiredInKv.get(node) ?? 0));
+    const retiredOrigins = [...this.#vvInKv.keys()].filter((o) => hub.versions.isRetired(o));
     const last = hub.clock.last;
     const meta: SnapshotMeta = {
       ...this.#metaInKv,
@@ -729,6 +885,7 @@ export class SnapshotStore {
     };
     const unchanged = pending.length === 0 && dead.length === 0 && pins.length === 0 &&
       vv.every(([origin, seq]) => this.#vvInKv.get(origin) === seq) &&
+      retired.length === 0 && retiredOrigins.length === 0 &&
       meta.lastSeq === this.#metaInKv.lastSeq && meta.clean === this.#metaInKv.clean &&
       meta.clock.wall === this.#metaInKv.clock.wall &&
       meta.clock.counter === this.#metaInKv.clock.counter;
@@ -742,6 +899,9 @@ export class SnapshotStore {
     const touched = new Map<string, number>();
     let open: Pending[] = [];
     let openChars = 0;
+    /** Chunks added to commits, in order; the first `committed` are in KV. */
+    const emitted: number[] = [];
+    let committed = 0;
     /** Encodes the open chunk and adds it to the pending commit. */
     const emitChunk = async () => {
       const records = open;
@@ -771,6 +931,7 @@ export class SnapshotStore {
         this.#chunks.set(number, { events: members, live, parts: parts.length });
         if (live * 2 < members.length) this.#dirtyChunks.add(number);
         batch.push(mutations);
+        emitted.push(number);
         events += members.length;
         chunks++;
       }
@@ -784,7 +945,9 @@ export class SnapshotStore {
         if (seq > (this.#vvInKv.get(origin) ?? 0)) mutations.push(vvMutation(origin, seq));
       }
       touched.clear();
+      const flushing = emitted.length;
       await batch.flush(mutations);
+      committed = flushing;
       for (const { key, value } of mutations) this.#vvInKv.set(key[1] as string, value as number);
     };
     try {
@@ -807,7 +970,23 @@ export class SnapshotStore {
       for (const [origin, seq] of vv) {
         if (seq > (this.#vvInKv.get(origin) ?? 0)) await batch.add([vvMutation(origin, seq)]);
       }
+      for (const [node, below] of retired) {
+        await batch.add([{ key: ["retired", node], value: below, bytes: node.length + 32 }]);
+      }
+      for (const origin of retiredOrigins) {
+        await batch.add([{ key: ["vv", origin], bytes: origin.length + 24 }]);
+      }
       for (const [key, event] of pins) {
+        if (event === undefined) {
+          // Its room expired: the pin is deleted.
+          const [room, kind] = key.split("\u0000") as [string, string];
+          const mutations: Mutation[] = [];
+          for (let part = 0; part < (this.#pinParts.get(key) ?? 0); part++) {
+            mutations.push({ key: ["pin", room, kind, part], bytes: 64 });
+          }
+          if (mutations.length > 0) await batch.add(mutations);
+          continue;
+        }
         const parts = splitParts(encoder.encode(JSON.stringify(event)));
         const mutations = partMutations(["pin", event.room, event.kind], parts);
         const before = this.#pinParts.get(key) ?? 0;
@@ -833,16 +1012,30 @@ export class SnapshotStore {
       this.#pending = [...pending, ...this.#pending];
       for (const number of dirtyChunks) this.#dirtyChunks.add(number);
       for (const key of dirtyPins) this.#dirtyPins.add(key);
+      // Chunks never committed are forgotten, so retries on a full disk do
+      // not pile up chunk records; their events are queued again above.
+      for (const number of emitted.slice(committed)) this.#forgetChunk(number);
+      if (this.#pending.length >= this.#compactAt) this.#compactPending();
+      this.#failures++;
       throw error;
     }
     for (const [origin, seq] of vv) {
       if (seq > (this.#vvInKv.get(origin) ?? 0)) this.#vvInKv.set(origin, seq);
     }
+    for (const [node, below] of retired) this.#retiredInKv.set(node, below);
+    for (const origin of retiredOrigins) this.#vvInKv.delete(origin);
     for (const number of dead) this.#chunks.delete(number);
     for (const [key, event] of pins) {
-      this.#pinParts.set(key, splitParts(encoder.encode(JSON.stringify(event))).length);
+      if (event === undefined) this.#pinParts.delete(key);
+      else this.#pinParts.set(key, splitParts(encoder.encode(JSON.stringify(event))).length);
     }
     this.#metaInKv = meta;
+    this.#lastSavedAt = meta.savedAt;
+    if (this.#failures > 0) {
+      this.#logger.info("snapshot written again", { after_failures: this.#failures });
+      this.#failures = 0;
+      this.#lastFailureWarning = -Infinity;
+    }
     const result: SnapshotResult = {
       written: true,
       events,
@@ -1040,6 +1233,7 @@ async function load(kv: Deno.Kv, path: string): Promise<Loaded> {
     pins: new Map(),
     pinParts: new Map(),
     vv: {},
+    retired: {},
     keys: meta === undefined ? 0 : 1,
   };
   // Parts of the value being assembled.
@@ -1047,7 +1241,12 @@ async function load(kv: Deno.Kv, path: string): Promise<Loaded> {
   const finish = () => {
     if (open === undefined) return;
     const bytes = open.parts.length === 1 ? open.parts[0]! : concatBytes(...open.parts);
-    const value: unknown = JSON.parse(decoder.decode(bytes));
+    let value: unknown;
+    try {
+      value = JSON.parse(decoder.decode(bytes));
+    } catch (error) {
+      throw new SyntaxError(`${formatKey(open.key)} is not valid JSON: ${messageOf(error)}`);
+    }
     if (open.key[0] === "ev") {
       if (!Array.isArray(value)) throw new TypeError(`chunk ${formatKey(open.key)} is not a list`);
       loaded.chunks.set(open.key[1] as number, {
@@ -1066,7 +1265,10 @@ async function load(kv: Deno.Kv, path: string): Promise<Loaded> {
     }
     open = undefined;
   };
-  for await (const entry of kv.list({ prefix: [] }, { batchSize: 500 })) {
+  // A few entries at a time, each chunk decoded as soon as its parts are in:
+  // the raw values of a large batch (500 would be ~24 MB) would all be alive
+  // at once, on top of the restored events (issue 18: restart memory).
+  for await (const entry of kv.list({ prefix: [] }, { batchSize: LOAD_BATCH })) {
     const key = entry.key;
     const tag = key[0];
     if (tag === "meta" && key.length === 1) continue;
@@ -1078,6 +1280,15 @@ async function load(kv: Deno.Kv, path: string): Promise<Loaded> {
         throw new TypeError(`bad version vector entry ${formatKey(key)}`);
       }
       loaded.vv[origin] = seq;
+      continue;
+    }
+    if (tag === "retired") {
+      const [, node] = key;
+      const epoch = entry.value;
+      if (key.length !== 2 || typeof node !== "string" || !isCount(epoch)) {
+        throw new TypeError(`bad retired-origins entry ${formatKey(key)}`);
+      }
+      loaded.retired[node] = epoch;
       continue;
     }
     const valid = (tag === "ev" && key.length === 3 && isCount(key[1])) ||

@@ -424,3 +424,155 @@ function failingKv(kv: Deno.Kv, control: { commits: number; failAt: number }): D
     },
   });
 }
+
+Deno.test("SnapshotStore on a full disk serves from memory, queues no more than the hub retains, and says what a crash would lose", async () => {
+  await withDir(async (dir) => {
+    const control = { commits: 0, failAt: Infinity };
+    const openKv = async (path: string) => failingKv(await Deno.openKv(path), control);
+    const { store, hub } = await boot(dir, { openKv, chunkChars: 2000 }, { historySize: 50 });
+    const wall = Date.now() - 100_000;
+    let seq = 0;
+    const burst = (n: number) => {
+      for (let i = 0; i < n; i++, seq++) {
+        hub.apply(remote("n2", seq + 1, `r${seq % 4}`, `message ${seq}`, wall + seq));
+      }
+    };
+    burst(100);
+    await store.snapshotNow();
+    const savedAt = store.status().lastSavedAt;
+    assert.ok(savedAt !== undefined);
+    control.failAt = control.commits + 1; // the disk is full from now on
+    for (let round = 0; round < 10; round++) {
+      burst(2000);
+      await assert.rejects(store.snapshotNow(), /injected/);
+    }
+    const retained = [...hub.events()].length;
+    const status = store.status();
+    assert.equal(status.failures, 10);
+    assert.equal(status.lastSavedAt, savedAt);
+    assert.equal(status.unwritten, retained, "every retained event is unwritten");
+    assert.ok(status.queued <= 2 * retained + 4096, `queued ${status.queued} for ${retained}`);
+    assert.ok(status.evictedUnwritten >= 20_000 - status.queued, JSON.stringify(status));
+    // Space again: one snapshot writes what the hub holds.
+    control.failAt = Infinity;
+    assert.equal((await store.snapshotNow()).written, true);
+    assert.equal(store.status().unwritten, 0);
+    assert.equal(store.status().failures, 0);
+    const before = stateOf(hub);
+    await store.close();
+    const second = await boot(dir, {}, { historySize: 50 });
+    assert.deepEqual(stateOf(second.hub), before);
+    await second.store.close();
+  });
+});
+
+Deno.test("SnapshotStore warns about failing snapshots once a minute, with what a crash would lose", async () => {
+  await withDir(async (dir) => {
+    const control = { commits: 0, failAt: Infinity };
+    const openKv = async (path: string) => failingKv(await Deno.openKv(path), control);
+    const scheduled: (() => void)[] = [];
+    const timers: SnapshotTimers = {
+      setTimeout(callback) {
+        scheduled.push(callback);
+        return scheduled.length;
+      },
+      clearTimeout() {},
+    };
+    let time = 1_000_000;
+    const warnings: Record<string, unknown>[] = [];
+    const logger = {
+      debug() {},
+      info() {},
+      warn: (_message: string, fields?: Record<string, unknown>) => warnings.push(fields ?? {}),
+      error() {},
+    };
+    const { store, hub } = await boot(dir, {
+      openKv,
+      intervalMs: 10_000,
+      timers,
+      now: () => time,
+      logger,
+    });
+    control.failAt = control.commits + 1;
+    store.start();
+    for (let i = 0; i < 13; i++) {
+      hub.apply(remote("n2", i + 1, "r", `m${i}`, time - 1000));
+      const n = scheduled.length;
+      scheduled[n - 1]!();
+      while (scheduled.length === n) await new Promise((resolve) => setTimeout(resolve, 1));
+      time += 10_000;
+    }
+    assert.equal(warnings.length, 3, "at 0 s, 60 s and 120 s");
+    assert.equal(warnings[2]!.lost_if_crash, 13);
+    await store.close({ snapshot: false });
+  });
+});
+
+Deno.test("SnapshotStore restores chunk by chunk exactly the state it saved: events, versions, clock and pins", async () => {
+  await withDir(async (dir) => {
+    // Small chunks and a small history: many chunks, evictions, compactions
+    // and pinned topics the ring buffers no longer hold.
+    const options = { chunkChars: 1500 };
+    const hubOptions = { historySize: 32 };
+    const first = await boot(dir, options, hubOptions);
+    const alice = first.hub.connect(sink(), { user: "alice", room: "lobby" }, VIA);
+    const bob = first.hub.connect(sink(), { user: "bob", room: "side" }, VIA);
+    first.hub.setTopic(alice, undefined, "lobby topic");
+    first.hub.setTopic(bob, undefined, "side topic");
+    const start = Date.now();
+    for (let round = 0; round < 6; round++) {
+      for (let i = 0; i < 40; i++) {
+        first.hub.say(i % 2 ? alice : bob, undefined, `round ${round} line ${i}`);
+        // A peer's events, some stamped before what the node already holds
+        // (recent enough that no room counts as quiet for long).
+        const seq = round * 40 + i + 1;
+        const wall = start - 5_000 + seq * 7;
+        first.hub.apply(remote("n2", seq, i % 3 ? "lobby" : "far", `peer ${seq}`, wall));
+      }
+      first.hub.sendPrivate(alice, "bob", `secret ${round}`);
+      await first.store.snapshotNow();
+    }
+    assert.ok(
+      !first.hub.findRoom("lobby")!.log.toArray().some((e) => e.kind === "topic"),
+      "the topic event was evicted",
+    );
+    first.hub.shutdown("bye");
+    const saved = { ...stateOf(first.hub), clock: first.hub.clock.last };
+    await first.store.close();
+    assert.ok((await kvKeys(dir, ["ev"])).length > 10, "many chunks");
+
+    const second = await boot(dir, options, hubOptions);
+    assert.deepEqual({ ...stateOf(second.hub), clock: second.hub.clock.last }, saved);
+    assert.equal(second.hub.findRoom("lobby")?.topic, "lobby topic");
+    assert.equal(second.hub.findRoom("side")?.topic, "side topic");
+    assert.equal(second.summary.events, saved.events.length);
+    // And the bookkeeping of the restored chunks goes on: nothing to write.
+    assert.equal((await second.store.snapshotNow()).events, 0);
+    await second.store.close();
+  });
+});
+
+Deno.test("SnapshotStore names the chunk that is not valid JSON and leaves the file alone", async () => {
+  await withDir(async (dir) => {
+    const { store, hub } = await boot(dir, { chunkChars: 1500 });
+    for (let seq = 1; seq <= 200; seq++) hub.apply(remote("n2", seq, "r", `line ${seq}`, seq));
+    await store.close();
+    const chunks = await kvKeys(dir, ["ev"]);
+    const victim = chunks[chunks.length >> 1]!;
+    const kv = await Deno.openKv(`${dir}/${SNAPSHOT_FILE}`);
+    await kv.set(victim, new TextEncoder().encode('[{"origin":"n2","seq":'));
+    kv.close();
+    const before = await Deno.readFile(`${dir}/${SNAPSHOT_FILE}`);
+    await assert.rejects(boot(dir), (e: SnapshotStoreError) => {
+      assert.ok(e instanceof SnapshotStoreError);
+      assert.match(e.message, /Cannot restore snapshot from .*snapshot\.kv: the file is corrupt/);
+      assert.ok(
+        e.message.includes(`["ev",${String(victim[1])}] is not valid JSON`),
+        e.message,
+      );
+      assert.match(e.hint, /--reset-data/);
+      return true;
+    });
+    assert.deepEqual(await Deno.readFile(`${dir}/${SNAPSHOT_FILE}`), before);
+  });
+});

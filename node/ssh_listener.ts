@@ -49,6 +49,7 @@ import { ConnectionLimits } from "./connection_limits.ts";
 import type { Hub } from "./hub.ts";
 import { type Logger, silentLogger } from "./logger.ts";
 import type { NickRegistry } from "./nick_registry.ts";
+import { type UserSettingsStore, validTimeZone } from "./user_settings.ts";
 import { addressKey, SshAuthLimiter } from "./ssh_auth_limiter.ts";
 import { sshFingerprint } from "./ssh_host_key.ts";
 import { weakKeyReason } from "./ssh_key_policy.ts";
@@ -84,6 +85,11 @@ export interface SshListenerOptions {
   hostKey: string;
   /** Nick registry, to offer a key the nicks it owns. @default none */
   registry?: NickRegistry;
+  /**
+   * Where people with a key keep their settings (flushed when the listener
+   * closes). @default none: settings last the session
+   */
+  settings?: UserSettingsStore;
   /** Let people without a key in as guests. @default true */
   guests?: boolean;
   /** Failed logins per connection before it is cut. @default 6 */
@@ -211,6 +217,7 @@ export class SshListener {
   readonly #ssh: ssh2.Server;
   readonly #logger: Logger;
   readonly #registry: NickRegistry | undefined;
+  readonly #settings: UserSettingsStore | undefined;
   readonly #guests: boolean;
   readonly #maxAuthAttempts: number;
   readonly #handshakeTimeoutMs: number;
@@ -236,6 +243,7 @@ export class SshListener {
     const {
       hostKey,
       registry,
+      settings,
       guests = true,
       maxAuthAttempts = 6,
       handshakeTimeoutMs = 20_000,
@@ -257,6 +265,7 @@ export class SshListener {
     this.#hub = hub;
     this.#logger = logger;
     this.#registry = registry;
+    this.#settings = settings;
     this.#guests = guests;
     this.#maxAuthAttempts = maxAuthAttempts;
     this.#handshakeTimeoutMs = handshakeTimeoutMs;
@@ -366,6 +375,7 @@ export class SshListener {
     clearTimeout(timer);
     for (const conn of open) conn.socket.destroy();
     await stopped;
+    await this.#settings?.flush();
   }
 
   #accept(socket: net.Socket): void {
@@ -610,6 +620,7 @@ export class SshListener {
     const session = accept();
     let terminal: SshTerminal | undefined;
     let noColor = false;
+    let timeZone: string | undefined;
     let history: number | undefined;
     let chat: SshChatSession | undefined;
     session.on("close", () => conn.channels--);
@@ -639,6 +650,11 @@ export class SshListener {
         history = parseHistoryEnv(String(info.val).slice(0, 16));
         if (history === undefined) reject?.();
         else accept?.();
+      } else if (info.key === "TZ" && chat === undefined) {
+        // An IANA name (`Europe/Paris`); POSIX rules (`CET-1CEST`) are refused: the default applies.
+        timeZone = validTimeZone(String(info.val).slice(0, 80));
+        if (timeZone === undefined) reject?.();
+        else accept?.();
       } else {
         reject?.();
       }
@@ -661,6 +677,8 @@ export class SshListener {
           ...(terminal === undefined ? {} : { terminal }),
           ...(command === undefined ? {} : { command }),
           noColor,
+          ...(timeZone === undefined ? {} : { timeZone }),
+          ...(this.#settings === undefined ? {} : { settings: this.#settings }),
           ...(history === undefined ? {} : { history }),
           maxQueueBytes: this.#maxQueueBytes,
           maxLineBytes: this.#maxLineBytes,

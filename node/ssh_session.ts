@@ -11,7 +11,12 @@
  *   is a message or a command, each event out a plain line, no escape codes.
  *
  * A client may send {@linkcode HISTORY_ENV} (`MESHCHAT_HISTORY=0` for bots)
- * to choose how many messages of history it gets on login and on `/join`.
+ * to choose how many messages of history it gets on login and on `/join`,
+ * and `TZ` (`ssh -o SetEnv=TZ=Europe/Paris`) to see times in its zone.
+ *
+ * What a person with a key chooses (`/theme`, `/timestamp`, `/tz`,
+ * `/ignore`) is kept in the node's {@linkcode UserSettingsStore} and
+ * restored at their next login on this node; a guest's lasts the session.
  * After the window narrows or widens, the PTY screen is redrawn whole
  * ({@linkcode LineEditor.repaint}) from the lines last printed.
  *
@@ -40,6 +45,7 @@ import { type CommandContext, commands, handleInput } from "./commands.ts";
 import type { Hub, Session, SessionSink } from "./hub.ts";
 import { type Logger, silentLogger } from "./logger.ts";
 import { replyBudgetOf } from "./reply_budget.ts";
+import type { UserSettings, UserSettingsStore } from "./user_settings.ts";
 
 /** The part of an ssh2 server channel a chat session uses. */
 export interface SshChannel {
@@ -88,6 +94,13 @@ export interface SshChatSessionOptions {
   command?: string;
   /** The client sent `NO_COLOR`. @default false */
   noColor?: boolean;
+  /**
+   * The time zone the client sent (`TZ`, validated): times are shown in it
+   * unless the person chose another with `/tz`. @default the node's zone
+   */
+  timeZone?: string;
+  /** Where a person with a key keeps their settings. @default none (session only) */
+  settings?: UserSettingsStore;
   /** Output bytes a slow reader may have queued before it is dropped. @default 1048576 */
   maxQueueBytes?: number;
   /** Longest input line in plain mode (bytes, roughly). @default 16384 */
@@ -137,16 +150,28 @@ const REPAINT_LINES = 200;
 /** Formatted lines of fanned-out frames, shared by sessions that render alike. */
 const formatted = new WeakMap<MsgFrame, Map<string, string>>();
 
-function formatShared(frame: MsgFrame, color: boolean, timestamps: boolean, room: string): string {
+function formatShared(
+  frame: MsgFrame,
+  color: boolean,
+  timestamps: boolean,
+  room: string,
+  timeZone: string | undefined,
+): string {
   let variants = formatted.get(frame);
   if (variants === undefined) {
     variants = new Map();
     formatted.set(frame, variants);
   }
-  const key = `${color ? 1 : 0}${timestamps ? 1 : 0}${room}`;
+  const zone = timestamps ? timeZone ?? "" : "";
+  const key = `${color ? 1 : 0}${timestamps ? 1 : 0}${zone} ${room}`;
   let line = variants.get(key);
   if (line === undefined) {
-    line = formatMsg(frame, { color, timestamps, currentRoom: room });
+    line = formatMsg(frame, {
+      color,
+      timestamps,
+      currentRoom: room,
+      ...(zone === "" ? {} : { timeZone: zone }),
+    });
     variants.set(key, line);
   }
   return line;
@@ -200,6 +225,10 @@ export class SshChatSession implements SessionSink {
   readonly #keys = new KeyDecoder();
   readonly #text = new TextDecoder();
   readonly #noColor: boolean;
+  readonly #clientZone: string | undefined;
+  readonly #settings: UserSettingsStore | undefined;
+  /** What the person's key had kept, applied once the hub session exists. */
+  #saved: UserSettings = {};
   readonly #command: string | undefined;
   readonly #maxQueueBytes: number;
   readonly #maxLineBytes: number;
@@ -248,6 +277,8 @@ export class SshChatSession implements SessionSink {
       terminal,
       command,
       noColor = false,
+      timeZone,
+      settings,
       maxQueueBytes = 1 << 20,
       maxLineBytes = 16_384,
       joinHistory = 20,
@@ -263,6 +294,8 @@ export class SshChatSession implements SessionSink {
     this.#logger = logger;
     this.#command = command;
     this.#noColor = noColor || terminal === undefined || /^(dumb|)$/.test(terminal.term);
+    this.#clientZone = timeZone;
+    this.#settings = settings;
     this.#maxQueueBytes = maxQueueBytes;
     this.#maxLineBytes = maxLineBytes;
     this.#joinHistory = history ?? joinHistory;
@@ -307,6 +340,10 @@ export class SshChatSession implements SessionSink {
       address: this.#person.address,
       ...(this.#person.fingerprint === undefined ? {} : { fingerprint: this.#person.fingerprint }),
     };
+    const fingerprint = this.#person.fingerprint;
+    if (fingerprint !== undefined && this.#settings !== undefined) {
+      this.#saved = this.#settings.get(fingerprint);
+    }
     for (const nick of nickCandidates(this.#person.username, this.#person.ownedNicks)) {
       try {
         this.#session = this.#hub.connect(
@@ -335,6 +372,7 @@ export class SshChatSession implements SessionSink {
       this.#finish(1);
       return false;
     }
+    this.#restoreSettings(this.#session);
     if (this.#command !== undefined && this.#command.trim() !== "") {
       this.#enqueue(this.#command.trim());
     }
@@ -391,8 +429,9 @@ export class SshChatSession implements SessionSink {
             ? []
             : [`${sanitizeText(this.#refusal)}: you are ${frame.nick}`]),
           fingerprint === undefined
-            ? "You are a guest: log in with an SSH key to own your nick."
+            ? "You are a guest: log in with an SSH key to own your nick and keep your settings."
             : `Your SSH key is ${fingerprint}.`,
+          ...this.#savedLines(),
           ...(frame.motd ? [`Message of the day: ${sanitizeText(frame.motd)}`] : []),
           ...this.#roomLines(frame.room, frame.topic, frame.history),
         ]);
@@ -457,19 +496,67 @@ export class SshChatSession implements SessionSink {
     ];
   }
 
+  /**
+   * A display preference: the hub session's once it exists; before that
+   * (the welcome is rendered while the hub connects) the saved one.
+   */
+  #pref(name: "theme" | "timestamps" | "tz"): string | undefined {
+    return this.#session === undefined ? this.#saved[name] : this.#session.prefs.get(name);
+  }
+
   get #color(): boolean {
-    const theme = this.#session?.prefs.get("theme");
+    const theme = this.#pref("theme");
     if (this.#editor === undefined) return false;
     return theme === undefined ? !this.#noColor : theme === "color";
   }
 
   get #timestamps(): boolean {
-    const choice = this.#session?.prefs.get("timestamps");
+    const choice = this.#pref("timestamps");
     return choice === undefined ? this.#editor !== undefined : choice === "on";
   }
 
+  get #timeZone(): string | undefined {
+    return this.#pref("tz") ?? this.#clientZone;
+  }
+
   #format(frame: MsgFrame): string {
-    return formatShared(frame, this.#color, this.#timestamps, this.#room);
+    return formatShared(frame, this.#color, this.#timestamps, this.#room, this.#timeZone);
+  }
+
+  /** Puts what the key had kept into the new hub session. */
+  #restoreSettings(session: Session): void {
+    const { theme, timestamps, tz, ignored = [] } = this.#saved;
+    if (theme !== undefined) session.prefs.set("theme", theme);
+    if (timestamps !== undefined) session.prefs.set("timestamps", timestamps);
+    if (tz !== undefined) session.prefs.set("tz", tz);
+    for (const key of ignored) session.ignored.add(key);
+  }
+
+  /** Keeps what a person with a key has chosen now (nothing is written when unchanged). */
+  #keepSettings(session: Session): void {
+    const fingerprint = this.#person.fingerprint;
+    if (fingerprint === undefined || this.#settings === undefined) return;
+    const theme = session.prefs.get("theme");
+    const timestamps = session.prefs.get("timestamps");
+    const tz = session.prefs.get("tz");
+    this.#settings.set(fingerprint, {
+      ...(theme === "color" || theme === "mono" ? { theme } : {}),
+      ...(timestamps === "on" || timestamps === "off" ? { timestamps } : {}),
+      ...(tz === undefined ? {} : { tz }),
+      ignored: [...session.ignored].sort(),
+    });
+  }
+
+  /** The welcome's line about restored settings, if any were. */
+  #savedLines(): string[] {
+    const { theme, timestamps, tz, ignored = [] } = this.#saved;
+    const parts = [
+      ...(theme === undefined ? [] : [`theme ${theme}`]),
+      ...(timestamps === undefined ? [] : [`timestamps ${timestamps}`]),
+      ...(tz === undefined ? [] : [`time zone ${tz}`]),
+      ...(ignored.length === 0 ? [] : [`ignoring ${countOf(ignored.length, "person", "people")}`]),
+    ];
+    return parts.length === 0 ? [] : [`Your saved settings: ${parts.join(", ")}.`];
   }
 
   #paint(text: string, sgr: number): string {
@@ -696,6 +783,7 @@ export class SshChatSession implements SessionSink {
       }
       this.#print([this.#paint(`error: ${sanitizeText(message)}`, 31)]);
     }
+    if (line.trimStart().startsWith("/")) this.#keepSettings(session);
     // A command may have changed the theme or the prompt.
     if (this.#editor !== undefined) this.#scheduleFlush();
   }

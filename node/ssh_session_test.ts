@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
-import type { MsgFrame, ServerFrame } from "../core/protocol.ts";
+import { type MsgFrame, type ServerFrame, toMsgFrame } from "../core/protocol.ts";
 import { Hub, type SessionSink } from "./hub.ts";
 import { NickRegistry } from "./nick_registry.ts";
 import { nickCandidates, type SshChannel, SshChatSession } from "./ssh_session.ts";
 import { VirtualTerminal } from "../tests/helpers/virtual_terminal.ts";
+import { UserSettingsStore } from "./user_settings.ts";
 
 const KEY_A = `SHA256:${"A".repeat(43)}`;
 const KEY_B = `SHA256:${"B".repeat(43)}`;
@@ -98,6 +99,8 @@ function open(
     term?: string;
     maxQueueBytes?: number;
     history?: number;
+    settings?: UserSettingsStore;
+    timeZone?: string;
   } = {},
 ) {
   const channel = new FakeChannel();
@@ -117,6 +120,8 @@ function open(
     noColor: options.noColor ?? false,
     maxQueueBytes: options.maxQueueBytes ?? 1 << 20,
     ...(options.history === undefined ? {} : { history: options.history }),
+    ...(options.settings === undefined ? {} : { settings: options.settings }),
+    ...(options.timeZone === undefined ? {} : { timeZone: options.timeZone }),
     escapeWaitMs: 1,
   });
   assert.equal(chat.start(), true);
@@ -426,4 +431,63 @@ Deno.test("nickCandidates() makes any user name a valid nick", () => {
   ]);
   assert.equal(nickCandidates("")[0], "guest");
   assert.ok(nickCandidates("a".repeat(40)).every((nick) => nick.length <= 16));
+});
+
+Deno.test("SshChatSession restores a key's settings from the first screen and keeps its changes", async () => {
+  const { hub, bob } = setup();
+  hub.say(bob, undefined, "before");
+  await Deno.mkdir("./data/tmp", { recursive: true });
+  const dir = await Deno.makeTempDir({ dir: "./data/tmp" });
+  const store = UserSettingsStore.open(`${dir}/user_settings.json`, { delayMs: 60_000 });
+  store.set(KEY_A, { theme: "mono", timestamps: "on", tz: "Asia/Tokyo", ignored: ["carol"] });
+  const { channel, chat } = open(hub, "keeper", { fingerprint: KEY_A, settings: store });
+  await settle();
+  const welcome = channel.take();
+  assert.match(welcome, /Your saved settings: theme mono, timestamps on, time zone Asia\/Tokyo/);
+  // Mono from the first line on: no colour codes, and the time is Tokyo's.
+  assert.doesNotMatch(welcome, /\x1b\[38;5;/);
+  const time = toMsgFrame(hub.findRoom("lobby")!.recent(1)[0]!).time;
+  const tokyo = new Intl.DateTimeFormat("en-GB", {
+    timeZone: "Asia/Tokyo",
+    hour: "2-digit",
+    minute: "2-digit",
+    hourCycle: "h23",
+  }).format(time);
+  assert.ok(
+    welcome.includes(`${tokyo}\x1b[22m <bob> before`) || welcome.includes(`${tokyo} <bob> before`),
+  );
+  assert.ok(chat.session!.ignored.has("carol"));
+  channel.type("/tz UTC\r/unignore carol\r");
+  await settle(20);
+  assert.deepEqual(store.get(KEY_A), { theme: "mono", timestamps: "on", tz: "UTC" });
+  chat.leave();
+  await store.flush();
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("SshChatSession keeps nothing for a guest, and shows times in the zone its client sent", async () => {
+  const { hub, bob } = setup();
+  const store = UserSettingsStore.open("./data/tmp/never-written-settings.json", {
+    delayMs: 60_000,
+  });
+  const { channel, chat } = open(hub, "guest", {
+    pty: false,
+    settings: store,
+    timeZone: "Asia/Tokyo",
+  });
+  await settle();
+  channel.type("/theme mono\n/timestamp on\n");
+  await settle(20);
+  assert.equal(store.size, 0);
+  hub.say(bob, undefined, "late");
+  await settle();
+  const time = toMsgFrame(hub.findRoom("lobby")!.recent(1)[0]!).time;
+  const tokyo = new Intl.DateTimeFormat("en-GB", {
+    timeZone: "Asia/Tokyo",
+    hour: "2-digit",
+    minute: "2-digit",
+    hourCycle: "h23",
+  }).format(time);
+  assert.ok(channel.take().includes(`${tokyo} <bob> late`));
+  chat.leave();
 });

@@ -2,8 +2,9 @@
  * The real terminal client (client/main.ts) in line mode against a real node.
  */
 import assert from "node:assert/strict";
+import { ClientProcess } from "./helpers/client_process.ts";
 import { RawClient } from "./helpers/raw_client.ts";
-import { startNodeProcess } from "./helpers/node_process.ts";
+import { freePort, type NodeProcess, startNodeProcess } from "./helpers/node_process.ts";
 
 interface ClientRun {
   code: number;
@@ -82,6 +83,254 @@ Deno.test("client/main.ts explains flag mistakes and a taken nick", async () => 
     assert.match(taken.stderr, /refused to let you in: Nick ALICE is taken/);
     holder.close();
   } finally {
+    await node.stop();
+  }
+});
+
+/** A settings directory under ./data (the tests may write there), removed afterwards. */
+async function withConfigHome(run: (home: string) => Promise<void>): Promise<void> {
+  const home = `${Deno.cwd()}/data/tmp/xdg-${crypto.randomUUID().slice(0, 8)}`;
+  await Deno.mkdir(home, { recursive: true });
+  try {
+    await run(home);
+  } finally {
+    await Deno.remove(home, { recursive: true }).catch(() => {});
+  }
+}
+
+/** Client permissions plus the settings directory. */
+function settingsPermissions(home: string): string[] {
+  return [
+    "-P=client",
+    "--allow-env=HOME,XDG_CONFIG_HOME,MESHCHAT_ROOM_KEY",
+    `--allow-read=${home}`,
+    `--allow-write=${home}`,
+  ];
+}
+
+async function sayAs(port: number, user: string, texts: string[]): Promise<void> {
+  const speaker = await RawClient.join(port, user);
+  for (const [i, text] of texts.entries()) {
+    await speaker.send({ t: "say", text, cid: `c${i}` });
+    await speaker.next((f) => f.t === "ack" && f.cid === `c${i}`);
+  }
+  speaker.close();
+}
+
+Deno.test("client/main.ts -history 0 joins without replaying earlier messages", async () => {
+  const node = await startNodeProcess({ id: "cli-hist" });
+  try {
+    await sayAs(node.port, "carol", ["old one", "old two"]);
+    const server = ["-server", `127.0.0.1:${node.port}`, "--no-timestamps"];
+    const replayed = await runClient([...server, "-user", "bot1"], "");
+    assert.equal(replayed.code, 0, replayed.stderr);
+    assert.match(replayed.stdout, /^<carol> old two$/m, "without the flag history is shown");
+    const quiet = await runClient([...server, "-user", "bot2", "-history", "0"], "");
+    assert.equal(quiet.code, 0, quiet.stderr);
+    assert.doesNotMatch(quiet.stdout, /old (one|two)/);
+    assert.match(quiet.stdout, /^Now in #lobby$/m);
+    const one = await runClient([...server, "-user", "bot3", "-history", "1"], "");
+    assert.doesNotMatch(one.stdout, /old one/);
+    assert.match(one.stdout, /^<carol> old two$/m);
+    const bad = await runClient([...server, "-user", "bot4", "-history", "501"]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /Invalid value for --history: "501" is not a number from 0 to 500/);
+  } finally {
+    await node.stop();
+  }
+});
+
+Deno.test("client/main.ts keeps /timestamp, /tz and /ignore across restarts in its settings file", async () => {
+  const node = await startNodeProcess({ id: "cli-set" });
+  try {
+    await withConfigHome(async (home) => {
+      const options = {
+        permissions: settingsPermissions(home),
+        env: { XDG_CONFIG_HOME: home },
+        noTimestamps: false,
+      };
+      const server = ["-server", `127.0.0.1:${node.port}`, "-user", "bot", "-history", "0"];
+      const first = new ClientProcess(server, options);
+      try {
+        await first.waitFor(/^Now in #lobby$/m);
+        await first.line("stamped line");
+        await first.waitFor(/^\d\d:\d\d <bot> stamped line$/m);
+        await first.line("/timestamp off");
+        await first.waitFor(/^Timestamps: off$/m);
+        await first.line("bare line");
+        await first.waitFor(/^<bot> bare line$/m);
+        await first.line("/tz Asia/Kathmandu");
+        await first.waitFor(/^Time zone: Asia\/Kathmandu$/m);
+        await first.line("/ignore carol");
+        await first.waitFor(/^Ignoring carol/m);
+        assert.equal(await first.end(), 0, first.stderr);
+      } finally {
+        first.kill();
+      }
+      const dir = `${home}/meshchat`;
+      assert.equal((await Deno.stat(dir)).mode! & 0o777, 0o700);
+      assert.equal((await Deno.stat(`${dir}/settings.json`)).mode! & 0o777, 0o600);
+      assert.deepEqual(JSON.parse(await Deno.readTextFile(`${dir}/settings.json`)), {
+        timestamps: false,
+        timeZone: "Asia/Kathmandu",
+        ignored: ["carol"],
+      });
+
+      const second = new ClientProcess(server, options);
+      try {
+        await second.waitFor(/^Now in #lobby$/m);
+        await sayAs(node.port, "carol", ["you should not see this"]);
+        await sayAs(node.port, "dave", ["you should see this"]);
+        await second.waitFor(/^<dave> you should see this$/m);
+        await second.line("/timestamp on");
+        await second.line("after restart");
+        await second.waitFor(/<bot> after restart$/m);
+        assert.equal(await second.end(), 0, second.stderr);
+      } finally {
+        second.kill();
+      }
+      assert.doesNotMatch(second.stdout, /you should not see this/);
+      // Kathmandu is UTC+05:45: no other zone gives these minutes.
+      const stamp = /^(\d\d):(\d\d) <bot> after restart$/m.exec(second.stdout);
+      assert.ok(stamp, second.stdout);
+      const utcMinutes = new Date().getUTCHours() * 60 + new Date().getUTCMinutes();
+      const shown = Number(stamp[1]) * 60 + Number(stamp[2]);
+      const offset = (shown - utcMinutes + 1440) % 1440;
+      assert.ok(Math.abs(offset - 345) <= 1, `offset ${offset} minutes, expected 345`);
+    });
+  } finally {
+    await node.stop();
+  }
+});
+
+Deno.test("client/main.ts starts with defaults and one warning when its settings file is corrupt", async () => {
+  const node = await startNodeProcess({ id: "cli-bad" });
+  try {
+    await withConfigHome(async (home) => {
+      await Deno.mkdir(`${home}/meshchat`, { recursive: true });
+      await Deno.writeTextFile(`${home}/meshchat/settings.json`, "{ not json");
+      const run = new ClientProcess(
+        ["-server", `127.0.0.1:${node.port}`, "-user", "bot", "-history", "0"],
+        { permissions: settingsPermissions(home), env: { XDG_CONFIG_HOME: home } },
+      );
+      try {
+        await run.waitFor(/^Now in #lobby$/m);
+        assert.equal(await run.end(), 0, run.stderr);
+      } finally {
+        run.kill();
+      }
+      assert.equal(
+        run.stderr.trim(),
+        `meshchat: Settings ${home}/meshchat/settings.json not fully used: it is not valid JSON`,
+      );
+    });
+  } finally {
+    await node.stop();
+  }
+});
+
+Deno.test("client/main.ts says once that settings are not saved when it may not write them", async () => {
+  const node = await startNodeProcess({ id: "cli-noperm" });
+  try {
+    const run = new ClientProcess(["-server", `127.0.0.1:${node.port}`, "-user", "bot"]);
+    try {
+      await run.waitFor(/^Now in #lobby$/m);
+      await run.line("/timestamp off");
+      await run.line("/ignore carol");
+      await run.waitFor(/^Ignoring carol/m);
+      assert.equal(await run.end(), 0, run.stderr);
+    } finally {
+      run.kill();
+    }
+    const warnings = run.stderr.trim().split("\n");
+    assert.equal(warnings.length, 1, run.stderr);
+    assert.match(
+      warnings[0]!,
+      /^Settings are not saved \(no permission\): run with deno task client, or --allow-env=/,
+    );
+  } finally {
+    await node.stop();
+  }
+});
+
+Deno.test("client/main.ts in line mode tells in order what happens when its node goes away", async () => {
+  const node = await startNodeProcess({ id: "cli-lost" });
+  const address = `127.0.0.1:${node.port}`;
+  const client = new ClientProcess(["-server", address, "-user", "bot", "-reconnect", "3"]);
+  try {
+    await client.waitFor(/^Now in #lobby$/m);
+    await node.stop();
+    await client.waitFor(/Reconnecting/, "stderr");
+    await client.line("typed while away");
+    assert.equal(await client.done, 1);
+    assert.equal(
+      client.stderr,
+      [
+        `Connection to ${address} lost: node shutting down`,
+        `Reconnecting to ${address} for up to 3 s…`,
+        `Not connected: #lobby "typed while away" waits to be resent`,
+        `meshchat: connection to ${address} lost (node shutting down): no node answered within 3 s; 1 line not sent`,
+        "",
+      ].join("\n"),
+    );
+    assert.doesNotMatch(client.stdout, /Disconnected/);
+  } finally {
+    client.kill();
+    await node.stop();
+  }
+});
+
+Deno.test("client/main.ts resends the lines typed while away once another node answers", async () => {
+  const first = await startNodeProcess({ id: "cli-away-a" });
+  const spare = freePort();
+  const servers = `127.0.0.1:${first.port},127.0.0.1:${spare}`;
+  const client = new ClientProcess(["-server", servers, "-user", "bot", "-history", "0"]);
+  let second: NodeProcess | undefined;
+  try {
+    await client.waitFor(/^Now in #lobby$/m);
+    await first.stop();
+    await client.waitFor(/Reconnecting/, "stderr");
+    await client.line("typed while away");
+    await client.waitFor(/waits to be resent/, "stderr");
+    second = await startNodeProcess({ id: "cli-away-b", args: ["--port", String(spare)] });
+    await client.waitFor(/^Reconnected to 127\.0\.0\.1:\d+; resending 1 line$/m);
+    await client.waitFor(/^<bot> typed while away$/m);
+    assert.equal(await client.end(), 0, client.stderr);
+    assert.equal(
+      client.stderr,
+      [
+        `Connection to 127.0.0.1:${first.port} lost: node shutting down`,
+        `Reconnecting to ${servers.replace(",", ", ")} for up to 30 s…`,
+        `Not connected: #lobby "typed while away" waits to be resent`,
+        "",
+      ].join("\n"),
+    );
+  } finally {
+    client.kill();
+    await first.stop();
+    await second?.stop();
+  }
+});
+
+Deno.test("client/main.ts ends with one clear line when its node is killed and none answers", async () => {
+  const node = await startNodeProcess({ id: "cli-killed" });
+  const address = `127.0.0.1:${node.port}`;
+  const client = new ClientProcess(["-server", address, "-user", "bot", "-reconnect", "1"]);
+  try {
+    await client.waitFor(/^Now in #lobby$/m);
+    await node.stop("SIGKILL");
+    assert.equal(await client.done, 1);
+    assert.equal(
+      client.stderr,
+      [
+        `Connection to ${address} lost`,
+        `Reconnecting to ${address} for up to 1 s…`,
+        `meshchat: connection to ${address} lost: no node answered within 1 s`,
+        "",
+      ].join("\n"),
+    );
+  } finally {
+    client.kill();
     await node.stop();
   }
 });

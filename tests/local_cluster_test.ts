@@ -3,6 +3,8 @@
  * three nodes that talk together, and Ctrl-C stops them all.
  */
 import assert from "node:assert/strict";
+import { NODE_PERMISSIONS } from "../node/local_cluster.ts";
+import { freeClusterPortOffset as freeOffset } from "./helpers/node_process.ts";
 import { RawClient } from "./helpers/raw_client.ts";
 
 async function refused(port: number): Promise<boolean> {
@@ -14,31 +16,24 @@ async function refused(port: number): Promise<boolean> {
   }
 }
 
-/**
- * A port offset whose nine cluster ports are free now and lie below the
- * kernel's ephemeral range (32768+), where outgoing connections could take them.
- */
-function freeOffset(): number {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const offset = 10000 + Math.floor(Math.random() * 14000);
-    const ports = [8080, 8081, 8082, 2222, 2223, 2224, 7946, 7947, 7948].map((p) => p + offset);
-    try {
-      for (const port of ports) Deno.listen({ hostname: "127.0.0.1", port }).close();
-      return offset;
-    } catch {
-      // taken: try another
-    }
-  }
-  throw new Error("No free port offset for a local cluster");
+/** The permission flags of a deno.json task (`deno run FLAGS FILE ...`): what a person's run gets. */
+function taskPermissions(task: string): string[] {
+  const config = JSON.parse(Deno.readTextFileSync("deno.json"));
+  return (config.tasks[task].command as string).split(" ").filter((w) => w.startsWith("--allow-"));
 }
 
+const CLUSTER_PERMISSIONS = taskPermissions("cluster");
+
 /** Starts `main.ts cluster` on random ports (clear of a cluster a developer may run) and scratch data. */
-function spawnCluster(stderr: "piped" | "null"): { child: Deno.ChildProcess; offset: number } {
+function spawnCluster(
+  stderr: "piped" | "null",
+  extra: string[] = [],
+): { child: Deno.ChildProcess; offset: number } {
   const offset = freeOffset();
   const child = new Deno.Command("deno", {
     args: [
       "run",
-      "-P=cluster",
+      ...CLUSTER_PERMISSIONS,
       "--quiet",
       "main.ts",
       "cluster",
@@ -46,11 +41,47 @@ function spawnCluster(stderr: "piped" | "null"): { child: Deno.ChildProcess; off
       String(offset),
       "--data-root",
       `./data/tmp/local-cluster-${offset}`,
+      ...extra,
     ],
     stdout: "piped",
     stderr,
   }).spawn();
   return { child, offset };
+}
+
+/** Everything the runner and its nodes print, and a way to wait for a line of it. */
+function collectLog(child: Deno.ChildProcess): {
+  log: () => string;
+  done: Promise<unknown>;
+  waitFor: (what: () => boolean, ms?: number) => Promise<void>;
+} {
+  let log = "";
+  const streams = [child.stdout, ...(child.stderr ? [child.stderr] : [])];
+  const done = Promise.all(streams.map(async (stream) => {
+    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) log += chunk;
+  }));
+  const waitFor = async (what: () => boolean, ms = 30_000) => {
+    const deadline = Date.now() + ms;
+    while (!what() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  };
+  return { log: () => log, done, waitFor };
+}
+
+/** Pids and command lines of the processes whose command line contains `text`. */
+async function processesWith(text: string): Promise<string[]> {
+  const ps = await new Deno.Command("ps", { args: ["-eo", "pid=,args="], stdout: "piped" })
+    .output();
+  return new TextDecoder().decode(ps.stdout).split("\n")
+    .filter((l) => l.includes(text) && !l.includes(" ps -eo "))
+    .map((l) => l.trim());
+}
+
+/** The pid of node `id` of the cluster on `offset`. */
+async function nodePid(id: string, offset: number): Promise<string> {
+  const line = (await processesWith(`local-cluster-${offset}/${id} `))
+    .find((l) => l.includes(`--id ${id} `));
+  assert.ok(line, `${id} not found in ps`);
+  return line.split(" ")[0]!;
 }
 
 Deno.test("the local cluster starts three joined nodes and Ctrl-C stops every one of them", async () => {
@@ -123,46 +154,80 @@ Deno.test("nodes of a local cluster whose runner was killed with -9 stop by them
   await Deno.remove(`./data/tmp/local-cluster-${offset}`, { recursive: true }).catch(() => {});
 });
 
-Deno.test("a node of the local cluster killed by hand rejoins with the command and secret file the runner printed", async () => {
+Deno.test("a node of the local cluster killed with -9 comes back by itself, catches up on what it missed, and Ctrl-C leaves no process", async () => {
   const { child, offset } = spawnCluster("piped");
-  let log = "";
-  const reading = Promise.all([child.stdout, child.stderr].map(async (stream) => {
-    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) log += chunk;
-  }));
-  const waitFor = async (what: () => boolean) => {
-    for (let i = 0; i < 300 && !what(); i++) await new Promise((r) => setTimeout(r, 100));
-  };
+  const { log, done, waitFor } = collectLog(child);
+  const timer = setTimeout(() => child.kill("SIGKILL"), 90_000);
+  try {
+    await waitFor(() => (log().match(/mesh link up/g) ?? []).length >= 6);
+    const alice = await RawClient.join(8080 + offset, "alice").catch((e) => {
+      throw new Error(`${e.message}\n${log()}`);
+    });
+    // As a person would: kill -9 from another terminal.
+    await new Deno.Command("kill", { args: ["-KILL", await nodePid("n2", offset)] }).output();
+    await waitFor(() => /n2 exited/.test(log()), 10_000);
+    await alice.send({ t: "say", text: "said while n2 was down", cid: crypto.randomUUID() });
+    await alice.next((f) => f.t === "msg" && f.text === "said while n2 was down");
+    assert.ok(await refused(8081 + offset), `n2 was not down when the message was sent:\n${log()}`);
+    assert.match(
+      log(),
+      /n2 exited \(killed by SIGKILL\); its last log line: \[n2\] .+\n {2}restarting it in 1 s/,
+    );
+    await waitFor(() => (log().match(/\[n2\] .* listening what=clients/g) ?? []).length >= 2);
+    const bob = await RawClient.join(8081 + offset, "bob").catch((e) => {
+      throw new Error(`n2 did not come back: ${e.message}\n${log()}`);
+    });
+    let history: { text: string }[] = [];
+    const caughtUp = () => history.some((m) => m.text === "said while n2 was down");
+    for (let i = 0; i < 50 && !caughtUp(); i++) {
+      await bob.send({ t: "cmd", line: "/history 100" });
+      history = (await bob.next((f) => f.t === "history")).history as { text: string }[];
+      if (!caughtUp()) await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.ok(caughtUp(), `n2 did not catch up: ${JSON.stringify(history)}\n${log()}`);
+    alice.close();
+    bob.close();
+  } finally {
+    try {
+      child.kill("SIGINT");
+    } catch {
+      // It exited early: the status check below fails with its log.
+    }
+    const status = await child.status;
+    clearTimeout(timer);
+    await done;
+    assert.equal(status.code, 0, log());
+  }
+  assert.deepEqual(await processesWith(`local-cluster-${offset}`), [], "a node was left running");
+  await Deno.remove(`./data/tmp/local-cluster-${offset}`, { recursive: true }).catch(() => {});
+});
+
+Deno.test("with --no-restart a node killed by hand stays down, and the command the runner printed starts it again", async () => {
+  const { child, offset } = spawnCluster("piped", ["--no-restart"]);
+  const { log, done, waitFor } = collectLog(child);
   let again: Deno.ChildProcess | undefined;
   try {
-    await waitFor(() => (log.match(/mesh link up/g) ?? []).length >= 6);
-    const ps = await new Deno.Command("ps", { args: ["-eo", "pid=,args="], stdout: "piped" })
-      .output();
-    const line = new TextDecoder().decode(ps.stdout).split("\n")
-      .find((l) => l.includes("--id n2 ") && l.includes(`local-cluster-${offset}/n2`));
-    assert.ok(line, `n2 not found in ps:\n${log}`);
-    // As a person would: kill -9 from another terminal.
-    await new Deno.Command("kill", { args: ["-KILL", line.trim().split(" ")[0]!] }).output();
-    const restart = /n2 stopped \(SIGKILL\).*\n {2}deno task node (.*)\n/;
-    await waitFor(() => restart.test(log));
-    const args = restart.exec(log)?.[1]?.split(" ");
-    assert.ok(args, `no restart command printed:\n${log}`);
+    await waitFor(() => (log().match(/mesh link up/g) ?? []).length >= 6);
+    await new Deno.Command("kill", { args: ["-KILL", await nodePid("n2", offset)] }).output();
+    const restart = /n2 exited \(killed by SIGKILL\).*\n.*\n {2}deno task node (.*)\n/;
+    await waitFor(() => restart.test(log()));
+    const args = restart.exec(log())?.[1]?.split(" ");
+    assert.ok(args, `no restart command printed:\n${log()}`);
     assert.ok(args.includes("--cluster-secret-file"), args.join(" "));
+    // Longer than the first back-off: a restart would have happened by now.
+    await new Promise((r) => setTimeout(r, 3000));
+    assert.ok(await refused(8081 + offset), `n2 was restarted despite --no-restart:\n${log()}`);
     again = new Deno.Command("deno", {
-      args: ["run", "-P=node", "--quiet", "main.ts", "node", ...args],
+      args: ["run", ...NODE_PERMISSIONS, "--quiet", "main.ts", "node", ...args],
       env: { MESHCHAT_CLUSTER_SECRET: "" },
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
     }).spawn();
-    let againLog = "";
-    for (const stream of [again.stdout, again.stderr]) {
-      (async () => {
-        for await (const chunk of stream.pipeThrough(new TextDecoderStream())) againLog += chunk;
-      })();
-    }
-    await waitFor(() => (againLog.match(/mesh link up/g) ?? []).length >= 2);
-    assert.match(againLog, /mesh link up peer=n1/, againLog);
-    assert.match(againLog, /mesh link up peer=n3/, againLog);
+    const againLog = collectLog(again);
+    await againLog.waitFor(() => (againLog.log().match(/mesh link up/g) ?? []).length >= 2);
+    assert.match(againLog.log(), /mesh link up peer=n1/, againLog.log());
+    assert.match(againLog.log(), /mesh link up peer=n3/, againLog.log());
   } finally {
     try {
       again?.kill("SIGTERM");
@@ -176,8 +241,30 @@ Deno.test("a node of the local cluster killed by hand rejoins with the command a
       // already gone
     }
     const status = await child.status;
-    await reading;
-    assert.equal(status.code, 0, log);
+    await done;
+    assert.equal(status.code, 0, log());
     await Deno.remove(`./data/tmp/local-cluster-${offset}`, { recursive: true }).catch(() => {});
   }
+});
+
+Deno.test("a node of the local cluster that cannot start gives up after three tries and stops the cluster, saying why", async () => {
+  const { child, offset } = spawnCluster("piped");
+  // Taken before n2 starts: it fails at once, every time.
+  const squatter = Deno.listen({ hostname: "127.0.0.1", port: 8081 + offset });
+  const { log, done } = collectLog(child);
+  const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
+  let status;
+  try {
+    status = await child.status;
+    await done;
+  } finally {
+    clearTimeout(timer);
+    squatter.close();
+  }
+  assert.equal(status.code, 1, log());
+  const exits = /n2 exited \(exit code 1\); its last log line: \[n2\] .*address in use\n/g;
+  assert.equal(log().match(exits)?.length, 3, log());
+  assert.match(log(), /n2 failed to start 3 times in a row; stopping the cluster/);
+  assert.deepEqual(await processesWith(`local-cluster-${offset}`), [], "a node was left running");
+  await Deno.remove(`./data/tmp/local-cluster-${offset}`, { recursive: true }).catch(() => {});
 });

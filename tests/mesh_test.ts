@@ -269,7 +269,7 @@ Deno.test("the terminal client fails over to the next node: no loss, no duplicat
     clearTimeout(timer);
     const stderr = new TextDecoder().decode(result.stderr);
     assert.equal(result.code, 0, stderr);
-    assert.match(stderr, /reconnecting/);
+    assert.match(stderr, /Reconnecting to /);
     const received = new Map<string, number>();
     await waitFor(
       async () => {

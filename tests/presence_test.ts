@@ -67,3 +67,77 @@ Deno.test("a client joining 257 rooms on n1 cannot make n2 welcome a second bob"
     for (const client of [mallory, bob, second]) client.close();
   });
 });
+
+/** The text of the info frames a client got so far, one line each. */
+function infoLines(client: RawClient): string[] {
+  return client.frames.filter((f) => f.t === "info").flatMap((f) => f.lines as string[]);
+}
+
+Deno.test("people on a node killed with -9 are shown leaving, and joining when they reconnect", async () => {
+  await withCluster(2, async (cluster) => {
+    const [n1, n2] = cluster.nodes.map((n) => n.process.port) as [number, number];
+    const alice = await RawClient.join(n1, "alice");
+    const bob = await RawClient.join(n2, "bob");
+    const carol = await RawClient.join(n2, "carol", "elsewhere");
+    // Both are listed on n1 before n2 dies.
+    for (let i = 0; i < 50 && !(await whoHas(n1, "bob")); i++) await sleep(100);
+    await cluster.nodes[1]!.process.stop("SIGKILL");
+    const left = await alice.next(
+      (f) => f.t === "info" && (f.lines as string[]).some((l) => /bob left/.test(l)),
+      20_000,
+    );
+    assert.deepEqual(left.lines, ["bob left (node n2 unreachable)"]);
+    // carol shares no room with alice: no line about her.
+    assert.ok(!infoLines(alice).some((line) => line.includes("carol")));
+    assert.ok(!(await whoHas(n1, "bob")), "bob is gone from /who");
+    await cluster.restart(1);
+    const again = await RawClient.join(cluster.nodes[1]!.process.port, "bob");
+    await alice.next((f) => f.t === "msg" && f.kind === "join" && f.from === "bob", 20_000);
+    await sleep(500);
+    // A restarted node's people are new sessions: their join says it, not "is back".
+    assert.ok(
+      !infoLines(alice).some((line) => line.includes("is back")),
+      infoLines(alice).join("\n"),
+    );
+    for (const client of [alice, bob, carol, again]) client.close();
+  });
+});
+
+Deno.test("people on a node cut off are shown leaving, and back when it is reachable again", async () => {
+  await withCluster(2, async (cluster) => {
+    const [n1, n2] = cluster.nodes.map((n) => n.process.port) as [number, number];
+    const alice = await RawClient.join(n1, "alice");
+    const bob = await RawClient.join(n2, "bob");
+    for (let i = 0; i < 50 && !(await whoHas(n1, "bob")); i++) await sleep(100);
+    await cluster.cut(0, ["n2"]);
+    await cluster.cut(1, ["n1"]);
+    const left = await alice.next(
+      (f) => f.t === "info" && (f.lines as string[]).some((l) => /bob left/.test(l)),
+      20_000,
+    );
+    assert.deepEqual(left.lines, ["bob left (node n2 unreachable)"]);
+    // bob, on the other side, sees the same of alice.
+    await bob.next(
+      (f) => f.t === "info" && (f.lines as string[]).includes("alice left (node n1 unreachable)"),
+      20_000,
+    );
+    await cluster.cut(0, []);
+    await cluster.cut(1, []);
+    const back = await alice.next(
+      (f) => f.t === "info" && (f.lines as string[]).some((l) => /bob is back/.test(l)),
+      20_000,
+    );
+    assert.deepEqual(back.lines, ["bob is back (node n2 reachable again)"]);
+    assert.ok(await whoHas(n1, "bob"), "bob is listed again");
+    for (const client of [alice, bob]) client.close();
+  });
+});
+
+/** Whether `/who` of #lobby on a node lists a nick. */
+async function whoHas(port: number, nick: string): Promise<boolean> {
+  const probe = await RawClient.join(port, `w${crypto.randomUUID().slice(0, 6)}`);
+  await probe.send({ t: "cmd", line: "/who" });
+  const info = await probe.next((f) => f.t === "info" && f.cmd === "who");
+  probe.close();
+  return (info.data as { nick: string }[]).some((m) => m.nick === nick);
+}

@@ -9,7 +9,7 @@ import { createHash } from "node:crypto";
 import ssh2 from "ssh2";
 import type { ExecOptions, ParsedKey, PublicKeyAuthMethod } from "ssh2";
 import { type Frame, RawClient } from "./helpers/raw_client.ts";
-import { startNodeProcess } from "./helpers/node_process.ts";
+import { freePort, startNodeProcess } from "./helpers/node_process.ts";
 import { generateKey, type SshStream, SshTestClient, type TestKey } from "./helpers/ssh_client.ts";
 import { VirtualTerminal } from "./helpers/virtual_terminal.ts";
 
@@ -548,6 +548,155 @@ Deno.test({
             assert.notEqual(out.code, 0, option);
             assert.match(new TextDecoder().decode(out.stderr), /no matching/);
           }
+        },
+      );
+      bob.close();
+    } finally {
+      await node.stop();
+    }
+  });
+});
+
+/** Runs OpenSSH's `ssh` against a test node with a throwaway key and known_hosts file. */
+function openSsh(dir: string, port: number, keyFile: string, user: string, extra: string[]) {
+  return new Deno.Command("ssh", {
+    args: [
+      "-F",
+      "/dev/null",
+      "-p",
+      String(port),
+      "-i",
+      keyFile,
+      "-o",
+      "IdentitiesOnly=yes",
+      "-o",
+      "BatchMode=yes",
+      "-o",
+      "StrictHostKeyChecking=yes",
+      "-o",
+      `UserKnownHostsFile=${dir}/known_hosts`,
+      "-o",
+      "ConnectTimeout=10",
+      ...extra,
+      `${user}@127.0.0.1`,
+    ],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+}
+
+/** `HH:MM` of a time in a zone, as an SSH screen should show it. */
+function clockIn(time: number, timeZone: string): string {
+  const parts = new Intl.DateTimeFormat("en-GB", {
+    timeZone,
+    hour: "2-digit",
+    minute: "2-digit",
+    hourCycle: "h23",
+  }).formatToParts(time);
+  return `${parts.find((p) => p.type === "hour")!.value}:${
+    parts.find((p) => p.type === "minute")!.value
+  }`;
+}
+
+Deno.test({
+  name: "SSH settings last across logins with the same key, and TZ sets the zone of times",
+  ignore: !hasOpenSsh(),
+}, async (t) => {
+  await withDataDir(async (dir) => {
+    const sshPort = freePort();
+    const start = () =>
+      startNodeProcess({
+        id: "ssh5",
+        ssh: sshPort,
+        args: ["--data", dir, "--burst", "0", "--mesh-port", "0"],
+      });
+    let node = await start();
+    try {
+      const host = parsed(await Deno.readTextFile(`${dir}/ssh_host_ed25519_key`));
+      const hostLine = `ssh-ed25519 ${btoa(String.fromCharCode(...host.getPublicSSH()))}`;
+      await Deno.writeTextFile(`${dir}/known_hosts`, `[127.0.0.1]:${sshPort} ${hostLine}\n`);
+      const keys = [generateKey(), generateKey()];
+      for (const [i, key] of keys.entries()) {
+        await Deno.writeTextFile(`${dir}/id_${i}`, key.private, { mode: 0o600 });
+        await Deno.chmod(`${dir}/id_${i}`, 0o600);
+      }
+      let bob = await RawClient.join(node.port, "bob");
+      // Lines typed into `ssh -T`, then a private message to bob that marks the end.
+      const session = async (key: number, user: string, lines: string, env: string[] = []) => {
+        const child = openSsh(dir, sshPort, `${dir}/id_${key}`, user, ["-T", ...env]);
+        const writer = child.stdin.getWriter();
+        const end = `end-${crypto.randomUUID().slice(0, 6)}`;
+        await writer.write(new TextEncoder().encode(`${lines}/msg bob ${end}\n`));
+        await bob.next(isMsg("private", end, user));
+        await writer.close();
+        const out = await child.output();
+        assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+        return new TextDecoder().decode(out.stdout);
+      };
+      const said = async (text: string): Promise<number> => {
+        await bob.send({ t: "say", text });
+        return Number((await bob.next(isMsg("message", text, "bob"))).time);
+      };
+
+      await t.step(
+        "a key's /theme, /timestamp, /tz and /ignore come back after a restart",
+        async () => {
+          const first = await session(
+            0,
+            "keeper",
+            "/theme mono\n/timestamp on\n/tz Europe/Paris\n/ignore carol\n",
+          );
+          assert.match(first, /Time zone: Europe\/Paris/);
+          assert.doesNotMatch(first, /Your saved settings/);
+          bob.close();
+          await node.stop();
+          node = await start();
+          bob = await RawClient.join(node.port, "bob");
+          const time = await said("clock check");
+          const second = await session(0, "keeper", "/history 3\n");
+          assert.match(
+            second,
+            /Your saved settings: theme mono, timestamps on, time zone Europe\/Paris, ignoring 1 person\./,
+          );
+          assert.ok(
+            second.includes(`${clockIn(time, "Europe/Paris")} <bob> clock check`),
+            second,
+          );
+          const listed = await session(0, "keeper", "/ignore\n");
+          assert.match(listed, /You ignore: carol/);
+        },
+      );
+
+      await t.step("another key starts from the defaults", async () => {
+        const other = await session(1, "fresh", "/tz\n");
+        assert.doesNotMatch(other, /Your saved settings/);
+        assert.match(other, /Time zone: default/);
+      });
+
+      await t.step(
+        "ssh -o SetEnv=TZ=Asia/Tokyo shows times in Tokyo; /tz overrides it",
+        async () => {
+          const time = await said("tokyo check");
+          const tokyo = await session(1, "fresh", "/timestamp on\n/history 1\n", [
+            "-o",
+            "SetEnv=TZ=Asia/Tokyo",
+          ]);
+          assert.ok(tokyo.includes(`${clockIn(time, "Asia/Tokyo")} <bob> tokyo check`), tokyo);
+          const chosen = await session(1, "fresh", "/tz America/New_York\n/history 1\n", [
+            "-o",
+            "SetEnv=TZ=Asia/Tokyo",
+          ]);
+          assert.ok(
+            chosen.includes(`${clockIn(time, "America/New_York")} <bob> tokyo check`),
+            chosen,
+          );
+          // An unknown zone is refused with the way out, and the session goes on.
+          const bad = await session(1, "fresh", "/tz Mars/Olympus\n");
+          assert.match(
+            bad,
+            /error: Unknown time zone "Mars\/Olympus": use a name like Europe\/Paris/,
+          );
         },
       );
       bob.close();

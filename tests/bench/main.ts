@@ -9,6 +9,7 @@ import { startNodeProcess } from "../helpers/node_process.ts";
 import { loadBench, printLoadBench } from "./load.ts";
 import { meshBench } from "./mesh.ts";
 import { benchSnapshot, printSnapshotBench } from "./snapshot.ts";
+import { benchRestore, printRestoreBench } from "./restore.ts";
 import { benchSsh, formatSshResult } from "./ssh.ts";
 import {
   connect,
@@ -147,6 +148,7 @@ const micro = await microBenchmarks();
 const e2e = await fanout();
 const mesh = await meshBench();
 const snapshot = await benchSnapshot();
+const restore = await benchRestore();
 const ssh = await benchSsh();
 const load = await loadBench();
 const results = {
@@ -156,6 +158,7 @@ const results = {
   fanout: e2e,
   mesh,
   snapshot,
+  restore,
   ssh,
   load,
 };
@@ -208,10 +211,12 @@ console.log(
   } deliveries/s, lost ${mesh.clusterFanout.lost}`,
 );
 printSnapshotBench(snapshot);
+printRestoreBench(restore);
 console.log("");
 for (const line of formatSshResult(ssh)) console.log(line);
 printLoadBench(load);
 await Deno.mkdir("data/bench", { recursive: true });
 await Deno.writeTextFile("data/bench/results.json", JSON.stringify(results, null, 2) + "\n");
+await Deno.writeTextFile("data/bench/restore.json", JSON.stringify(restore, null, 2) + "\n");
 console.log("\nwritten: data/bench/results.json");
 if (e2e.throughput.lost > 0 || e2e.latency.lost > 0 || e2e.baselineLatency.lost > 0) Deno.exit(1);

@@ -16,6 +16,12 @@ export interface ClientProcessOptions {
   permissions?: string[];
   /** Extra environment variables. @default {} */
   env?: Record<string, string>;
+  /**
+   * Pass `--no-timestamps`, so lines compare without the clock.
+   *
+   * @default true
+   */
+  noTimestamps?: boolean;
 }
 
 /** A client/main.ts process in line mode whose stdin stays open until {@linkcode ClientProcess.end}. */
@@ -37,9 +43,16 @@ export class ClientProcess {
    * @param options Permission flags and environment.
    */
   constructor(args: string[], options: ClientProcessOptions = {}) {
-    const { permissions = ["-P=client"], env = {} } = options;
+    const { permissions = ["-P=client"], env = {}, noTimestamps = true } = options;
     this.#child = new Deno.Command("deno", {
-      args: ["run", ...permissions, "--quiet", "client/main.ts", "--no-timestamps", ...args],
+      args: [
+        "run",
+        ...permissions,
+        "--quiet",
+        "client/main.ts",
+        ...(noTimestamps ? ["--no-timestamps"] : []),
+        ...args,
+      ],
       env,
       stdin: "piped",
       stdout: "piped",

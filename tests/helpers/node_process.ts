@@ -59,6 +59,32 @@ export function freePort(): number {
   return port;
 }
 
+/** The default ports of a 3-node cluster (client, SSH, mesh; node 1, 2, 3). */
+export const CLUSTER_DEFAULT_PORTS = [8080, 8081, 8082, 2222, 2223, 2224, 7946, 7947, 7948];
+
+/**
+ * A port offset whose nine default cluster ports are free now and lie below
+ * the kernel's ephemeral range (32768+), where outgoing connections could
+ * take them: clear of a cluster a developer may be running.
+ *
+ * @returns The offset to add to each default port.
+ * @throws {Error} When 50 tries found no free offset.
+ */
+export function freeClusterPortOffset(): number {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const offset = 10000 + Math.floor(Math.random() * 14000);
+    try {
+      for (const port of CLUSTER_DEFAULT_PORTS) {
+        Deno.listen({ hostname: "127.0.0.1", port: port + offset }).close();
+      }
+      return offset;
+    } catch {
+      // taken: try another
+    }
+  }
+  throw new Error("No free port offset for a local cluster");
+}
+
 /**
  * Spawns `main.ts node` on a free loopback port and waits until it listens.
  *
