@@ -130,7 +130,13 @@ export interface SoakSample extends NodeSample {
 }
 
 /** The verdict on one node's series. */
-export interface SoakFit extends SlopeFit {
+export interface SoakFit extends Omit<SlopeFit, "verdict"> {
+  /**
+   * As {@linkcode SlopeFit}, plus `warming`: a restarted node's memory still
+   * rising but not above its peers' peak (plus their allowance), i.e.
+   * growing back to the level the nodes that were never killed hold flat.
+   */
+  readonly verdict: SlopeFit["verdict"] | "warming";
   readonly node: string;
   readonly metric: Metric;
   /** First value of the run (of the node's current process for RSS, fds and heap). */
@@ -139,6 +145,8 @@ export interface SoakFit extends SlopeFit {
   readonly peak: number;
   /** Whether this series decides the verdict ({@linkcode JUDGED}). */
   readonly judged: boolean;
+  /** Whether the node was restarted during the run (the series is of its new process). */
+  readonly restarted: boolean;
 }
 
 /** Everything one soak measured. */
@@ -402,8 +410,18 @@ function workloadSettings(options: WorkloadOptions): Required<WorkloadOptions> {
   };
 }
 
-/** Fits every node's series over the window; RSS, fds and heap only of the node's last process. */
-function fitAll(
+/**
+ * Fits every node's series over the window; RSS, fds and heap only of the
+ * node's last process.
+ *
+ * @param samples Every sample of the run.
+ * @param ids Node ids.
+ * @param windowStartSeconds Start of the judged window (s).
+ * @param slope Allowances.
+ * @param dataSlackBytes Extra allowance of the data directory (bytes).
+ * @returns One fit per node and metric that has samples.
+ */
+export function fitAll(
   samples: readonly SoakSample[],
   ids: readonly string[],
   windowStartSeconds: number,
@@ -414,6 +432,7 @@ function fitAll(
   for (const node of ids) {
     const own = samples.filter((s) => s.node === node);
     const lastPid = own.at(-1)?.pid;
+    const restarted = new Set(own.map((s) => s.pid)).size > 1;
     for (const metric of METRICS) {
       // A restarted process starts its memory and descriptors from scratch; its data directory does not.
       const series = own.filter((s) =>
@@ -432,10 +451,20 @@ function fitAll(
         first: series[0]![metric]!,
         peak: Math.max(...window.map((s) => s[metric]!)),
         judged: JUDGED.has(metric),
+        restarted,
       });
     }
   }
-  return fits;
+  // A restarted node's memory regrows to its working size from scratch (the
+  // others took minutes to get there): rising but not past them is warm-up.
+  return fits.map((fit) => {
+    if (!fit.restarted || fit.verdict !== "growing") return fit;
+    if (fit.metric !== "rssKiB" && fit.metric !== "heapBytes") return fit;
+    const peers = fits.filter((f) => f.metric === fit.metric && !f.restarted);
+    if (peers.length === 0) return fit;
+    const ceiling = Math.max(...peers.map((p) => p.peak + p.allowance));
+    return fit.peak <= ceiling ? { ...fit, verdict: "warming" as const } : fit;
+  });
 }
 
 const METRIC_LABEL: Record<SoakFit["metric"], { name: string; unit: number; suffix: string }> = {

@@ -80,7 +80,14 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
     });
   };
   const nodes: ClusterNode[] = [];
-  for (let i = 0; i < size; i++) nodes.push({ ...specs[i]!, process: await start(i) });
+  try {
+    for (let i = 0; i < size; i++) nodes.push({ ...specs[i]!, process: await start(i) });
+  } catch (error) {
+    // A later node failed to start: stop the ones already running, leave nothing behind.
+    await Promise.all(nodes.map((n) => n.process.stop("SIGKILL")));
+    await Deno.remove(base, { recursive: true }).catch(() => {});
+    throw error;
+  }
   return {
     nodes,
     async restart(i, extra) {
