@@ -30,9 +30,10 @@ export const MAX_COMBINING_MARKS = 4;
  * surrogate range matches lone surrogates only.
  */
 const SUSPECT = new RegExp(
-  "[\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f\\u00ad\\u034f\\u061c\\u115f\\u180e" +
-    "\\u200b-\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\u3164\\ufeff\\uffa0" +
-    "\\ufff9-\\ufffb\\ud800-\\udfff\\u{e0000}-\\u{e007f}]" +
+  "[\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f\\u00ad\\u034f\\u061c\\u115f\\u1160\\u180e" +
+    "\\u200b-\\u200f\\u2028-\\u202e\\u2060-\\u206f\\u3164\\ufeff\\uffa0" +
+    "\\ufff0-\\ufffb\\ud800-\\udfff\\u{1bca0}-\\u{1bca3}\\u{1d173}-\\u{1d17a}" +
+    "\\u{e0000}-\\u{e00ff}\\u{e01f0}-\\u{e0fff}]" +
     `|\\p{M}{${MAX_COMBINING_MARKS + 1}}`,
   "u",
 );
@@ -159,18 +160,22 @@ function isRemoved(c: number): boolean {
   if (c < DEL) return false;
   if (c <= 0x9f) return true;
   if (c < 0x2000) {
-    return c === 0x00ad || c === 0x034f || c === 0x061c || c === 0x115f || c === 0x180e;
+    return c === 0x00ad || c === 0x034f || c === 0x061c || c === 0x115f || c === 0x1160 ||
+      c === 0x180e;
   }
   if (c <= 0x206f) {
     return c === 0x200b || c === 0x200e || c === 0x200f ||
-      (c >= 0x2028 && c <= 0x202e) || (c >= 0x2060 && c <= 0x2064) ||
-      (c >= 0x2066 && c <= 0x2069);
+      (c >= 0x2028 && c <= 0x202e) || c >= 0x2060;
   }
+  // Also the other invisible (default-ignorable) code points that are no
+  // combining mark: shorthand and musical format controls, unassigned
+  // specials and tags. Variation selectors are marks, within the cap.
   return c === 0x3164 ||
     (c >= 0xd800 && c <= 0xdfff) ||
     c === 0xfeff || c === 0xffa0 ||
-    (c >= 0xfff9 && c <= 0xfffb) ||
-    (c >= 0xe0000 && c <= 0xe007f);
+    (c >= 0xfff0 && c <= 0xfffb) ||
+    (c >= 0x1bca0 && c <= 0x1bca3) || (c >= 0x1d173 && c <= 0x1d17a) ||
+    (c >= 0xe0000 && c <= 0xe00ff) || (c >= 0xe01f0 && c <= 0xe0fff);
 }
 
 /**

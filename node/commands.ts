@@ -50,17 +50,18 @@ function replyList(
   header: string,
   lines: readonly string[],
   data: readonly unknown[],
+  trailer: readonly string[] = [],
 ): void {
   const budget = budgetOf(ctx.session.sink) - NOTE_RESERVE;
-  const overhead = frameLength({ t: "info", cmd: command, lines: [header], data: [] });
+  const overhead = frameLength({ t: "info", cmd: command, lines: [header, ...trailer], data: [] });
   const fit = itemsThatFit(lines, data, budget, overhead);
   if (fit === lines.length) {
-    ctx.reply(command, [header, ...lines], data);
+    ctx.reply(command, [header, ...lines, ...trailer], data);
     return;
   }
   ctx.reply(
     command,
-    [header, ...lines.slice(0, fit), `  … and ${lines.length - fit} more, not shown`],
+    [header, ...lines.slice(0, fit), `  … and ${lines.length - fit} more, not shown`, ...trailer],
     data.slice(0, fit),
   );
 }
@@ -133,7 +134,12 @@ export function formatDuration(ms: number): string {
 /** How an operator names what to ban: a key fingerprint, an address, or else a nick. */
 function banTarget(word: string): BanTarget {
   if (/^SHA256:[A-Za-z0-9+/=]{1,60}$/.test(word)) return { type: "fp", value: word };
-  if (/^\d{1,3}(\.\d{1,3}){3}$/.test(word) || /^\[?[0-9a-fA-F]*:[0-9a-fA-F:.]*\]?$/.test(word)) {
+  // No IPv6 address is longer than 45 characters (47 in brackets): a longer
+  // one would make a `mod` event that every node refuses or ignores.
+  if (
+    /^\d{1,3}(\.\d{1,3}){3}$/.test(word) ||
+    (word.length <= 47 && /^\[?[0-9a-fA-F]*:[0-9a-fA-F:.]*\]?$/.test(word))
+  ) {
     return { type: "addr", value: normalizeHost(word) };
   }
   if (!/^[A-Za-z0-9._-]{1,16}$/.test(word)) {
@@ -372,15 +378,19 @@ commands
       }
       const members = cluster.members();
       const lost = cluster.lostRanges();
-      ctx.reply("nodes", [
+      // Cut to the reader's budget: gossip can announce any number of members.
+      replyList(
+        ctx,
+        "nodes",
         `${countOf(members.length, "node")}:`,
-        ...members.map((m) =>
+        members.map((m) =>
           `  ${m.id} ${m.addr} ${m.state}${
             m.id === ctx.hub.nodeId ? " (this node)" : m.connected ? "" : " (not linked)"
           }`
         ),
-        ...(lost.length > 0 ? [`Lost event ranges: ${lost.join(", ")}`] : []),
-      ], members);
+        members,
+        lost.length > 0 ? [`Lost event ranges: ${lost.join(", ")}`] : [],
+      );
     },
   })
   .register({

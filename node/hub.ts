@@ -42,7 +42,7 @@ import { olderGoneLine, Room } from "./room.ts";
 import { HistoryBudget } from "./history_budget.ts";
 import type { StorageView } from "./stats.ts";
 import { type NodeChange, nodePresenceNotices } from "./node_presence_notice.ts";
-import { fitHistory } from "./reply_budget.ts";
+import { budgetOf, fitHistory } from "./reply_budget.ts";
 import { type SealParams, validateSealParams } from "../core/crypto/room_params.ts";
 import { EnvelopeSyntaxError, readEnvelopeHeader } from "../core/crypto/envelope.ts";
 import {
@@ -53,6 +53,7 @@ import {
   type ModAction,
   Moderation,
 } from "./moderation.ts";
+import { addressKey } from "./ssh_auth_limiter.ts";
 
 /** Where a session's output goes: one per connected person. */
 export interface SessionSink {
@@ -304,6 +305,15 @@ function cidKey(nick: string, cid: string): string {
 /** The listeners of a room without local members. */
 const NOBODY: ReadonlySet<Session> = new Set();
 
+/** People whose mute this node remembers by who they are (see `Hub.muteOf`). */
+const MAX_MUTED_HOSTS = 4096;
+
+/** Who a session's person is, for a mute: their key, else their host (IPv6: its /64). */
+function whoOf(session: Session): string {
+  const { fingerprint, address } = session.origin;
+  return fingerprint !== undefined ? `fp ${fingerprint}` : `addr ${addressKey(hostOf(address))}`;
+}
+
 /** Private messages live in a log of their own, not in any room. */
 const PRIVATE_LOG_SIZE = 4096;
 
@@ -386,6 +396,12 @@ export class Hub {
   readonly #refusedIds = new Set<string>();
   /** Sessions muted on this node, and the nick they were muted under (survives /nick). */
   readonly #mutedAs = new WeakMap<Session, string>();
+  /**
+   * Who was muted here (key, else host; IPv6 per /64) → the nick muted: a
+   * mute issued elsewhere names only the nick, and a quit and a new nick
+   * must not shake it off. Oldest dropped past {@linkcode MAX_MUTED_HOSTS}.
+   */
+  readonly #mutedHosts = new Map<string, string>();
   #lastSeq = 0;
   #nextSessionId = 1;
 
@@ -536,7 +552,7 @@ export class Hub {
       node: this.nodeId,
       nick,
       room,
-      rooms: [...this.#rooms.keys()],
+      rooms: this.#roomListFor(sink),
       topic: target.topic,
       ...(target.sealed === undefined ? {} : { sealed: target.sealed }),
       history: history.map(toMsgFrame),
@@ -588,6 +604,26 @@ export class Hub {
         `Slow down: too many messages, try again in ${wait} s`,
       );
     }
+  }
+
+  /**
+   * Charges a change announced in each of the session's rooms (`/away`,
+   * `/nick`) one more token per 8 rooms past the first 8 (the line paid
+   * one), at most a burst: else one line in 64 rooms makes 64 events, and a
+   * toggle loop makes 64 times the events of the rate limit.
+   *
+   * @throws {ProtocolError} `rate_limited` when over budget.
+   */
+  #spendPerRoom(session: Session): void {
+    const extra = Math.min(Math.ceil(session.rooms.size / 8) - 1, this.#rateBurst - 1);
+    if (extra <= 0 || session.limiter === undefined || session.limiter.tryTake(extra)) return;
+    const wait = Math.ceil(session.limiter.msUntilAvailable(extra) / 100) / 10;
+    throw new ProtocolError(
+      "rate_limited",
+      `Slow down: a change shown in ${
+        countOf(session.rooms.size, "room")
+      } costs more, try again in ${wait} s`,
+    );
   }
 
   /**
@@ -812,6 +848,7 @@ export class Hub {
   rename(session: Session, requested: string): string {
     // A new nick is announced in every room: a muted person may not speak that way.
     this.#checkMute(session);
+    if (nickKey(requested) !== nickKey(session.nick)) this.#spendPerRoom(session);
     return this.#rename(session, requested);
   }
 
@@ -855,6 +892,7 @@ export class Hub {
   setAway(session: Session, message: string | undefined): void {
     // Coming back says nothing; an away message is shown to everyone.
     if (message !== undefined) this.#checkMute(session);
+    this.#spendPerRoom(session);
     const text = message === undefined ? "" : cleanVisibleText(message, MAX_REASON_LENGTH) ||
       "away";
     session.away = text === "" ? undefined : text;
@@ -1159,8 +1197,13 @@ export class Hub {
     this.#tellBack(node, entries);
     for (const entry of entries) {
       const local = this.#sessionsByNick.get(nickKey(entry.nick));
+      if (!local) continue;
+      // A nick registered to a key is its owner's, whatever a peer's entry
+      // claims (an early `since` wins every race); one who is not the owner yields.
+      const owner = this.nickGuard?.ownerOf(local.nick);
+      if (owner !== undefined && owner === local.origin.fingerprint) continue;
       if (
-        !local ||
+        owner === undefined &&
         winsNickRace({ since: local.since, node: this.nodeId }, { since: entry.since, node })
       ) {
         continue;
@@ -1515,10 +1558,36 @@ export class Hub {
         `Cannot accept ${kind}: ${bytes} bytes as JSON exceeds maximum ${MAX_EVENT_BYTES}`,
       );
     }
+    // Peers apply these rules to every event they take: one they would
+    // refuse would leave a hole in this origin's log that they re-ask for
+    // forever (and that holds back the acks of every later line).
+    try {
+      checkEventRules(event);
+    } catch (error) {
+      throw new ProtocolError("bad_args", `Cannot accept ${kind}: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
     this.#lastSeq = event.seq;
     this.#accept(event);
     if (isSpoken(event)) this.#logger.debug("event", { id: `${event.origin}:${event.seq}` });
     return event;
+  }
+
+  /**
+   * The welcome's room list, within half the sink's reply budget: a node
+   * may hold `maxRooms` rooms, and one user can leave thousands behind (one
+   * line each), which as one list would outgrow a reader's queue.
+   */
+  #roomListFor(sink: SessionSink): string[] {
+    let left = budgetOf(sink) / 2;
+    const names: string[] = [];
+    for (const name of this.#rooms.keys()) {
+      left -= name.length + 3; // ASCII, quoted, a comma
+      if (left < 0) break;
+      names.push(name);
+    }
+    return names;
   }
 
   /** Tells a room's sessions its seal parameters when this event set them. */
@@ -1619,7 +1688,7 @@ export class Hub {
     const { fingerprint, address } = session.origin;
     const mute = this.moderation.muted({ nick: session.nick, fingerprint, address }, now);
     if (mute !== undefined) return mute;
-    const mutedAs = this.#mutedAs.get(session);
+    const mutedAs = this.#mutedAs.get(session) ?? this.#mutedHosts.get(whoOf(session));
     return mutedAs === undefined ? undefined : this.moderation.muted(mutedAs, now);
   }
 
@@ -1689,8 +1758,14 @@ export class Hub {
         const session = this.#sessionsByNick.get(nickKey(action.nick));
         const mute = this.moderation.muted(action.nick, now);
         if (session === undefined || mute === undefined) return;
-        // Bound to the session too: a /nick does not shake it off.
+        // Bound to the session too: a /nick does not shake it off; and to who
+        // it is, here: nor does a quit and a new nick.
         this.#mutedAs.set(session, action.nick);
+        this.#mutedHosts.delete(whoOf(session));
+        this.#mutedHosts.set(whoOf(session), action.nick);
+        if (this.#mutedHosts.size > MAX_MUTED_HOSTS) {
+          this.#mutedHosts.delete(this.#mutedHosts.keys().next().value!);
+        }
         this.#notice(
           session,
           "mute",

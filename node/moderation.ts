@@ -63,6 +63,7 @@
  */
 import { type ChatEvent, compareEvents } from "../core/event.ts";
 import { nickKey, ROOM_PATTERN } from "../core/names.ts";
+import { addressKey } from "./ssh_auth_limiter.ts";
 
 /** What a ban applies to. */
 export type BanTarget =
@@ -517,13 +518,15 @@ export class Moderation {
     if (byNick !== undefined || (person.fingerprint ?? person.address) === undefined) {
       return byNick;
     }
-    const host = person.address === undefined ? undefined : hostOf(person.address);
+    // An IPv6 host is one of its /64 (as connection limits count it): else a
+    // new address of the same network, a new nick, and the mute is gone.
+    const host = person.address === undefined ? undefined : addressKey(hostOf(person.address));
     for (const entry of this.#entries.values()) {
       if (entry.action.a !== "mute") continue;
       const { fp, addr } = entry.action;
       // A host stands for people without a key only: a key says who someone is.
       const match = (fp !== undefined && fp === person.fingerprint) ||
-        (addr !== undefined && addr === host && person.fingerprint === undefined);
+        (addr !== undefined && addressKey(addr) === host && person.fingerprint === undefined);
       if (match) {
         const mute = inForce(entry);
         if (mute !== undefined) return mute;

@@ -199,11 +199,21 @@ export class OriginRetirement {
     const memberIds = new Set(this.#members().filter((id) => id !== this.#selfNode));
     for (const peer of this.#reports.keys()) if (!memberIds.has(peer)) this.#reports.delete(peer);
     const entries: { report: PeerReport; round: number }[] = [];
+    // A member alone says which epoch it runs under: the newest of its own
+    // origins in its own report (this node: its own). Another member's word
+    // ("n2 restarted as n2.5") could otherwise retire a live origin, after
+    // which everything it says is taken for a duplicate everywhere.
+    const ownNewest = new Map<string, number>([[this.#selfNode, epochOf(this.#self)]]);
     for (const id of memberIds) {
       const entry = this.#reports.get(id);
       // A member that never reported may hold anything: wait for its word.
       if (entry === undefined) return;
       entries.push(entry);
+      let newest = -1;
+      for (const origin of Object.keys(entry.report.vv)) {
+        if (nodeOf(origin) === id) newest = Math.max(newest, epochOf(origin));
+      }
+      ownNewest.set(id, newest);
     }
     const reports = entries.map((entry) => entry.report);
     const nodes = new Map<string, { newest: number; origins: Set<string> }>();
@@ -223,7 +233,9 @@ export class OriginRetirement {
       for (const [node, epoch] of Object.entries(report.retired)) note(node, epoch);
     }
     const watermarks = this.#versions.retiredJSON();
-    for (const [node, { newest, origins }] of nodes) {
+    for (const [node, claimed] of nodes) {
+      const { origins } = claimed;
+      const newest = Math.min(claimed.newest, ownNewest.get(node) ?? Infinity);
       const floor = watermarks[node] ?? 0;
       const candidates = [...origins]
         .filter((origin) => epochOf(origin) >= floor && epochOf(origin) < newest)
@@ -242,6 +254,8 @@ export class OriginRetirement {
       // Every member retired further, nothing here holds back: follow them.
       if (!blocked && reports.length > 0) {
         target = Math.max(target, Math.min(...reports.map((r) => r.retired[node] ?? 0)));
+        // Never past the epoch a member (or this node) runs under.
+        target = Math.min(target, Math.max(floor, newest));
       }
       if (target > floor) this.#retire(node, target);
     }

@@ -282,9 +282,12 @@ export class Replicator {
   #receive(peer: string, message: ReplicationMessage): void {
     switch (message.k) {
       case "ev":
-        this.#onEvents(peer, message.events);
-        // A full anti-entropy batch: ask for the next one now, not at the next round.
-        if (message.more === true) this.#send(peer, this.#vector("vv", peer));
+        // A full anti-entropy batch: ask for the next one now, not at the next round;
+        // unless nothing in it was new (all refused, e.g. stamps too far ahead): asking
+        // again would bring the same batch back at once, in a loop.
+        if (this.#onEvents(peer, message.events) > 0 && message.more === true) {
+          this.#send(peer, this.#vector("vv", peer));
+        }
         break;
       case "vv":
         this.#onVersionVector(peer, this.#retirement.report(peer, message));
@@ -343,10 +346,11 @@ export class Replicator {
     return up.some((peer) => (this.#have.get(peer)?.[origin] ?? 0) >= seq);
   }
 
-  #onEvents(peer: string, events: unknown): void {
+  /** Applies an `ev` message's events; returns how many were new. */
+  #onEvents(peer: string, events: unknown): number {
     if (!Array.isArray(events)) {
       this.#logger.warn("replication message without events", { peer });
-      return;
+      return 0;
     }
     let applied = 0;
     for (const raw of events) {
@@ -363,6 +367,7 @@ export class Replicator {
     // What we now hold is the sender's ack.
     if (events.length > 0) this.#send(peer, this.#vector("have", peer));
     if (applied > 0) this.#logger.debug("replicated events applied", { peer, applied });
+    return applied;
   }
 
   /** Our vector as a `vv` or `have` message for `peer`, with what it needs to retire origins. */

@@ -131,9 +131,64 @@ Deno.test("the interactive client tells in order what happens when its node goes
         `Connection to ${address} lost: node shutting down`,
         `Reconnecting to ${address} for up to 2 s…`,
         `Not connected: #lobby "typed while away" waits to be resent`,
-        `connection to ${address} lost (node shutting down): no node answered within 2 s; 1 line not sent`,
+        `Connection to ${address} lost (node shutting down): no node answered within 2 s; 1 line not sent`,
       ]);
       assert.ok(!screen.some((line) => line.startsWith("Disconnected")), screen.join("\n"));
+    });
+  } finally {
+    await node.stop();
+  }
+});
+
+Deno.test("the interactive client's /quit MESSAGE reaches the room", async () => {
+  const node = await startNodeProcess({ id: "tty-quit" });
+  const bob = await RawClient.join(node.port, "bob");
+  try {
+    await withSettingsDirectory(async (dir) => {
+      const args = ["-server", `127.0.0.1:${node.port}`, "-user", "alice", "-history", "0"];
+      const terminal = new FakeTerminal(80, 24);
+      const running = runClient(args, { terminal, settingsDirectory: dir });
+      await terminal.waitFor(/Now in #lobby/);
+      terminal.type("/quit see you tomorrow\r");
+      assert.equal(await running, 0);
+      const leave = await bob.next((f) =>
+        f.t === "msg" && f.kind === "leave" && f.from === "alice"
+      );
+      assert.match(String(leave.text), /see you tomorrow/);
+    });
+  } finally {
+    bob.close();
+    await node.stop();
+  }
+});
+
+Deno.test("the interactive client's /help lists each command once, in one table", async () => {
+  const node = await startNodeProcess({ id: "tty-help" });
+  try {
+    await withSettingsDirectory(async (dir) => {
+      const args = ["-server", `127.0.0.1:${node.port}`, "-user", "alice", "--no-color"];
+      const terminal = new FakeTerminal(140, 60);
+      const running = runClient([...args, "-history", "0"], {
+        terminal,
+        settingsDirectory: dir,
+      });
+      await terminal.waitFor(/Now in #lobby/);
+      terminal.type("/help\r");
+      await terminal.waitFor(/\/unignore NICK/);
+      await terminal.waitFor(/\/plain \[ROOM\]/);
+      const screen = terminal.screen.screen();
+      const table = screen.slice(screen.indexOf("Commands:") + 1).filter((l) => l.startsWith("/"));
+      const words = table.map((l) => l.split(" ")[0]);
+      for (const word of ["/seal", "/key", "/plain", "/theme", "/timestamp", "/tz", "/ignore"]) {
+        assert.equal(words.filter((w) => w === word).length, 1, `${word}:\n${screen.join("\n")}`);
+      }
+      // The client's own entries, not the node's words for SSH sessions, and the same columns.
+      assert.ok(!screen.some((l) => l.includes("(SSH sessions)")), screen.join("\n"));
+      const column = (l: string) => /^\/\S+(?: \S+)*? {2,}/.exec(l)?.[0].length;
+      assert.equal(new Set(table.map(column)).size, 1, table.join("\n"));
+      assert.equal(words.at(-1), "/quit", table.join("\n"));
+      terminal.type("/quit\r");
+      assert.equal(await running, 0);
     });
   } finally {
     await node.stop();
