@@ -32,6 +32,7 @@ import { PROTOCOL_VERSION } from "../core/protocol.ts";
 import { ChatView, type ViewLine } from "./chat_view.ts";
 import { ConnectError, NodeConnection } from "./node_connection.ts";
 import { isNodeCommand } from "./node_commands.ts";
+import { type ClientCommandHelp, mergeHelp } from "./help_lines.ts";
 import { PREFERENCE_HELP, type Preferences } from "./preferences.ts";
 import { type Opening, SealedRooms } from "./sealed_rooms.ts";
 
@@ -91,6 +92,13 @@ const KEEPALIVE_MS = 60_000;
 /** How long the client keeps trying to reach another node after losing one (ms). */
 const RECONNECT_WINDOW_MS = 30_000;
 
+/** How long a node has to welcome the client's hello (ms). */
+const WELCOME_TIMEOUT_MS = 5000;
+
+/** Said when something other than a node's client port answered. */
+const WRONG_PORT_HINT =
+  "is it a meshchat node's client port? (8080 by default; SSH's 2222 and the mesh's 7946 are not)";
+
 /** Ids of messages already shown, so a failover's welcome history is not shown twice. */
 const SEEN_IDS = 10_000;
 
@@ -103,12 +111,14 @@ export const MAX_SEALED_TEXT_BYTES = 11 * 1024;
 /** Commands after which the current room may change: later lines wait for them. */
 const ROOM_COMMANDS = /^\/(join|j|leave|part)(\s|$)/i;
 
-/** Commands the client handles itself. */
-const CLIENT_HELP = [
-  "Client commands:",
-  "  /seal [ROOM]  seal a room end to end: asks for a new passphrase (twice)",
-  "  /key [ROOM]  enter a sealed room's passphrase again",
-  "  /plain [ROOM]  after a failed /seal: talk in ROOM unsealed (the nodes can read it)",
+/** Commands the client handles itself, for `/help`. */
+const CLIENT_HELP: readonly ClientCommandHelp[] = [
+  { usage: "/seal [ROOM]", help: "seal a room end to end: asks for a new passphrase (twice)" },
+  { usage: "/key [ROOM]", help: "enter a sealed room's passphrase again" },
+  {
+    usage: "/plain [ROOM]",
+    help: "after a failed /seal: talk in ROOM unsealed (the nodes can read it)",
+  },
 ];
 
 /** A line sent and not yet acknowledged. */
@@ -187,11 +197,22 @@ export class ChatClient {
         continue;
       }
       const frames = conn.frames();
-      await conn.send(helloFrame(options.user, options.room, options.history));
+      await conn.send(helloFrame(options.user, options.room, options.history)).catch(() => {});
+      // A wrong port may hold the connection open and say nothing: give up on it, saying so.
+      let silent = false;
+      const timer = setTimeout(() => {
+        silent = true;
+        conn.close();
+      }, WELCOME_TIMEOUT_MS);
       const first = await frames.next();
+      clearTimeout(timer);
       if (first.done) {
         conn.close();
-        lastError = new ConnectError(`connection to ${server} closed before welcome`);
+        lastError = new ConnectError(
+          (silent
+            ? `No answer from ${server} within ${WELCOME_TIMEOUT_MS / 1000} s`
+            : `Connection to ${server} closed before welcome`) + `: ${WRONG_PORT_HINT}`,
+        );
         continue;
       }
       if (first.value.t !== "welcome") {
@@ -203,7 +224,7 @@ export class ChatClient {
       }
       return new ChatClient(conn, options, first.value, frames);
     }
-    throw lastError ?? new ConnectError("no server given: use -server HOST:PORT");
+    throw lastError ?? new ConnectError("No server given: use -server HOST:PORT");
   }
 
   /** The address connected to. */
@@ -332,13 +353,6 @@ export class ChatClient {
         this.#quitRequested = true;
         this.#quitting(line);
         done();
-        return;
-      case "/help":
-      case "/h":
-        this.#command(line).then(() => {
-          this.#notice([...CLIENT_HELP, ...(this.#options.preferences ? PREFERENCE_HELP : [])]);
-          done();
-        });
         return;
     }
     const shown = this.#options.preferences?.run(line, this.#nick);
@@ -569,7 +583,7 @@ export class ChatClient {
       const next = await this.#failover();
       if (next === undefined) {
         const unsent = this.unacked;
-        ending = `connection to ${lost} lost${reason ? ` (${reason})` : ""}: ` +
+        ending = `Connection to ${lost} lost${reason ? ` (${reason})` : ""}: ` +
           `no node answered within ${Math.round(this.#reconnectWindow / 1000)} s` +
           (unsent > 0 ? `; ${countLines(unsent)} not sent` : "");
         break;
@@ -579,7 +593,7 @@ export class ChatClient {
     clearInterval(this.#keepalive);
     this.#options.onEnd?.();
     await this.#display;
-    this.#ended = ending ?? this.#byeReason ?? `connection to ${this.#conn.address} lost`;
+    this.#ended = ending ?? this.#byeReason ?? `Connection to ${this.#conn.address} lost`;
     return this.#ended;
   }
 
@@ -649,7 +663,7 @@ export class ChatClient {
     }
     const frames = conn.frames();
     await conn.send(helloFrame(this.#nick, room, this.#options.history)).catch(() => {});
-    const timer = setTimeout(() => conn.close(), 5000);
+    const timer = setTimeout(() => conn.close(), WELCOME_TIMEOUT_MS);
     const first = await frames.next();
     clearTimeout(timer);
     // nick_taken: the old node's session may linger until it is declared dead; try again.
@@ -700,11 +714,20 @@ export class ChatClient {
         this.#byeReason = frame.reason;
         // Kicked or banned by an operator: reconnecting elsewhere would dodge it.
         if (frame.expelled === true) this.#expelled = true;
-        // A node going away: the reconnect notice says so, in order, once.
-        else if (!this.#quitRequested && frame.reason !== "quit") return;
+        // A node going away: the reconnect notice says so, in order, once. Your own /quit: your
+        // leave lines say so, and "Disconnected: quit" would come before them.
+        else if (frame.reason === "quit" || !this.#quitRequested) return;
         break;
       case "msg":
         this.#options.onNick?.(frame.from);
+        break;
+      case "info":
+        // One table: the client's own commands replace the node's entries for SSH sessions.
+        if (frame.cmd === "help") {
+          const own = [...CLIENT_HELP, ...(this.#options.preferences ? PREFERENCE_HELP : [])];
+          this.#show({ ...frame, lines: mergeHelp(frame.lines, own) });
+          return;
+        }
         break;
     }
     this.#show(frame);

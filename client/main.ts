@@ -25,7 +25,7 @@ import { MAX_HELLO_HISTORY } from "../core/protocol.ts";
 import { ChatClient } from "./chat_client.ts";
 import { ChatView, type ViewLine } from "./chat_view.ts";
 import { runLineMode } from "./line_mode.ts";
-import { ConnectError } from "./node_connection.ts";
+import { ConnectError, parseAddress } from "./node_connection.ts";
 import {
   askNewPassphrase,
   KeyFileError,
@@ -82,15 +82,15 @@ const CLIENT_FLAGS = {
 } as const satisfies FlagSpec;
 
 const HELP = formatHelp(
-  "Usage: deno run client/main.ts -server HOST:PORT -user NICK [flags]",
+  "Usage: deno task client -server HOST:PORT -user NICK [flags]    (or: deno run client/main.ts ...)",
   CLIENT_FLAGS,
   [
     "Without a terminal on stdin it runs in line mode: each input line is sent,",
     "each event is printed as one plain line, and it exits after the last ack.",
     "In the chat, type /help for commands; /seal ROOM seals a room end to end.",
     "/theme, /timestamp, /tz and /ignore are saved in $XDG_CONFIG_HOME/meshchat/settings.json",
-    "(~/.config/meshchat/settings.json); they need --allow-env=HOME,XDG_CONFIG_HOME and",
-    "read and write access to that directory, which an interactive client asks for.",
+    "(~/.config/meshchat/settings.json) when the client may use that directory: deno task client",
+    "grants it; a plain deno run asks for the network only, and keeps them for the session.",
     `Sealed rooms ask for their passphrase; line mode takes it from -key-file FILE`,
     `or ${ROOM_KEY_ENV} (reading FILE needs --allow-read=FILE).`,
   ],
@@ -145,6 +145,18 @@ export async function runClient(
     );
   }
   const servers = flags.server.split(",").map((s) => s.trim()).filter((s) => s !== "");
+  if (servers.length === 0) {
+    throw new UsageError("Missing -server HOST:PORT: e.g. -server localhost:8080");
+  }
+  for (const server of servers) {
+    // A typo in a flag is a usage mistake (exit 2), not an unreachable node.
+    try {
+      parseAddress(server);
+    } catch (error) {
+      if (error instanceof ConnectError) throw new UsageError(error.message);
+      throw error;
+    }
+  }
   const terminal = options.terminal ??
     (Deno.stdin.isTerminal() && Deno.stdout.isTerminal() ? processTerminal : undefined);
   const interactive = terminal !== undefined;

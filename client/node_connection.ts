@@ -9,7 +9,7 @@ import type { ServerFrame } from "../core/protocol.ts";
 /** A node could not be reached; the message is one line for the user. */
 export class ConnectError extends Error {
   /**
-   * @param message For example `cannot connect to localhost:8080: connection refused`.
+   * @param message For example `Cannot connect to localhost:8080: connection refused`.
    * @param options Standard error options.
    */
   constructor(message: string, options?: ErrorOptions) {
@@ -30,7 +30,7 @@ export function parseAddress(address: string): { hostname: string; port: number 
   const port = Number(match?.[2]);
   if (!match || match[1] === "" || port < 1 || port > 65535) {
     throw new ConnectError(
-      `invalid server address "${address}": use HOST:PORT, e.g. localhost:8080`,
+      `Invalid server address "${address}": use HOST:PORT, e.g. localhost:8080`,
     );
   }
   return { hostname: match[1]!, port };
@@ -75,7 +75,7 @@ export class NodeConnection {
       conn.setNoDelay(true);
       return new NodeConnection(address, conn);
     } catch (error) {
-      throw new ConnectError(`cannot connect to ${address}: ${reason(error)}`, { cause: error });
+      throw new ConnectError(`Cannot connect to ${address}: ${reason(error)}`, { cause: error });
     }
   }
 

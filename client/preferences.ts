@@ -8,15 +8,22 @@
 import { NICK_PATTERN, nickKey } from "../core/names.ts";
 import { sanitizeText } from "../core/text_sanitizer.ts";
 import type { ChatView, ViewLine } from "./chat_view.ts";
+import type { ClientCommandHelp } from "./help_lines.ts";
 import { type ClientSettings, isTimeZone } from "./settings.ts";
 
-/** Help lines of the commands handled here. */
-export const PREFERENCE_HELP: readonly string[] = [
-  "  /theme [color|mono]  colours on or off (saved)",
-  "  /timestamp [on|off]  show the time of each line or not (saved)",
-  "  /tz [ZONE|local]  time zone of the times, e.g. /tz Europe/Paris (saved)",
-  "  /ignore [NICK]  stop seeing someone's messages (saved); no NICK lists them",
-  "  /unignore NICK  see someone's messages again",
+/** `/help` entries of the commands handled here. */
+export const PREFERENCE_HELP: readonly ClientCommandHelp[] = [
+  { usage: "/theme [color|mono]", help: "colours on or off (saved)" },
+  {
+    usage: "/timestamp [on|off]",
+    help: "show the time of each line or not (saved) (alias: /timestamps)",
+  },
+  {
+    usage: "/tz [ZONE|local]",
+    help: "time zone of the times, e.g. /tz Europe/Paris (saved) (alias: /timezone)",
+  },
+  { usage: "/ignore [NICK]", help: "stop seeing someone's messages (saved); no NICK lists them" },
+  { usage: "/unignore NICK", help: "see someone's messages again (saved)" },
 ];
 
 /** Options of {@linkcode Preferences}. */

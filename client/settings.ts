@@ -122,7 +122,8 @@ export interface SettingsFileOptions {
 
 /** Flags that give the client its settings file (for messages). */
 function allowFlags(dir: string | undefined): string {
-  const where = dir ?? "~/.config/meshchat";
+  // Deno does not expand `~` in a flag, and a shell expands it only at the start of a word.
+  const where = dir ?? "$HOME/.config/meshchat";
   return `deno task client, or --allow-env=HOME,XDG_CONFIG_HOME --allow-read=${where} --allow-write=${where}`;
 }
 

@@ -67,3 +67,16 @@ Deno.test("SettingsFile.save() says once, with the flags to use, when it may not
   assert.match(first ?? "", /--allow-write=\/nonexistent-meshchat-test\/meshchat/);
   assert.equal(file.save({ theme: "color" }), undefined);
 });
+
+Deno.test("SettingsFile.save() without a known directory gives flags a shell can paste", () => {
+  // The test permissions do not include env: the directory is unknown, as for `deno run client/main.ts`.
+  const { file } = SettingsFile.open();
+  assert.equal(file.directory, undefined);
+  const said = file.save({ theme: "mono" }) ?? "";
+  // `--allow-read=~/.config/meshchat` reaches Deno with a literal `~`, which it does not expand.
+  assert.doesNotMatch(said, /=~/, said);
+  assert.match(
+    said,
+    /--allow-read=\$HOME\/\.config\/meshchat --allow-write=\$HOME\/\.config\/meshchat/,
+  );
+});

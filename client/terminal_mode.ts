@@ -216,7 +216,8 @@ export class TerminalScreen {
     try {
       const outcome = await Promise.race([this.#readKeys(client), client.closed]);
       if (outcome === "quit" || outcome === "local-quit") return 0;
-      this.print([{ text: outcome, error: true }]);
+      // A sentence on the screen, like the lines above it (stderr's form is `meshchat: connection …`).
+      this.print([{ text: outcome.charAt(0).toUpperCase() + outcome.slice(1), error: true }]);
       return 1;
     } finally {
       stopResize();

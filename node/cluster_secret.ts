@@ -48,7 +48,7 @@ export function readClusterSecretFile(path: string): string {
     if (error instanceof ClusterSecretError) throw error;
     if (error instanceof Deno.errors.NotCapable) {
       throw new ClusterSecretError(
-        `${cannot}: the node may read only under ./data; keep the file there, or run deno run -P=node --allow-read=./data,${path} main.ts node ...`,
+        `${cannot}: the node may read only under ./data; keep the file there, or run deno run --allow-net --allow-read=./data,${path} --allow-write=./data --allow-env=MESHCHAT_CLUSTER_SECRET main.ts node ...`,
       );
     }
     throw new ClusterSecretError(`${cannot}: ${firstLine(error)}`);

@@ -229,7 +229,10 @@ export async function runLocalCluster(
     const onLine = (line: string) => {
       if (line.trim() === "") return;
       node.lastLine = line.replace(/\x1b\[[0-9;]*m/g, "").trim();
-      if (node.lastLine.includes("listening what=clients")) node.listening = true;
+      if (node.lastLine.includes("listening what=clients")) {
+        node.listening = true;
+        if (nodes.every((n) => n.listening)) showBanner();
+      }
     };
     const output = Promise.all([
       prefixLines(child.stdout, tag, onLine),
@@ -275,25 +278,31 @@ export async function runLocalCluster(
     );
     node.restartTimer = setTimeout(() => start(node, index), delay);
   };
+  // The banner comes once every node listens, below their start-up lines where a person looks
+  // (and clear of Deno's download progress on a first run, which can erase the first lines printed).
+  let bannerShown = false;
+  const showBanner = () => {
+    if (bannerShown) return;
+    bannerShown = true;
+    console.log(banner);
+  };
+  const banner = [
+    `meshchat: local cluster of ${flags.nodes} nodes is up`,
+    fromEnv === ""
+      ? `  cluster secret:  ${secretFile} (${
+        created ? "new, mode 0600" : "kept from the last run"
+      })\n` +
+        `                   a node started by hand joins with --cluster-secret-file ${secretFile}`
+      : `  cluster secret:  from MESHCHAT_CLUSTER_SECRET`,
+    `  terminal client: deno task client -server ${
+      Array.from({ length: flags.nodes }, (_, j) => `localhost:${8080 + offset + j}`).join(",")
+    } -user NAME`,
+    `  ssh:             ssh -p ${2222 + offset} NAME@localhost`,
+    restart
+      ? `  a node that exits is started again after a short pause; Ctrl-C stops all nodes.`
+      : `  a node that exits stays down (--no-restart); Ctrl-C stops all nodes.`,
+  ].join("\n");
   nodes.forEach(start);
-  console.log(
-    [
-      `meshchat: local cluster of ${flags.nodes} nodes`,
-      fromEnv === ""
-        ? `  cluster secret:  ${secretFile} (${
-          created ? "new, mode 0600" : "kept from the last run"
-        })\n` +
-          `                   a node started by hand joins with --cluster-secret-file ${secretFile}`
-        : `  cluster secret:  from MESHCHAT_CLUSTER_SECRET`,
-      `  terminal client: deno task client -server ${
-        Array.from({ length: flags.nodes }, (_, j) => `localhost:${8080 + offset + j}`).join(",")
-      } -user NAME`,
-      `  ssh:             ssh -p ${2222 + offset} NAME@localhost`,
-      restart
-        ? `  a node that exits is started again after a short pause; Ctrl-C stops all nodes.`
-        : `  a node that exits stays down (--no-restart); Ctrl-C stops all nodes.`,
-    ].join("\n"),
-  );
   const onSignal = () => finish(0);
   Deno.addSignalListener("SIGINT", onSignal);
   Deno.addSignalListener("SIGTERM", onSignal);

@@ -393,7 +393,7 @@ function meshConfig(
 
 /** The text of `main.ts node --help`. */
 export const NODE_HELP = formatHelp(
-  "Usage: deno task node [flags]    (or: deno run -P=node main.ts node [flags])",
+  "Usage: deno task node [flags]",
   NODE_FLAGS,
   [
     "Starts one meshchat node. Join it with:",

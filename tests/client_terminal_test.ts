@@ -194,3 +194,26 @@ Deno.test("the interactive client's /help lists each command once, in one table"
     await node.stop();
   }
 });
+
+Deno.test("the interactive client's /quit MESSAGE ends with the person's own leave line", async () => {
+  const node = await startNodeProcess({ id: "tty-quit-end" });
+  try {
+    await withSettingsDirectory(async (dir) => {
+      const args = ["-server", `127.0.0.1:${node.port}`, "-user", "alice", "-history", "0"];
+      const terminal = new FakeTerminal(80, 24);
+      const running = runClient([...args, "--no-color", "--no-timestamps"], {
+        terminal,
+        settingsDirectory: dir,
+      });
+      await terminal.waitFor(/Now in #lobby/);
+      terminal.type("/quit see you tomorrow\r");
+      assert.equal(await running, 0);
+      const screen = terminal.screen.screen().filter((line) => line.trim() !== "");
+      // It said "Disconnected: quit" first, then the leave line: backwards, and jargon.
+      assert.ok(!screen.some((line) => line.startsWith("Disconnected")), screen.join("\n"));
+      assert.equal(screen.at(-1), "← alice left #lobby (see you tomorrow)", screen.join("\n"));
+    });
+  } finally {
+    await node.stop();
+  }
+});

@@ -61,7 +61,7 @@ Deno.test("client/main.ts reports an unreachable server in one line and exits 1"
   assert.equal(run.code, 1);
   assert.equal(
     run.stderr.trim(),
-    `meshchat: cannot connect to 127.0.0.1:${port}: connection refused`,
+    `meshchat: Cannot connect to 127.0.0.1:${port}: connection refused`,
   );
 });
 
@@ -269,7 +269,7 @@ Deno.test("client/main.ts in line mode tells in order what happens when its node
         `Connection to ${address} lost: node shutting down`,
         `Reconnecting to ${address} for up to 3 s…`,
         `Not connected: #lobby "typed while away" waits to be resent`,
-        `meshchat: connection to ${address} lost (node shutting down): no node answered within 3 s; 1 line not sent`,
+        `meshchat: Connection to ${address} lost (node shutting down): no node answered within 3 s; 1 line not sent`,
         "",
       ].join("\n"),
     );
@@ -325,12 +325,66 @@ Deno.test("client/main.ts ends with one clear line when its node is killed and n
       [
         `Connection to ${address} lost`,
         `Reconnecting to ${address} for up to 1 s…`,
-        `meshchat: connection to ${address} lost: no node answered within 1 s`,
+        `meshchat: Connection to ${address} lost: no node answered within 1 s`,
         "",
       ].join("\n"),
     );
   } finally {
     client.kill();
     await node.stop();
+  }
+});
+
+Deno.test("client/main.ts --help says how settings are kept, as it happens", async () => {
+  const help = await runClient(["--help"]);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /^Usage: deno task client -server HOST:PORT -user NICK/);
+  // The client never prompts for env, read or write: saying it "asks for" them was untrue.
+  assert.doesNotMatch(help.stdout, /asks for\.?$/m);
+  assert.match(
+    help.stdout,
+    /a plain deno run asks for the network only, and keeps them for the session/,
+  );
+});
+
+Deno.test("client/main.ts takes a -server that is not HOST:PORT as a flag mistake (exit 2)", async () => {
+  for (const server of ["localhost", "foo:bar", ","]) {
+    const run = await runClient(["-server", server, "-user", "alice"]);
+    assert.equal(run.code, 2, `${server}: ${run.stderr}`);
+    assert.match(run.stderr, /^meshchat: (Invalid server address|Missing -server)/, run.stderr);
+  }
+});
+
+Deno.test("client/main.ts pointed at a port that is not a node's says so and exits 1, silent or not", async () => {
+  // One holds the connection and says nothing; one answers like an SSH server and closes.
+  const silent = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const ssh = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const held: Deno.Conn[] = [];
+  const serving = Promise.all([
+    (async () => {
+      for await (const conn of silent) held.push(conn);
+    })(),
+    (async () => {
+      for await (const conn of ssh) {
+        await conn.write(new TextEncoder().encode("SSH-2.0-test\r\n")).catch(() => {});
+        conn.close();
+      }
+    })(),
+  ]);
+  try {
+    const quiet = await runClient(["-server", `127.0.0.1:${silent.addr.port}`, "-user", "alice"]);
+    assert.equal(quiet.code, 1, quiet.stderr);
+    assert.match(
+      quiet.stderr,
+      /^meshchat: No answer from 127\.0\.0\.1:\d+ within 5 s: is it a meshchat node's client port\?/,
+    );
+    const wrong = await runClient(["-server", `127.0.0.1:${ssh.addr.port}`, "-user", "alice"]);
+    assert.equal(wrong.code, 1, wrong.stderr);
+    assert.match(wrong.stderr, /closed before welcome: is it a meshchat node's client port\?/);
+  } finally {
+    for (const conn of held) conn.close();
+    silent.close();
+    ssh.close();
+    await serving.catch(() => {});
   }
 });

@@ -268,3 +268,41 @@ Deno.test("a node of the local cluster that cannot start gives up after three tr
   assert.deepEqual(await processesWith(`local-cluster-${offset}`), [], "a node was left running");
   await Deno.remove(`./data/tmp/local-cluster-${offset}`, { recursive: true }).catch(() => {});
 });
+
+Deno.test("the local cluster's banner with the join commands comes once, after every node listens", async () => {
+  const { child, offset } = spawnCluster("piped");
+  const { log, done, waitFor } = collectLog(child);
+  const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
+  try {
+    await waitFor(() => (log().match(/mesh link up/g) ?? []).length >= 6);
+    const lines = log().split("\n");
+    const banner = lines.findIndex((l) => l.startsWith("meshchat: local cluster of 3 nodes is up"));
+    assert.ok(banner >= 0, `no banner:\n${log()}`);
+    // Printed at once, it scrolled away under the start-up logs (and a first run's download
+    // progress could erase it): a newcomer lost the ssh line.
+    for (const id of ["n1", "n2", "n3"]) {
+      const listening = lines.findIndex((l) =>
+        l.startsWith(`[${id}]`) && /listening what=clients/.test(l)
+      );
+      assert.ok(listening >= 0 && listening < banner, `banner before ${id} listened:\n${log()}`);
+    }
+    assert.match(
+      lines[banner + 3] ?? "",
+      /^ {2}terminal client: deno task client -server localhost:/,
+    );
+    assert.equal(lines[banner + 4], `  ssh:             ssh -p ${2222 + offset} NAME@localhost`);
+    assert.match(lines[banner + 5] ?? "", /Ctrl-C stops all nodes/);
+    assert.equal(log().match(/local cluster of 3 nodes/g)?.length, 1, log());
+  } finally {
+    try {
+      child.kill("SIGINT");
+    } catch {
+      // It exited early: the status check below fails with its log.
+    }
+    const status = await child.status;
+    clearTimeout(timer);
+    await done;
+    assert.equal(status.code, 0, log());
+  }
+  await Deno.remove(`./data/tmp/local-cluster-${offset}`, { recursive: true }).catch(() => {});
+});

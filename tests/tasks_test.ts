@@ -77,3 +77,9 @@ for (const task of ["node", "client", "cluster"]) {
     assert.doesNotMatch(err, /Warning|experimental feature|Ignored build scripts/, err);
   });
 }
+
+Deno.test("the help a person reads suggests no -P=<set> command, which makes Deno warn", async () => {
+  const { NODE_HELP } = await import("../node/node_config.ts");
+  const { CLUSTER_HELP } = await import("../node/local_cluster.ts");
+  for (const help of [NODE_HELP, CLUSTER_HELP]) assert.doesNotMatch(help, /-P=/, help);
+});
