@@ -6,21 +6,13 @@
  *
  * @module
  */
-import { type ChatEvent, compareEvents, type EventKind, isSpoken } from "../core/event.ts";
-import {
-  checkEventRules,
-  cleanVisibleText,
-  MAX_REASON_LENGTH,
-  MAX_TOPIC_LENGTH,
-} from "../core/event_rules.ts";
-import { HybridClock } from "../core/hybrid_clock.ts";
-import { eventBytes, MAX_EVENT_BYTES } from "../core/event_size.ts";
+import { type ChatEvent, type EventKind, isSpoken } from "../core/event.ts";
+import { cleanVisibleText, MAX_REASON_LENGTH, MAX_TOPIC_LENGTH } from "../core/event_rules.ts";
+import type { HybridClock } from "../core/hybrid_clock.ts";
 import { nickKey, normalizeRoom, validateNick } from "../core/names.ts";
 import { TokenBucket } from "../core/rate_limiter.ts";
-import { RingBuffer } from "../core/ring_buffer.ts";
 import { sanitizeText } from "../core/text_sanitizer.ts";
 import { countOf } from "../core/chat_format.ts";
-import { VersionVector } from "../core/version_vector.ts";
 import { type Logger, silentLogger } from "./logger.ts";
 import {
   type MsgFrame,
@@ -39,7 +31,15 @@ import {
   winsNickRace,
 } from "./presence.ts";
 import { olderGoneLine, Room } from "./room.ts";
-import { HistoryBudget } from "./history_budget.ts";
+import {
+  type ClockView,
+  DEFAULT_HISTORY_BUDGET_BYTES,
+  DEFAULT_ROOM,
+  type EventListener,
+  EventLog,
+  type ModEffect,
+  type VersionsView,
+} from "./chat/event_log.ts";
 import type { StorageView } from "./stats.ts";
 import { type NodeChange, nodePresenceNotices } from "./node_presence_notice.ts";
 import { fitHistory } from "./reply_budget.ts";
@@ -51,8 +51,15 @@ import {
   formatUntil,
   hostOf,
   type ModAction,
-  Moderation,
+  type Moderation,
 } from "./moderation.ts";
+
+export {
+  DEFAULT_HISTORY_BUDGET_BYTES,
+  DEFAULT_ROOM,
+  type EventListener,
+  KEPT_PER_ROOM,
+} from "./chat/event_log.ts";
 
 /** Where a session's output goes: one per connected person. */
 export interface SessionSink {
@@ -143,12 +150,6 @@ export class Session {
   }
 }
 
-/**
- * Told about every event the apply path accepted, and the event it evicted
- * from its log (if any). Replication and snapshots listen here.
- */
-export type EventListener = (event: ChatEvent, evicted: ChatEvent | undefined) => void;
-
 /** What the mesh tells the hub about the cluster, for `/nodes`. */
 export interface ClusterView {
   /** Every known node, this one included. */
@@ -199,6 +200,12 @@ export interface NickGuard {
 export interface HubOptions {
   /** This node's id, shown to people. */
   nodeId: string;
+  /**
+   * The event log to append to and fan out from; when given, `origin`,
+   * `lastSeq`, `clock`, `historySize`, `historyBudgetBytes` and `maxLeadMs`
+   * are the log's. @default a new EventLog from these options
+   */
+  log?: EventLog;
   /** Origin stamped on events accepted here. @default nodeId */
   origin?: string;
   /** Sequence number of the last event already issued under `origin`. @default 0 */
@@ -266,15 +273,6 @@ export interface HubOptions {
   roomTtlMs?: number;
 }
 
-/**
- * Events every room (and the private log) keeps whatever the history budget,
- * so a quiet room still shows its last lines.
- */
-export const KEPT_PER_ROOM = 8;
-
-/** The default `historyBudgetBytes`: 256 MiB, for a small VM. */
-export const DEFAULT_HISTORY_BUDGET_BYTES = 256 * 1024 * 1024;
-
 /** The default `roomTtlMs`: 30 days. */
 export const DEFAULT_ROOM_TTL_MS = 30 * 24 * 3600 * 1000;
 
@@ -294,25 +292,8 @@ export interface HelloRequest {
   readonly history?: number;
 }
 
-/** The default room everyone starts in. */
-export const DEFAULT_ROOM = "lobby";
-
-function cidKey(nick: string, cid: string): string {
-  return `${nickKey(nick)}\u0000${cid}`;
-}
-
 /** The listeners of a room without local members. */
 const NOBODY: ReadonlySet<Session> = new Set();
-
-/** Private messages live in a log of their own, not in any room. */
-const PRIVATE_LOG_SIZE = 4096;
-
-/**
- * Moderation events live in a log of their own, retained (for replication
- * and snapshots) until this many newer ones push them out; the state they
- * set outlives them in {@linkcode Moderation}.
- */
-const MODERATION_LOG_SIZE = 16_384;
 
 function describeBan(ban: Ban, now: number): string {
   const what = ban.target.type === "nick"
@@ -329,31 +310,21 @@ export class Hub {
   readonly nodeId: string;
   /** Origin of events accepted here. */
   readonly origin: string;
-  /** Hybrid clock stamping local events. */
-  readonly clock: HybridClock;
-  /** Which events this node holds. */
-  readonly versions = new VersionVector();
+  /**
+   * The node's event log: the one writer of chat state. The hub appends
+   * what people do and fans out what the log applied.
+   */
+  readonly log: EventLog;
   /** The cluster, once the mesh is running; undefined for a standalone node. */
   cluster: ClusterView | undefined;
   /** The snapshot store, once attached; undefined when the node keeps no data. For `/stats`. */
   storage: StorageView | undefined;
   /** Extra rules for nicks, if any. */
   readonly nickGuard: NickGuard | undefined;
-  /** Operators, bans, mutes and the motd, derived from `mod` events. */
-  readonly moderation = new Moderation();
   readonly #localOps: ReadonlySet<string>;
-  readonly #modLog = new RingBuffer<ChatEvent>(MODERATION_LOG_SIZE);
-  readonly #rooms = new Map<string, Room>();
   readonly #sessionsByNick = new Map<string, Session>();
-  readonly #privateLog = new RingBuffer<ChatEvent>(PRIVATE_LOG_SIZE);
-  /** Every retained event by id, for replication. */
-  readonly #byId = new Map<string, ChatEvent>();
-  /** Retained events that carry a client line id, by sender and that id. */
-  readonly #byCid = new Map<string, ChatEvent>();
-  readonly #listenersOfEvents = new Set<EventListener>();
   readonly #presenceListeners = new Set<() => void>();
   readonly #remote = new RemotePresence();
-  readonly #forgetListeners = new Set<(event: ChatEvent) => void>();
   /**
    * Rooms that may be idle but were not expired when they became so (see
    * {@linkcode Hub.dropRemotePresence} and the apply path); swept when a new
@@ -362,8 +333,6 @@ export class Hub {
   readonly #expiryCandidates = new Set<string>();
   readonly #maxRoomsPerSession: number;
   readonly #maxRooms: number;
-  /** Retained history across rooms and the private log (not the moderation log). */
-  readonly #budget: HistoryBudget;
   readonly #roomTtlMs: number;
   #lastQuietScan = -Infinity;
   /**
@@ -375,18 +344,13 @@ export class Hub {
   /** Presence warnings already logged (once per peer until its table is clean again). */
   readonly #presenceWarned = new Set<string>();
   #presenceTrimmed = false;
-  readonly #historySize: number;
   readonly #welcomeHistory: number;
   readonly #rateBurst: number;
   readonly #ratePerSecond: number;
   readonly #now: () => number;
   readonly #logger: Logger;
-  readonly #maxLeadMs: number;
-  /** Ids of refused peer events already warned about (peers resend them). */
-  readonly #refusedIds = new Set<string>();
   /** Sessions muted on this node, and the nick they were muted under (survives /nick). */
   readonly #mutedAs = new WeakMap<Session, string>();
-  #lastSeq = 0;
   #nextSessionId = 1;
 
   /** @param options See {@linkcode HubOptions}. */
@@ -405,9 +369,18 @@ export class Hub {
       historyBudgetBytes = DEFAULT_HISTORY_BUDGET_BYTES,
       roomTtlMs = DEFAULT_ROOM_TTL_MS,
     } = options;
-    if (!Number.isInteger(historySize) || historySize < 1) {
-      throw new RangeError(`Invalid history size ${historySize}: must be a positive integer`);
-    }
+    this.nodeId = nodeId;
+    this.origin = options.origin ?? nodeId;
+    this.log = options.log ?? new EventLog({
+      origin: this.origin,
+      historySize,
+      historyBudgetBytes,
+      maxLeadMs,
+      now,
+      logger,
+      ...(options.lastSeq === undefined ? {} : { lastSeq: options.lastSeq }),
+      ...(options.clock === undefined ? {} : { clock: options.clock }),
+    });
     if (
       !Number.isInteger(maxRoomsPerSession) || maxRoomsPerSession < 1 ||
       maxRoomsPerSession > MAX_ROOMS_PER_ENTRY
@@ -421,7 +394,6 @@ export class Hub {
     }
     this.#maxRoomsPerSession = maxRoomsPerSession;
     this.#maxRooms = maxRooms;
-    this.#budget = new HistoryBudget(historyBudgetBytes);
     if (!(roomTtlMs > 0)) {
       throw new RangeError(`Invalid room TTL ${roomTtlMs} ms: must be positive`);
     }
@@ -431,24 +403,37 @@ export class Hub {
         `Invalid rate limit ${rateBurst} burst at ${ratePerSecond}/s: burst must be >= 0 and rate > 0`,
       );
     }
-    this.nodeId = nodeId;
-    this.origin = options.origin ?? nodeId;
-    this.#lastSeq = options.lastSeq ?? 0;
-    this.clock = options.clock ?? new HybridClock(this.origin, { now });
-    this.#historySize = historySize;
     this.#welcomeHistory = welcomeHistory;
     this.#rateBurst = rateBurst;
     this.#ratePerSecond = ratePerSecond;
     this.#now = now;
     this.#logger = logger;
-    this.#maxLeadMs = maxLeadMs;
     this.nickGuard = options.nickGuard;
     this.#localOps = new Set(options.ops ?? []);
+    this.log.setRoomExpiry((room) =>
+      (!room.spokenIn || this.#quiet(room)) && !this.#occupied(room.name)
+    );
+    this.log.onSettled((event, evicted, mod) => this.#settled(event, evicted, mod));
   }
 
   /** The sequence number of the last event this node originated. */
   get lastSeq(): number {
-    return this.#lastSeq;
+    return this.log.lastSeq;
+  }
+
+  /** Which events this node holds (the log's, read-only). */
+  get versions(): VersionsView {
+    return this.log.versions;
+  }
+
+  /** The log's hybrid clock (read-only). */
+  get clock(): ClockView {
+    return this.log.clock;
+  }
+
+  /** Operators, bans, mutes and the motd, derived from `mod` events by the log. */
+  get moderation(): Moderation {
+    return this.log.moderation;
   }
 
   /**
@@ -483,7 +468,7 @@ export class Hub {
    * created here, plus those that arrive from peers.
    */
   rooms(): ReadonlyMap<string, Room> {
-    return this.#rooms;
+    return this.log.rooms;
   }
 
   /**
@@ -536,7 +521,7 @@ export class Hub {
       node: this.nodeId,
       nick,
       room,
-      rooms: [...this.#rooms.keys()],
+      rooms: [...this.log.rooms.keys()],
       topic: target.topic,
       ...(target.sealed === undefined ? {} : { sealed: target.sealed }),
       history: history.map(toMsgFrame),
@@ -870,7 +855,7 @@ export class Hub {
    */
   findRoom(name: string): Room | undefined {
     try {
-      return this.#rooms.get(normalizeRoom(name));
+      return this.log.rooms.get(normalizeRoom(name));
     } catch {
       return undefined;
     }
@@ -896,96 +881,49 @@ export class Hub {
    * @returns The events.
    */
   privateHistory(nick: string, limit: number): ChatEvent[] {
-    const key = nickKey(nick);
-    const out: ChatEvent[] = [];
-    for (let i = this.#privateLog.length - 1; i >= 0 && out.length < limit; i--) {
-      const event = this.#privateLog.at(i);
-      if (event && (nickKey(event.from) === key || nickKey(event.to ?? "") === key)) {
-        out.push(event);
-      }
-    }
-    return out.reverse();
+    return this.log.privateHistory(nick, limit);
   }
 
   /**
-   * Applies an event from a peer (or a snapshot replayed live): dedupe by
-   * id, then the checks a person's input passes — not this node's own
-   * origin, the rules of core/event_rules.ts, a stamp at most `maxLeadMs`
-   * ahead of the clock, no seal of the default room — then the one apply
-   * path shared with local events: insert in hybrid-clock order, update
-   * the version vector and derived state, fan out to local sessions.
-   *
-   * A refused event is logged (once per id) and not recorded, so its id
-   * stays free for the real event and a stamp refused as too far ahead is
-   * taken when a peer sends it again after the clock caught up.
+   * Applies an event from a peer through the log (see
+   * {@linkcode EventLog.apply}); the hub fans out what it applied.
    *
    * @param event A replicated event (parsed by `parseEvent`).
    * @returns `false` when the event was a duplicate or refused and nothing changed.
    */
   apply(event: ChatEvent): boolean {
-    if (this.versions.has(event.origin, event.seq)) return false;
-    const refusal = this.#refusal(event);
-    if (refusal !== undefined) {
-      // Not recorded: a peer cannot use up an id, and a stamp too far ahead is taken later.
-      this.#warnRefused(event, refusal);
-      return false;
-    }
-    // The clock may refuse a stamp (counter overflow): refuse the event before recording it.
-    this.clock.receive(event.hlc);
-    return this.#accept(event);
+    return this.log.apply(event);
   }
 
   /**
-   * Why an event from a peer must not be applied: the rules a person's
-   * input obeys (core/event_rules.ts), plus those that depend on this
-   * node's state. A peer is authenticated, not trusted with everything.
+   * Loads events into the log without fanning out or touching presence
+   * (see {@linkcode EventLog.restore}).
+   *
+   * @param events Events in any order.
    */
-  #refusal(event: ChatEvent): string | undefined {
-    if (event.origin === this.origin) {
-      return "it claims this node's own origin (only this node issues those ids)";
-    }
-    try {
-      checkEventRules(event);
-    } catch (error) {
-      return (error as Error).message;
-    }
-    const lead = this.clock.leadOf(event.hlc);
-    if (lead > this.#maxLeadMs) {
-      return `its stamp leads this node's clock by ${lead} ms, more than ${this.#maxLeadMs} ms`;
-    }
-    if (event.kind === "seal" && event.room === DEFAULT_ROOM) {
-      return `#${DEFAULT_ROOM} is everyone's room and is never sealed`;
-    }
-    // Rules that depend on this node's view (a seal over others' history,
-    // plain text after a seal) are checked where the person is: a concurrent
-    // race would make nodes disagree, refuse each other's events forever and
-    // never converge. Every rule above gives the same answer on every node.
-    return undefined;
+  restore(events: Iterable<ChatEvent>): void {
+    this.log.restore(events);
   }
 
-  /** Logs a refused peer event, once per id for the last few ids (peers resend). */
-  #warnRefused(event: ChatEvent, why: string): void {
-    const id = `${event.origin}:${event.seq}`;
-    if (this.#refusedIds.has(id)) return;
-    this.#refusedIds.add(id);
-    if (this.#refusedIds.size > 1024) {
-      this.#refusedIds.delete(this.#refusedIds.values().next().value!);
+  /**
+   * What the hub does with an event the log applied: a room that may be
+   * idle is noted, seals are announced, moderation is enforced, and
+   * everything else is fanned out to the local sessions.
+   */
+  #settled(event: ChatEvent, evicted: ChatEvent | undefined, mod: ModEffect | undefined): void {
+    if (event.kind !== "private" && event.kind !== "mod") {
+      const room = this.log.rooms.get(event.room);
+      // From a peer ahead of its presence table, or a straggler after it: swept when space is short.
+      if (room !== undefined && !room.spokenIn && !this.#occupied(room.name)) {
+        this.#expiryCandidates.add(room.name);
+      }
     }
-    this.#logger.warn("peer event refused", { id, kind: event.kind, why });
-  }
-
-  /** The apply path proper, shared by local and accepted peer events. */
-  #accept(event: ChatEvent): boolean {
-    this.versions.add(event.origin, event.seq);
-    const { evicted, mod } = this.#store(event);
-    for (const listener of this.#listenersOfEvents) listener(event, evicted);
-    this.#holdBudget();
     if (event.kind === "seal") this.#announceSeal(event);
     if (event.kind === "mod") {
       if (mod !== undefined) this.#enforce(event, mod);
-      return true;
+      return;
     }
-    if (evicted === event) return true;
+    if (evicted === event) return;
     const frame = toMsgFrame(event);
     if (event.kind === "private") {
       this.#deliverPrivate(event, frame);
@@ -995,31 +933,6 @@ export class Hub {
         if (from === undefined || !session.ignored.has(from)) session.sink.send(frame);
       }
     }
-    return true;
-  }
-
-  /**
-   * Loads events into the logs without fanning out or touching presence
-   * (restoring a snapshot: the sessions those joins belonged to are gone).
-   * Rooms nobody ever spoke in are then dropped, as they expire when empty.
-   *
-   * @param events Events in any order.
-   */
-  restore(events: Iterable<ChatEvent>): void {
-    for (const event of events) {
-      if (this.versions.add(event.origin, event.seq)) {
-        this.#store(event);
-        this.#holdBudget(); // per event: a restore never holds more than the budget
-      }
-    }
-    // Once every seal is in: an operator's unseal voids the seals before it.
-    for (const room of this.#rooms.values()) {
-      const unseal = this.moderation.unsealOf(room.name);
-      if (unseal !== undefined) room.unseal(unseal);
-    }
-    // Nobody is here yet: rooms never spoken in would only expire later (a
-    // snapshot may hold rooms that expired after it was written).
-    for (const name of [...this.#rooms.keys()]) this.#expireIfIdle(name);
   }
 
   /**
@@ -1246,8 +1159,7 @@ export class Hub {
    * @returns A function that removes the listener.
    */
   onEvent(listener: EventListener): () => void {
-    this.#listenersOfEvents.add(listener);
-    return () => this.#listenersOfEvents.delete(listener);
+    return this.log.onApplied(listener);
   }
 
   /**
@@ -1260,8 +1172,7 @@ export class Hub {
    * @returns A function that removes the listener.
    */
   onForget(listener: (event: ChatEvent) => void): () => void {
-    this.#forgetListeners.add(listener);
-    return () => this.#forgetListeners.delete(listener);
+    return this.log.onForget(listener);
   }
 
   /**
@@ -1272,7 +1183,7 @@ export class Hub {
    * @returns The event, or undefined when never seen or already evicted.
    */
   event(origin: string, seq: number): ChatEvent | undefined {
-    return this.#byId.get(`${origin}:${seq}`);
+    return this.log.get(origin, seq);
   }
 
   /**
@@ -1280,7 +1191,7 @@ export class Hub {
    * the private log; the moderation log has its own cap).
    */
   get historyBytes(): number {
-    return this.#budget.retainedBytes;
+    return this.log.historyBytes;
   }
 
   /**
@@ -1291,91 +1202,14 @@ export class Hub {
    * @returns How many rooms expired.
    */
   expireQuietRooms(): number {
-    const before = this.#rooms.size;
-    for (const name of [...this.#rooms.keys()]) this.#expireIfIdle(name);
-    return before - this.#rooms.size;
+    const before = this.log.rooms.size;
+    for (const name of [...this.log.rooms.keys()]) this.#expireIfIdle(name);
+    return before - this.log.rooms.size;
   }
 
   /** Every retained event, room by room (unordered across rooms). */
-  *events(): IterableIterator<ChatEvent> {
-    for (const room of this.#rooms.values()) yield* room.log;
-    yield* this.#privateLog;
-    yield* this.#modLog;
-  }
-
-  #store(
-    event: ChatEvent,
-  ): { evicted: ChatEvent | undefined; mod?: { action: ModAction; current: boolean } } {
-    let evicted: ChatEvent | undefined;
-    let mod: { action: ModAction; current: boolean; authorised: boolean } | undefined;
-    if (event.kind === "private") {
-      evicted = this.#privateLog.insertSorted(event, compareEvents);
-    } else if (event.kind === "mod") {
-      // Kept even when malformed or unauthorised: peers may ask this node for it by id.
-      evicted = this.#modLog.insertSorted(event, compareEvents);
-      try {
-        mod = this.moderation.apply(event);
-        // Expired and lifted bans and mutes are forgotten (amortised: when the state doubled).
-        this.moderation.purgeExpired(this.#now());
-        if (!mod.authorised) {
-          this.#logger.warn("moderation event ignored: its issuer was no operator then", {
-            id: `${event.origin}:${event.seq}`,
-            action: mod.action.a,
-          });
-        }
-      } catch (error) {
-        this.#logger.warn("malformed moderation event ignored", {
-          id: `${event.origin}:${event.seq}`,
-          error: (error as Error).message,
-        });
-      }
-    } else {
-      const room = this.#room(event.room);
-      evicted = room.record(event);
-      // From a peer ahead of its presence table, or a straggler after it: swept when space is short.
-      if (!room.spokenIn && !this.#occupied(room.name)) this.#expiryCandidates.add(room.name);
-    }
-    this.#index(event, evicted);
-    if (event.kind !== "mod") {
-      if (evicted !== event) this.#budget.add(event);
-      if (evicted !== undefined) this.#budget.remove(evicted);
-    }
-    return mod === undefined ? { evicted } : { evicted, mod };
-  }
-
-  /**
-   * Evicts the oldest events node-wide while the history budget is spent.
-   * A log down to its last {@linkcode KEPT_PER_ROOM} keeps them (the budget
-   * parks its oldest); such a room may be quiet enough to expire instead.
-   */
-  #holdBudget(): void {
-    const budget = this.#budget;
-    for (let old = budget.oldestOver(); old !== undefined; old = budget.oldestOver()) {
-      const room = old.kind === "private" ? undefined : this.#rooms.get(old.room);
-      const log = room === undefined ? this.#privateLog : room.log;
-      // Behind a parked event of its log (the log is at its floor): parked too.
-      if (log.length <= KEPT_PER_ROOM || log.at(0) !== old) {
-        budget.park(old);
-        if (room !== undefined) this.#expireIfIdle(room.name);
-        continue;
-      }
-      if (room === undefined) log.shift();
-      else room.evictOldest();
-      budget.remove(old);
-      this.#index(old, old);
-      for (const listener of this.#forgetListeners) listener(old);
-    }
-  }
-
-  #index(event: ChatEvent, evicted: ChatEvent | undefined): void {
-    if (evicted !== event) {
-      this.#byId.set(`${event.origin}:${event.seq}`, event);
-      if (event.cid !== undefined) this.#byCid.set(cidKey(event.from, event.cid), event);
-    }
-    if (evicted !== undefined) {
-      this.#byId.delete(`${evicted.origin}:${evicted.seq}`);
-      if (evicted.cid !== undefined) this.#byCid.delete(cidKey(evicted.from, evicted.cid));
-    }
+  events(): IterableIterator<ChatEvent> {
+    return this.log.events();
   }
 
   /**
@@ -1409,20 +1243,7 @@ export class Hub {
    * log, like an eviction. The default room stays.
    */
   #expireIfIdle(name: string): void {
-    const room = this.#rooms.get(name);
-    if (
-      room === undefined || (room.spokenIn && !this.#quiet(room)) || name === DEFAULT_ROOM ||
-      this.#occupied(name)
-    ) {
-      return;
-    }
-    this.#rooms.delete(name);
-    this.#expiryCandidates.delete(name);
-    for (const event of room.log) {
-      this.#index(event, event); // unindexed as an event evicted on arrival is
-      this.#budget.remove(event);
-      for (const listener of this.#forgetListeners) listener(event);
-    }
+    if (this.log.expireIfIdle(name)) this.#expiryCandidates.delete(name);
   }
 
   /**
@@ -1439,19 +1260,19 @@ export class Hub {
   }
 
   #makeSpaceFor(name: string): void {
-    if (this.#rooms.has(name) || name === DEFAULT_ROOM || this.#rooms.size < this.#maxRooms) {
+    if (this.log.rooms.has(name) || name === DEFAULT_ROOM || this.log.rooms.size < this.#maxRooms) {
       return;
     }
     const candidates = [...this.#expiryCandidates];
     this.#expiryCandidates.clear();
     for (const other of candidates) this.#expireIfIdle(other);
-    if (this.#rooms.size < this.#maxRooms) return;
+    if (this.log.rooms.size < this.#maxRooms) return;
     // Quiet rooms are found by a full scan: at most once a minute, so a
     // full node refusing rooms does not scan them all per attempt.
     if (this.#now() - this.#lastQuietScan >= 60_000) {
       this.#lastQuietScan = this.#now();
       this.expireQuietRooms();
-      if (this.#rooms.size < this.#maxRooms) return;
+      if (this.log.rooms.size < this.#maxRooms) return;
     }
     throw new ProtocolError(
       "rooms_full",
@@ -1495,35 +1316,28 @@ export class Hub {
     cid?: string,
     sealed?: string,
   ): ChatEvent {
-    const event: ChatEvent = {
-      origin: this.origin,
-      seq: this.#lastSeq + 1,
-      hlc: this.clock.now(),
-      room,
-      kind,
-      from,
-      text,
-      ...(to === undefined ? {} : { to }),
-      ...(cid === undefined ? {} : { cid }),
-      ...(sealed === undefined ? {} : { sealed }),
-    };
-    // Bounded at input so that any accepted event fits one mesh frame.
-    const bytes = eventBytes(event);
-    if (bytes > MAX_EVENT_BYTES) {
-      throw new ProtocolError(
-        "line_too_long",
-        `Cannot accept ${kind}: ${bytes} bytes as JSON exceeds maximum ${MAX_EVENT_BYTES}`,
-      );
+    let event: ChatEvent;
+    try {
+      event = this.log.append({
+        room,
+        kind,
+        from,
+        text,
+        ...(to === undefined ? {} : { to }),
+        ...(cid === undefined ? {} : { cid }),
+        ...(sealed === undefined ? {} : { sealed }),
+      });
+    } catch (error) {
+      if (!(error instanceof RangeError)) throw error;
+      throw new ProtocolError("line_too_long", error.message, { cause: error });
     }
-    this.#lastSeq = event.seq;
-    this.#accept(event);
     if (isSpoken(event)) this.#logger.debug("event", { id: `${event.origin}:${event.seq}` });
     return event;
   }
 
   /** Tells a room's sessions its seal parameters when this event set them. */
   #announceSeal(event: ChatEvent): void {
-    const room = this.#rooms.get(event.room);
+    const room = this.log.rooms.get(event.room);
     if (room?.sealEvent !== event || room.sealed === undefined) return;
     const frame: ServerFrame = { t: "sealed", room: room.name, params: room.sealed };
     for (const session of this.#listeners(room.name)) session.sink.send(frame);
@@ -1531,16 +1345,11 @@ export class Hub {
 
   /** The event already accepted for a line this session resent (same line id), if any. */
   #resent(session: Session, cid: string | undefined): ChatEvent | undefined {
-    return cid === undefined ? undefined : this.#byCid.get(cidKey(session.nick, cid));
+    return cid === undefined ? undefined : this.log.sentWith(session.nick, cid);
   }
 
   #room(name: string): Room {
-    let room = this.#rooms.get(name);
-    if (room === undefined) {
-      room = new Room(name, this.#historySize);
-      this.#rooms.set(name, room);
-    }
-    return room;
+    return this.log.openRoom(name);
   }
 
   #memberRoom(session: Session, roomName: string | undefined): string {
@@ -1630,7 +1439,7 @@ export class Hub {
    * people out of their own room. Undefined when the seal may go ahead.
    */
   #sealRefusal(roomName: string, from: string): string | undefined {
-    const room = this.#rooms.get(roomName);
+    const room = this.log.rooms.get(roomName);
     if (room === undefined) return undefined;
     const key = nickKey(from);
     for (const event of room.log) {
@@ -1700,8 +1509,8 @@ export class Hub {
       }
       case "unseal": {
         if (!current) return;
+        // The log voided the seal; the hub tells the people in the room.
         const room = this.#room(action.room);
-        room.unseal(event);
         for (const session of this.#listeners(room.name)) {
           this.#notice(
             session,

@@ -178,7 +178,7 @@ export class Mesh {
       // A small full mesh: redialling a lost member every 3 s at most is cheap and heals fast.
       { config: { reconnectMaxMs: 3000 } },
     );
-    this.#replicator = new Replicator(hub, {
+    this.#replicator = new Replicator(hub.log, {
       send: (peer, message) => this.#send(peer, message),
       upPeers: () => this.#membership.alivePeers(),
       // Old origins retire once every member not gone for good holds them complete.

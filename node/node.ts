@@ -95,7 +95,7 @@ export async function startNode(
     nickGuard: nicks.registry,
     ops,
   });
-  store?.attach(hub);
+  store?.attach(hub.log);
   hub.storage = store;
   // Quiet rooms (empty, no event for --room-ttl) are found by a scan: hourly is plenty.
   const quietSweep = setInterval(() => {

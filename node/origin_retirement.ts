@@ -78,6 +78,15 @@ export interface PeerReport {
   readonly final: VersionVectorJson;
 }
 
+/**
+ * What the retirement reads of the version vector, and the one write it
+ * makes (a `VersionVector`, or the node's event log through an adapter).
+ */
+export type RetiringVersions = Pick<
+  VersionVector,
+  "retiredJSON" | "origins" | "contiguous" | "isGapFree" | "retireBelow"
+>;
+
 /** Options of {@linkcode OriginRetirement}. */
 export interface OriginRetirementOptions {
   /** This node's current origin (its own node id is never waited for). */
@@ -92,7 +101,7 @@ export interface OriginRetirementOptions {
 
 /** Decides when old origins leave one node's version vector. */
 export class OriginRetirement {
-  readonly #versions: VersionVector;
+  readonly #versions: RetiringVersions;
   readonly #selfNode: string;
   readonly #self: string;
   readonly #members: () => readonly string[];
@@ -110,7 +119,7 @@ export class OriginRetirement {
    * @param options Own origin, members, limits.
    * @throws {RangeError} When `maxFinals` is not a non-negative integer.
    */
-  constructor(versions: VersionVector, options: OriginRetirementOptions) {
+  constructor(versions: RetiringVersions, options: OriginRetirementOptions) {
     const { maxFinals = 1024, logger = silentLogger } = options;
     if (!Number.isInteger(maxFinals) || maxFinals < 0) {
       throw new RangeError(`Cannot create origin retirement: maxFinals ${maxFinals} is invalid`);

@@ -107,14 +107,11 @@ export class ReplicaCluster {
       clock: new HybridClock(origin, { now: net.now }),
     });
     if (snapshot !== undefined) {
-      hub.restore(snapshot.events);
-      hub.versions.merge(snapshot.vv);
-      for (const [node, below] of Object.entries(snapshot.retired)) {
-        hub.versions.retireBelow(node, below);
-      }
+      hub.log.restore(snapshot.events);
+      hub.log.restoreVersions(snapshot.vv, snapshot.retired);
     }
     const ids = this.#ids;
-    const replicator = new Replicator(hub, {
+    const replicator = new Replicator(hub.log, {
       send: (peer, message) => net.send(id, peer, structuredClone(message)),
       upPeers: () => ids.filter((peer) => peer !== id && net.linked(id, peer)),
       members: () => this.#members,

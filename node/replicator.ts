@@ -39,7 +39,7 @@
 import { type ChatEvent, parseEvent } from "../core/event.ts";
 import { eventBytes, MAX_EVENT_BYTES } from "../core/event_size.ts";
 import type { RetiredJson, VersionVectorJson } from "../core/version_vector.ts";
-import type { Hub } from "./hub.ts";
+import type { EventLog } from "./chat/event_log.ts";
 import { OriginRetirement, type PeerReport } from "./origin_retirement.ts";
 import { type Logger, silentLogger } from "./logger.ts";
 
@@ -137,9 +137,9 @@ interface PendingAck {
   readonly resolve: () => void;
 }
 
-/** Keeps one hub's event log in step with its peers'. */
+/** Keeps one node's event log in step with its peers'. */
 export class Replicator {
-  readonly #hub: Hub;
+  readonly #log: EventLog;
   readonly #send: (peer: string, message: ReplicationMessage) => void;
   readonly #upPeers: () => readonly string[];
   readonly #ackMode: AckMode;
@@ -164,14 +164,14 @@ export class Replicator {
   #pushQueue: ChatEvent[] = [];
 
   /**
-   * Starts listening to the hub's accepted events.
+   * Starts listening to the log's applied events.
    *
-   * @param hub The hub to replicate.
+   * @param log The event log to replicate.
    * @param options Link callbacks and limits.
    * @throws {RangeError} When `batchEvents` is not a positive integer, or
    * `maxMessageBytes` leaves no room for the largest event.
    */
-  constructor(hub: Hub, options: ReplicatorOptions) {
+  constructor(log: EventLog, options: ReplicatorOptions) {
     const {
       ackMode = "peer",
       batchEvents = 2000,
@@ -199,22 +199,29 @@ export class Replicator {
         }, the largest event in a message`,
       );
     }
-    this.#hub = hub;
+    this.#log = log;
     this.#send = options.send;
     this.#upPeers = options.upPeers;
     this.#ackMode = ackMode;
     this.#batchEvents = batchEvents;
     this.#maxMessageBytes = maxMessageBytes;
     this.#logger = logger;
-    this.#retirement = new OriginRetirement(hub.versions, {
-      self: hub.origin,
+    const versions = log.versions;
+    this.#retirement = new OriginRetirement({
+      retiredJSON: () => versions.retiredJSON(),
+      origins: () => versions.origins(),
+      contiguous: (origin) => versions.contiguous(origin),
+      isGapFree: (origin) => versions.isGapFree(origin),
+      retireBelow: (node, below) => log.retireBelow(node, below),
+    }, {
+      self: log.origin,
       members: options.members ?? options.upPeers,
       logger,
     });
     this.#gapReportMaxAgeMs = gapReportMaxAgeMs;
     this.#now = now;
-    hub.onEvent((event) => {
-      if (event.origin === hub.origin) this.#queuePush(event);
+    log.onApplied((event) => {
+      if (event.origin === log.origin) this.#queuePush(event);
     });
   }
 
@@ -339,7 +346,7 @@ export class Replicator {
   #heldByPeer(seq: number): boolean {
     const up = this.#upPeers().filter((peer) => this.#linked.has(peer));
     if (up.length === 0) return true;
-    const origin = this.#hub.origin;
+    const origin = this.#log.origin;
     return up.some((peer) => (this.#have.get(peer)?.[origin] ?? 0) >= seq);
   }
 
@@ -358,7 +365,7 @@ export class Replicator {
         this.#logger.warn("replicated event rejected", { peer, error: String(error) });
         continue;
       }
-      if (this.#hub.apply(event)) applied++;
+      if (this.#log.apply(event)) applied++;
     }
     // What we now hold is the sender's ack.
     if (events.length > 0) this.#send(peer, this.#vector("have", peer));
@@ -367,7 +374,7 @@ export class Replicator {
 
   /** Our vector as a `vv` or `have` message for `peer`, with what it needs to retire origins. */
   #vector(k: "vv" | "have", peer: string): ReplicationMessage {
-    return { k, vv: this.#hub.versions.toJSON(), ...this.#retirement.extrasFor(peer) };
+    return { k, vv: this.#log.versions.toJSON(), ...this.#retirement.extrasFor(peer) };
   }
 
   #onVersionVector(peer: string, report: PeerReport): void {
@@ -381,7 +388,7 @@ export class Replicator {
       let next = known + 1;
       let gapStart = 0;
       for (; next <= mine && !batch.full && budget > 0; next++, budget--) {
-        const event = this.#hub.event(origin, next);
+        const event = this.#log.get(origin, next);
         if (event) {
           if (!batch.add(event, this.#size(event))) break;
           if (gapStart) gaps.push({ k: "gap", origin, from: gapStart, to: next - 1 });
@@ -410,7 +417,7 @@ export class Replicator {
       });
       return;
     }
-    const held = this.#hub.versions.contiguous(origin);
+    const held = this.#log.versions.contiguous(origin);
     if (held >= to) return;
     if (from > held + 1) {
       // Seqs before `from` are neither held nor reported lost: skipping to `to` would
@@ -435,7 +442,7 @@ export class Replicator {
     if (![...this.#linked].every(fresh)) return;
     this.#gapReports.delete(range);
     // O(seqs held beyond the range), not O(range).
-    this.#hub.versions.merge({ [origin]: to });
+    this.#log.markLost(origin, to);
     this.#recordLost(origin, from, to);
     this.#logger.warn("events lost: no reachable peer holds them any more", { range });
   }

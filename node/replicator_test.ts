@@ -36,7 +36,7 @@ function cluster(
       historySize: options.historySize ?? 4096,
       clock: new HybridClock(id, { now: () => net.now() + (options.skewMs?.[id] ?? 0) }),
     });
-    const replicator = new Replicator(hub, {
+    const replicator = new Replicator(hub.log, {
       send: (peer, message) => net.send(id, peer, structuredClone(message)),
       upPeers: () => ids.filter((peer) => peer !== id && net.linked(id, peer)),
     });
@@ -197,7 +197,7 @@ function framedPair() {
       rateBurst: 0,
       clock: new HybridClock(id, { now: () => net.now() }),
     });
-    const replicator = new Replicator(hub, {
+    const replicator = new Replicator(hub.log, {
       send: (peer, message) => {
         const bytes = utf8.encode(JSON.stringify(message)).length;
         sizes.push(bytes);
@@ -255,7 +255,7 @@ function scriptedPeer() {
   const sent: ReplicationMessage[] = [];
   const warnings: string[] = [];
   const hub = new Hub({ nodeId: "b", rateBurst: 0, clock: new HybridClock("b", { now: () => 0 }) });
-  const replicator = new Replicator(hub, {
+  const replicator = new Replicator(hub.log, {
     send: (_peer, message) => sent.push(message),
     upPeers: () => ["p"],
     logger: {
@@ -315,7 +315,7 @@ Deno.test("Hub.say() refuses a line whose event could not fit a mesh frame", () 
 function twoScriptedPeers() {
   let time = 1_000_000;
   const hub = new Hub({ nodeId: "b", rateBurst: 0, clock: new HybridClock("b", { now: () => 0 }) });
-  const replicator = new Replicator(hub, {
+  const replicator = new Replicator(hub.log, {
     send: () => {},
     upPeers: () => ["p", "q"],
     gapReportMaxAgeMs: 60_000,

@@ -19,7 +19,7 @@
  * | key | value |
  * | --- | --- |
  * | `["meta"]` | {@linkcode SnapshotMeta}: schema, node id, origin, epoch, last seq, clock, saved at, clean |
- * | `["ev", chunk, part]` | a chunk: a JSON array of ~48 KB of events in the order the hub accepted them, as UTF-8 in parts of ≤ 60,000 bytes (almost always one) |
+ * | `["ev", chunk, part]` | a chunk: a JSON array of ~48 KB of events in the order the log accepted them, as UTF-8 in parts of ≤ 60,000 bytes (almost always one) |
  * | `["vv", origin]` | highest contiguous seq held from `origin` |
  * | `["retired", nodeId]` | epoch below which every origin of `nodeId` is retired (node/origin_retirement.ts); their `vv` entries are deleted |
  * | `["pin", room, kind, part]` | the room's newest `topic` / `seal` event, as JSON |
@@ -28,7 +28,7 @@
  *
  * The store listens to the hub's apply path. A snapshot appends the events
  * accepted since the previous one as new chunks (chunk numbers only grow),
- * and keeps, per chunk, how many of its events the hub still retains. A
+ * and keeps, per chunk, how many of its events the log still retains. A
  * chunk none of whose events is retained any more is deleted; one that is
  * less than half alive is compacted: its live events are appended again and
  * the chunk deleted. So the file holds at most about twice what the ring
@@ -45,7 +45,7 @@
  * ## Crash safety
  *
  * A snapshot commits, in this order: the new chunks (events in the order
- * the hub accepted them, each commit carrying the version-vector entries as
+ * the log accepted them, each commit carrying the version-vector entries as
  * they were right after its last event), then the remaining version-vector
  * entries and pins, then deletions of dead chunks, and `["meta"]` in the very
  * last commit. Each commit is atomic and events are immutable facts, so a
@@ -76,7 +76,7 @@
  *
  * A snapshot that fails (disk full, file unwritable) leaves its changes
  * queued for the next one, and the node keeps serving from memory. The
- * queue holds only events the hub still retains: those it evicts before
+ * queue holds only events the log still retains: those it evicts before
  * any snapshot wrote them are dropped from the queue and counted. A warning
  * at most once a minute says how many events a crash would lose and when
  * the last snapshot was written ({@linkcode SnapshotStore.status}, also in
@@ -93,11 +93,11 @@
  * @example Boot, serve, shut down
  * ```ts ignore
  * const store = await SnapshotStore.open("./data/n1", { nodeId: "n1", logger });
- * const hub = new Hub({ nodeId: "n1", origin: store.origin, lastSeq: store.lastSeq });
- * store.attach(hub); // restores, logs one line, starts tracking changes
+ * const log = new Hub({ nodeId: "n1", origin: store.origin, lastSeq: store.lastSeq });
+ * store.attach(log); // restores, logs one line, starts tracking changes
  * store.start(); // a snapshot every 10 s
  * // ... serve ...
- * hub.shutdown("bye");
+ * log.shutdown("bye");
  * await store.close(); // last snapshot, marked clean
  * ```
  *
@@ -106,7 +106,7 @@
 import { type ChatEvent, compareEvents, nodeOf, originFor, parseEvent } from "../core/event.ts";
 import { compareStamps, type HlcStamp } from "../core/hybrid_clock.ts";
 import type { VersionVectorJson } from "../core/version_vector.ts";
-import type { Hub } from "./hub.ts";
+import type { EventLog } from "./chat/event_log.ts";
 import { type Logger, silentLogger } from "./logger.ts";
 import { concatBytes } from "../core/bytes.ts";
 
@@ -164,7 +164,7 @@ export interface SnapshotMeta {
 /** What {@linkcode SnapshotStore.status} reports. */
 export interface SnapshotStatus {
   /**
-   * Events the hub retains that no snapshot holds yet: what a crash now
+   * Events the log retains that no snapshot holds yet: what a crash now
    * would lose from this node (peers may still hold copies).
    */
   readonly unwritten: number;
@@ -176,7 +176,7 @@ export interface SnapshotStatus {
   readonly evictedUnwritten: number;
   /**
    * Records queued for the next snapshot, those events included: at most
-   * about twice what the hub retains, plus 4,096.
+   * about twice what the log retains, plus 4,096.
    */
   readonly queued: number;
   /** When the last snapshot was committed (ms), undefined when none was yet. */
@@ -190,9 +190,9 @@ export type PreviousStop = "none" | "clean" | "crash";
 
 /** What {@linkcode SnapshotStore.attach} restored. */
 export interface RestoreSummary {
-  /** Rooms in the hub. */
+  /** Rooms in the log. */
   readonly rooms: number;
-  /** Events retained in the hub. */
+  /** Events retained in the log. */
   readonly events: number;
   /** Highest contiguous seq per origin. */
   readonly versions: VersionVectorJson;
@@ -317,7 +317,7 @@ interface Pending {
 interface Chunk {
   /** Every event written in it, live or not. */
   readonly events: readonly ChatEvent[];
-  /** How many of them the hub retains and have this chunk as their home. */
+  /** How many of them the log retains and have this chunk as their home. */
   live: number;
   /** Value parts. */
   readonly parts: number;
@@ -336,7 +336,7 @@ interface Loaded {
 
 /**
  * A node's snapshots in one Deno KV file. Opening it restores nothing into a
- * hub yet and starts no timer: {@linkcode SnapshotStore.attach} restores,
+ * log yet and starts no timer: {@linkcode SnapshotStore.attach} restores,
  * {@linkcode SnapshotStore.start} schedules periodic snapshots.
  */
 export class SnapshotStore {
@@ -346,7 +346,7 @@ export class SnapshotStore {
   readonly nodeId: string;
   /** Boot epoch of this run. */
   readonly epoch: number;
-  /** Origin the hub must stamp on its events in this run. */
+  /** Origin the log must stamp on its events in this run. */
   readonly origin: string;
   /** Last seq already issued under {@linkcode SnapshotStore.origin}. */
   readonly lastSeq: number;
@@ -361,7 +361,7 @@ export class SnapshotStore {
   readonly #commitBytes: number;
   readonly #chunkChars: number;
   #loaded: Loaded | undefined;
-  #hub: Hub | undefined;
+  #log: EventLog | undefined;
   #unlisten: (() => void) | undefined;
   /** Accepted since the last snapshot, in apply order. */
   #pending: Pending[] = [];
@@ -434,7 +434,7 @@ export class SnapshotStore {
    * Opens (or creates) `<dataDir>/snapshot.kv`, reads and validates all of
    * it, decides this run's origin, and records the boot (`clean: false`,
    * the new epoch) before returning, so the node may accept people as soon
-   * as the hub is attached.
+   * as the log is attached.
    *
    * @param dataDir The node's data directory (created when missing).
    * @param options Node id and tuning.
@@ -532,53 +532,50 @@ export class SnapshotStore {
   }
 
   /**
-   * Restores the loaded snapshot into a hub created with this store's origin
+   * Restores the loaded snapshot into a log created with this store's origin
    * and last seq, logs one line (rooms, events, last seqs, age), and from
-   * now on tracks every change of the hub. Events the hub already held are
+   * now on tracks every change of the log. Events the log already held are
    * written by the next snapshot. Synchronous: call it before the node
    * accepts anyone.
    *
-   * @param hub The node's hub, with `origin` = {@linkcode SnapshotStore.origin}.
+   * @param log The node's log, with `origin` = {@linkcode SnapshotStore.origin}.
    * @returns What was restored.
-   * @throws {TypeError} When the hub's origin differs or a hub is attached already.
+   * @throws {TypeError} When the hub's origin differs or a log is attached already.
    */
-  attach(hub: Hub): RestoreSummary {
+  attach(log: EventLog): RestoreSummary {
     const loaded = this.#loaded;
-    if (loaded === undefined || this.#hub !== undefined || this.#closed) {
+    if (loaded === undefined || this.#log !== undefined || this.#closed) {
       throw new TypeError("Cannot attach snapshot store: it is attached or closed already");
     }
-    if (hub.origin !== this.origin || hub.lastSeq < this.lastSeq) {
+    if (log.origin !== this.origin || log.lastSeq < this.lastSeq) {
       throw new TypeError(
-        `Cannot attach snapshot store: the hub must use origin ${this.origin} from seq ${this.lastSeq}, not ${hub.origin} from ${hub.lastSeq}`,
+        `Cannot attach snapshot store: the log must use origin ${this.origin} from seq ${this.lastSeq}, not ${log.origin} from ${log.lastSeq}`,
       );
     }
     this.#loaded = undefined;
-    this.#hub = hub;
+    this.#log = log;
     const all: ChatEvent[] = [];
     for (const chunk of loaded.chunks.values()) {
       for (const event of chunk.events) all.push(event);
     }
     all.sort(compareEvents);
-    hub.restore(all);
-    hub.restore([...loaded.pins.values()].sort(compareEvents));
-    hub.versions.merge(loaded.vv);
+    log.restore(all);
+    log.restore([...loaded.pins.values()].sort(compareEvents));
     // After the events: the ring buffers keep retired origins' history.
-    for (const [node, below] of Object.entries(loaded.retired)) {
-      hub.versions.retireBelow(node, below);
-      this.#retiredInKv.set(node, below);
-    }
-    this.#restoreClock(hub, all, loaded.meta);
+    log.restoreVersions(loaded.vv, loaded.retired);
+    for (const [node, below] of Object.entries(loaded.retired)) this.#retiredInKv.set(node, below);
+    this.#restoreClock(log, all, loaded.meta);
     for (const [origin, seq] of Object.entries(loaded.vv)) this.#vvInKv.set(origin, seq);
     for (const [key, event] of loaded.pins) {
       // A room the restore expired (quiet for the room TTL): its pin is deleted.
-      if (hub.rooms().has(event.room)) this.#pins.set(key, event);
+      if (log.rooms.has(event.room)) this.#pins.set(key, event);
       else this.#dirtyPins.add(key);
     }
     for (const [number, { events, parts }] of loaded.chunks) {
       let live = 0;
       for (const event of events) {
-        // Only the copy the hub kept (a cut compaction can leave two).
-        if (hub.event(event.origin, event.seq) === event) {
+        // Only the copy the log kept (a cut compaction can leave two).
+        if (log.get(event.origin, event.seq) === event) {
           this.#chunkOf.set(event.origin, event.seq, number);
           live++;
         }
@@ -588,17 +585,17 @@ export class SnapshotStore {
       this.#nextChunk = Math.max(this.#nextChunk, number + 1);
     }
     let events = 0;
-    for (const event of hub.events()) {
+    for (const event of log.events()) {
       events++;
       if (PINNED_KINDS.has(event.kind)) this.#pin(event);
       if (this.#chunkOf.get(event.origin, event.seq) === 0) {
         this.#pending.push({ event, origin: event.origin, contiguous: 0 });
       }
     }
-    const unlistenEvents = hub.onEvent((event, evicted) => this.#track(event, evicted));
+    const unlistenEvents = log.onApplied((event, evicted) => this.#track(event, evicted));
     // An expired room's events leave their chunks as evicted ones do, and
     // its pins go (history budget evictions keep them: the room lives on).
-    const unlistenForget = hub.onForget((event) => {
+    const unlistenForget = log.onForget((event) => {
       this.#release(event);
       this.#unpinExpired(event);
     });
@@ -606,10 +603,10 @@ export class SnapshotStore {
       unlistenEvents();
       unlistenForget();
     };
-    const versions = hub.versions.toJSON();
+    const versions = log.versions.toJSON();
     const ageMs = this.#savedAtBoot === undefined ? undefined : this.#now() - this.#savedAtBoot;
     const summary: RestoreSummary = {
-      rooms: hub.rooms().size,
+      rooms: log.rooms.size,
       events,
       versions,
       ageMs,
@@ -631,19 +628,19 @@ export class SnapshotStore {
   }
 
   /**
-   * How far the file lags the hub. While snapshots fail (a full disk), the
+   * How far the file lags the log. While snapshots fail (a full disk), the
    * node keeps serving from memory: unwritten events are held only while the
-   * hub retains them (its history is the bound), and those it evicts first
+   * log retains them (its history is the bound), and those it evicts first
    * are counted in `evictedUnwritten`.
    *
    * @returns The backlog and the time of the last snapshot. O(backlog).
    */
   status(): SnapshotStatus {
-    const hub = this.#hub;
+    const log = this.#log;
     let unwritten = 0;
-    if (hub !== undefined) {
+    if (log !== undefined) {
       for (const { event } of this.#pending) {
-        if (event !== undefined && hub.event(event.origin, event.seq) === event) unwritten++;
+        if (event !== undefined && log.get(event.origin, event.seq) === event) unwritten++;
       }
     }
     return {
@@ -690,7 +687,7 @@ export class SnapshotStore {
     const { snapshot = true } = options;
     this.#stopTimer();
     try {
-      if (snapshot && this.#hub !== undefined) {
+      if (snapshot && this.#log !== undefined) {
         await this.snapshotNow({ clean: true });
       } else if (snapshot) {
         // Never attached: nothing was issued under this run's origin.
@@ -754,27 +751,27 @@ export class SnapshotStore {
     this.#pending.push({
       event: evicted === event ? undefined : event,
       origin: event.origin,
-      contiguous: this.#hub!.versions.contiguous(event.origin),
+      contiguous: this.#log!.versions.contiguous(event.origin),
     });
     if (evicted !== undefined && evicted !== event) this.#release(evicted);
     if (this.#pending.length >= this.#compactAt) this.#compactPending();
   }
 
   /**
-   * Bounds the unwritten queue by what the hub retains: drops the records of
+   * Bounds the unwritten queue by what the log retains: drops the records of
    * events evicted before any snapshot wrote them (counted), and those of
    * events never retained. Runs only when the queue outgrows the history
    * (failing snapshots, or a burst larger than the history between two), and
    * gives up one guarantee then: a snapshot cut by a crash may lack an event
-   * the hub still held at the cut's point, one it evicted soon after. A
+   * the log still held at the cut's point, one it evicted soon after. A
    * snapshot that gets through is exact, and writes the whole vector.
    */
   #compactPending(): void {
-    const hub = this.#hub!;
+    const log = this.#log!;
     const kept: Pending[] = [];
     for (const record of this.#pending) {
       const event = record.event;
-      if (event !== undefined && hub.event(event.origin, event.seq) === event) {
+      if (event !== undefined && log.get(event.origin, event.seq) === event) {
         kept.push(record);
       } else if (event !== undefined) {
         this.#evictedUnwritten++;
@@ -809,7 +806,7 @@ export class SnapshotStore {
 
   /** An event of a room that expired: the room's pins go with it. */
   #unpinExpired(event: ChatEvent): void {
-    if (event.room === "" || this.#hub?.rooms().has(event.room) !== false) return;
+    if (event.room === "" || this.#log?.rooms.has(event.room) !== false) return;
     for (const kind of PINNED_KINDS) {
       const key = `${event.room}\u0000${kind}`;
       if (this.#pins.delete(key)) this.#dirtyPins.add(key);
@@ -825,28 +822,22 @@ export class SnapshotStore {
     this.#dirtyPins.add(key);
   }
 
-  #restoreClock(hub: Hub, events: readonly ChatEvent[], meta: SnapshotMeta | undefined): void {
-    if (meta !== undefined) hub.clock.advanceTo(meta.clock);
+  #restoreClock(log: EventLog, events: readonly ChatEvent[], meta: SnapshotMeta | undefined): void {
+    const own: { wall: number; counter: number }[] = meta === undefined ? [] : [meta.clock];
     let remote: HlcStamp | undefined;
     for (const event of events) {
       if (nodeOf(event.origin) === this.nodeId) {
-        hub.clock.advanceTo(event.hlc);
+        own.push(event.hlc);
       } else if (remote === undefined || compareStamps(event.hlc, remote) > 0) {
         remote = event.hlc;
       }
     }
-    const last = hub.clock.last;
-    if (
-      remote !== undefined &&
-      (remote.wall > last.wall || (remote.wall === last.wall && remote.counter > last.counter))
-    ) {
-      hub.clock.receive(remote);
-    }
+    log.restoreClock(own, remote);
   }
 
   async #write(clean: boolean): Promise<SnapshotResult> {
-    const hub = this.#hub;
-    if (hub === undefined || this.#closed) return NOTHING_WRITTEN;
+    const log = this.#log;
+    if (log === undefined || this.#closed) return NOTHING_WRITTEN;
     const started = performance.now();
     // One synchronous step: the dirty set and the state it belongs to.
     const dead: number[] = [];
@@ -858,7 +849,7 @@ export class SnapshotStore {
       for (const event of chunk.events) {
         if (
           this.#chunkOf.get(event.origin, event.seq) === number &&
-          hub.event(event.origin, event.seq) === event
+          log.get(event.origin, event.seq) === event
         ) {
           compacted.push({ event, origin: event.origin, contiguous: 0 });
         }
@@ -871,14 +862,14 @@ export class SnapshotStore {
     this.#pending = [];
     this.#dirtyChunks = new Set();
     this.#dirtyPins = new Set();
-    const vv = Object.entries(hub.versions.toJSON());
-    const retired = Object.entries(hub.versions.retiredJSON())
+    const vv = Object.entries(log.versions.toJSON());
+    const retired = Object.entries(log.versions.retiredJSON())
       .filter(([node, below]) => below > (this.#retiredInKv.get(node) ?? 0));
-    const retiredOrigins = [...this.#vvInKv.keys()].filter((o) => hub.versions.isRetired(o));
-    const last = hub.clock.last;
+    const retiredOrigins = [...this.#vvInKv.keys()].filter((o) => log.versions.isRetired(o));
+    const last = log.clock.last;
     const meta: SnapshotMeta = {
       ...this.#metaInKv,
-      lastSeq: hub.lastSeq,
+      lastSeq: log.lastSeq,
       clock: { wall: last.wall, counter: last.counter },
       savedAt: this.#now(),
       clean,
@@ -922,7 +913,7 @@ export class SnapshotStore {
         let live = 0;
         for (const event of members) {
           // Evicted before this snapshot: written (for the cut) but not alive.
-          if (hub.event(event.origin, event.seq) !== event) continue;
+          if (log.get(event.origin, event.seq) !== event) continue;
           if (this.#chunkOf.get(event.origin, event.seq) === number) continue; // listed twice
           this.#release(event); // a compacted event leaves its old chunk
           this.#chunkOf.set(event.origin, event.seq, number);

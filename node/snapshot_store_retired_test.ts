@@ -19,7 +19,7 @@ function remote(origin: string, seq: number, wall: number): ChatEvent {
 async function boot(dir: string) {
   const store = await SnapshotStore.open(dir, { nodeId: "n1", intervalMs: 0 });
   const hub = new Hub({ nodeId: "n1", origin: store.origin, lastSeq: store.lastSeq, rateBurst: 0 });
-  store.attach(hub);
+  store.attach(hub.log);
   return { store, hub };
 }
 
@@ -32,7 +32,7 @@ Deno.test("SnapshotStore keeps retired origins retired across a restart, history
       for (let seq = 1; seq <= 3; seq++) first.hub.apply(remote(origin, seq, now - 100 + seq));
     }
     await first.store.snapshotNow();
-    first.hub.versions.retireBelow("n2", 2);
+    first.hub.log.retireBelow("n2", 2);
     await first.store.close();
 
     const kv = await Deno.openKv(`${dir}/snapshot.kv`);

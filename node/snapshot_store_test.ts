@@ -51,7 +51,7 @@ async function boot(
     rateBurst: 0,
     ...hubOptions,
   });
-  const summary = store.attach(hub);
+  const summary = store.attach(hub.log);
   return { store, hub, summary };
 }
 

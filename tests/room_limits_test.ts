@@ -97,7 +97,7 @@ Deno.test("SnapshotStore lets an expired room leave the file once it was snapsho
   try {
     const store = await SnapshotStore.open(dir, { nodeId: "n1", intervalMs: 0 });
     const hub = new Hub({ nodeId: "n1", origin: store.origin, lastSeq: store.lastSeq });
-    store.attach(hub);
+    store.attach(hub.log);
     const session = hub.connect({ send() {}, close() {} }, { user: "mallory" }, {
       via: "test",
       address: "-",

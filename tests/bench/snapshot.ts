@@ -117,7 +117,7 @@ async function benchOnce(count: number): Promise<SnapshotBenchResult> {
     const hub = new Hub({ nodeId: "n1", lastSeq: count, historySize });
     const wall = Date.now() - count - 1000;
     hub.restore(events(count, 1, wall));
-    store.attach(hub);
+    store.attach(hub.log);
     // Let the collector finish with the 100,000 events just built: measure
     // the snapshot against a settled heap, as in a node that has been up.
     await new Promise((resolve) => setTimeout(resolve, 1000));
@@ -133,7 +133,7 @@ async function benchOnce(count: number): Promise<SnapshotBenchResult> {
       lastSeq: reopened.lastSeq,
       historySize,
     });
-    const summary = reopened.attach(restored);
+    const summary = reopened.attach(restored.log);
     const restoreMs = performance.now() - started;
     if (summary.events !== count) {
       throw new Error(`Restored ${summary.events} events, expected ${count}`);

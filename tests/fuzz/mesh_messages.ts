@@ -154,7 +154,7 @@ export function replayIntoReplicator(
 ): void {
   const hub = new Hub({ nodeId: "n0", rateBurst: 0 });
   const sent: { peer: string; message: ReplicationMessage }[] = [];
-  const replicator = new Replicator(hub, {
+  const replicator = new Replicator(hub.log, {
     send: (peer, message) => sent.push({ peer, message }),
     upPeers: () => ["p1", "p2"],
   });

@@ -56,7 +56,7 @@ export const REGRESSION_SEEDS: readonly RegressionSeed[] = [
 const UNCOERCIBLE = (): unknown => JSON.parse('{"valueOf":1,"toString":1}');
 
 function replicatorFor(hub: Hub, sent: ReplicationMessage[] = []): Replicator {
-  return new Replicator(hub, { send: (_, m) => sent.push(m), upPeers: () => ["p1"] });
+  return new Replicator(hub.log, { send: (_, m) => sent.push(m), upPeers: () => ["p1"] });
 }
 
 /** Minimal inputs, replayed as tests. */
