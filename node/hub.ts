@@ -11,6 +11,7 @@ import { cleanVisibleText, MAX_REASON_LENGTH, MAX_TOPIC_LENGTH } from "../core/e
 import type { HybridClock } from "../core/hybrid_clock.ts";
 import { nickKey, normalizeRoom, validateNick } from "../core/names.ts";
 import { TokenBucket } from "../core/rate_limiter.ts";
+import { Session, type SessionOrigin, type SessionSink } from "./chat/session.ts";
 import { sanitizeText } from "../core/text_sanitizer.ts";
 import { countOf } from "../core/chat_format.ts";
 import { type Logger, silentLogger } from "./logger.ts";
@@ -40,7 +41,7 @@ import {
   type ModEffect,
   type VersionsView,
 } from "./chat/event_log.ts";
-import type { StorageView } from "./stats.ts";
+import type { StorageView } from "./store/snapshot_status.ts";
 import { type NodeChange, nodePresenceNotices } from "./node_presence_notice.ts";
 import { fitHistory } from "./reply_budget.ts";
 import { type SealParams, validateSealParams } from "../core/crypto/room_params.ts";
@@ -54,101 +55,13 @@ import {
   type Moderation,
 } from "./moderation.ts";
 
+export { Session, type SessionOrigin, type SessionSink } from "./chat/session.ts";
 export {
   DEFAULT_HISTORY_BUDGET_BYTES,
   DEFAULT_ROOM,
   type EventListener,
   KEPT_PER_ROOM,
 } from "./chat/event_log.ts";
-
-/** Where a session's output goes: one per connected person. */
-export interface SessionSink {
-  /** Queues one frame for the person; must not block. */
-  send(frame: ServerFrame): void;
-  /** Ends the connection after queued frames are flushed. */
-  close(reason: string): void;
-  /**
-   * Bytes one reply frame may take now without overfilling the output queue
-   * (see node/reply_budget.ts); absent: no limit.
-   */
-  replyBudget?(): number;
-}
-
-/** How a session reached the node. */
-export interface SessionOrigin {
-  /** Frontend name, e.g. `tcp` or `ssh`. */
-  readonly via: string;
-  /** Remote address, `host:port`. */
-  readonly address: string;
-  /** Fingerprint (`SHA256:...`) of the SSH key the person proved, if any. */
-  readonly fingerprint?: string;
-}
-
-/** One connected person. */
-export class Session {
-  /** Unique per hub. */
-  readonly id: number;
-  /** How the person is connected. */
-  readonly origin: SessionOrigin;
-  /** Where frames go. */
-  readonly sink: SessionSink;
-  /** Rooms joined, in join order. */
-  readonly rooms = new Set<string>();
-  /** When the session started (ms). */
-  readonly since: number;
-  /** Current nick. */
-  nick: string;
-  /** The room plain lines and room commands go to by default. */
-  current = "";
-  /** Away message, when away. */
-  away: string | undefined;
-  /** Last time the person did something (ms). */
-  lastActive: number;
-  /** Messages-per-second budget; undefined when rate limiting is off. */
-  readonly limiter: TokenBucket | undefined;
-  /** False once the session has left. */
-  open = true;
-  /**
-   * Display preferences (`/theme`, `/timestamp`): the hub only stores them,
-   * each frontend renders by the ones it understands.
-   */
-  readonly prefs = new Map<string, string>();
-  /**
-   * Nick keys (see `nickKey`) of people whose messages this session does
-   * not want (`/ignore`); local to the session, never replicated.
-   */
-  readonly ignored = new Set<string>();
-  /**
-   * Most messages of history this session's `joined` replies carry, as its
-   * hello asked; undefined: the hub's default.
-   */
-  joinHistory: number | undefined;
-
-  /**
-   * @param id Unique id.
-   * @param nick Validated nick.
-   * @param sink Output.
-   * @param origin Transport details.
-   * @param limiter Rate limiter or undefined.
-   * @param now Current time (ms).
-   */
-  constructor(
-    id: number,
-    nick: string,
-    sink: SessionSink,
-    origin: SessionOrigin,
-    limiter: TokenBucket | undefined,
-    now: number,
-  ) {
-    this.id = id;
-    this.nick = nick;
-    this.sink = sink;
-    this.origin = origin;
-    this.limiter = limiter;
-    this.since = now;
-    this.lastActive = now;
-  }
-}
 
 /** What the mesh tells the hub about the cluster, for `/nodes`. */
 export interface ClusterView {

@@ -10,7 +10,7 @@
  * @module
  */
 import type { MsgFrame, ServerFrame } from "../core/protocol.ts";
-import type { SessionSink } from "./hub.ts";
+import type { SessionSink } from "./chat/session.ts";
 
 /**
  * Share of the output queue one reply may fill; the rest stays free for the

@@ -107,6 +107,7 @@ import { type ChatEvent, compareEvents, nodeOf, originFor, parseEvent } from "..
 import { compareStamps, type HlcStamp } from "../core/hybrid_clock.ts";
 import type { VersionVectorJson } from "../core/version_vector.ts";
 import type { EventLog } from "./chat/event_log.ts";
+import type { SnapshotStatus } from "./store/snapshot_status.ts";
 import { type Logger, silentLogger } from "./logger.ts";
 import { concatBytes } from "../core/bytes.ts";
 
@@ -159,30 +160,6 @@ export interface SnapshotMeta {
   readonly savedAt: number;
   /** True only after the final snapshot of a graceful shutdown. */
   readonly clean: boolean;
-}
-
-/** What {@linkcode SnapshotStore.status} reports. */
-export interface SnapshotStatus {
-  /**
-   * Events the log retains that no snapshot holds yet: what a crash now
-   * would lose from this node (peers may still hold copies).
-   */
-  readonly unwritten: number;
-  /**
-   * Events accepted and evicted from the hub's memory before any snapshot
-   * could write them (snapshots failing, or a burst larger than the
-   * history), since this store was opened.
-   */
-  readonly evictedUnwritten: number;
-  /**
-   * Records queued for the next snapshot, those events included: at most
-   * about twice what the log retains, plus 4,096.
-   */
-  readonly queued: number;
-  /** When the last snapshot was committed (ms), undefined when none was yet. */
-  readonly lastSavedAt: number | undefined;
-  /** Snapshots that failed in a row (0 when the last one worked). */
-  readonly failures: number;
 }
 
 /** How the node's previous run ended, as far as the file says. */

@@ -11,13 +11,7 @@
 import { countOf } from "../core/chat_format.ts";
 import { eventBytes } from "../core/event_size.ts";
 import type { Hub } from "./hub.ts";
-import type { SnapshotStatus } from "./snapshot_store.ts";
-
-/** What the snapshot store tells `/stats` (node/snapshot_store.ts implements it). */
-export interface StorageView {
-  /** The backlog and the time of the last snapshot. */
-  status(): SnapshotStatus;
-}
+import type { SnapshotStatus } from "./store/snapshot_status.ts";
 
 /** The figures of {@linkcode gatherStats}. */
 export interface NodeStats {
