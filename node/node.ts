@@ -4,18 +4,18 @@
  *
  * @module
  */
-import { ClientListener } from "./client_listener.ts";
-import { ConnectionLimits } from "./connection_limits.ts";
-import { Hub } from "./hub.ts";
+import { ClientListener } from "./frontends/tcp/client_listener.ts";
+import { ConnectionLimits } from "./frontends/connection_limits.ts";
+import { Hub } from "./chat/hub.ts";
 import type { Logger } from "./logger.ts";
-import { Mesh } from "./mesh.ts";
-import { NickRegistryFile } from "./nick_registry_file.ts";
+import { Mesh } from "./mesh/mesh.ts";
+import { NickRegistryFile } from "./store/nick_registry_file.ts";
 import type { NodeConfig } from "./node_config.ts";
-import { loadHostKey } from "./ssh_host_key.ts";
-import { SshListener } from "./ssh_listener.ts";
-import { UserSettingsStore } from "./user_settings.ts";
-import type { SnapshotStore } from "./snapshot_store.ts";
-import { parseOpsFile } from "./moderation.ts";
+import { loadHostKey } from "./frontends/ssh/ssh_host_key.ts";
+import { SshListener } from "./frontends/ssh/ssh_listener.ts";
+import { UserSettingsStore } from "./store/user_settings.ts";
+import type { SnapshotStore } from "./store/snapshot_store.ts";
+import { parseOpsFile } from "./chat/moderation.ts";
 
 /** The ops file (`--ops FILE`) cannot be read or has a bad line. */
 export class OpsFileError extends Error {

@@ -4,8 +4,8 @@
  */
 import assert from "node:assert/strict";
 import type { ChatEvent } from "../core/event.ts";
-import { Hub } from "../node/hub.ts";
-import { SNAPSHOT_FILE, SnapshotStore } from "../node/snapshot_store.ts";
+import { Hub } from "../node/chat/hub.ts";
+import { SNAPSHOT_FILE, SnapshotStore } from "../node/store/snapshot_store.ts";
 import { startNodeProcess } from "./helpers/node_process.ts";
 import { type Frame, RawClient } from "./helpers/raw_client.ts";
 

@@ -18,8 +18,8 @@ import {
   ProtocolError,
   type ServerFrame,
 } from "../core/protocol.ts";
-import { type CommandContext, handleInput, handleSealed } from "../node/commands.ts";
-import { Hub, type SessionSink } from "../node/hub.ts";
+import { type CommandContext, handleInput, handleSealed } from "../node/chat/commands.ts";
+import { Hub, type SessionSink } from "../node/chat/hub.ts";
 import type { Opening } from "../client/sealed_rooms.ts";
 import { SealedRooms } from "../client/sealed_rooms.ts";
 import { ChatView } from "../client/chat_view.ts";

@@ -46,10 +46,10 @@ import {
   VersionVector as Versions,
   type VersionVectorJson,
 } from "../../core/version_vector.ts";
-import { HistoryBudget } from "../history_budget.ts";
+import { HistoryBudget } from "./history_budget.ts";
 import { type Logger, silentLogger } from "../logger.ts";
-import { type ModAction, Moderation } from "../moderation.ts";
-import { Room } from "../room.ts";
+import { type ModAction, Moderation } from "./moderation.ts";
+import { Room } from "./room.ts";
 
 /** The default room everyone starts in; never sealed, never expired. */
 export const DEFAULT_ROOM = "lobby";
@@ -389,7 +389,7 @@ export class EventLog {
   }
 
   /**
-   * Retires a node's origins older than `epoch` (see node/origin_retirement.ts).
+   * Retires a node's origins older than `epoch` (see node/mesh/origin_retirement.ts).
    *
    * @param nodeId The node id.
    * @param epoch Origins of epochs below it are retired.

@@ -17,7 +17,7 @@ export interface SessionSink {
   close(reason: string): void;
   /**
    * Bytes one reply frame may take now without overfilling the output queue
-   * (see node/reply_budget.ts); absent: no limit.
+   * (see node/chat/reply_budget.ts); absent: no limit.
    */
   replyBudget?(): number;
 }

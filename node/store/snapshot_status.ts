@@ -30,7 +30,7 @@ export interface SnapshotStatus {
   readonly failures: number;
 }
 
-/** What the snapshot store tells `/stats` (node/snapshot_store.ts implements it). */
+/** What the snapshot store tells `/stats` (node/store/snapshot_store.ts implements it). */
 export interface StorageView {
   /** The backlog and the time of the last snapshot. */
   status(): SnapshotStatus;

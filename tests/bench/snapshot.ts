@@ -9,8 +9,8 @@
  * @module
  */
 import type { ChatEvent } from "../../core/event.ts";
-import { Hub } from "../../node/hub.ts";
-import { SnapshotStore } from "../../node/snapshot_store.ts";
+import { Hub } from "../../node/chat/hub.ts";
+import { SnapshotStore } from "../../node/store/snapshot_store.ts";
 
 /** Figures of {@linkcode benchSnapshot}. */
 export interface SnapshotBenchResult {

@@ -8,9 +8,9 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { type ChatEvent, EVENT_KINDS, MAX_EVENT_BODY, parseEvent } from "../../core/event.ts";
-import { parseMembershipMessage } from "../../node/membership.ts";
-import { Hub } from "../../node/hub.ts";
-import { type ReplicationMessage, Replicator } from "../../node/replicator.ts";
+import { parseMembershipMessage } from "../../node/mesh/membership.ts";
+import { Hub } from "../../node/chat/hub.ts";
+import { type ReplicationMessage, Replicator } from "../../node/mesh/replicator.ts";
 import {
   assertParameters,
   type FuzzProperty,
