@@ -26,7 +26,7 @@
  *
  * ## A log of chunks
  *
- * The store listens to the hub's apply path. A snapshot appends the events
+ * The store listens to the event log's apply path. A snapshot appends the events
  * accepted since the previous one as new chunks (chunk numbers only grow),
  * and keeps, per chunk, how many of its events the log still retains. A
  * chunk none of whose events is retained any more is deleted; one that is
@@ -93,11 +93,11 @@
  * @example Boot, serve, shut down
  * ```ts ignore
  * const store = await SnapshotStore.open("./data/n1", { nodeId: "n1", logger });
- * const log = new Hub({ nodeId: "n1", origin: store.origin, lastSeq: store.lastSeq });
- * store.attach(log); // restores, logs one line, starts tracking changes
+ * const hub = new Hub({ nodeId: "n1", origin: store.origin, lastSeq: store.lastSeq });
+ * store.attach(hub.log); // restores, logs one line, starts tracking changes
  * store.start(); // a snapshot every 10 s
  * // ... serve ...
- * log.shutdown("bye");
+ * hub.shutdown("bye");
  * await store.close(); // last snapshot, marked clean
  * ```
  *
@@ -517,7 +517,7 @@ export class SnapshotStore {
    *
    * @param log The node's log, with `origin` = {@linkcode SnapshotStore.origin}.
    * @returns What was restored.
-   * @throws {TypeError} When the hub's origin differs or a log is attached already.
+   * @throws {TypeError} When the log's origin differs or a log is attached already.
    */
   attach(log: EventLog): RestoreSummary {
     const loaded = this.#loaded;
