@@ -65,7 +65,7 @@
  * that dies without that last snapshot is recognised at its next boot: its
  * events since the last snapshot may be out in the world under ids it no
  * longer knows, so it continues under a new origin `<id>.<epoch>` (see
- * {@linkcode originFor}), from seq 1. Sequence numbers stay gap-free per
+ * `originFor` in core/event.ts), from seq 1. Sequence numbers stay gap-free per
  * origin, which anti-entropy relies on (reserving blocks of sequence numbers
  * ahead of use would leave gaps nobody can fill). After a clean stop the
  * node continues its origin and sequence. `--reset-data` starts a fresh file
@@ -103,33 +103,42 @@
  *
  * @module
  */
-import { type ChatEvent, compareEvents, nodeOf, originFor, parseEvent } from "../../core/event.ts";
+import { type ChatEvent, compareEvents, nodeOf } from "../../core/event.ts";
 import { compareStamps, type HlcStamp } from "../../core/hybrid_clock.ts";
 import type { VersionVectorJson } from "../../core/version_vector.ts";
 import type { EventLog } from "../chat/event_log.ts";
 import type { SnapshotStatus } from "./snapshot_status.ts";
 import { type Logger, silentLogger } from "../logger.ts";
-import { concatBytes } from "../../core/bytes.ts";
+import { ChunkIndex } from "./_chunk_index.ts";
+import {
+  CommitBatcher,
+  commitOrThrow,
+  KV_MAX_COMMIT_BYTES,
+  type Mutation,
+  partMutations,
+  splitParts,
+  STEP_BUDGET_MS,
+  vvMutation,
+} from "./_kv_commit.ts";
+import { load, type Loaded, type SnapshotMeta } from "./_snapshot_file.ts";
+import { decideBoot, makePrivate, moveAside, type PreviousStop } from "./_boot_epoch.ts";
+import {
+  accessError,
+  corruptError,
+  isAccessError,
+  messageOf,
+  SnapshotStoreError,
+} from "./snapshot_store_error.ts";
 
-/** The layout version this code writes; a file with a higher one is refused. */
-export const SNAPSHOT_SCHEMA = 1;
+export { SNAPSHOT_SCHEMA, type SnapshotMeta } from "./_snapshot_file.ts";
+export type { PreviousStop } from "./_boot_epoch.ts";
+export { SnapshotStoreError } from "./snapshot_store_error.ts";
 
 /** Name of the Deno KV file inside the data directory. */
 export const SNAPSHOT_FILE = "snapshot.kv";
 
-/** Largest value part, below Deno KV's 64 KiB per value. */
-const PART_BYTES = 60_000;
 /** A chunk is closed once its JSON reaches this many characters. */
 const CHUNK_CHARS = 48_000;
-/** Deno KV's limits per atomic commit. */
-const KV_MAX_MUTATIONS = 1000;
-const KV_MAX_COMMIT_BYTES = 800 * 1024;
-/**
- * Work done between two commits before yielding (ms): a commit is sent early
- * when preparing it takes this long, so a slow machine makes smaller commits
- * rather than longer pauses.
- */
-const STEP_BUDGET_MS = 2;
 /**
  * Unwritten records at which the queue is first compacted (see
  * {@linkcode SnapshotStore.status}); later, at twice what the last one kept.
@@ -137,33 +146,8 @@ const STEP_BUDGET_MS = 2;
 const PENDING_COMPACT_MIN = 4096;
 /** Least time between two "snapshots are failing" warnings (ms). */
 const FAILURE_WARN_MS = 60_000;
-/** KV entries read at a time while loading (a chunk is ~48 KB). */
-const LOAD_BATCH = 8;
 /** Event kinds whose newest event per room is kept beyond the ring buffer. */
 const PINNED_KINDS: ReadonlySet<string> = new Set(["topic", "seal"]);
-
-/** What `["meta"]` holds. */
-export interface SnapshotMeta {
-  /** Layout version, {@linkcode SNAPSHOT_SCHEMA}. */
-  readonly schema: number;
-  /** The node the file belongs to. */
-  readonly nodeId: string;
-  /** Origin the node stamps on its events: `originFor(nodeId, epoch)`. */
-  readonly origin: string;
-  /** Boot epoch. */
-  readonly epoch: number;
-  /** Last sequence number issued under `origin`. */
-  readonly lastSeq: number;
-  /** The hybrid clock's last stamp. */
-  readonly clock: { readonly wall: number; readonly counter: number };
-  /** When the last snapshot with something to write was taken (ms). */
-  readonly savedAt: number;
-  /** True only after the final snapshot of a graceful shutdown. */
-  readonly clean: boolean;
-}
-
-/** How the node's previous run ended, as far as the file says. */
-export type PreviousStop = "none" | "clean" | "crash";
 
 /** What {@linkcode SnapshotStore.attach} restored. */
 export interface RestoreSummary {
@@ -238,34 +222,6 @@ export interface SnapshotStoreOptions {
   chunkChars?: number;
 }
 
-/**
- * The data file cannot be used: corrupt, truncated, of another node, written
- * by a newer meshchat, or not accessible. `message` names the file and the
- * problem; `hint` says the way out.
- */
-export class SnapshotStoreError extends Error {
-  /** The KV file. */
-  readonly path: string;
-  /** What to do about it. */
-  readonly hint: string;
-
-  /**
-   * @param message Sentence case, names the file.
-   * @param path The KV file.
-   * @param hint The way out.
-   * @param options Standard error options (`cause`).
-   */
-  constructor(message: string, path: string, hint: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = "SnapshotStoreError";
-    this.path = path;
-    this.hint = hint;
-  }
-}
-
-const RESET_HINT =
-  "To start empty, run again with --reset-data: the file is moved aside (renamed with a timestamp), not deleted";
-
 const NOTHING_WRITTEN: SnapshotResult = {
   written: false,
   events: 0,
@@ -278,7 +234,6 @@ const NOTHING_WRITTEN: SnapshotResult = {
 };
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder("utf-8", { fatal: true });
 
 /** One accepted event (or a live event of a compacted chunk) not yet written. */
 interface Pending {
@@ -298,17 +253,6 @@ interface Chunk {
   live: number;
   /** Value parts. */
   readonly parts: number;
-}
-
-interface Loaded {
-  meta: SnapshotMeta | undefined;
-  chunks: Map<number, { events: ChatEvent[]; parts: number }>;
-  pins: Map<string, ChatEvent>;
-  pinParts: Map<string, number>;
-  vv: Record<string, number>;
-  /** Retirement watermarks: node id → epoch. */
-  retired: Record<string, number>;
-  keys: number;
 }
 
 /**
@@ -1025,414 +969,6 @@ export class SnapshotStore {
     });
     return result;
   }
-}
-
-const PAGE_BITS = 10;
-const PAGE_SIZE = 1 << PAGE_BITS;
-
-/**
- * Event id → chunk number, in pages of 1,024 consecutive seqs per origin
- * (seqs are dense). Unlike a `Map` of 100,000 entries it never rehashes, so
- * no single insertion stalls the event loop for milliseconds.
- */
-class ChunkIndex {
-  readonly #origins = new Map<string, Map<number, { slots: Int32Array; used: number }>>();
-
-  /** The chunk of an event, 0 when none. */
-  get(origin: string, seq: number): number {
-    const page = this.#origins.get(origin)?.get(Math.floor(seq / PAGE_SIZE));
-    return page === undefined ? 0 : page.slots[seq % PAGE_SIZE]!;
-  }
-
-  /** Sets the chunk of an event (chunk numbers start at 1). */
-  set(origin: string, seq: number, chunk: number): void {
-    let pages = this.#origins.get(origin);
-    if (pages === undefined) {
-      pages = new Map();
-      this.#origins.set(origin, pages);
-    }
-    const pageNumber = Math.floor(seq / PAGE_SIZE);
-    let page = pages.get(pageNumber);
-    if (page === undefined) {
-      page = { slots: new Int32Array(PAGE_SIZE), used: 0 };
-      pages.set(pageNumber, page);
-    }
-    const slot = seq % PAGE_SIZE;
-    if (page.slots[slot] === 0) page.used++;
-    page.slots[slot] = chunk;
-  }
-
-  /** Forgets an event; returns the chunk it was in, 0 when none. */
-  delete(origin: string, seq: number): number {
-    const pages = this.#origins.get(origin);
-    const pageNumber = Math.floor(seq / PAGE_SIZE);
-    const page = pages?.get(pageNumber);
-    if (pages === undefined || page === undefined) return 0;
-    const slot = seq % PAGE_SIZE;
-    const chunk = page.slots[slot]!;
-    if (chunk === 0) return 0;
-    page.slots[slot] = 0;
-    if (--page.used === 0) {
-      pages.delete(pageNumber);
-      if (pages.size === 0) this.#origins.delete(origin);
-    }
-    return chunk;
-  }
-}
-
-interface Mutation {
-  readonly key: Deno.KvKey;
-  /** Absent for a delete. */
-  readonly value?: unknown;
-  /** Approximate size, key included. */
-  readonly bytes: number;
-}
-
-/** Groups mutations into atomic commits within Deno KV's limits. */
-class CommitBatcher {
-  readonly #kv: Deno.Kv;
-  readonly #maxBytes: number;
-  #op: Deno.AtomicOperation;
-  #mutations = 0;
-  #pending = 0;
-  #resumedAt: number;
-  commits = 0;
-  bytes = 0;
-  longestStepMs = 0;
-
-  constructor(kv: Deno.Kv, maxBytes: number, startedAt: number) {
-    this.#kv = kv;
-    this.#maxBytes = maxBytes;
-    this.#op = kv.atomic();
-    this.#resumedAt = startedAt;
-  }
-
-  /** Whether the pending commit should be sent before more is added. */
-  full(): boolean {
-    return this.#pending >= this.#maxBytes - 64 * 1024 || this.#mutations >= KV_MAX_MUTATIONS / 2;
-  }
-
-  /**
-   * Whether mutations fit in the pending commit, with room for `reserve`
-   * small ones. Anything fits in an empty commit.
-   */
-  fits(mutations: readonly Mutation[], reserve = 0): boolean {
-    if (this.#mutations === 0) return true;
-    const bytes = mutations.reduce((sum, m) => sum + m.bytes, 0) + reserve * 128;
-    return this.#pending + bytes <= this.#maxBytes &&
-      this.#mutations + mutations.length + reserve <= KV_MAX_MUTATIONS / 2;
-  }
-
-  /** Time since the last commit returned (ms). */
-  stepMs(): number {
-    return performance.now() - this.#resumedAt;
-  }
-
-  /** Adds mutations to the pending commit. */
-  push(mutations: readonly Mutation[]): void {
-    for (const mutation of mutations) {
-      if (mutation.value === undefined) this.#op.delete(mutation.key);
-      else this.#op.set(mutation.key, mutation.value);
-      this.#pending += mutation.bytes;
-    }
-    this.#mutations += mutations.length;
-  }
-
-  /** Adds mutations that must land in the same commit, committing first when full. */
-  async add(mutations: readonly Mutation[]): Promise<void> {
-    if (!this.fits(mutations) || this.stepMs() > STEP_BUDGET_MS) await this.flush();
-    this.push(mutations);
-  }
-
-  /** Commits what is pending, with `extra` mutations in the same commit. */
-  async flush(extra: readonly Mutation[] = []): Promise<void> {
-    this.push(extra);
-    if (this.#mutations === 0) return;
-    const op = this.#op;
-    this.#op = this.#kv.atomic();
-    this.bytes += this.#pending;
-    this.#mutations = 0;
-    this.#pending = 0;
-    const committing = commitOrThrow(op);
-    this.longestStepMs = Math.max(this.longestStepMs, this.stepMs());
-    await committing;
-    this.#resumedAt = performance.now();
-    this.commits++;
-  }
-}
-
-function vvMutation(origin: string, seq: number): Mutation {
-  return { key: ["vv", origin], value: seq, bytes: origin.length + 24 };
-}
-
-async function commitOrThrow(op: Deno.AtomicOperation): Promise<void> {
-  const result = await op.commit();
-  if (!result.ok) throw new Error("Cannot commit snapshot: Deno KV rejected the commit");
-}
-
-function splitParts(bytes: Uint8Array): Uint8Array[] {
-  if (bytes.length <= PART_BYTES) return [bytes];
-  const parts: Uint8Array[] = [];
-  for (let offset = 0; offset < bytes.length; offset += PART_BYTES) {
-    parts.push(bytes.subarray(offset, offset + PART_BYTES));
-  }
-  return parts;
-}
-
-function partMutations(prefix: Deno.KvKeyPart[], parts: Uint8Array[]): Mutation[] {
-  const keyBytes = 32 + prefix.reduce<number>(
-    (sum, part) => sum + (typeof part === "string" ? part.length * 3 : 9),
-    0,
-  );
-  return parts.map((value, part) => ({
-    key: [...prefix, part],
-    value,
-    bytes: keyBytes + value.length,
-  }));
-}
-
-/** Reads and validates the whole file. */
-async function load(kv: Deno.Kv, path: string): Promise<Loaded> {
-  const metaEntry = await kv.get(["meta"]);
-  const meta = metaEntry.versionstamp === null ? undefined : parseMeta(metaEntry.value, path);
-  const loaded: Loaded = {
-    meta,
-    chunks: new Map(),
-    pins: new Map(),
-    pinParts: new Map(),
-    vv: {},
-    retired: {},
-    keys: meta === undefined ? 0 : 1,
-  };
-  // Parts of the value being assembled.
-  let open: { key: Deno.KvKey; parts: Uint8Array[] } | undefined;
-  const finish = () => {
-    if (open === undefined) return;
-    const bytes = open.parts.length === 1 ? open.parts[0]! : concatBytes(...open.parts);
-    let value: unknown;
-    try {
-      value = JSON.parse(decoder.decode(bytes));
-    } catch (error) {
-      throw new SyntaxError(`${formatKey(open.key)} is not valid JSON: ${messageOf(error)}`);
-    }
-    if (open.key[0] === "ev") {
-      if (!Array.isArray(value)) throw new TypeError(`chunk ${formatKey(open.key)} is not a list`);
-      loaded.chunks.set(open.key[1] as number, {
-        events: value.map(parseEvent),
-        parts: open.parts.length,
-      });
-    } else {
-      const [, room, kind] = open.key;
-      const event = parseEvent(value);
-      if (event.room !== room || event.kind !== kind) {
-        throw new TypeError(`pinned event under ${formatKey(open.key)} is of another room`);
-      }
-      const key = `${room}\u0000${kind}`;
-      loaded.pins.set(key, event);
-      loaded.pinParts.set(key, open.parts.length);
-    }
-    open = undefined;
-  };
-  // A few entries at a time, each chunk decoded as soon as its parts are in:
-  // the raw values of a large batch (500 would be ~24 MB) would all be alive
-  // at once, on top of the restored events (issue 18: restart memory).
-  for await (const entry of kv.list({ prefix: [] }, { batchSize: LOAD_BATCH })) {
-    const key = entry.key;
-    const tag = key[0];
-    if (tag === "meta" && key.length === 1) continue;
-    loaded.keys++;
-    if (tag === "vv") {
-      const [, origin] = key;
-      const seq = entry.value;
-      if (key.length !== 2 || typeof origin !== "string" || !isCount(seq)) {
-        throw new TypeError(`bad version vector entry ${formatKey(key)}`);
-      }
-      loaded.vv[origin] = seq;
-      continue;
-    }
-    if (tag === "retired") {
-      const [, node] = key;
-      const epoch = entry.value;
-      if (key.length !== 2 || typeof node !== "string" || !isCount(epoch)) {
-        throw new TypeError(`bad retired-origins entry ${formatKey(key)}`);
-      }
-      loaded.retired[node] = epoch;
-      continue;
-    }
-    const valid = (tag === "ev" && key.length === 3 && isCount(key[1])) ||
-      (tag === "pin" && key.length === 4 && typeof key[1] === "string" &&
-        typeof key[2] === "string");
-    const part = key.at(-1);
-    if (!valid || !isCount(part) || !(entry.value instanceof Uint8Array)) {
-      throw new TypeError(`unexpected entry ${formatKey(key)}`);
-    }
-    if (part === 0) {
-      finish();
-      open = { key: key.slice(0, -1), parts: [entry.value] };
-    } else if (
-      open !== undefined && part === open.parts.length &&
-      open.key.every((item, i) => item === key[i])
-    ) {
-      open.parts.push(entry.value);
-    } else {
-      throw new TypeError(`stray part ${formatKey(key)}`);
-    }
-  }
-  finish();
-  return loaded;
-}
-
-function parseMeta(value: unknown, path: string): SnapshotMeta {
-  const record = (typeof value === "object" && value !== null ? value : {}) as Record<
-    string,
-    unknown
-  >;
-  const schema = record.schema;
-  if (isCount(schema) && schema > SNAPSHOT_SCHEMA) {
-    throw new SnapshotStoreError(
-      `Cannot restore snapshot from ${path}: it was written by a newer meshchat (schema ${schema}, this one reads schema ${SNAPSHOT_SCHEMA})`,
-      path,
-      `Run the newer meshchat again. ${RESET_HINT}`,
-    );
-  }
-  const clock = record.clock as Record<string, unknown> | undefined;
-  if (
-    schema !== SNAPSHOT_SCHEMA || typeof record.nodeId !== "string" ||
-    typeof record.origin !== "string" || !isCount(record.epoch) || !isCount(record.lastSeq) ||
-    typeof clock !== "object" || clock === null || !isCount(clock.wall) ||
-    !isCount(clock.counter) || !isCount(record.savedAt) || typeof record.clean !== "boolean" ||
-    record.origin !== originFor(record.nodeId, record.epoch)
-  ) {
-    throw new TypeError("the snapshot metadata is malformed");
-  }
-  return {
-    schema,
-    nodeId: record.nodeId,
-    origin: record.origin,
-    epoch: record.epoch,
-    lastSeq: record.lastSeq,
-    clock: { wall: clock.wall, counter: clock.counter },
-    savedAt: record.savedAt,
-    clean: record.clean,
-  };
-}
-
-function decideBoot(
-  loaded: Loaded,
-  nodeId: string,
-  path: string,
-  now: number,
-  movedTo: string | undefined,
-): { boot: SnapshotMeta; previousStop: PreviousStop } {
-  const { meta } = loaded;
-  if (meta === undefined && loaded.keys > 0) {
-    throw new TypeError("the file holds data but no snapshot metadata");
-  }
-  if (meta !== undefined && meta.nodeId !== nodeId) {
-    throw new SnapshotStoreError(
-      `Cannot restore snapshot from ${path}: it belongs to node ${meta.nodeId}, not ${nodeId}`,
-      path,
-      `Run with --id ${meta.nodeId}, or choose another --data directory. ${RESET_HINT}`,
-    );
-  }
-  const previousStop: PreviousStop = meta === undefined ? "none" : meta.clean ? "clean" : "crash";
-  // A reset node starts at an epoch no earlier run can have reached.
-  const epoch = meta === undefined
-    ? (movedTo === undefined ? 0 : Math.floor(now / 1000))
-    : meta.clean
-    ? meta.epoch
-    : meta.epoch + 1;
-  const origin = originFor(nodeId, epoch);
-  let lastSeq = Math.max(loaded.vv[origin] ?? 0, meta?.origin === origin ? meta.lastSeq : 0);
-  for (const chunk of loaded.chunks.values()) {
-    for (const event of chunk.events) {
-      if (event.origin === origin && event.seq > lastSeq) lastSeq = event.seq;
-    }
-  }
-  return {
-    boot: {
-      schema: SNAPSHOT_SCHEMA,
-      nodeId,
-      origin,
-      epoch,
-      lastSeq,
-      clock: meta?.clock ?? { wall: 0, counter: 0 },
-      savedAt: meta?.savedAt ?? now,
-      clean: false,
-    },
-    previousStop,
-  };
-}
-
-/**
- * Narrows the KV file and its SQLite side files to 0600: Deno KV creates
- * them with the umask (often 0644). SQLite gives a WAL or SHM file it
- * creates later the mode of the main file, so this holds from here on.
- */
-async function makePrivate(path: string): Promise<void> {
-  for (const suffix of ["", "-wal", "-shm"]) {
-    try {
-      await Deno.chmod(`${path}${suffix}`, 0o600);
-    } catch (error) {
-      if (!(error instanceof Deno.errors.NotFound)) throw error;
-    }
-  }
-}
-
-/**
- * Renames the KV file and its SQLite side files to `<file>.<time>.bak…`.
- *
- * @returns The new name of the file, or undefined when there was none.
- */
-async function moveAside(path: string, now: number): Promise<string | undefined> {
-  const stamp = new Date(now).toISOString().replaceAll(":", "-");
-  const target = `${path}.${stamp}.bak`;
-  let moved: string | undefined;
-  for (const suffix of ["", "-wal", "-shm"]) {
-    try {
-      await Deno.rename(`${path}${suffix}`, `${target}${suffix}`);
-      if (suffix === "") moved = target;
-    } catch (error) {
-      if (!(error instanceof Deno.errors.NotFound)) throw error;
-    }
-  }
-  return moved;
-}
-
-function corruptError(path: string, cause: unknown): SnapshotStoreError {
-  return new SnapshotStoreError(
-    `Cannot restore snapshot from ${path}: the file is corrupt or truncated (${messageOf(cause)})`,
-    path,
-    RESET_HINT,
-    { cause },
-  );
-}
-
-function isAccessError(error: unknown): boolean {
-  return error instanceof Deno.errors.PermissionDenied ||
-    error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.NotFound;
-}
-
-function accessError(path: string, cause: unknown): SnapshotStoreError {
-  return new SnapshotStoreError(
-    `Cannot open snapshot file ${path}: ${messageOf(cause)}`,
-    path,
-    "Check the --data directory and its permissions (deno task node may write only under ./data)",
-    { cause },
-  );
-}
-
-function messageOf(error: unknown): string {
-  const text = error instanceof Error ? error.message : String(error);
-  return text.split("\n")[0]!.replace(/\.$/, "");
-}
-
-function isCount(value: unknown): value is number {
-  return Number.isSafeInteger(value) && (value as number) >= 0;
-}
-
-function formatKey(key: Deno.KvKey): string {
-  return `[${key.map((part) => typeof part === "string" ? JSON.stringify(part) : String(part))}]`;
 }
 
 function formatVersions(versions: VersionVectorJson): string {
