@@ -17,7 +17,7 @@ import { cleanVisibleText, MAX_REASON_LENGTH } from "../../core/event_rules.ts";
 import { type BanTarget, formatUntil, normalizeHost, parseDuration } from "./moderation.ts";
 import { budgetOf, fitHistory, frameLength, itemsThatFit } from "./reply_budget.ts";
 import { formatStats, gatherStats } from "./stats.ts";
-import { MAX_IGNORED, validTimeZone } from "../store/user_settings.ts";
+import { MAX_IGNORED, validTimeZone } from "./user_preferences.ts";
 
 /** What a command runs with. */
 export interface CommandContext {

@@ -41,7 +41,7 @@ import {
   type ModEffect,
   type VersionsView,
 } from "./event_log.ts";
-import type { StorageView } from "../store/snapshot_status.ts";
+import type { StorageView } from "./storage_view.ts";
 import { type NodeChange, nodePresenceNotices } from "./node_presence_notice.ts";
 import { fitHistory } from "./reply_budget.ts";
 import { type SealParams, validateSealParams } from "../../core/crypto/room_params.ts";

@@ -38,3 +38,4 @@ export { HistoryBudget } from "./history_budget.ts";
 export { NickRegistry } from "./nick_registry.ts";
 export { type CommandContext, commands, handleInput, handleSealed } from "./commands.ts";
 export { gatherStats } from "./stats.ts";
+export type { SnapshotStatus, StorageView } from "./storage_view.ts";

@@ -11,7 +11,7 @@
 import { countOf } from "../../core/chat_format.ts";
 import { eventBytes } from "../../core/event_size.ts";
 import type { Hub } from "./hub.ts";
-import type { SnapshotStatus } from "../store/snapshot_status.ts";
+import type { SnapshotStatus } from "./storage_view.ts";
 
 /** The figures of {@linkcode gatherStats}. */
 export interface NodeStats {

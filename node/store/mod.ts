@@ -2,8 +2,8 @@
  * What a node keeps on disk, under its private data directory.
  *
  * - {@linkcode SnapshotStore} (snapshot_store.ts): Deno KV snapshots of the
- *   event log, restored at boot; {@linkcode SnapshotStatus} (snapshot_status.ts)
- *   is what it tells `/stats`.
+ *   event log, restored at boot; it tells `/stats` a `SnapshotStatus`
+ *   (node/chat/storage_view.ts).
  * - {@linkcode NickRegistryFile} (nick_registry_file.ts): the registered
  *   nicks, saved.
  * - {@linkcode UserSettingsStore} (user_settings.ts): people's display
@@ -14,7 +14,6 @@
  * @module
  */
 export { SnapshotStore, type SnapshotStoreOptions } from "./snapshot_store.ts";
-export type { SnapshotStatus, StorageView } from "./snapshot_status.ts";
 export { NickRegistryFile } from "./nick_registry_file.ts";
 export { UserSettingsStore } from "./user_settings.ts";
 export { securePrivateDir } from "./private_dir.ts";

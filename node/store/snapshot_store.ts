@@ -107,7 +107,7 @@ import { type ChatEvent, compareEvents, nodeOf } from "../../core/event.ts";
 import { compareStamps, type HlcStamp } from "../../core/hybrid_clock.ts";
 import type { VersionVectorJson } from "../../core/version_vector.ts";
 import type { EventLog } from "../chat/event_log.ts";
-import type { SnapshotStatus } from "./snapshot_status.ts";
+import type { SnapshotStatus } from "../chat/storage_view.ts";
 import { type Logger, silentLogger } from "../logger.ts";
 import { ChunkIndex } from "./_chunk_index.ts";
 import {

@@ -1,12 +1,12 @@
 /**
- * What the snapshot store says about itself to the rest of the node (the
- * hub's `/stats`): how far the file lags memory. Types only, so the chat
- * side can hold a store without importing it.
+ * What the chat side asks of a snapshot store (`/stats`): how far the file
+ * lags memory. Types only: the store (node/store/snapshot_store.ts)
+ * implements them, so the hub holds a store without importing it.
  *
  * @module
  */
 
-/** What {@linkcode SnapshotStore.status} reports. */
+/** What `SnapshotStore.status()` reports. */
 export interface SnapshotStatus {
   /**
    * Events the log retains that no snapshot holds yet: what a crash now
