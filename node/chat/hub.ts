@@ -1,7 +1,11 @@
 /**
- * The hub: rooms, sessions, presence, commands, rate limits and the one apply
- * path through which every event — local or from the mesh — changes chat
- * state. It knows nothing of sockets or SSH: a session is a
+ * The hub: sessions, presence, rate limits and the actions people take
+ * (say, join, seal, moderate...). What they do becomes an event appended to
+ * the node's {@linkcode EventLog}, the one writer of chat state; the hub
+ * listens to the log (`onSettled`) and fans out every applied event — local
+ * or from the mesh — to its sessions, announces seals and enforces
+ * moderation. It decides which rooms may expire (it knows who is in them).
+ * It knows nothing of sockets or SSH: a session is a
  * {@linkcode SessionSink} that frames are sent to.
  *
  * @module
@@ -33,10 +37,8 @@ import {
 } from "./presence.ts";
 import { olderGoneLine, Room } from "./room.ts";
 import {
-  type ClockView,
   DEFAULT_HISTORY_BUDGET_BYTES,
   DEFAULT_ROOM,
-  type EventListener,
   EventLog,
   type ModEffect,
   type VersionsView,
@@ -329,19 +331,9 @@ export class Hub {
     this.log.onSettled((event, evicted, mod) => this.#settled(event, evicted, mod));
   }
 
-  /** The sequence number of the last event this node originated. */
-  get lastSeq(): number {
-    return this.log.lastSeq;
-  }
-
   /** Which events this node holds (the log's, read-only). */
   get versions(): VersionsView {
     return this.log.versions;
-  }
-
-  /** The log's hybrid clock (read-only). */
-  get clock(): ClockView {
-    return this.log.clock;
   }
 
   /** Operators, bans, mutes and the motd, derived from `mod` events by the log. */
@@ -798,27 +790,6 @@ export class Hub {
   }
 
   /**
-   * Applies an event from a peer through the log (see
-   * {@linkcode EventLog.apply}); the hub fans out what it applied.
-   *
-   * @param event A replicated event (parsed by `parseEvent`).
-   * @returns `false` when the event was a duplicate or refused and nothing changed.
-   */
-  apply(event: ChatEvent): boolean {
-    return this.log.apply(event);
-  }
-
-  /**
-   * Loads events into the log without fanning out or touching presence
-   * (see {@linkcode EventLog.restore}).
-   *
-   * @param events Events in any order.
-   */
-  restore(events: Iterable<ChatEvent>): void {
-    this.log.restore(events);
-  }
-
-  /**
    * What the hub does with an event the log applied: a room that may be
    * idle is noted, seals are announced, moderation is enforced, and
    * everything else is fanned out to the local sessions.
@@ -1063,48 +1034,6 @@ export class Hub {
   onPresence(listener: () => void): () => void {
     this.#presenceListeners.add(listener);
     return () => this.#presenceListeners.delete(listener);
-  }
-
-  /**
-   * Listens to every accepted event.
-   *
-   * @param listener Called synchronously inside the apply path.
-   * @returns A function that removes the listener.
-   */
-  onEvent(listener: EventListener): () => void {
-    return this.log.onApplied(listener);
-  }
-
-  /**
-   * Listens to events no longer retained because their room expired (empty
-   * and never spoken in, or quiet for the room TTL) or the history budget
-   * evicted them: like an eviction, without a new event. Snapshots listen
-   * here so such events leave the file too.
-   *
-   * @param listener Called once per event of the expired room.
-   * @returns A function that removes the listener.
-   */
-  onForget(listener: (event: ChatEvent) => void): () => void {
-    return this.log.onForget(listener);
-  }
-
-  /**
-   * A retained event by id.
-   *
-   * @param origin Origin.
-   * @param seq Sequence number.
-   * @returns The event, or undefined when never seen or already evicted.
-   */
-  event(origin: string, seq: number): ChatEvent | undefined {
-    return this.log.get(origin, seq);
-  }
-
-  /**
-   * Bytes of history retained, as the history budget counts them (rooms and
-   * the private log; the moderation log has its own cap).
-   */
-  get historyBytes(): number {
-    return this.log.historyBytes;
   }
 
   /**

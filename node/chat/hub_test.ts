@@ -71,8 +71,8 @@ Deno.test("Hub.apply() ignores a duplicate event id", () => {
     from: "remote",
     text: "once",
   };
-  assert.equal(hub.apply(event), true);
-  assert.equal(hub.apply({ ...event }), false);
+  assert.equal(hub.log.apply(event), true);
+  assert.equal(hub.log.apply({ ...event }), false);
   assert.deepEqual(alice.sink.texts(), ["once"]);
 });
 
@@ -88,9 +88,9 @@ Deno.test("Hub.apply() keeps a room's log in hybrid-clock order when events arri
     from: origin,
     text: `${origin}-${seq}`,
   });
-  hub.apply(make("b", 1, 30));
-  hub.apply(make("a", 1, 10));
-  hub.apply(make("c", 1, 20));
+  hub.log.apply(make("b", 1, 30));
+  hub.log.apply(make("a", 1, 10));
+  hub.log.apply(make("c", 1, 20));
   const room = hub.findRoom("r");
   assert.deepEqual(room?.log.toArray().map((e) => e.text), ["a-1", "c-1", "b-1"]);
 });
@@ -176,8 +176,8 @@ Deno.test("Hub topic: a late, older topic event does not override a newer one", 
     from: "x",
     text,
   });
-  hub.apply(topic("b", 200, "new"));
-  hub.apply(topic("a", 100, "old"));
+  hub.log.apply(topic("b", 200, "new"));
+  hub.log.apply(topic("a", 100, "old"));
   assert.equal(hub.findRoom("r")?.topic, "new");
 });
 
@@ -253,7 +253,7 @@ Deno.test("Hub rooms: an empty room nobody spoke in expires; --max-rooms refuses
     return { sink, session: hub.connect(sink, { user }, { via: "test", address: "-" }) };
   };
   const forgotten: string[] = [];
-  hub.onForget((event) => forgotten.push(`${event.kind}:${event.room}`));
+  hub.log.onForget((event) => forgotten.push(`${event.kind}:${event.room}`));
   const alice = join("alice");
   hub.join(alice.session, "a");
   hub.join(alice.session, "b");
@@ -266,14 +266,14 @@ Deno.test("Hub rooms: an empty room nobody spoke in expires; --max-rooms refuses
   hub.leave(alice.session, "a");
   assert.equal(hub.findRoom("a"), undefined);
   assert.deepEqual(forgotten, ["join:a", "leave:a"]);
-  assert.equal(hub.event("n1", 2), undefined, "its events are no longer retained");
+  assert.equal(hub.log.get("n1", 2), undefined, "its events are no longer retained");
   hub.join(alice.session, "c");
   hub.say(alice.session, "c", "spoken");
   hub.leave(alice.session, "c");
   assert.ok(hub.findRoom("c"), "a room spoken in stays");
   // A room occupied on another node stays until that node's table vacates it.
   hub.leave(alice.session, "b");
-  hub.apply({
+  hub.log.apply({
     origin: "n2",
     seq: 1,
     hlc: { wall: hub.now(), counter: 0, node: "n2" },
@@ -303,7 +303,11 @@ Deno.test("Hub.restore() drops rooms nobody spoke in", () => {
     from: "bob",
     text: kind === "message" ? "hi" : "",
   });
-  hub.restore([event(1, "quiet", "join"), event(2, "busy", "join"), event(3, "busy", "message")]);
+  hub.log.restore([
+    event(1, "quiet", "join"),
+    event(2, "busy", "join"),
+    event(3, "busy", "message"),
+  ]);
   assert.deepEqual([...hub.rooms().keys()], ["busy"]);
   assert.ok(hub.versions.has("n2", 1), "the version vector still holds what was applied");
 });
@@ -321,9 +325,9 @@ Deno.test("Hub rooms: a full node sweeps rooms left idle by peers before it refu
     text: "",
   });
   // A join from n2 whose presence table never lists the room (it arrived late).
-  hub.apply(remoteJoin(1, "late"));
+  hub.log.apply(remoteJoin(1, "late"));
   // A room occupied by n2's people until n2 goes away.
-  hub.apply(remoteJoin(2, "gone"));
+  hub.log.apply(remoteJoin(2, "gone"));
   hub.updateRemotePresence("n2", [{ nick: "bob", rooms: ["gone"], since: 1 }]);
   assert.deepEqual([...hub.rooms().keys()].toSorted(), ["gone", "late", "lobby"]);
   hub.dropRemotePresence("n2");

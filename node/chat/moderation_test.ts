@@ -244,7 +244,7 @@ function setup() {
   // Two hubs wired like a mesh: every event and presence change reaches the other.
   for (const [i, hub] of hubs.entries()) {
     const other = hubs[1 - i]!;
-    hub.onEvent((event) => other.apply(event));
+    hub.log.onApplied((event) => other.log.apply(event));
     hub.onPresence(() => other.updateRemotePresence(hub.nodeId, hub.localPresence()));
   }
   let port = 40000;
@@ -396,15 +396,15 @@ Deno.test("Hub: /op grants op to a person's key cluster-wide; keyless people can
 Deno.test("Hub: a malformed mod event from a peer is kept for replication but changes nothing", () => {
   const { hubs } = setup();
   const event = { ...modEvent(1, 5, { a: "motd", text: "x" }, "n9"), text: '{"a":"nuke"}' };
-  assert.equal(hubs[0]!.apply(event), true);
-  assert.equal(hubs[0]!.event("n9", 1), event);
+  assert.equal(hubs[0]!.log.apply(event), true);
+  assert.equal(hubs[0]!.log.get("n9", 1), event);
   assert.equal(hubs[0]!.moderation.motd, "");
 });
 
 Deno.test("Hub.restore() rebuilds moderation state from mod events without kicking anyone", () => {
   const { hubs } = setup();
   const fresh = new Hub({ nodeId: "n3" });
-  fresh.restore([
+  fresh.log.restore([
     modEvent(1, 5, { a: "ban", target: { type: "nick", value: "bob" }, until: null }, "n9"),
   ]);
   assert.equal(fresh.moderation.bans(0).length, 1);
@@ -502,6 +502,6 @@ Deno.test("Hub.restore() keeps a room an operator unsealed unsealed", () => {
     text: '{"v":1,"kdf":"argon2id","salt":"q0qTfOZ9vX3kP1b0n1eLkA==","m":65536,"t":3,"p":4}',
   };
   const fresh = new Hub({ nodeId: "n3" });
-  fresh.restore([modEvent(1, 9, { a: "unseal", room: "den" }), seal]);
+  fresh.log.restore([modEvent(1, 9, { a: "unseal", room: "den" }), seal]);
   assert.equal(fresh.findRoom("den")?.sealed, undefined);
 });

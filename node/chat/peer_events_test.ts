@@ -66,13 +66,13 @@ Deno.test("Hub.apply() refuses a peer's events that claim this node's origin, so
   const { hub, join, warnings } = setup();
   const alice = join("alice");
   const bob = join("bob");
-  const next = hub.lastSeq + 1;
+  const next = hub.log.lastSeq + 1;
   for (let seq = next; seq < next + 300; seq++) {
-    assert.equal(hub.apply(event({ origin: "n1", seq, text: `forged ${seq}` })), false);
+    assert.equal(hub.log.apply(event({ origin: "n1", seq, text: `forged ${seq}` })), false);
   }
   const said = hub.say(alice.session, undefined, "acknowledged line");
   assert.equal(said.seq, next);
-  assert.equal(hub.event("n1", next)?.text, "acknowledged line");
+  assert.equal(hub.log.get("n1", next)?.text, "acknowledged line");
   assert.deepEqual(bob.sink.texts(), ["acknowledged line"]);
   assert.match(warnings.join("\n"), /this node's own origin/);
 });
@@ -81,7 +81,7 @@ Deno.test("Hub.apply() refuses an event whose stamp names another node than its 
   const { hub, join } = setup();
   const bob = join("bob");
   const forged = event({ origin: "n2", seq: 1, hlc: { wall: START, counter: 0, node: "n3" } });
-  assert.equal(hub.apply(forged), false);
+  assert.equal(hub.log.apply(forged), false);
   assert.equal(hub.versions.has("n2", 1), false);
   assert.deepEqual(bob.sink.texts(), []);
 });
@@ -96,7 +96,7 @@ Deno.test("Hub.apply() holds back an event stamped far ahead of the clock: a wal
     kind: "mod",
     text: formatModAction({ a: "op", fp: EVIL_FP }, { fp: OP_FP, root: true }),
   });
-  assert.equal(hub.apply(grant), false);
+  assert.equal(hub.log.apply(grant), false);
   assert.equal(hub.moderation.isOp(EVIL_FP), false);
   assert.equal(hub.versions.has("n2", 1), false, "not recorded: it may come again");
   // A node whose clock runs a few minutes fast is only delayed, not lost.
@@ -105,9 +105,9 @@ Deno.test("Hub.apply() holds back an event stamped far ahead of the clock: a wal
     seq: 1,
     hlc: { wall: START + 30 * 60_000, counter: 0, node: "n3" },
   });
-  assert.equal(hub.apply(early), false);
+  assert.equal(hub.log.apply(early), false);
   advance(25 * 60_000);
-  assert.equal(hub.apply(early), true);
+  assert.equal(hub.log.apply(early), true);
 });
 
 Deno.test("Hub.apply() re-runs the room, nick, length and sanitiser rules on a peer's events", () => {
@@ -130,7 +130,7 @@ Deno.test("Hub.apply() re-runs the room, nick, length and sanitiser rules on a p
   ];
   for (const [i, fields] of bad.entries()) {
     assert.equal(
-      hub.apply(event({ origin: "n2", seq: i + 1, ...fields })),
+      hub.log.apply(event({ origin: "n2", seq: i + 1, ...fields })),
       false,
       JSON.stringify(fields),
     );
@@ -138,7 +138,7 @@ Deno.test("Hub.apply() re-runs the room, nick, length and sanitiser rules on a p
   assert.deepEqual(bob.sink.texts(), []);
   assert.equal(hub.findRoom("lobby")?.sealed, undefined);
   // The same peer's well-formed events are still taken.
-  assert.equal(hub.apply(event({ origin: "n2", seq: 100, text: "fine" })), true);
+  assert.equal(hub.log.apply(event({ origin: "n2", seq: 100, text: "fine" })), true);
   assert.deepEqual(bob.sink.texts(), ["fine"]);
 });
 
@@ -147,12 +147,12 @@ Deno.test("Hub.apply() refuses a peer's seal of the default room; a concurrent p
   const params = { v: 1, kdf: "argon2id", salt: "q0qTfOZ9vX3kP1b0n1eLkA==", m: 65536, t: 3, p: 4 };
   const seal = (room: string, seq: number) =>
     event({ origin: "n2", seq, room, kind: "seal", text: JSON.stringify(params) });
-  assert.equal(hub.apply(seal("lobby", 1)), false);
+  assert.equal(hub.log.apply(seal("lobby", 1)), false);
   assert.equal(hub.findRoom("lobby")?.sealed, undefined);
-  assert.equal(hub.apply(seal("den", 2)), true);
+  assert.equal(hub.log.apply(seal("den", 2)), true);
   assert.ok(hub.findRoom("den")?.sealed);
   // n2 accepted this line before it knew of the seal: every node keeps it, or
   // they would refuse each other's events forever.
-  assert.equal(hub.apply(event({ origin: "n2", seq: 3, room: "den", text: "plain" })), true);
+  assert.equal(hub.log.apply(event({ origin: "n2", seq: 3, room: "den", text: "plain" })), true);
   assert.equal(hub.findRoom("den")?.log.toArray().some((e) => e.text === "plain"), true);
 });

@@ -22,7 +22,7 @@ Deno.test("gatherStats() counts a hub's events, bytes, rooms, vector, presence, 
   hub.connect({ send() {}, close() {} }, { user: "bob" }, { via: "test", address: "t:1" });
   const own = [...hub.events()]; // bob's join
   const events = [1, 2, 3, 5, 6].map((seq) => remote("n2", seq, seq % 2 ? "a" : "b"));
-  for (const event of events) hub.apply(event);
+  for (const event of events) hub.log.apply(event);
   hub.updateRemotePresence("n2", [{ nick: "zed", rooms: ["a"], since: 1, node: "n2" }]);
   hub.cluster = { members: () => [], lostRanges: () => ["n3:1-4"], lostRangesDropped: () => 7 };
   hub.storage = {

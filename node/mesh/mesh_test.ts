@@ -78,7 +78,7 @@ Deno.test({
       // The link still carries events.
       const speaker = a.connect(sink, { user: "speaker" }, { via: "test", address: "-" });
       const arrived = new Promise<ChatEvent>((resolve) =>
-        b.onEvent((event) => event.text === "still linked" && resolve(event))
+        b.log.onApplied((event) => event.text === "still linked" && resolve(event))
       );
       a.say(speaker, "lobby", "still linked");
       await arrived;

@@ -122,7 +122,7 @@ Deno.test("Replicator: a range no peer holds any more is recorded as lost, not s
   net.dial("a", "b:1");
   net.advance(1000);
   const b = replicas.get("b")!;
-  assert.equal(b.hub.versions.contiguous("a"), a.hub.lastSeq);
+  assert.equal(b.hub.versions.contiguous("a"), a.hub.log.lastSeq);
   assert.equal(b.replicator.lostRanges().length, 1);
   assert.match(b.replicator.lostRanges()[0]!, /^a:\d+-\d+$/);
 });
@@ -230,8 +230,8 @@ Deno.test('Replicator: catch-up of 100 lines of 4,000 "€" sends no message abo
   sayLongLines(a);
   await Promise.resolve();
   net.dial("a", "b:1");
-  net.advanceUntil(() => b.hub.versions.contiguous("a") === a.hub.lastSeq, 5000);
-  assert.equal(b.hub.versions.contiguous("a"), a.hub.lastSeq, "b caught up");
+  net.advanceUntil(() => b.hub.versions.contiguous("a") === a.hub.log.lastSeq, 5000);
+  assert.equal(b.hub.versions.contiguous("a"), a.hub.log.lastSeq, "b caught up");
   assert.ok(Math.max(...sizes) <= FRAME_BYTES, `largest message ${Math.max(...sizes)} bytes`);
 });
 
@@ -247,7 +247,7 @@ Deno.test('Replicator: an eager push of 100 lines of 4,000 "€" in one turn is 
     `pushed ${sizes.join(", ")} bytes`,
   );
   net.advance(10);
-  assert.equal(b.hub.versions.contiguous("a"), a.hub.lastSeq, "b holds every line pushed");
+  assert.equal(b.hub.versions.contiguous("a"), a.hub.log.lastSeq, "b holds every line pushed");
 });
 
 /** One hub linked to a scripted peer "p": what it sends is recorded, what it logs is kept. */
@@ -307,7 +307,7 @@ Deno.test("Hub.say() refuses a line whose event could not fit a mesh frame", () 
   const hub = new Hub({ nodeId: "a", rateBurst: 0 });
   const session = hub.connect(sink, { user: "u" }, { via: "test", address: "-" });
   assert.throws(() => hub.say(session, "lobby", "€".repeat(30_000)), /exceeds maximum/);
-  assert.equal(hub.lastSeq, 1, "only the join was accepted");
+  assert.equal(hub.log.lastSeq, 1, "only the join was accepted");
   hub.say(session, "lobby", "€".repeat(4000));
 });
 

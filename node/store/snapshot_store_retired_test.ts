@@ -29,7 +29,7 @@ Deno.test("SnapshotStore keeps retired origins retired across a restart, history
     const first = await boot(dir);
     const now = Date.now();
     for (const origin of ["n2", "n2.1", "n2.2"]) {
-      for (let seq = 1; seq <= 3; seq++) first.hub.apply(remote(origin, seq, now - 100 + seq));
+      for (let seq = 1; seq <= 3; seq++) first.hub.log.apply(remote(origin, seq, now - 100 + seq));
     }
     await first.store.snapshotNow();
     first.hub.log.retireBelow("n2", 2);

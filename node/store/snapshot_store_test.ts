@@ -95,11 +95,11 @@ Deno.test("SnapshotStore restores rooms, topics, private messages and versions a
     first.hub.join(bob, "dev");
     first.hub.say(bob, "dev", "in dev", "message", "c1");
     first.hub.sendPrivate(alice, "bob", "psst");
-    first.hub.apply(remote("n2", 1, "lobby", "from n2", Date.now() - 5));
-    first.hub.apply(remote("n2", 3, "lobby", "n2 ahead of a gap", Date.now()));
+    first.hub.log.apply(remote("n2", 1, "lobby", "from n2", Date.now() - 5));
+    first.hub.log.apply(remote("n2", 3, "lobby", "n2 ahead of a gap", Date.now()));
     const before = stateOf(first.hub);
-    const lastSeq = first.hub.lastSeq;
-    const clock = first.hub.clock.last;
+    const lastSeq = first.hub.log.lastSeq;
+    const clock = first.hub.log.clock.last;
     first.hub.shutdown("bye");
     const afterShutdown = stateOf(first.hub);
     assert.notDeepEqual(afterShutdown, before, "the shutdown's leave events are kept too");
@@ -112,7 +112,7 @@ Deno.test("SnapshotStore restores rooms, topics, private messages and versions a
     assert.deepEqual(stateOf(second.hub), afterShutdown);
     assert.equal(second.hub.findRoom("lobby")?.topic, "all about snapshots");
     assert.ok(second.hub.versions.has("n2", 3) && !second.hub.versions.has("n2", 2));
-    assert.ok(second.hub.clock.last.wall >= clock.wall);
+    assert.ok(second.hub.log.clock.last.wall >= clock.wall);
     assert.equal(second.summary.events, afterShutdown.events.length);
     const carol = second.hub.connect(sink(), { user: "carol" }, VIA);
     const said = second.hub.say(carol, undefined, "after restart");
@@ -146,7 +146,7 @@ Deno.test("SnapshotStore continues under a new epoch after a crash, so ids are n
     const alice = first.hub.connect(sink(), { user: "alice" }, VIA);
     first.hub.say(alice, undefined, "saved");
     await first.store.snapshotNow();
-    const saved = first.hub.lastSeq;
+    const saved = first.hub.log.lastSeq;
     const lost = first.hub.say(alice, undefined, "after the snapshot, then kill -9");
     await first.store.close({ snapshot: false });
 
@@ -155,12 +155,12 @@ Deno.test("SnapshotStore continues under a new epoch after a crash, so ids are n
     assert.equal(second.store.epoch, 1);
     assert.equal(second.store.origin, "n1.1");
     assert.equal(second.hub.versions.contiguous("n1"), saved);
-    assert.equal(second.hub.event("n1", lost.seq), undefined);
+    assert.equal(second.hub.log.get("n1", lost.seq), undefined);
     const bob = second.hub.connect(sink(), { user: "bob" }, VIA);
     const next = second.hub.say(bob, undefined, "new epoch");
     assert.equal(next.origin, "n1.1");
     assert.ok(next.seq <= 2);
-    assert.ok(second.hub.apply(lost), "the lost event can still arrive from a peer");
+    assert.ok(second.hub.log.apply(lost), "the lost event can still arrive from a peer");
     await second.store.close({ snapshot: false });
 
     const third = await boot(dir);
@@ -223,12 +223,12 @@ Deno.test("SnapshotStore restores a state the node went through when a snapshot 
         states.get(ids)!.add(JSON.stringify(hub.versions.toJSON()));
       };
       record();
-      hub.onEvent(record);
+      hub.log.onApplied(record);
       const wall = Date.now();
       for (let i = 0; i < 30; i++) {
         hub.say(alice, i % 3 ? "a" : "b", `after ${i}`);
         if (i === 10) hub.setTopic(alice, "a", "cut topic");
-        if (i % 5 === 0) hub.apply(remote("n2", 30 - i, "b", `remote ${i}`, wall + i));
+        if (i % 5 === 0) hub.log.apply(remote("n2", 30 - i, "b", `remote ${i}`, wall + i));
       }
       control.failAt = control.commits + cut;
       const outcome = await store.snapshotNow().then(() => "written", () => "cut");
@@ -262,17 +262,17 @@ Deno.test("SnapshotStore stores a chunk larger than one KV value in parts", asyn
     // Twelve of the longest lines a person may send: one chunk of ~145 kB of UTF-8, three parts.
     const long = (seq: number) => `${seq} ${"€".repeat(3_990)}`;
     for (let seq = 1; seq <= 12; seq++) {
-      assert.ok(hub.apply(remote("n2", seq, "big", long(seq), Date.now() + seq)));
+      assert.ok(hub.log.apply(remote("n2", seq, "big", long(seq), Date.now() + seq)));
     }
     await store.snapshotNow();
     assert.equal((await kvKeys(dir, ["ev"])).length, 3, "one chunk in three parts");
     await store.close();
     const second = await boot(dir, {}, { historySize: 16 });
-    assert.equal(second.hub.event("n2", 1)?.text, long(1));
+    assert.equal(second.hub.log.get("n2", 1)?.text, long(1));
     for (let seq = 13; seq <= 32; seq++) {
-      second.hub.apply(remote("n2", seq, "big", `small ${seq}`, Date.now() + seq));
+      second.hub.log.apply(remote("n2", seq, "big", `small ${seq}`, Date.now() + seq));
     }
-    assert.equal(second.hub.event("n2", 12), undefined, "evicted");
+    assert.equal(second.hub.log.get("n2", 12), undefined, "evicted");
     await second.store.close();
     assert.equal((await kvKeys(dir, ["ev"])).length, 1, "every part deleted, one new chunk");
     const third = await boot(dir, {}, { historySize: 16 });
@@ -307,7 +307,9 @@ Deno.test("SnapshotStore refuses a newer schema, a corrupt or empty file and ano
   await t.step("garbage, truncated and empty files", async () => {
     await withDir(async (dir) => {
       const { store, hub } = await boot(dir);
-      for (let seq = 1; seq <= 3000; seq++) hub.apply(remote("n2", seq, "r", "x".repeat(100), seq));
+      for (let seq = 1; seq <= 3000; seq++) {
+        hub.log.apply(remote("n2", seq, "r", "x".repeat(100), seq));
+      }
       await store.close();
       const path = `${dir}/${SNAPSHOT_FILE}`;
       const good = await Deno.readFile(path);
@@ -362,7 +364,7 @@ Deno.test("SnapshotStore.start() snapshots on its interval and close() stops it"
     store.start();
     assert.equal(scheduled.length, 1);
     assert.equal(scheduled[0]!.ms, 2500);
-    hub.apply(remote("n2", 1, "r", "tick", 1));
+    hub.log.apply(remote("n2", 1, "r", "tick", 1));
     scheduled[0]!.callback();
     await store.snapshotNow(); // queued behind the timer's snapshot
     assert.equal((await kvKeys(dir, ["ev"])).length, 1);
@@ -386,7 +388,7 @@ Deno.test("SnapshotStore round-trips 100,000 events, far more than one commit", 
     const { store, hub } = await boot(dir, {}, { historySize: 16_384 });
     const wall = Date.now() - 200_000;
     for (let seq = 1; seq <= 100_000; seq++) {
-      hub.apply(remote("n2", seq, `room${seq % 8}`, `message ${seq}`, wall + seq));
+      hub.log.apply(remote("n2", seq, `room${seq % 8}`, `message ${seq}`, wall + seq));
     }
     const result = await store.snapshotNow();
     assert.equal(result.events, 100_000);
@@ -434,7 +436,7 @@ Deno.test("SnapshotStore on a full disk serves from memory, queues no more than 
     let seq = 0;
     const burst = (n: number) => {
       for (let i = 0; i < n; i++, seq++) {
-        hub.apply(remote("n2", seq + 1, `r${seq % 4}`, `message ${seq}`, wall + seq));
+        hub.log.apply(remote("n2", seq + 1, `r${seq % 4}`, `message ${seq}`, wall + seq));
       }
     };
     burst(100);
@@ -496,7 +498,7 @@ Deno.test("SnapshotStore warns about failing snapshots once a minute, with what 
     control.failAt = control.commits + 1;
     store.start();
     for (let i = 0; i < 13; i++) {
-      hub.apply(remote("n2", i + 1, "r", `m${i}`, time - 1000));
+      hub.log.apply(remote("n2", i + 1, "r", `m${i}`, time - 1000));
       const n = scheduled.length;
       scheduled[n - 1]!();
       while (scheduled.length === n) await new Promise((resolve) => setTimeout(resolve, 1));
@@ -527,7 +529,7 @@ Deno.test("SnapshotStore restores chunk by chunk exactly the state it saved: eve
         // (recent enough that no room counts as quiet for long).
         const seq = round * 40 + i + 1;
         const wall = start - 5_000 + seq * 7;
-        first.hub.apply(remote("n2", seq, i % 3 ? "lobby" : "far", `peer ${seq}`, wall));
+        first.hub.log.apply(remote("n2", seq, i % 3 ? "lobby" : "far", `peer ${seq}`, wall));
       }
       first.hub.sendPrivate(alice, "bob", `secret ${round}`);
       await first.store.snapshotNow();
@@ -537,12 +539,12 @@ Deno.test("SnapshotStore restores chunk by chunk exactly the state it saved: eve
       "the topic event was evicted",
     );
     first.hub.shutdown("bye");
-    const saved = { ...stateOf(first.hub), clock: first.hub.clock.last };
+    const saved = { ...stateOf(first.hub), clock: first.hub.log.clock.last };
     await first.store.close();
     assert.ok((await kvKeys(dir, ["ev"])).length > 10, "many chunks");
 
     const second = await boot(dir, options, hubOptions);
-    assert.deepEqual({ ...stateOf(second.hub), clock: second.hub.clock.last }, saved);
+    assert.deepEqual({ ...stateOf(second.hub), clock: second.hub.log.clock.last }, saved);
     assert.equal(second.hub.findRoom("lobby")?.topic, "lobby topic");
     assert.equal(second.hub.findRoom("side")?.topic, "side topic");
     assert.equal(second.summary.events, saved.events.length);
@@ -555,7 +557,7 @@ Deno.test("SnapshotStore restores chunk by chunk exactly the state it saved: eve
 Deno.test("SnapshotStore names the chunk that is not valid JSON and leaves the file alone", async () => {
   await withDir(async (dir) => {
     const { store, hub } = await boot(dir, { chunkChars: 1500 });
-    for (let seq = 1; seq <= 200; seq++) hub.apply(remote("n2", seq, "r", `line ${seq}`, seq));
+    for (let seq = 1; seq <= 200; seq++) hub.log.apply(remote("n2", seq, "r", `line ${seq}`, seq));
     await store.close();
     const chunks = await kvKeys(dir, ["ev"]);
     const victim = chunks[chunks.length >> 1]!;

@@ -104,7 +104,7 @@ export function measureEventOverhead(
   gc();
   const heap = Deno.memoryUsage().heapUsed - before;
   // The hub is used after the measure, so that it is not collected before it.
-  if (hub.historyBytes === 0) throw new Error("Cannot measure: the hub retained nothing");
+  if (hub.log.historyBytes === 0) throw new Error("Cannot measure: the hub retained nothing");
   const round = (n: number) => Math.round(n);
   return {
     heapPerEvent: round(heap / count),

@@ -116,7 +116,7 @@ async function benchOnce(count: number): Promise<SnapshotBenchResult> {
     const store = await SnapshotStore.open(dir, { nodeId: "n1", intervalMs: 0 });
     const hub = new Hub({ nodeId: "n1", lastSeq: count, historySize });
     const wall = Date.now() - count - 1000;
-    hub.restore(events(count, 1, wall));
+    hub.log.restore(events(count, 1, wall));
     store.attach(hub.log);
     // Let the collector finish with the 100,000 events just built: measure
     // the snapshot against a settled heap, as in a node that has been up.
@@ -139,7 +139,7 @@ async function benchOnce(count: number): Promise<SnapshotBenchResult> {
       throw new Error(`Restored ${summary.events} events, expected ${count}`);
     }
     // A peer's events: the apply path refuses events that claim this node's own origin.
-    for (const event of events(1000, count + 1, wall, "n2")) restored.apply(event);
+    for (const event of events(1000, count + 1, wall, "n2")) restored.log.apply(event);
     const incremental = await reopened.snapshotNow();
     await reopened.close();
     return {

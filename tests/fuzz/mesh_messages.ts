@@ -159,7 +159,7 @@ export function replayIntoReplicator(
     upPeers: () => ["p1", "p2"],
   });
   const applied = new Set<string>();
-  hub.onEvent((event) => {
+  hub.log.onApplied((event) => {
     checkEvent(event);
     applied.add(`${event.origin}:${event.seq}`);
   });
