@@ -285,7 +285,7 @@ export class Hub {
       roomTtlMs = DEFAULT_ROOM_TTL_MS,
     } = options;
     this.nodeId = nodeId;
-    this.origin = options.origin ?? nodeId;
+    this.origin = options.log?.origin ?? options.origin ?? nodeId;
     this.log = options.log ?? new EventLog({
       origin: this.origin,
       historySize,
