@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { addressKey } from "./ssh/ssh_auth_limiter.ts";
+import { addressKey } from "../../core/address_key.ts";
 
 /** Options of {@linkcode ConnectionLimits}. */
 export interface ConnectionLimitsOptions {

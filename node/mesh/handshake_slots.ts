@@ -35,7 +35,7 @@
  *
  * @module
  */
-import { addressKey } from "../frontends/ssh/ssh_auth_limiter.ts";
+import { addressKey } from "../../core/address_key.ts";
 
 /** Options of {@linkcode HandshakeSlots}. */
 export interface HandshakeSlotsOptions {

@@ -16,7 +16,7 @@ import type { ChatEvent } from "../../core/event.ts";
 import type { Hub } from "../chat/hub.ts";
 import type { Logger } from "../logger.ts";
 import { HandshakeSlots } from "./handshake_slots.ts";
-import { addressKey } from "../frontends/ssh/ssh_auth_limiter.ts";
+import { addressKey } from "../../core/address_key.ts";
 import {
   acceptChannel,
   type ByteStream,

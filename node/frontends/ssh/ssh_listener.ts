@@ -51,7 +51,8 @@ import { type Logger, silentLogger } from "../../logger.ts";
 import type { NickRegistry } from "../../chat/nick_registry.ts";
 import type { UserSettingsStore } from "../../store/user_settings.ts";
 import { validTimeZone } from "../../chat/user_preferences.ts";
-import { addressKey, SshAuthLimiter } from "./ssh_auth_limiter.ts";
+import { addressKey } from "../../../core/address_key.ts";
+import { SshAuthLimiter } from "./ssh_auth_limiter.ts";
 import { sshFingerprint } from "./ssh_host_key.ts";
 import { weakKeyReason } from "./ssh_key_policy.ts";
 import {
