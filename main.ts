@@ -13,10 +13,10 @@ import { UsageError } from "./core/cli_flags.ts";
 import { createLogger } from "./node/logger.ts";
 import { OpsFileError, startNode } from "./node/node.ts";
 import { NODE_HELP, parseNodeConfig } from "./node/node_config.ts";
-import { HostKeyError } from "./node/ssh_host_key.ts";
-import { SnapshotStore, SnapshotStoreError } from "./node/snapshot_store.ts";
+import { HostKeyError } from "./node/frontends/ssh/ssh_host_key.ts";
+import { SnapshotStore, SnapshotStoreError } from "./node/store/snapshot_store.ts";
 import { runLocalCluster } from "./node/local_cluster.ts";
-import { securePrivateDir } from "./node/private_dir.ts";
+import { securePrivateDir } from "./node/store/private_dir.ts";
 
 /** Reads the one environment variable the node may use (permission is scoped to it). */
 function readEnv(name: string): string | undefined {

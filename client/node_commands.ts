@@ -1,6 +1,6 @@
 /**
  * The command words a node understands (names and aliases of the table in
- * node/commands.ts, which the client cannot import). In a sealed room the
+ * node/chat/commands.ts, which the client cannot import). In a sealed room the
  * client sends a `/`-line to the node only when it names one of these: any
  * other `/`-line is more likely a slip ("/ the code is 1234") than a
  * command, and the node would get it in plain text. A test keeps this list

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { commands } from "../node/commands.ts";
+import { commands } from "../node/chat/commands.ts";
 import { isNodeCommand, NODE_COMMANDS } from "./node_commands.ts";
 
 Deno.test("NODE_COMMANDS names exactly the node's command table", () => {

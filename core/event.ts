@@ -31,7 +31,7 @@ export type EventKind =
   | "seal"
   /**
    * A moderation change (op, ban, mute, kick, motd), cluster-wide in room
-   * `""`; `text` is the action as JSON (see `node/moderation.ts`).
+   * `""`; `text` is the action as JSON (see `node/chat/moderation.ts`).
    */
   | "mod";
 
@@ -176,7 +176,7 @@ export function parseEvent(value: unknown): ChatEvent {
  * The origin a node stamps on its events in a given boot epoch. Epoch 0 is
  * the node id itself; a node that restarts after a crash continues under a
  * new epoch (`n1.1`, `n1.2`, …) so that it never reissues an id it may have
- * handed out after its last snapshot (see `node/snapshot_store.ts`).
+ * handed out after its last snapshot (see `node/store/snapshot_store.ts`).
  *
  * @param nodeId Node id (letters, digits, hyphen: never a dot).
  * @param epoch Boot epoch, a non-negative integer.

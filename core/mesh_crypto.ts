@@ -5,7 +5,7 @@
  * WebAssembly AES-GCM of `crypto/symmetric.ts` for small frames: the
  * handshake message codec, the key schedule that binds the cluster secret to
  * an ephemeral X25519 exchange, the handshake proofs, and AES-256-GCM frame
- * sealing with per-direction counter nonces. `node/mesh_channel.ts` puts it on
+ * sealing with per-direction counter nonces. `node/mesh/mesh_channel.ts` puts it on
  * a byte stream and documents the wire protocol byte by byte.
  *
  * ## Key schedule (version 1)

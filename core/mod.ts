@@ -38,6 +38,7 @@
  * @module
  */
 
+export * from "./address_key.ts";
 export * from "./chat_format.ts";
 export * from "./cli_flags.ts";
 export * from "./command_table.ts";

@@ -59,7 +59,7 @@ export type ErrorCode =
   | "rate_limited"
   | "forbidden"
   | "overflow"
-  /** Connection limits (node/connection_limits.ts): this address has too many open. */
+  /** Connection limits (node/frontends/connection_limits.ts): this address has too many open. */
   | "too_many_connections"
   /** Connection limits: the node has as many connections as it takes. */
   | "server_full"

@@ -19,7 +19,7 @@
  * @module
  */
 import { type FlagSpec, formatHelp, parseFlags, UsageError } from "../core/cli_flags.ts";
-import { loadOrCreateClusterSecretFile } from "./cluster_secret.ts";
+import { loadOrCreateClusterSecretFile } from "./mesh/cluster_secret.ts";
 import { RestartBackoff } from "./restart_backoff.ts";
 
 const CLUSTER_FLAGS = {

@@ -4,18 +4,19 @@
  *
  * @module
  */
-import { ClientListener } from "./client_listener.ts";
-import { ConnectionLimits } from "./connection_limits.ts";
-import { Hub } from "./hub.ts";
+import { ClientListener } from "./frontends/tcp/client_listener.ts";
+import { ConnectionLimits } from "./frontends/connection_limits.ts";
+import { Hub } from "./chat/hub.ts";
+import { EventLog } from "./chat/event_log.ts";
 import type { Logger } from "./logger.ts";
-import { Mesh } from "./mesh.ts";
-import { NickRegistryFile } from "./nick_registry_file.ts";
+import { Mesh } from "./mesh/mesh.ts";
+import { NickRegistryFile } from "./store/nick_registry_file.ts";
 import type { NodeConfig } from "./node_config.ts";
-import { loadHostKey } from "./ssh_host_key.ts";
-import { SshListener } from "./ssh_listener.ts";
-import { UserSettingsStore } from "./user_settings.ts";
-import type { SnapshotStore } from "./snapshot_store.ts";
-import { parseOpsFile } from "./moderation.ts";
+import { loadHostKey } from "./frontends/ssh/ssh_host_key.ts";
+import { SshListener } from "./frontends/ssh/ssh_listener.ts";
+import { UserSettingsStore } from "./store/user_settings.ts";
+import type { SnapshotStore } from "./store/snapshot_store.ts";
+import { parseOpsFile } from "./chat/moderation.ts";
 
 /** The ops file (`--ops FILE`) cannot be read or has a bad line. */
 export class OpsFileError extends Error {
@@ -81,21 +82,27 @@ export async function startNode(
   const nicks = NickRegistryFile.open(`${config.dataDir}/nicks.json`, {
     onError: (error) => logger.warn("cannot save nick registry", { error: String(error) }),
   });
+  // The one writer of chat state; the hub, the store and the mesh are its clients.
+  const log = new EventLog({
+    origin: store?.origin ?? config.id,
+    lastSeq: store?.lastSeq ?? 0,
+    historySize: config.historySize,
+    historyBudgetBytes: config.historyBudgetBytes,
+    logger,
+  });
   const hub = new Hub({
     nodeId: config.id,
-    ...(store ? { origin: store.origin, lastSeq: store.lastSeq } : {}),
-    historySize: config.historySize,
+    log,
     rateBurst: config.rateBurst,
     ratePerSecond: config.ratePerSecond,
     maxRoomsPerSession: config.maxRoomsPerSession,
     maxRooms: config.maxRooms,
-    historyBudgetBytes: config.historyBudgetBytes,
     roomTtlMs: config.roomTtlMs,
     logger,
     nickGuard: nicks.registry,
     ops,
   });
-  store?.attach(hub);
+  store?.attach(log);
   hub.storage = store;
   // Quiet rooms (empty, no event for --room-ttl) are found by a scan: hourly is plenty.
   const quietSweep = setInterval(() => {

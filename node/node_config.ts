@@ -5,9 +5,9 @@
  * @module
  */
 import { type FlagSpec, formatHelp, parseFlags, UsageError } from "../core/cli_flags.ts";
-import { readClusterSecretFile } from "./cluster_secret.ts";
+import { readClusterSecretFile } from "./mesh/cluster_secret.ts";
 import { LOG_LEVELS, type LogLevel } from "./logger.ts";
-import { MAX_ROOMS_PER_ENTRY } from "./presence.ts";
+import { MAX_ROOMS_PER_ENTRY } from "./chat/presence.ts";
 
 /** Every node flag with its default; the help text says what each trades off. */
 export const NODE_FLAGS = {

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { chaosFailures, formatReport, LARGE_EVENTS_SCENARIO, runChaos } from "./chaos/scenario.ts";
-import { seededRandom } from "../node/memory_network.ts";
+import { seededRandom } from "./helpers/memory_network.ts";
 
 Deno.test("seededRandom() replays the same numbers for the same seed", () => {
   const a = seededRandom(42);

@@ -6,7 +6,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { HandshakeError, initiateChannel } from "../node/mesh_channel.ts";
+import { HandshakeError, initiateChannel } from "../node/mesh/mesh_channel.ts";
 import { startCluster } from "./helpers/cluster.ts";
 import { freePort, startNodeProcess } from "./helpers/node_process.ts";
 

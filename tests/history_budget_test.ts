@@ -8,9 +8,9 @@ import assert from "node:assert/strict";
 import type { ChatEvent } from "../core/event.ts";
 import { eventBytes } from "../core/event_size.ts";
 import type { ServerFrame } from "../core/protocol.ts";
-import { type CommandContext, handleInput } from "../node/commands.ts";
-import { EVENT_OVERHEAD_BYTES } from "../node/history_budget.ts";
-import { Hub, KEPT_PER_ROOM, type SessionSink } from "../node/hub.ts";
+import { type CommandContext, handleInput } from "../node/chat/commands.ts";
+import { EVENT_OVERHEAD_BYTES } from "../node/chat/history_budget.ts";
+import { Hub, KEPT_PER_ROOM, type SessionSink } from "../node/chat/hub.ts";
 import { type NodeConfig, parseNodeConfig } from "../node/node_config.ts";
 import { UsageError } from "../core/cli_flags.ts";
 import { startNodeProcess } from "./helpers/node_process.ts";
@@ -52,7 +52,7 @@ Deno.test("history budget: 2,000 rooms with history stay within a 16 MiB budget 
   const sink = new RecordingSink();
   const text = "x".repeat(100);
   const evicted: ChatEvent[] = [];
-  hub.onForget((event) => evicted.push(event));
+  hub.log.onForget((event) => evicted.push(event));
   let most = 0;
   for (let u = 0; u < 20; u++) {
     const session = hub.connect(sink, { user: `user${u}` }, { via: "test", address: "-" });
@@ -64,7 +64,7 @@ Deno.test("history budget: 2,000 rooms with history stay within a 16 MiB budget 
         hub.say(session, room, `${m} ${text}`);
       }
       hub.leave(session, room);
-      most = Math.max(most, hub.historyBytes);
+      most = Math.max(most, hub.log.historyBytes);
     }
   }
   const { bytes, events } = retainedBytes(hub);
@@ -86,7 +86,7 @@ Deno.test("history budget: 2,000 rooms with history stay within a 16 MiB budget 
   assert.ok(floor < budget, "the budget binds, not the floor");
   assert.ok(events < rooms * 62 / 2, "most of the history was evicted");
   assert.ok(most <= budget, `peak ${most} B over the budget`);
-  assert.equal(hub.historyBytes, bytes, "the hub's accounting matches what it holds");
+  assert.equal(hub.log.historyBytes, bytes, "the hub's accounting matches what it holds");
   assert.ok(evicted.length > 0, "evictions are announced so the snapshot drops them");
   for (const room of hub.rooms().values()) {
     assert.ok(room.log.length >= KEPT_PER_ROOM, `#${room.name} kept its last few`);
@@ -110,7 +110,7 @@ Deno.test("history budget: the oldest events node-wide go first, and /history an
   const old = hub.findRoom("old")!;
   assert.ok(old.olderGone, "#old lost its oldest events first");
   assert.ok(old.log.length >= KEPT_PER_ROOM);
-  assert.ok(hub.historyBytes <= 64 * 1024);
+  assert.ok(hub.log.historyBytes <= 64 * 1024);
 
   sink.frames.length = 0;
   const ctx: CommandContext = {
@@ -144,7 +144,7 @@ Deno.test("history budget: an empty room quiet for the room TTL expires, spoken 
   const day = 24 * 3600 * 1000;
   const hub = new Hub({ nodeId: "n1", rateBurst: 0, now: () => time, roomTtlMs: 30 * day });
   const forgotten: string[] = [];
-  hub.onForget((event) => forgotten.push(event.room));
+  hub.log.onForget((event) => forgotten.push(event.room));
   const sink = new RecordingSink();
   const session = hub.connect(sink, { user: "ann" }, { via: "test", address: "-" });
   hub.join(session, "quiet");

@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { startCluster } from "./helpers/cluster.ts";
 import { type Frame, RawClient } from "./helpers/raw_client.ts";
 import { generateKey, SshTestClient } from "./helpers/ssh_client.ts";
-import { sshFingerprint } from "../node/ssh_host_key.ts";
+import { sshFingerprint } from "../node/frontends/ssh/ssh_host_key.ts";
 
 function fingerprintOf(publicKey: string): string {
   const blob = Uint8Array.from(atob(publicKey.split(" ")[1]!), (c) => c.charCodeAt(0));

@@ -5,7 +5,7 @@
  * holds them complete, losing no acknowledged message.
  */
 import assert from "node:assert/strict";
-import { SNAPSHOT_FILE } from "../node/snapshot_store.ts";
+import { SNAPSHOT_FILE } from "../node/store/snapshot_store.ts";
 import { converged, startCluster } from "./helpers/cluster.ts";
 import { RawClient } from "./helpers/raw_client.ts";
 

@@ -4,8 +4,8 @@
  */
 import assert from "node:assert/strict";
 import type { ChatEvent } from "../core/event.ts";
-import { Hub } from "../node/hub.ts";
-import { SNAPSHOT_FILE, SnapshotStore } from "../node/snapshot_store.ts";
+import { Hub } from "../node/chat/hub.ts";
+import { SNAPSHOT_FILE, SnapshotStore } from "../node/store/snapshot_store.ts";
 import { startNodeProcess } from "./helpers/node_process.ts";
 import { type Frame, RawClient } from "./helpers/raw_client.ts";
 
@@ -97,7 +97,7 @@ Deno.test("SnapshotStore lets an expired room leave the file once it was snapsho
   try {
     const store = await SnapshotStore.open(dir, { nodeId: "n1", intervalMs: 0 });
     const hub = new Hub({ nodeId: "n1", origin: store.origin, lastSeq: store.lastSeq });
-    store.attach(hub);
+    store.attach(hub.log);
     const session = hub.connect({ send() {}, close() {} }, { user: "mallory" }, {
       via: "test",
       address: "-",

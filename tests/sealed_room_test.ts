@@ -18,8 +18,8 @@ import {
   ProtocolError,
   type ServerFrame,
 } from "../core/protocol.ts";
-import { type CommandContext, handleInput, handleSealed } from "../node/commands.ts";
-import { Hub, type SessionSink } from "../node/hub.ts";
+import { type CommandContext, handleInput, handleSealed } from "../node/chat/commands.ts";
+import { Hub, type SessionSink } from "../node/chat/hub.ts";
 import type { Opening } from "../client/sealed_rooms.ts";
 import { SealedRooms } from "../client/sealed_rooms.ts";
 import { ChatView } from "../client/chat_view.ts";
@@ -177,8 +177,8 @@ Deno.test("The first seal in hybrid-clock order wins on every node, whatever the
   await bob.run(`/seal ${JSON.stringify(second)}`);
   const sealA = [...a.hub.events()].find((e) => e.kind === "seal")!;
   const sealB = [...b.hub.events()].find((e) => e.kind === "seal")!;
-  a.hub.apply(sealB);
-  b.hub.apply(sealA);
+  a.hub.log.apply(sealB);
+  b.hub.log.apply(sealA);
   assert.deepEqual(a.hub.findRoom("vault")?.sealed, first);
   assert.deepEqual(b.hub.findRoom("vault")?.sealed, first);
   // Bob's node switched: its members were told the parameters that won.

@@ -4,7 +4,7 @@
  * snapshot far bigger than one Deno KV commit.
  */
 import assert from "node:assert/strict";
-import { SNAPSHOT_FILE } from "../node/snapshot_store.ts";
+import { SNAPSHOT_FILE } from "../node/store/snapshot_store.ts";
 import { type Frame, RawClient } from "./helpers/raw_client.ts";
 import { type NodeProcess, startNodeProcess } from "./helpers/node_process.ts";
 

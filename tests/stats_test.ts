@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { startNodeProcess } from "./helpers/node_process.ts";
 import { RawClient } from "./helpers/raw_client.ts";
 import { generateKey, SshTestClient } from "./helpers/ssh_client.ts";
-import { sshFingerprint } from "../node/ssh_host_key.ts";
+import { sshFingerprint } from "../node/frontends/ssh/ssh_host_key.ts";
 
 function fingerprintOf(publicKey: string): string {
   const blob = Uint8Array.from(atob(publicKey.split(" ")[1]!), (c) => c.charCodeAt(0));

@@ -17,7 +17,7 @@ import { type NodeProcess, startNodeProcess } from "../helpers/node_process.ts";
 import { RawClient } from "../helpers/raw_client.ts";
 import { directoryBytes } from "./soak_probe.ts";
 import { eventBytes } from "../../core/event_size.ts";
-import { Hub } from "../../node/hub.ts";
+import { Hub } from "../../node/chat/hub.ts";
 
 /** Figures of one run of {@linkcode benchHistoryBudget}. */
 export interface HistoryBudgetRun {
@@ -78,7 +78,7 @@ async function feed(port: number, rooms: number, lines: number): Promise<void> {
 
 /**
  * Heap bytes one retained event costs beyond its JSON, in process: what
- * `EVENT_OVERHEAD_BYTES` of `node/history_budget.ts` should cover. Needs
+ * `EVENT_OVERHEAD_BYTES` of `node/chat/history_budget.ts` should cover. Needs
  * `--v8-flags=--expose-gc` for exact figures (without it, garbage counts too).
  *
  * @param count Events retained. @default 100000
@@ -104,7 +104,7 @@ export function measureEventOverhead(
   gc();
   const heap = Deno.memoryUsage().heapUsed - before;
   // The hub is used after the measure, so that it is not collected before it.
-  if (hub.historyBytes === 0) throw new Error("Cannot measure: the hub retained nothing");
+  if (hub.log.historyBytes === 0) throw new Error("Cannot measure: the hub retained nothing");
   const round = (n: number) => Math.round(n);
   return {
     heapPerEvent: round(heap / count),

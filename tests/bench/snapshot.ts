@@ -9,8 +9,8 @@
  * @module
  */
 import type { ChatEvent } from "../../core/event.ts";
-import { Hub } from "../../node/hub.ts";
-import { SnapshotStore } from "../../node/snapshot_store.ts";
+import { Hub } from "../../node/chat/hub.ts";
+import { SnapshotStore } from "../../node/store/snapshot_store.ts";
 
 /** Figures of {@linkcode benchSnapshot}. */
 export interface SnapshotBenchResult {
@@ -116,8 +116,8 @@ async function benchOnce(count: number): Promise<SnapshotBenchResult> {
     const store = await SnapshotStore.open(dir, { nodeId: "n1", intervalMs: 0 });
     const hub = new Hub({ nodeId: "n1", lastSeq: count, historySize });
     const wall = Date.now() - count - 1000;
-    hub.restore(events(count, 1, wall));
-    store.attach(hub);
+    hub.log.restore(events(count, 1, wall));
+    store.attach(hub.log);
     // Let the collector finish with the 100,000 events just built: measure
     // the snapshot against a settled heap, as in a node that has been up.
     await new Promise((resolve) => setTimeout(resolve, 1000));
@@ -133,13 +133,13 @@ async function benchOnce(count: number): Promise<SnapshotBenchResult> {
       lastSeq: reopened.lastSeq,
       historySize,
     });
-    const summary = reopened.attach(restored);
+    const summary = reopened.attach(restored.log);
     const restoreMs = performance.now() - started;
     if (summary.events !== count) {
       throw new Error(`Restored ${summary.events} events, expected ${count}`);
     }
     // A peer's events: the apply path refuses events that claim this node's own origin.
-    for (const event of events(1000, count + 1, wall, "n2")) restored.apply(event);
+    for (const event of events(1000, count + 1, wall, "n2")) restored.log.apply(event);
     const incremental = await reopened.snapshotNow();
     await reopened.close();
     return {

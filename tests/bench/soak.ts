@@ -34,7 +34,7 @@
 import { parseArgs } from "node:util";
 import { startCluster, type TestCluster } from "../helpers/cluster.ts";
 import { generateKey, type TestKey } from "../helpers/ssh_client.ts";
-import { sshFingerprint } from "../../node/ssh_host_key.ts";
+import { sshFingerprint } from "../../node/frontends/ssh/ssh_host_key.ts";
 import {
   countFds,
   directoryBytes,

@@ -14,7 +14,7 @@ import { RawClient } from "../helpers/raw_client.ts";
 import { startCluster, type TestCluster } from "../helpers/cluster.ts";
 import { chaosLine, ChaosSender } from "./chaos_sender.ts";
 import { MAX_TEXT_LENGTH } from "../../core/protocol.ts";
-import { seededRandom } from "../../node/memory_network.ts";
+import { seededRandom } from "../helpers/memory_network.ts";
 
 /** A kind of fault. */
 export type FaultKind = "kill" | "stop" | "cut";

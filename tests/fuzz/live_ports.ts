@@ -11,7 +11,7 @@ import { encodeMeshHandshake, MeshHandshakeType } from "../../core/mesh_crypto.t
 import { freePort, type NodeProcess, startNodeProcess } from "../helpers/node_process.ts";
 import { RawClient } from "../helpers/raw_client.ts";
 import { concatBytes } from "../../core/bytes.ts";
-import { seededRandom } from "../../node/memory_network.ts";
+import { seededRandom } from "../helpers/memory_network.ts";
 
 /** Options of {@linkcode fuzzLivePorts}. */
 export interface LiveFuzzOptions {

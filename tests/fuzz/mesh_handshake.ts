@@ -21,7 +21,7 @@ import {
   HandshakeError,
   initiateChannel,
   type MeshIdentity,
-} from "../../node/mesh_channel.ts";
+} from "../../node/mesh/mesh_channel.ts";
 import {
   assertParameters,
   chunk,

@@ -8,9 +8,9 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { type ChatEvent, EVENT_KINDS, MAX_EVENT_BODY, parseEvent } from "../../core/event.ts";
-import { parseMembershipMessage } from "../../node/membership.ts";
-import { Hub } from "../../node/hub.ts";
-import { type ReplicationMessage, Replicator } from "../../node/replicator.ts";
+import { parseMembershipMessage } from "../../node/mesh/membership.ts";
+import { Hub } from "../../node/chat/hub.ts";
+import { type ReplicationMessage, Replicator } from "../../node/mesh/replicator.ts";
 import {
   assertParameters,
   type FuzzProperty,
@@ -154,12 +154,12 @@ export function replayIntoReplicator(
 ): void {
   const hub = new Hub({ nodeId: "n0", rateBurst: 0 });
   const sent: { peer: string; message: ReplicationMessage }[] = [];
-  const replicator = new Replicator(hub, {
+  const replicator = new Replicator(hub.log, {
     send: (peer, message) => sent.push({ peer, message }),
     upPeers: () => ["p1", "p2"],
   });
   const applied = new Set<string>();
-  hub.onEvent((event) => {
+  hub.log.onApplied((event) => {
     checkEvent(event);
     applied.add(`${event.origin}:${event.seq}`);
   });

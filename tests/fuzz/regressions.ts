@@ -15,8 +15,8 @@
 import assert from "node:assert/strict";
 import { FrameDecoder } from "../../core/ndjson.ts";
 import type { ChatEvent } from "../../core/event.ts";
-import { Hub } from "../../node/hub.ts";
-import { type ReplicationMessage, Replicator } from "../../node/replicator.ts";
+import { Hub } from "../../node/chat/hub.ts";
+import { type ReplicationMessage, Replicator } from "../../node/mesh/replicator.ts";
 import { replayIntoReplicator, replayPresence } from "./mesh_messages.ts";
 import { checkClientFrame } from "./client_frames.ts";
 import { typeInto } from "./line_input.ts";
@@ -56,7 +56,7 @@ export const REGRESSION_SEEDS: readonly RegressionSeed[] = [
 const UNCOERCIBLE = (): unknown => JSON.parse('{"valueOf":1,"toString":1}');
 
 function replicatorFor(hub: Hub, sent: ReplicationMessage[] = []): Replicator {
-  return new Replicator(hub, { send: (_, m) => sent.push(m), upPeers: () => ["p1"] });
+  return new Replicator(hub.log, { send: (_, m) => sent.push(m), upPeers: () => ["p1"] });
 }
 
 /** Minimal inputs, replayed as tests. */

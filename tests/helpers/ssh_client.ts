@@ -8,7 +8,7 @@
 // @deno-types="@types/ssh2"
 import ssh2 from "ssh2";
 import type { AuthenticationType, ClientChannel, ConnectConfig, PseudoTtyOptions } from "ssh2";
-import { generateEd25519Key } from "../../node/ssh_host_key.ts";
+import { generateEd25519Key } from "../../node/frontends/ssh/ssh_host_key.ts";
 
 /** How long a test waits for expected output (ms). */
 const WAIT_MS = 10_000;

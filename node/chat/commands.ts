@@ -1,0 +1,814 @@
+/**
+ * The one command table every frontend shares, and the one entry point for a
+ * line a person typed: {@linkcode handleInput}. `/help` is generated from the
+ * table.
+ *
+ * @module
+ */
+import { CommandTable, unescapeSlash, UnknownCommandError } from "../../core/command_table.ts";
+import type { ChatEvent } from "../../core/event.ts";
+import type { Hub, Session } from "./hub.ts";
+import { olderGoneLine } from "./room.ts";
+import { ProtocolError, toMsgFrame } from "../../core/protocol.ts";
+import { nickKey } from "../../core/names.ts";
+import { quoteText, sanitizeText } from "../../core/text_sanitizer.ts";
+import { countOf } from "../../core/chat_format.ts";
+import { cleanVisibleText, MAX_REASON_LENGTH } from "../../core/event_rules.ts";
+import { type BanTarget, formatUntil, normalizeHost, parseDuration } from "./moderation.ts";
+import { budgetOf, fitHistory, frameLength, itemsThatFit } from "./reply_budget.ts";
+import { formatStats, gatherStats } from "./stats.ts";
+import { MAX_IGNORED, validTimeZone } from "./user_preferences.ts";
+
+/** What a command runs with. */
+export interface CommandContext {
+  /** The hub. */
+  readonly hub: Hub;
+  /** Who typed the command. */
+  readonly session: Session;
+  /** Room the client named for this line, or undefined for the current one. */
+  readonly room: string | undefined;
+  /** Sends command output to the person. */
+  reply(command: string, lines: readonly string[], data?: unknown): void;
+}
+
+/** Most history lines one `/history` returns. */
+const MAX_HISTORY = 500;
+
+/** Most messages `/history` may skip (more than any room keeps). */
+const MAX_HISTORY_SKIP = 1_000_000;
+
+/** Bytes kept free, when a reply is cut, for the note that says so. */
+const NOTE_RESERVE = 512;
+
+/**
+ * Replies with a header and a list, cut to what fits the reader's output
+ * queue, with a last line saying how many were left out.
+ */
+function replyList(
+  ctx: CommandContext,
+  command: string,
+  header: string,
+  lines: readonly string[],
+  data: readonly unknown[],
+  trailer: readonly string[] = [],
+): void {
+  const budget = budgetOf(ctx.session.sink) - NOTE_RESERVE;
+  const overhead = frameLength({ t: "info", cmd: command, lines: [header, ...trailer], data: [] });
+  const fit = itemsThatFit(lines, data, budget, overhead);
+  if (fit === lines.length) {
+    ctx.reply(command, [header, ...lines, ...trailer], data);
+    return;
+  }
+  ctx.reply(
+    command,
+    [header, ...lines.slice(0, fit), `  … and ${lines.length - fit} more, not shown`, ...trailer],
+    data.slice(0, fit),
+  );
+}
+
+function firstWord(args: string): [string, string] {
+  const match = /^(\S+)\s*(.*)$/s.exec(args);
+  return match ? [match[1] ?? "", match[2] ?? ""] : ["", ""];
+}
+
+function requireArgs(args: string, usage: string): string {
+  if (args === "") throw new ProtocolError("bad_args", `Missing argument: usage ${usage}`);
+  return args;
+}
+
+/** What `/whois` tells about someone. */
+interface Person {
+  nick: string;
+  node: string;
+  since: number;
+  rooms: string[];
+  via?: string;
+  idleMs?: number;
+  away?: string;
+}
+
+function findPerson(hub: Hub, nick: string): Person | undefined {
+  const key = nickKey(nick);
+  for (const session of hub.sessions()) {
+    if (nickKey(session.nick) !== key) continue;
+    return {
+      nick: session.nick,
+      node: hub.nodeId,
+      since: session.since,
+      rooms: [...session.rooms],
+      via: session.origin.via,
+      idleMs: Math.max(0, hub.now() - session.lastActive),
+      ...(session.away === undefined ? {} : { away: session.away }),
+    };
+  }
+  let found: Person | undefined;
+  for (const room of hub.rooms().keys()) {
+    const member = hub.members(room).find((m) => nickKey(m.nick) === key);
+    if (member === undefined) continue;
+    found ??= {
+      nick: member.nick,
+      node: member.node,
+      since: member.since,
+      rooms: [],
+      ...(member.away === undefined ? {} : { away: member.away }),
+    };
+    found.rooms.push(room);
+  }
+  return found;
+}
+
+/**
+ * A duration for people: `42s`, `3m 5s`, `2h 4m`, `3d 2h`.
+ *
+ * @param ms Milliseconds.
+ * @returns The text.
+ */
+export function formatDuration(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m ${s % 60}s`;
+  if (s < 86400) return `${Math.floor(s / 3600)}h ${Math.floor(s / 60) % 60}m`;
+  return `${Math.floor(s / 86400)}d ${Math.floor(s / 3600) % 24}h`;
+}
+
+/** How an operator names what to ban: a key fingerprint, an address, or else a nick. */
+function banTarget(word: string): BanTarget {
+  if (/^SHA256:[A-Za-z0-9+/=]{1,60}$/.test(word)) return { type: "fp", value: word };
+  // No IPv6 address is longer than 45 characters (47 in brackets): a longer
+  // one would make a `mod` event that every node refuses or ignores.
+  if (
+    /^\d{1,3}(\.\d{1,3}){3}$/.test(word) ||
+    (word.length <= 47 && /^\[?[0-9a-fA-F]*:[0-9a-fA-F:.]*\]?$/.test(word))
+  ) {
+    return { type: "addr", value: normalizeHost(word) };
+  }
+  if (!/^[A-Za-z0-9._-]{1,16}$/.test(word)) {
+    throw new ProtocolError(
+      "bad_args",
+      `Invalid ban target ${
+        quoteText(word, 32)
+      }: use a nick, an SHA256: key fingerprint or an IP address`,
+    );
+  }
+  return { type: "nick", value: word };
+}
+
+function describeTarget(target: BanTarget): string {
+  return target.type === "nick"
+    ? target.value
+    : target.type === "fp"
+    ? `key ${target.value}`
+    : `address ${target.value}`;
+}
+
+/** An expiry time from an optional duration argument; null = permanent. */
+function untilOf(ctx: CommandContext, duration: string): number | null {
+  if (duration === "") return null;
+  try {
+    return ctx.hub.now() + parseDuration(duration);
+  } catch (error) {
+    throw new ProtocolError("bad_args", (error as Error).message, { cause: error });
+  }
+}
+
+/** The key fingerprint behind a nick (connected here, or registered), or one typed as is. */
+function fingerprintOf(ctx: CommandContext, who: string): string {
+  if (/^SHA256:[A-Za-z0-9+/=]{1,60}$/.test(who)) return who;
+  const fp = ctx.hub.localSession(who)?.origin.fingerprint ?? ctx.hub.nickGuard?.ownerOf(who);
+  if (fp === undefined) {
+    throw new ProtocolError(
+      "bad_args",
+      `${
+        sanitizeText(who).slice(0, 32)
+      } has no SSH key: only people logged in over SSH with a key can be operators`,
+    );
+  }
+  return fp;
+}
+
+function onlineNick(ctx: CommandContext, nick: string): string {
+  const found = ctx.hub.onlineNick(nick);
+  if (found === undefined) {
+    throw new ProtocolError("no_such_user", `No such user: ${sanitizeText(nick).slice(0, 32)}`);
+  }
+  return found;
+}
+
+/** The command table of meshchat. */
+export const commands: CommandTable<CommandContext> = new CommandTable<CommandContext>();
+
+commands
+  .register({
+    name: "help",
+    aliases: ["h"],
+    help: "list commands",
+    run(ctx) {
+      ctx.reply("help", [
+        "Commands:",
+        ...commands.helpLines({ includeOpOnly: ctx.hub.isOp(ctx.session) }),
+      ]);
+    },
+  })
+  .register({
+    name: "who",
+    aliases: ["names"],
+    args: "[ROOM]",
+    help: "list the people in a room",
+    run(ctx, args) {
+      const room = ctx.hub.roomOf(ctx.session, args === "" ? ctx.room : args);
+      const members = ctx.hub.members(room.name);
+      const lines = members.map((m) =>
+        `  ${m.nick} (${m.node})${m.away === undefined ? "" : ` away: ${m.away}`}`
+      );
+      replyList(ctx, "who", `${members.length} in #${room.name}:`, lines, members);
+    },
+  })
+  .register({
+    name: "nick",
+    args: "NEW",
+    help: "change your nick",
+    run(ctx, args) {
+      ctx.hub.rename(ctx.session, requireArgs(args, "/nick NEW"));
+    },
+  })
+  .register({
+    name: "me",
+    args: "ACTION",
+    help: "say what you are doing (/me waves)",
+    run(ctx, args) {
+      ctx.hub.say(ctx.session, ctx.room, requireArgs(args, "/me ACTION"), "action");
+    },
+  })
+  .register({
+    name: "msg",
+    aliases: ["m", "query"],
+    args: "NICK TEXT",
+    help: "send a private message",
+    run(ctx, args) {
+      const [nick, text] = firstWord(args);
+      requireArgs(text, "/msg NICK TEXT");
+      ctx.hub.sendPrivate(ctx.session, nick, text);
+    },
+  })
+  .register({
+    name: "join",
+    aliases: ["j"],
+    args: "ROOM",
+    help: "join a room (created if new) and make it current",
+    run(ctx, args) {
+      ctx.hub.join(ctx.session, requireArgs(firstWord(args)[0], "/join ROOM"));
+    },
+  })
+  .register({
+    name: "leave",
+    aliases: ["part"],
+    args: "[ROOM]",
+    help: "leave a room (default: the current one)",
+    run(ctx, args) {
+      ctx.hub.leave(ctx.session, args === "" ? ctx.room : firstWord(args)[0]);
+    },
+  })
+  .register({
+    name: "rooms",
+    aliases: ["list"],
+    help: "list rooms with their member counts and topics",
+    run(ctx) {
+      const rooms = [...ctx.hub.rooms().values()]
+        .map((room) => ({ room, members: ctx.hub.members(room.name).length }))
+        .filter(({ room, members }) => members > 0 || ctx.session.rooms.has(room.name))
+        .sort((a, b) => a.room.name.localeCompare(b.room.name));
+      const data = rooms.map((r) => ({
+        room: r.room.name,
+        members: r.members,
+        topic: r.room.topic,
+      }));
+      replyList(
+        ctx,
+        "rooms",
+        `${countOf(rooms.length, "room")}:`,
+        data.map((r) => `  #${r.room} (${r.members})${r.topic ? ` ${r.topic}` : ""}`),
+        data,
+      );
+    },
+  })
+  .register({
+    name: "topic",
+    args: "[TEXT]",
+    help: "show or set the room topic",
+    run(ctx, args) {
+      if (args !== "") {
+        ctx.hub.setTopic(ctx.session, ctx.room, args);
+        return;
+      }
+      const room = ctx.hub.roomOf(ctx.session, ctx.room);
+      ctx.reply("topic", [
+        room.topic ? `Topic of #${room.name}: ${room.topic}` : `#${room.name} has no topic`,
+      ], {
+        room: room.name,
+        topic: room.topic,
+      });
+    },
+  })
+  .register({
+    name: "history",
+    args: "[N] [SKIP]",
+    help: `show the last N messages of the room (default 20, at most ${MAX_HISTORY}), ` +
+      "skipping the newest SKIP",
+    run(ctx, args) {
+      const [first, rest] = firstWord(args);
+      const count = first === "" ? 20 : Number(first);
+      const skip = rest === "" ? 0 : Number(rest);
+      if (
+        !Number.isInteger(count) || count < 1 || count > MAX_HISTORY ||
+        !Number.isInteger(skip) || skip < 0 || skip > MAX_HISTORY_SKIP
+      ) {
+        throw new ProtocolError(
+          "bad_args",
+          `Invalid arguments ${
+            quoteText(args, 24)
+          }: use /history N [SKIP], N from 1 to ${MAX_HISTORY}, SKIP from 0`,
+        );
+      }
+      const room = ctx.hub.roomOf(ctx.session, ctx.room);
+      const recent = room.recent(count + skip);
+      const page = recent.slice(0, Math.max(0, recent.length - skip)).map(toMsgFrame);
+      const olderGone = room.reachesGone(recent.length, count + skip);
+      // The newest that fit the reader's queue: one frame bigger than it drops the reader.
+      const frame = fitHistory(
+        ctx.session.sink,
+        { t: "history", room: room.name, history: page, ...(olderGone ? { olderGone } : {}) },
+        NOTE_RESERVE,
+      );
+      ctx.session.sink.send(frame);
+      const shown = frame.history.length;
+      if (shown === page.length) {
+        if (olderGone) ctx.reply("history", [olderGoneLine(room.name)], { olderGone });
+        return;
+      }
+      const older = `/history ${page.length - shown} ${skip + shown}`;
+      ctx.reply("history", [
+        `Only the newest ${shown} of ${countOf(page.length, "message")} fit in one reply; ` +
+        `for older ones: ${older}`,
+      ], { shown, omitted: page.length - shown, older });
+    },
+  })
+  .register({
+    name: "away",
+    args: "[MESSAGE]",
+    help: "mark yourself away",
+    run(ctx, args) {
+      ctx.hub.setAway(ctx.session, args);
+    },
+  })
+  .register({
+    name: "back",
+    help: "mark yourself back",
+    run(ctx) {
+      ctx.hub.setAway(ctx.session, undefined);
+    },
+  })
+  .register({
+    name: "nodes",
+    help: "list the nodes of the cluster and their state",
+    run(ctx) {
+      const cluster = ctx.hub.cluster;
+      if (cluster === undefined) {
+        ctx.reply("nodes", [`Standalone node ${ctx.hub.nodeId} (the mesh is off)`], []);
+        return;
+      }
+      const members = cluster.members();
+      const lost = cluster.lostRanges();
+      // Cut to the reader's budget: gossip can announce any number of members.
+      replyList(
+        ctx,
+        "nodes",
+        `${countOf(members.length, "node")}:`,
+        members.map((m) =>
+          `  ${m.id} ${m.addr} ${m.state}${
+            m.id === ctx.hub.nodeId ? " (this node)" : m.connected ? "" : " (not linked)"
+          }`
+        ),
+        members,
+        lost.length > 0 ? [`Lost event ranges: ${lost.join(", ")}`] : [],
+      );
+    },
+  })
+  .register({
+    name: "whois",
+    args: "NICK",
+    help: "show someone's node, key fingerprint and idle time",
+    run(ctx, args) {
+      const nick = requireArgs(firstWord(args)[0], "/whois NICK");
+      const person = findPerson(ctx.hub, nick);
+      if (person === undefined) {
+        throw new ProtocolError("no_such_user", `No such user: ${sanitizeText(nick).slice(0, 32)}`);
+      }
+      const owner = ctx.hub.nickGuard?.ownerOf(person.nick);
+      const idle = person.idleMs === undefined
+        ? "idle time known on its node only"
+        : `idle ${formatDuration(person.idleMs)}`;
+      ctx.reply("whois", [
+        `${person.nick} on node ${person.node}${person.via ? ` via ${person.via}` : ""}, ` +
+        `connected ${formatDuration(ctx.hub.now() - person.since)}, ${idle}`,
+        owner === undefined
+          ? "  nick not registered (no SSH key owns it)"
+          : `  nick registered to SSH key ${owner}`,
+        `  rooms: ${person.rooms.map((r) => `#${r}`).join(" ") || "none"}`,
+        ...(person.away === undefined ? [] : [`  away: ${person.away}`]),
+      ], { ...person, ...(owner === undefined ? {} : { fingerprint: owner }) });
+    },
+  })
+  .register({
+    name: "theme",
+    args: "[color|mono]",
+    help: "colours on or off (SSH sessions)",
+    run(ctx, args) {
+      const choice = firstWord(args)[0].toLowerCase();
+      if (choice !== "") {
+        if (!["color", "colour", "mono"].includes(choice)) {
+          throw new ProtocolError(
+            "bad_args",
+            `Unknown theme ${quoteText(choice, 16)}: use color or mono`,
+          );
+        }
+        ctx.session.prefs.set("theme", choice === "mono" ? "mono" : "color");
+      }
+      const theme = ctx.session.prefs.get("theme") ?? "default";
+      ctx.reply("theme", [`Theme: ${theme}`], { theme });
+    },
+  })
+  .register({
+    name: "timestamp",
+    aliases: ["timestamps"],
+    args: "[on|off]",
+    help: "show the time of each message or not (SSH sessions)",
+    run(ctx, args) {
+      const choice = firstWord(args)[0].toLowerCase();
+      if (choice !== "") {
+        if (choice !== "on" && choice !== "off") {
+          throw new ProtocolError(
+            "bad_args",
+            `Invalid choice ${quoteText(choice, 16)}: use on or off`,
+          );
+        }
+        ctx.session.prefs.set("timestamps", choice);
+      }
+      const timestamps = ctx.session.prefs.get("timestamps") ?? "default";
+      ctx.reply("timestamp", [`Timestamps: ${timestamps}`], { timestamps });
+    },
+  })
+  .register({
+    name: "tz",
+    aliases: ["timezone"],
+    args: "[ZONE|-]",
+    help: "show times in a time zone, e.g. /tz Europe/Paris; /tz - for the default (SSH sessions)",
+    run(ctx, args) {
+      const choice = firstWord(args)[0];
+      if (choice === "-") {
+        ctx.session.prefs.delete("tz");
+      } else if (choice !== "") {
+        const zone = validTimeZone(choice);
+        if (zone === undefined) {
+          throw new ProtocolError(
+            "bad_args",
+            `Unknown time zone ${quoteText(choice, 40)}: use a name like Europe/Paris or UTC`,
+          );
+        }
+        ctx.session.prefs.set("tz", zone);
+      }
+      const tz = ctx.session.prefs.get("tz");
+      ctx.reply("tz", [`Time zone: ${tz ?? "default (your SSH client's TZ, else the node's)"}`], {
+        tz: tz ?? null,
+      });
+    },
+  })
+  .register({
+    name: "seal",
+    args: "PARAMS",
+    help: "seal the room end to end (the terminal client's /seal sends this)",
+    // The terminal client lists its own /seal [ROOM]; SSH cannot seal at all.
+    hidden: true,
+    run(ctx, args) {
+      if (args === "") {
+        throw new ProtocolError(
+          "bad_args",
+          "Sealing needs the terminal client (client/main.ts): its /seal makes the key and sends the parameters",
+        );
+      }
+      let params: unknown;
+      try {
+        params = JSON.parse(args);
+      } catch (error) {
+        throw new ProtocolError("bad_args", "Invalid seal parameters: expected JSON", {
+          cause: error,
+        });
+      }
+      ctx.hub.seal(ctx.session, ctx.room, params);
+    },
+  })
+  .register({
+    name: "ignore",
+    args: "[NICK]",
+    help: "stop seeing someone's messages (kept for an SSH key, on this node); no NICK lists them",
+    run(ctx, args) {
+      const nick = firstWord(args)[0];
+      if (nick !== "") {
+        if (nickKey(nick) === nickKey(ctx.session.nick)) {
+          throw new ProtocolError("bad_args", "You cannot ignore yourself");
+        }
+        if (!/^[A-Za-z0-9._-]{1,16}$/.test(nick)) {
+          throw new ProtocolError("bad_args", `Invalid nick ${quoteText(nick, 32)}`);
+        }
+        if (ctx.session.ignored.size >= MAX_IGNORED && !ctx.session.ignored.has(nickKey(nick))) {
+          throw new ProtocolError(
+            "bad_args",
+            `Cannot ignore ${nick}: you ignore ${MAX_IGNORED} people already; /unignore someone first`,
+          );
+        }
+        ctx.session.ignored.add(nickKey(nick));
+        ctx.reply("ignore", [`Ignoring ${nick}: /unignore ${nick} to see them again`], {
+          ignored: [...ctx.session.ignored],
+        });
+        return;
+      }
+      const ignored = [...ctx.session.ignored].sort();
+      ctx.reply(
+        "ignore",
+        [ignored.length === 0 ? "You ignore nobody" : `You ignore: ${ignored.join(", ")}`],
+        { ignored },
+      );
+    },
+  })
+  .register({
+    name: "unignore",
+    args: "NICK",
+    help: "see someone's messages again",
+    run(ctx, args) {
+      const nick = requireArgs(firstWord(args)[0], "/unignore NICK");
+      if (!ctx.session.ignored.delete(nickKey(nick))) {
+        throw new ProtocolError("bad_args", `You do not ignore ${sanitizeText(nick).slice(0, 32)}`);
+      }
+      ctx.reply("unignore", [`No longer ignoring ${nick}`], { ignored: [...ctx.session.ignored] });
+    },
+  })
+  .register({
+    name: "motd",
+    args: "[TEXT]",
+    help: "show the message of the day; operators set it (/motd - clears it)",
+    run(ctx, args) {
+      if (args === "") {
+        const motd = ctx.hub.moderation.motd;
+        ctx.reply("motd", [motd === "" ? "No message of the day" : `Message of the day: ${motd}`], {
+          motd,
+        });
+        return;
+      }
+      if (!ctx.hub.isOp(ctx.session)) {
+        throw new ProtocolError(
+          "forbidden",
+          "Setting the message of the day is for operators only",
+        );
+      }
+      const text = args === "-" ? "" : sanitizeText(args).trim().slice(0, 500);
+      ctx.hub.moderate(ctx.session, { a: "motd", text });
+      ctx.reply("motd", [text === "" ? "Message of the day cleared" : `Message of the day set`], {
+        motd: text,
+      });
+    },
+  })
+  .register({
+    name: "op",
+    args: "[NICK|FINGERPRINT]",
+    opOnly: true,
+    help: "make someone's SSH key an operator cluster-wide; no argument lists operators",
+    run(ctx, args) {
+      const who = firstWord(args)[0];
+      if (who === "") {
+        const ops = ctx.hub.moderation.ops();
+        ctx.reply("op", [
+          ops.length === 0
+            ? "No operators granted with /op (ops files are per node)"
+            : `Operators granted with /op: ${ops.join(", ")}`,
+        ], { ops });
+        return;
+      }
+      const fp = fingerprintOf(ctx, who);
+      ctx.hub.moderate(ctx.session, { a: "op", fp });
+      ctx.reply("op", [`${fp} is an operator now`], { fp });
+    },
+  })
+  .register({
+    name: "deop",
+    args: "NICK|FINGERPRINT",
+    opOnly: true,
+    help: "take back an operator grant made with /op",
+    run(ctx, args) {
+      const fp = fingerprintOf(ctx, requireArgs(firstWord(args)[0], "/deop NICK|FINGERPRINT"));
+      ctx.hub.moderate(ctx.session, { a: "deop", fp });
+      ctx.reply("deop", [`${fp} is no longer an operator by /op`], { fp });
+    },
+  })
+  .register({
+    name: "kick",
+    args: "NICK [REASON]",
+    opOnly: true,
+    help: "disconnect someone, on whichever node they are",
+    run(ctx, args) {
+      const [word, reason] = firstWord(args);
+      const nick = onlineNick(ctx, requireArgs(word, "/kick NICK [REASON]"));
+      ctx.hub.moderate(ctx.session, {
+        a: "kick",
+        nick,
+        reason: sanitizeText(reason).trim().slice(0, 200),
+      });
+      ctx.reply("kick", [`Kicked ${nick}`], { nick });
+    },
+  })
+  .register({
+    name: "ban",
+    args: "NICK|FINGERPRINT|ADDRESS [DURATION]",
+    opOnly: true,
+    help: "refuse someone at login, e.g. /ban bob 2h (10m, 2h, 1d; default permanent)",
+    run(ctx, args) {
+      const [word, rest] = firstWord(args);
+      const target = banTarget(requireArgs(word, "/ban NICK|FINGERPRINT|ADDRESS [DURATION]"));
+      const until = untilOf(ctx, firstWord(rest)[0]);
+      ctx.hub.moderate(ctx.session, { a: "ban", target, until });
+      ctx.reply("ban", [
+        `Banned ${describeTarget(target)} ${formatUntil(until, ctx.hub.now())}`,
+      ], { target: { [target.type]: target.value }, until });
+    },
+  })
+  .register({
+    name: "unban",
+    args: "NICK|FINGERPRINT|ADDRESS",
+    opOnly: true,
+    help: "lift a ban",
+    run(ctx, args) {
+      const target = banTarget(requireArgs(firstWord(args)[0], "/unban NICK|FINGERPRINT|ADDRESS"));
+      const banned = ctx.hub.moderation.bans(ctx.hub.now()).some((ban) =>
+        ban.target.type === target.type &&
+        (target.type === "nick"
+          ? nickKey(ban.target.value) === nickKey(target.value)
+          : ban.target.value === target.value)
+      );
+      if (!banned) {
+        throw new ProtocolError("bad_args", `${describeTarget(target)} is not banned`);
+      }
+      ctx.hub.moderate(ctx.session, { a: "unban", target });
+      ctx.reply("unban", [`Unbanned ${describeTarget(target)}`], {
+        target: { [target.type]: target.value },
+      });
+    },
+  })
+  .register({
+    name: "stats",
+    opOnly: true,
+    help: "show this node's retained events, history bytes, rooms, sessions and snapshot backlog",
+    run(ctx) {
+      const stats = gatherStats(ctx.hub);
+      ctx.reply("stats", formatStats(stats, ctx.hub.now()), stats);
+    },
+  })
+  .register({
+    name: "banned",
+    opOnly: true,
+    help: "list the bans in force with their expiry",
+    run(ctx) {
+      const now = ctx.hub.now();
+      const bans = ctx.hub.moderation.bans(now);
+      replyList(
+        ctx,
+        "banned",
+        bans.length === 0 ? "Nobody is banned" : `${countOf(bans.length, "ban")}:`,
+        bans.map((ban) =>
+          `  ${describeTarget(ban.target)} ${formatUntil(ban.until, now)} (by ${ban.by})`
+        ),
+        bans.map((ban) => ({
+          target: { [ban.target.type]: ban.target.value },
+          until: ban.until,
+          by: ban.by,
+        })),
+      );
+    },
+  })
+  .register({
+    name: "mute",
+    args: "NICK [DURATION]",
+    opOnly: true,
+    help: "refuse someone's messages, e.g. /mute bob 10m (default permanent)",
+    run(ctx, args) {
+      const [word, rest] = firstWord(args);
+      const nick = requireArgs(word, "/mute NICK [DURATION]");
+      if (!/^[A-Za-z0-9._-]{1,16}$/.test(nick)) {
+        throw new ProtocolError("bad_args", `Invalid nick ${quoteText(nick, 32)}`);
+      }
+      const until = untilOf(ctx, firstWord(rest)[0]);
+      ctx.hub.moderate(ctx.session, { a: "mute", nick, until });
+      ctx.reply("mute", [`Muted ${nick} ${formatUntil(until, ctx.hub.now())}`], { nick, until });
+    },
+  })
+  .register({
+    name: "unmute",
+    args: "NICK",
+    opOnly: true,
+    help: "let someone speak again",
+    run(ctx, args) {
+      const nick = requireArgs(firstWord(args)[0], "/unmute NICK");
+      if (ctx.hub.moderation.muted(nick, ctx.hub.now()) === undefined) {
+        throw new ProtocolError("bad_args", `${sanitizeText(nick).slice(0, 32)} is not muted`);
+      }
+      ctx.hub.moderate(ctx.session, { a: "unmute", nick });
+      ctx.reply("unmute", [`Unmuted ${nick}`], { nick });
+    },
+  })
+  .register({
+    name: "unseal",
+    args: "[ROOM]",
+    opOnly: true,
+    help: "take a room's seal away (it takes plain text again), cluster-wide",
+    run(ctx, args) {
+      const name = firstWord(args)[0] || ctx.room || ctx.session.current;
+      const room = ctx.hub.findRoom(name);
+      if (room?.sealed === undefined) {
+        throw new ProtocolError("bad_args", `${quoteText(name, 34)} is not a sealed room`);
+      }
+      ctx.hub.moderate(ctx.session, { a: "unseal", room: room.name });
+      ctx.reply("unseal", [`#${room.name} is unsealed`], { room: room.name });
+    },
+  })
+  .register({
+    name: "quit",
+    aliases: ["exit", "bye"],
+    args: "[MESSAGE]",
+    help: "leave the chat",
+    run(ctx, args) {
+      // Shown to everyone in the person's rooms: clean it, and a muted person says nothing.
+      const clean = cleanVisibleText(args, MAX_REASON_LENGTH);
+      const reason = clean === "" || ctx.hub.muteOf(ctx.session) !== undefined ? "quit" : clean;
+      ctx.session.sink.send({ t: "bye", reason: "quit" });
+      ctx.hub.disconnect(ctx.session, reason);
+      ctx.session.sink.close("quit");
+    },
+  });
+
+/**
+ * Handles one line a person typed: a `/command`, or text for a room
+ * (`//text` sends `/text`). Counts against the rate limit.
+ *
+ * @param ctx Command context (hub, session, room, reply).
+ * @param line The line.
+ * @param cid The client's id for the line, when it sent one.
+ * @returns The chat event when the line was a message, else undefined.
+ * @throws {ProtocolError} For every refusal (rate limit, unknown command, bad arguments, …).
+ */
+export async function handleInput(
+  ctx: CommandContext,
+  line: string,
+  cid?: string,
+): Promise<ChatEvent | undefined> {
+  ctx.hub.spend(ctx.session);
+  let parsed;
+  try {
+    parsed = commands.parse(line);
+  } catch (error) {
+    if (error instanceof UnknownCommandError) {
+      throw new ProtocolError(
+        "unknown_command",
+        `Unknown command /${error.word.slice(0, 32)}: try /help`,
+        { cause: error },
+      );
+    }
+    throw error;
+  }
+  if (parsed === undefined) {
+    return ctx.hub.say(ctx.session, ctx.room, unescapeSlash(line), "message", cid);
+  }
+  if (parsed.command.opOnly && !ctx.hub.isOp(ctx.session)) {
+    throw new ProtocolError("forbidden", `/${parsed.command.name} is for operators only`);
+  }
+  await parsed.command.run(ctx, parsed.args);
+  return undefined;
+}
+
+/**
+ * Handles a sealed line (a `say` frame with an envelope instead of text):
+ * counts against the rate limit like any line, then hands the opaque
+ * envelope to the hub.
+ *
+ * @param ctx Command context (hub, session, room).
+ * @param envelope The sealed envelope.
+ * @param kind `message`, or `action` for a sealed `/me`.
+ * @param cid The client's id for the line, when it sent one.
+ * @returns The chat event.
+ * @throws {ProtocolError} Rate limit, `not_sealed`, `bad_envelope`, `not_in_room`.
+ */
+export function handleSealed(
+  ctx: CommandContext,
+  envelope: string,
+  kind: "message" | "action",
+  cid?: string,
+): ChatEvent {
+  ctx.hub.spend(ctx.session);
+  return ctx.hub.saySealed(ctx.session, ctx.room, envelope, kind, cid);
+}

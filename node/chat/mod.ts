@@ -1,0 +1,41 @@
+/**
+ * The chat domain of one node, without sockets, SSH or files.
+ *
+ * - {@linkcode EventLog} (event_log.ts): every event the node holds and the
+ *   state all nodes derive from them (version vector, clock, room logs,
+ *   moderation, history budget); its only writer.
+ * - {@linkcode Hub} (hub.ts): sessions, presence, rate limits and the
+ *   actions people take; appends to the log and fans out what it applied.
+ * - {@linkcode Session} / {@linkcode SessionSink} (session.ts): a connected
+ *   person and where their frames go (a frontend implements the sink).
+ * - {@linkcode Room}, {@linkcode Moderation}, {@linkcode RemotePresence},
+ *   {@linkcode HistoryBudget}, {@linkcode NickRegistry}: the parts the log
+ *   and the hub are made of.
+ * - `commands` / {@linkcode handleInput} (commands.ts): the one command
+ *   table every frontend shares; {@linkcode gatherStats} for `/stats`.
+ *
+ * @module
+ */
+export {
+  DEFAULT_HISTORY_BUDGET_BYTES,
+  DEFAULT_ROOM,
+  EventLog,
+  type EventLogOptions,
+  KEPT_PER_ROOM,
+} from "./event_log.ts";
+export {
+  type ClusterView,
+  type HelloRequest,
+  Hub,
+  type HubOptions,
+  type NickGuard,
+} from "./hub.ts";
+export { Session, type SessionOrigin, type SessionSink } from "./session.ts";
+export { Room } from "./room.ts";
+export { Moderation } from "./moderation.ts";
+export { RemotePresence } from "./presence.ts";
+export { HistoryBudget } from "./history_budget.ts";
+export { NickRegistry } from "./nick_registry.ts";
+export { type CommandContext, commands, handleInput, handleSealed } from "./commands.ts";
+export { gatherStats } from "./stats.ts";
+export type { SnapshotStatus, StorageView } from "./storage_view.ts";

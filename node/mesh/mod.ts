@@ -1,0 +1,25 @@
+/**
+ * The mesh: how nodes find each other, prove they share the cluster secret
+ * and keep their event logs in step. It moves events; it never interprets
+ * them (the chat side's event log applies them).
+ *
+ * - {@linkcode Mesh} (mesh.ts): the node's mesh port, wiring the parts below.
+ * - {@linkcode Membership} (membership.ts): membership and failure detection,
+ *   a pure state machine.
+ * - {@linkcode SecureChannel} (mesh_channel.ts): the authenticated,
+ *   encrypted channel between two nodes; {@linkcode HandshakeSlots} bounds
+ *   handshakes in flight.
+ * - {@linkcode Replicator} (replicator.ts): eager push and anti-entropy over
+ *   version vectors; {@linkcode OriginRetirement} retires a restarted
+ *   node's old origins.
+ * - Cluster secret file (cluster_secret.ts).
+ *
+ * @module
+ */
+export { Mesh, type MeshOptions } from "./mesh.ts";
+export { Membership, type MembershipConfig } from "./membership.ts";
+export { acceptChannel, initiateChannel, SecureChannel } from "./mesh_channel.ts";
+export { HandshakeSlots } from "./handshake_slots.ts";
+export { Replicator, type ReplicatorOptions } from "./replicator.ts";
+export { OriginRetirement } from "./origin_retirement.ts";
+export { loadOrCreateClusterSecretFile, readClusterSecretFile } from "./cluster_secret.ts";

@@ -1,0 +1,19 @@
+/**
+ * What a node keeps on disk, under its private data directory.
+ *
+ * - {@linkcode SnapshotStore} (snapshot_store.ts): Deno KV snapshots of the
+ *   event log, restored at boot; it tells `/stats` a `SnapshotStatus`
+ *   (node/chat/storage_view.ts).
+ * - {@linkcode NickRegistryFile} (nick_registry_file.ts): the registered
+ *   nicks, saved.
+ * - {@linkcode UserSettingsStore} (user_settings.ts): people's display
+ *   settings by SSH key.
+ * - {@linkcode securePrivateDir} (private_dir.ts): the data directory, made
+ *   private to the node's user.
+ *
+ * @module
+ */
+export { SnapshotStore, type SnapshotStoreOptions } from "./snapshot_store.ts";
+export { NickRegistryFile } from "./nick_registry_file.ts";
+export { UserSettingsStore } from "./user_settings.ts";
+export { securePrivateDir } from "./private_dir.ts";
