@@ -323,9 +323,11 @@ export class EventLog {
    * origin, the rules of core/event_rules.ts, a stamp at most `maxLeadMs`
    * ahead of the clock, no seal of the default room — then the apply path.
    *
-   * A refused event is logged (once per id) and not recorded, so its id
-   * stays free for the real event and a stamp refused as too far ahead is
-   * taken when a peer sends it again after the clock caught up.
+   * A refused event is logged (once per id) and never stored. One that
+   * claims this node's origin, or whose stamp is too far ahead, is not
+   * recorded either (the id stays free; a stamp ahead is taken when a peer
+   * sends it again after the clock caught up). One that breaks a rule every
+   * node applies is recorded as seen, so its origin's log goes on past it.
    *
    * @param event A replicated event (parsed by `parseEvent`).
    * @returns `false` when the event was a duplicate or refused and nothing changed.
@@ -334,7 +336,11 @@ export class EventLog {
     if (this.#versions.has(event.origin, event.seq)) return false;
     const refusal = this.#refusal(event);
     if (refusal !== undefined) {
-      this.#warnRefused(event, refusal);
+      this.#warnRefused(event, refusal.why);
+      // Refused for good (a rule every node applies): its id counts as seen,
+      // or this origin's log would stop there and be re-asked every round.
+      // A peer could burn the id with a forged valid event anyway.
+      if (refusal.final) this.#versions.add(event.origin, event.seq);
       return false;
     }
     // The clock may refuse a stamp (counter overflow): refuse the event before recording it.
@@ -544,21 +550,29 @@ export class EventLog {
    * input obeys (core/event_rules.ts), plus those that depend on this
    * node's state. A peer is authenticated, not trusted with everything.
    */
-  #refusal(event: ChatEvent): string | undefined {
+  #refusal(event: ChatEvent): { why: string; final: boolean } | undefined {
     if (event.origin === this.origin) {
-      return "it claims this node's own origin (only this node issues those ids)";
+      // Never recorded: this node's own next ids must stay free.
+      return {
+        why: "it claims this node's own origin (only this node issues those ids)",
+        final: false,
+      };
+    }
+    const lead = this.#clock.leadOf(event.hlc);
+    if (lead > this.#maxLeadMs) {
+      // Not recorded: taken when a peer sends it again after the clock caught up.
+      return {
+        why: `its stamp leads this node's clock by ${lead} ms, more than ${this.#maxLeadMs} ms`,
+        final: false,
+      };
     }
     try {
       checkEventRules(event);
     } catch (error) {
-      return (error as Error).message;
-    }
-    const lead = this.#clock.leadOf(event.hlc);
-    if (lead > this.#maxLeadMs) {
-      return `its stamp leads this node's clock by ${lead} ms, more than ${this.#maxLeadMs} ms`;
+      return { why: (error as Error).message, final: true };
     }
     if (event.kind === "seal" && event.room === DEFAULT_ROOM) {
-      return `#${DEFAULT_ROOM} is everyone's room and is never sealed`;
+      return { why: `#${DEFAULT_ROOM} is everyone's room and is never sealed`, final: true };
     }
     // Rules that depend on this node's view (a seal over others' history,
     // plain text after a seal) are checked where the person is: a concurrent
