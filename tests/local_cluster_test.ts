@@ -84,6 +84,36 @@ async function nodePid(id: string, offset: number): Promise<string> {
   return line.split(" ")[0]!;
 }
 
+/**
+ * Presses Ctrl-C on the runner (SIGINT) and checks that it exits with code 0.
+ *
+ * @param child The runner.
+ * @param log Everything it printed so far (shown when the check fails).
+ * @param done Resolves when its output has been read to the end.
+ * @param timer The test's kill timer, cleared once the runner exited.
+ */
+async function interruptAndExpectCleanExit(
+  child: Deno.ChildProcess,
+  log: () => string,
+  done: Promise<unknown>,
+  timer?: ReturnType<typeof setTimeout>,
+): Promise<void> {
+  try {
+    child.kill("SIGINT");
+  } catch {
+    // It exited early: the status check below fails with its log.
+  }
+  const status = await child.status;
+  clearTimeout(timer);
+  await done;
+  assert.equal(status.code, 0, log());
+}
+
+/** Removes the scratch data of the cluster on `offset`. */
+async function removeClusterData(offset: number): Promise<void> {
+  await Deno.remove(`./data/tmp/local-cluster-${offset}`, { recursive: true }).catch(() => {});
+}
+
 Deno.test("the local cluster starts three joined nodes and Ctrl-C stops every one of them", async () => {
   const { child, offset } = spawnCluster("piped");
   let log = "";
@@ -111,15 +141,7 @@ Deno.test("the local cluster starts three joined nodes and Ctrl-C stops every on
     alice.close();
     carol.close();
   } finally {
-    try {
-      child.kill("SIGINT");
-    } catch {
-      // It exited early: the status check below fails with its log.
-    }
-    const status = await child.status;
-    clearTimeout(timer);
-    await reading;
-    assert.equal(status.code, 0, log);
+    await interruptAndExpectCleanExit(child, () => log, reading, timer);
   }
   for (const port of [8080, 8081, 8082, 7946, 7947, 7948]) {
     assert.ok(
@@ -127,7 +149,7 @@ Deno.test("the local cluster starts three joined nodes and Ctrl-C stops every on
       `port ${port + offset} still open: a node was left running`,
     );
   }
-  await Deno.remove(`./data/tmp/local-cluster-${offset}`, { recursive: true }).catch(() => {});
+  await removeClusterData(offset);
 });
 
 Deno.test("nodes of a local cluster whose runner was killed with -9 stop by themselves", async () => {
@@ -151,7 +173,7 @@ Deno.test("nodes of a local cluster whose runner was killed with -9 stop by them
   for (const port of ports) {
     assert.ok(await refused(port), `port ${port} still open: orphaned node`);
   }
-  await Deno.remove(`./data/tmp/local-cluster-${offset}`, { recursive: true }).catch(() => {});
+  await removeClusterData(offset);
 });
 
 Deno.test("a node of the local cluster killed with -9 comes back by itself, catches up on what it missed, and Ctrl-C leaves no process", async () => {
@@ -188,18 +210,10 @@ Deno.test("a node of the local cluster killed with -9 comes back by itself, catc
     alice.close();
     bob.close();
   } finally {
-    try {
-      child.kill("SIGINT");
-    } catch {
-      // It exited early: the status check below fails with its log.
-    }
-    const status = await child.status;
-    clearTimeout(timer);
-    await done;
-    assert.equal(status.code, 0, log());
+    await interruptAndExpectCleanExit(child, log, done, timer);
   }
   assert.deepEqual(await processesWith(`local-cluster-${offset}`), [], "a node was left running");
-  await Deno.remove(`./data/tmp/local-cluster-${offset}`, { recursive: true }).catch(() => {});
+  await removeClusterData(offset);
 });
 
 Deno.test("with --no-restart a node killed by hand stays down, and the command the runner printed starts it again", async () => {
@@ -235,15 +249,8 @@ Deno.test("with --no-restart a node killed by hand stays down, and the command t
     } catch {
       // never started
     }
-    try {
-      child.kill("SIGINT");
-    } catch {
-      // already gone
-    }
-    const status = await child.status;
-    await done;
-    assert.equal(status.code, 0, log());
-    await Deno.remove(`./data/tmp/local-cluster-${offset}`, { recursive: true }).catch(() => {});
+    await interruptAndExpectCleanExit(child, log, done);
+    await removeClusterData(offset);
   }
 });
 
@@ -266,7 +273,7 @@ Deno.test("a node of the local cluster that cannot start gives up after three tr
   assert.equal(log().match(exits)?.length, 3, log());
   assert.match(log(), /n2 failed to start 3 times in a row; stopping the cluster/);
   assert.deepEqual(await processesWith(`local-cluster-${offset}`), [], "a node was left running");
-  await Deno.remove(`./data/tmp/local-cluster-${offset}`, { recursive: true }).catch(() => {});
+  await removeClusterData(offset);
 });
 
 Deno.test("the local cluster's banner with the join commands comes once, after every node listens", async () => {
@@ -294,15 +301,7 @@ Deno.test("the local cluster's banner with the join commands comes once, after e
     assert.match(lines[banner + 5] ?? "", /Ctrl-C stops all nodes/);
     assert.equal(log().match(/local cluster of 3 nodes/g)?.length, 1, log());
   } finally {
-    try {
-      child.kill("SIGINT");
-    } catch {
-      // It exited early: the status check below fails with its log.
-    }
-    const status = await child.status;
-    clearTimeout(timer);
-    await done;
-    assert.equal(status.code, 0, log());
+    await interruptAndExpectCleanExit(child, log, done, timer);
   }
-  await Deno.remove(`./data/tmp/local-cluster-${offset}`, { recursive: true }).catch(() => {});
+  await removeClusterData(offset);
 });

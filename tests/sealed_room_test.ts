@@ -25,6 +25,7 @@ import { SealedRooms } from "../client/sealed_rooms.ts";
 import { ChatView } from "../client/chat_view.ts";
 import { startNodeProcess } from "./helpers/node_process.ts";
 import { RawClient } from "./helpers/raw_client.ts";
+import { ClientProcess, RecordingProxy } from "./helpers/client_process.ts";
 import { concatBytes } from "../core/bytes.ts";
 
 // ---------------------------------------------------------------------------
@@ -317,132 +318,16 @@ Deno.test("SealedRooms shows what cannot be opened, once, and never throws", asy
 
 const PLAINTEXTS = ["the eagle lands at midnight", "copy that bravo seven", "waves a red flag"];
 
-/** A client/main.ts process in line mode whose stdin stays open until closed. */
-class ClientProcess {
-  readonly #child: Deno.ChildProcess;
-  readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
-  stdout = "";
-  stderr = "";
-  readonly done: Promise<number>;
-
-  constructor(args: string[], readable: string[]) {
-    this.#child = new Deno.Command("deno", {
-      args: [
-        "run",
-        "-P=client",
-        // Key files only: the key derivation Worker reads no file.
-        ...(readable.length > 0 ? [`--allow-read=${readable.join(",")}`] : []),
-        "--quiet",
-        "client/main.ts",
-        "--no-timestamps",
-        ...args,
-      ],
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    this.#writer = this.#child.stdin.getWriter();
-    const collect = async (stream: ReadableStream<Uint8Array>, into: "stdout" | "stderr") => {
-      for await (const chunk of stream.pipeThrough(new TextDecoderStream())) this[into] += chunk;
-    };
-    const timer = setTimeout(() => this.kill(), 60_000);
-    this.done = Promise.all([
-      collect(this.#child.stdout, "stdout"),
-      collect(this.#child.stderr, "stderr"),
-    ]).then(async () => (await this.#child.status).code).finally(() => clearTimeout(timer));
-  }
-
-  async line(text: string): Promise<void> {
-    await this.#writer.write(new TextEncoder().encode(`${text}\n`));
-  }
-
-  async end(): Promise<number> {
-    await this.#writer.close().catch(() => {});
-    return await this.done;
-  }
-
-  async waitFor(pattern: RegExp, waitMs = 20_000): Promise<void> {
-    const deadline = Date.now() + waitMs;
-    while (!pattern.test(this.stdout)) {
-      if (Date.now() > deadline) {
-        throw new Error(`Client output never matched ${pattern}:\n${this.stdout}\n${this.stderr}`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
-
-  kill(): void {
-    try {
-      this.#child.kill("SIGKILL");
-    } catch {
-      // already gone
-    }
-  }
-}
-
-/** A TCP proxy in front of the node that keeps every byte in both directions. */
-class RecordingProxy {
-  readonly toNode: Uint8Array[] = [];
-  readonly fromNode: Uint8Array[] = [];
-  readonly #listener: Deno.TcpListener;
-  readonly #conns: Deno.Conn[] = [];
-  readonly #serving: Promise<void>;
-
-  constructor(target: number) {
-    this.#listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    this.#serving = this.#serve(target);
-  }
-
-  get port(): number {
-    return this.#listener.addr.port;
-  }
-
-  async #serve(target: number): Promise<void> {
-    const pipes: Promise<void>[] = [];
-    try {
-      for await (const client of this.#listener) {
-        const node = await Deno.connect({ hostname: "127.0.0.1", port: target });
-        this.#conns.push(client, node);
-        pipes.push(pipe(client, node, this.toNode), pipe(node, client, this.fromNode));
-      }
-    } catch {
-      // listener closed
-    }
-    await Promise.all(pipes);
-  }
-
-  async close(): Promise<void> {
-    this.#listener.close();
-    for (const conn of this.#conns) {
-      try {
-        conn.close();
-      } catch {
-        // already closed
-      }
-    }
-    await this.#serving;
-  }
-}
-
-async function pipe(from: Deno.Conn, to: Deno.Conn, record: Uint8Array[]): Promise<void> {
-  const buffer = new Uint8Array(65536);
-  try {
-    while (true) {
-      const n = await from.read(buffer);
-      if (n === null) break;
-      const chunk = buffer.slice(0, n);
-      record.push(chunk);
-      let offset = 0;
-      while (offset < chunk.length) offset += await to.write(chunk.subarray(offset));
-    }
-  } catch {
-    // closed
-  }
-  try {
-    to.closeWrite();
-  } catch {
-    // already closed
-  }
+/**
+ * The real client in line mode, reading only the key files in `readable`
+ * (the key derivation Worker reads no file), killed after a minute at most.
+ */
+function sealedClient(args: string[], readable: string[]): ClientProcess {
+  const permissions = [
+    "-P=client",
+    ...(readable.length > 0 ? [`--allow-read=${readable.join(",")}`] : []),
+  ];
+  return new ClientProcess(args, { permissions, killAfterMs: 60_000 });
 }
 
 /** Whether `needle` occurs in `haystack`, as raw bytes. */
@@ -536,7 +421,7 @@ Deno.test({
     let observer: Awaited<ReturnType<typeof rawObserver>> | undefined;
     try {
       // Alice seals a new room from the real client, in line mode with a key file.
-      const alice = new ClientProcess(
+      const alice = sealedClient(
         [...server, "-user", "alice", "-key-file", keyFile],
         [keyFile],
       );
@@ -555,7 +440,7 @@ Deno.test({
       await alice.waitFor(/<alice✓> the eagle lands at midnight/);
 
       // Bob joins with the same passphrase: history and live messages open.
-      const bob = new ClientProcess(
+      const bob = sealedClient(
         [...server, "-user", "bob", "-room", "vault", "-key-file", keyFile],
         [keyFile],
       );
@@ -567,7 +452,7 @@ Deno.test({
       await alice.waitFor(/\* bob✓ waves a red flag/);
 
       // Eve has the wrong passphrase: she sees that messages cannot be opened.
-      const eve = new ClientProcess(
+      const eve = sealedClient(
         [...server, "-user", "eve", "-room", "vault", "-key-file", wrongKeyFile],
         [wrongKeyFile],
       );
@@ -591,8 +476,8 @@ Deno.test({
       const status = await node.stop();
       assert.equal(status.code, 0, node.log());
 
-      const toNode = concatBytes(...proxy.toNode);
-      const fromNode = concatBytes(...proxy.fromNode);
+      const toNode = proxy.sentBytes();
+      const fromNode = proxy.receivedBytes();
       assert.ok(containsBytes(toNode, '"sealed":"'), "the clients sent envelopes");
       const files = await filesUnder(dataDir);
       const kv = concatBytes(...[...files].filter(([p]) => /\.kv/.test(p)).map(([, b]) => b));
@@ -703,7 +588,7 @@ Deno.test("The real client refuses a room whose seal parameters are below the fl
     }
   })();
   try {
-    const client = new ClientProcess(
+    const client = sealedClient(
       ["-server", `127.0.0.1:${listener.addr.port}`, "-user", "alice", "-room", "vault"],
       [],
     );

@@ -539,14 +539,7 @@ export class Hub {
   ): ChatEvent {
     const earlier = this.#resent(session, cid);
     if (earlier) return earlier;
-    this.#checkMute(session);
-    const room = this.#memberRoom(session, roomName);
-    if (this.#room(room).sealed !== undefined) {
-      throw new ProtocolError(
-        "room_sealed",
-        `#${room} is sealed: only sealed messages from the terminal client (client/main.ts) go there`,
-      );
-    }
+    const room = this.#speakingRoom(session, roomName, false);
     const clean = this.#cleanText(text);
     return this.#emit(kind, room, session.nick, clean, undefined, cid);
   }
@@ -574,14 +567,7 @@ export class Hub {
   ): ChatEvent {
     const earlier = this.#resent(session, cid);
     if (earlier) return earlier;
-    this.#checkMute(session);
-    const room = this.#memberRoom(session, roomName);
-    if (this.#room(room).sealed === undefined) {
-      throw new ProtocolError(
-        "not_sealed",
-        `#${room} is not sealed: send plain text there, or /seal it first`,
-      );
-    }
+    const room = this.#speakingRoom(session, roomName, true);
     let header;
     try {
       header = readEnvelopeHeader(envelope);
@@ -1193,6 +1179,33 @@ export class Hub {
     if (listeners?.size === 0) this.#listenersByRoom.delete(room);
   }
 
+  /**
+   * The room a line goes to, after the checks both kinds of line pass: the
+   * speaker is not muted, is in the room, and the room is sealed exactly when
+   * the line is.
+   *
+   * @throws {ProtocolError} `muted`, `not_in_room`, `room_invalid`,
+   *   `room_sealed` (plain line, sealed room), `not_sealed` (sealed line, plain room).
+   */
+  #speakingRoom(session: Session, roomName: string | undefined, sealedLine: boolean): string {
+    this.#checkMute(session);
+    const room = this.#memberRoom(session, roomName);
+    const sealedRoom = this.#room(room).sealed !== undefined;
+    if (sealedRoom && !sealedLine) {
+      throw new ProtocolError(
+        "room_sealed",
+        `#${room} is sealed: only sealed messages from the terminal client (client/main.ts) go there`,
+      );
+    }
+    if (!sealedRoom && sealedLine) {
+      throw new ProtocolError(
+        "not_sealed",
+        `#${room} is not sealed: send plain text there, or /seal it first`,
+      );
+    }
+    return room;
+  }
+
   #emit(
     kind: EventKind,
     room: string,
@@ -1204,15 +1217,8 @@ export class Hub {
   ): ChatEvent {
     let event: ChatEvent;
     try {
-      event = this.log.append({
-        room,
-        kind,
-        from,
-        text,
-        ...(to === undefined ? {} : { to }),
-        ...(cid === undefined ? {} : { cid }),
-        ...(sealed === undefined ? {} : { sealed }),
-      });
+      // append leaves out the optional fields that are undefined.
+      event = this.log.append({ room, kind, from, text, to, cid, sealed });
     } catch (error) {
       if (error instanceof EventRuleError) {
         throw new ProtocolError("bad_args", error.message, { cause: error });

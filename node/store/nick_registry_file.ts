@@ -11,6 +11,7 @@
  * @module
  */
 import { NickRegistry, type NickRegistryOptions } from "../chat/nick_registry.ts";
+import { DebouncedFileWriter } from "./_atomic_file.ts";
 
 /** Options of {@linkcode NickRegistryFile.open}. */
 export interface NickRegistryFileOptions extends NickRegistryOptions {
@@ -26,19 +27,19 @@ export class NickRegistryFile {
   readonly registry: NickRegistry;
   /** The file. */
   readonly path: string;
-  readonly #delayMs: number;
-  readonly #onError: (error: unknown) => void;
+  readonly #writer: DebouncedFileWriter;
   readonly #unsubscribe: () => void;
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  #writing: Promise<void> = Promise.resolve();
-  #dirty = false;
 
   private constructor(registry: NickRegistry, path: string, options: NickRegistryFileOptions) {
     this.registry = registry;
     this.path = path;
-    this.#delayMs = options.delayMs ?? 200;
-    this.#onError = options.onError ?? (() => {});
-    this.#unsubscribe = registry.onClaim(() => this.#schedule());
+    this.#writer = new DebouncedFileWriter(
+      path,
+      () => JSON.stringify(registry),
+      options.delayMs ?? 200,
+      options.onError ?? (() => {}),
+    );
+    this.#unsubscribe = registry.onClaim(() => this.#writer.schedule());
   }
 
   /**
@@ -75,13 +76,7 @@ export class NickRegistryFile {
    * @returns Resolves when the file is up to date (or the write failed and was reported).
    */
   async flush(): Promise<void> {
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
-    await this.#writing;
-    if (this.#dirty) {
-      this.#writing = this.#write();
-      await this.#writing;
-    }
+    await this.#writer.flush();
   }
 
   /**
@@ -92,29 +87,5 @@ export class NickRegistryFile {
   async close(): Promise<void> {
     this.#unsubscribe();
     await this.flush();
-  }
-
-  #schedule(): void {
-    this.#dirty = true;
-    if (this.#timer !== undefined) return;
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      this.#writing = this.#writing.then(() => this.#write());
-    }, this.#delayMs);
-  }
-
-  async #write(): Promise<void> {
-    if (!this.#dirty) return;
-    this.#dirty = false;
-    const temporary = `${this.path}.tmp`;
-    try {
-      const slash = this.path.lastIndexOf("/");
-      if (slash > 0) await Deno.mkdir(this.path.slice(0, slash), { recursive: true, mode: 0o700 });
-      await Deno.writeTextFile(temporary, JSON.stringify(this.registry), { mode: 0o600 });
-      await Deno.rename(temporary, this.path);
-    } catch (error) {
-      this.#dirty = true;
-      this.#onError(error);
-    }
   }
 }

@@ -18,6 +18,7 @@
  * @module
  */
 import { MAX_IGNORED, parseUserSettings, type UserSettings } from "../chat/user_preferences.ts";
+import { DebouncedFileWriter } from "./_atomic_file.ts";
 
 export {
   MAX_IGNORED,
@@ -67,21 +68,22 @@ export class UserSettingsStore {
   readonly #byKey: Map<string, Stored>;
   readonly #maxUsers: number;
   readonly #maxIgnored: number;
-  readonly #delayMs: number;
   readonly #now: () => number;
-  readonly #onWarning: (message: string, details: Record<string, string>) => void;
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  #writing: Promise<void> = Promise.resolve();
-  #dirty = false;
+  readonly #writer: DebouncedFileWriter;
 
   private constructor(path: string, byKey: Map<string, Stored>, options: UserSettingsStoreOptions) {
     this.path = path;
     this.#byKey = byKey;
     this.#maxUsers = options.maxUsers ?? 5000;
     this.#maxIgnored = options.maxIgnored ?? MAX_IGNORED;
-    this.#delayMs = options.delayMs ?? 200;
     this.#now = options.now ?? Date.now;
-    this.#onWarning = options.onWarning ?? (() => {});
+    const onWarning = options.onWarning ?? (() => {});
+    this.#writer = new DebouncedFileWriter(
+      path,
+      () => JSON.stringify(this),
+      options.delayMs ?? 200,
+      (error) => onWarning("cannot save user settings", { file: path, error: String(error) }),
+    );
   }
 
   /**
@@ -199,7 +201,7 @@ export class UserSettingsStore {
     while (this.#byKey.size > this.#maxUsers) {
       this.#byKey.delete(this.#byKey.keys().next().value!);
     }
-    this.#schedule();
+    this.#writer.schedule();
   }
 
   /**
@@ -208,41 +210,11 @@ export class UserSettingsStore {
    * @returns Resolves when the file is up to date (or the write failed and was reported).
    */
   async flush(): Promise<void> {
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
-    await this.#writing;
-    if (this.#dirty) {
-      this.#writing = this.#write();
-      await this.#writing;
-    }
+    await this.#writer.flush();
   }
 
   /** The file's content. */
   toJSON(): { users: Record<string, Stored> } {
     return { users: Object.fromEntries(this.#byKey) };
-  }
-
-  #schedule(): void {
-    this.#dirty = true;
-    if (this.#timer !== undefined) return;
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      this.#writing = this.#writing.then(() => this.#write());
-    }, this.#delayMs);
-  }
-
-  async #write(): Promise<void> {
-    if (!this.#dirty) return;
-    this.#dirty = false;
-    const temporary = `${this.path}.tmp`;
-    try {
-      const slash = this.path.lastIndexOf("/");
-      if (slash > 0) await Deno.mkdir(this.path.slice(0, slash), { recursive: true, mode: 0o700 });
-      await Deno.writeTextFile(temporary, JSON.stringify(this), { mode: 0o600 });
-      await Deno.rename(temporary, this.path);
-    } catch (error) {
-      this.#dirty = true;
-      this.#onWarning("cannot save user settings", { file: this.path, error: String(error) });
-    }
   }
 }

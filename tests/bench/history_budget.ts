@@ -16,6 +16,7 @@ import { parseArgs } from "node:util";
 import { type NodeProcess, startNodeProcess } from "../helpers/node_process.ts";
 import { RawClient } from "../helpers/raw_client.ts";
 import { directoryBytes } from "./soak_probe.ts";
+import { benchNodeArgs, mib, procStatusKiB } from "./_node_memory.ts";
 import { eventBytes } from "../../core/event_size.ts";
 import { Hub } from "../../node/chat/hub.ts";
 
@@ -35,23 +36,11 @@ export interface HistoryBudgetRun {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function rssKiB(pid: number): Promise<number> {
-  const out = await new Deno.Command("deno", {
-    args: ["eval", "--quiet", `console.log(Deno.readTextFileSync("/proc/${pid}/status"))`],
-    stdout: "piped",
-    stderr: "null",
-  }).output();
-  const match = /^VmRSS:\s+(\d+) kB/m.exec(new TextDecoder().decode(out.stdout));
-  if (match === null) throw new Error(`Cannot read VmRSS of process ${pid}`);
-  return Number(match[1]);
-}
-
-/** Resident memory once it stopped falling for 2 s (at most 10 s). */
 async function settledRssKiB(node: NodeProcess): Promise<number> {
   const samples: number[] = [];
   const deadline = performance.now() + 10_000;
   while (performance.now() < deadline) {
-    samples.push(await rssKiB(node.child.pid));
+    samples.push(await procStatusKiB(node.child.pid, "VmRSS"));
     if (samples.length >= 5 && Math.min(...samples.slice(-4)) >= Math.min(...samples)) break;
     await sleep(500);
   }
@@ -127,19 +116,7 @@ export async function benchHistoryBudget(
   lines: number,
 ): Promise<HistoryBudgetRun> {
   const dir = `./data/bench/history-budget-${crypto.randomUUID().slice(0, 8)}`;
-  const args = [
-    "--data",
-    dir,
-    "--burst",
-    "0",
-    "--max-bytes-per-conn",
-    "0",
-    "--snapshot-interval",
-    "1",
-    "--history-budget",
-    String(budgetMiB),
-  ];
-  const mib = (kib: number) => Math.round(kib / 102.4) / 10;
+  const args = [...benchNodeArgs(dir, 1), "--history-budget", String(budgetMiB)];
   try {
     const live = await startNodeProcess({ id: "hb1", args });
     let rss: number;

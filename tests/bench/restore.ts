@@ -20,6 +20,7 @@
  */
 import { type NodeProcess, startNodeProcess } from "../helpers/node_process.ts";
 import { RawClient } from "../helpers/raw_client.ts";
+import { benchNodeArgs, mib, procStatusKiB } from "./_node_memory.ts";
 
 /** Figures of {@linkcode benchRestore}. */
 export interface RestoreBenchResult {
@@ -78,23 +79,6 @@ async function feed(port: number, count: number): Promise<void> {
   for (const client of clients) client.close();
 }
 
-/**
- * A field of `/proc/PID/status` in KiB. Deno lets a program read another
- * process's `/proc` entry only with every permission, so a one-line
- * `deno eval` (which has them) reads it; `ps` knows no high-water mark.
- */
-async function procStatusKiB(pid: number, field: "VmHWM" | "VmRSS"): Promise<number> {
-  const out = await new Deno.Command("deno", {
-    args: ["eval", "--quiet", `console.log(Deno.readTextFileSync("/proc/${pid}/status"))`],
-    stdout: "piped",
-    stderr: "null",
-  }).output();
-  const status = new TextDecoder().decode(out.stdout);
-  const match = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status);
-  if (match === null) throw new Error(`Cannot read ${field} of process ${pid}`);
-  return Number(match[1]);
-}
-
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Resident memory once it has not fallen for 3 s (or `maxMs` passed). */
@@ -122,17 +106,7 @@ async function settledRssKiB(node: NodeProcess, maxMs: number): Promise<number> 
  */
 export async function benchRestore(count = 150_000): Promise<RestoreBenchResult> {
   const dir = `./data/bench/restore-${crypto.randomUUID().slice(0, 8)}`;
-  const args = [
-    "--data",
-    dir,
-    "--burst",
-    "0",
-    "--max-bytes-per-conn",
-    "0",
-    "--snapshot-interval",
-    "2",
-  ];
-  const mib = (kib: number) => Math.round(kib / 102.4) / 10;
+  const args = benchNodeArgs(dir, 2);
   try {
     const live = await startNodeProcess({ id: NODE_ID, args });
     let steadyKiB: number;

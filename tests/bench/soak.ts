@@ -91,6 +91,13 @@ export interface SoakOptions {
    * @default 0
    */
   dataSlackMiB?: number;
+  /**
+   * Open-descriptor growth allowed across the window besides `slope`: every
+   * client connection holds one, so with churning clients the count moves by
+   * up to the number of connections open at once, whatever the slope says.
+   * @default 0
+   */
+  fdSlack?: number;
   /** Progress lines. @default none */
   log?: (line: string) => void;
 }
@@ -169,8 +176,8 @@ export interface SoakResult {
   readonly stats: { available: boolean; heap: boolean; note: string };
   /** Each node's data-directory files (bytes) at the end. */
   readonly dataFiles: Record<string, Record<string, number>>;
-  /** Allowances used (`dataSlackMiB` for the data directory only). */
-  readonly allowances: SlopeOptions & { dataSlackMiB: number };
+  /** Allowances used (`dataSlackMiB` for the data directory, `fdSlack` for descriptors). */
+  readonly allowances: SlopeOptions & { dataSlackMiB: number; fdSlack: number };
   readonly samples: readonly SoakSample[];
   readonly fits: readonly SoakFit[];
   /** `flat`: every series flat; `growing`: at least one grows; `inconclusive`: too few samples or budget never reached. */
@@ -220,6 +227,7 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakResult> {
     statsEvery = 6,
     slope = {},
     dataSlackMiB = 0,
+    fdSlack = 0,
     log = () => {},
   } = options;
   const killAtSeconds = options.killAtSeconds ?? Math.round(seconds * 0.15);
@@ -359,7 +367,7 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakResult> {
       nodes.map((n) => n.id),
       windowStartSeconds,
       slope,
-      dataSlackMiB * 1024 * 1024,
+      { dataBytes: dataSlackMiB * 1024 * 1024, fds: fdSlack },
     );
     const judged = fits.filter((f) => f.judged);
     const verdict = budgetReachedSeconds === null
@@ -381,7 +389,7 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakResult> {
       restart,
       stats: { available: statsState.figures, heap: statsState.heap, note: statsNote },
       dataFiles,
-      allowances: { relativePerMinute: 0.02, noiseFactor: 2, ...slope, dataSlackMiB },
+      allowances: { relativePerMinute: 0.02, noiseFactor: 2, ...slope, dataSlackMiB, fdSlack },
       samples,
       fits,
       verdict,
@@ -418,7 +426,7 @@ function workloadSettings(options: WorkloadOptions): Required<WorkloadOptions> {
  * @param ids Node ids.
  * @param windowStartSeconds Start of the judged window (s).
  * @param slope Allowances.
- * @param dataSlackBytes Extra allowance of the data directory (bytes).
+ * @param slack Extra growth allowed per metric (data directory in bytes, descriptors in count).
  * @returns One fit per node and metric that has samples.
  */
 export function fitAll(
@@ -426,7 +434,7 @@ export function fitAll(
   ids: readonly string[],
   windowStartSeconds: number,
   slope: SlopeOptions,
-  dataSlackBytes: number,
+  slack: Partial<Record<(typeof METRICS)[number], number>>,
 ): SoakFit[] {
   const fits: SoakFit[] = [];
   for (const node of ids) {
@@ -442,7 +450,7 @@ export function fitAll(
       const window = series.filter((s) => s.t >= windowStartSeconds);
       const fit = judgeSlope(
         window.map((s) => ({ t: s.t / 60, y: s[metric]! })),
-        metric === "dataBytes" ? { ...slope, absolute: dataSlackBytes } : slope,
+        slack[metric] === undefined ? slope : { ...slope, absolute: slack[metric] },
       );
       fits.push({
         ...fit,
@@ -562,6 +570,7 @@ if (import.meta.main) {
       relative: { type: "string" },
       noise: { type: "string" },
       "data-slack-mib": { type: "string" },
+      "fd-slack": { type: "string" },
       "node-args": { type: "string" },
       out: { type: "string" },
       "no-stats": { type: "boolean" },
@@ -584,6 +593,7 @@ if (import.meta.main) {
     stats: !values["no-stats"],
     statsEvery: numberFlag(values["stats-every"], "stats-every"),
     dataSlackMiB: numberFlag(values["data-slack-mib"], "data-slack-mib"),
+    fdSlack: numberFlag(values["fd-slack"], "fd-slack"),
     workload: defined({
       clients: numberFlag(values.clients, "clients"),
       actionsPerSecond: numberFlag(values.rate, "rate"),

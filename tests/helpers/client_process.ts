@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { concatBytes } from "../../core/bytes.ts";
 
 /** Options of {@linkcode ClientProcess}. */
 export interface ClientProcessOptions {
@@ -22,6 +23,8 @@ export interface ClientProcessOptions {
    * @default true
    */
   noTimestamps?: boolean;
+  /** Kill the client after this long (ms), so a hung one cannot hang the suite; never when undefined. */
+  killAfterMs?: number;
 }
 
 /** A client/main.ts process in line mode whose stdin stays open until {@linkcode ClientProcess.end}. */
@@ -43,7 +46,7 @@ export class ClientProcess {
    * @param options Permission flags and environment.
    */
   constructor(args: string[], options: ClientProcessOptions = {}) {
-    const { permissions = ["-P=client"], env = {}, noTimestamps = true } = options;
+    const { permissions = ["-P=client"], env = {}, noTimestamps = true, killAfterMs } = options;
     this.#child = new Deno.Command("deno", {
       args: [
         "run",
@@ -62,10 +65,14 @@ export class ClientProcess {
     const collect = async (stream: ReadableStream<Uint8Array>, into: "stdout" | "stderr") => {
       for await (const chunk of stream.pipeThrough(new TextDecoderStream())) this[into] += chunk;
     };
+    const timer = killAfterMs === undefined
+      ? undefined
+      : setTimeout(() => this.kill(), killAfterMs);
     this.done = Promise.all([
       collect(this.#child.stdout, "stdout"),
       collect(this.#child.stderr, "stderr"),
     ]).then(async () => (await this.#child.status).code).finally(() => {
+      clearTimeout(timer);
       this.#exited = true;
     });
   }
@@ -119,9 +126,10 @@ export class ClientProcess {
   }
 }
 
-/** A TCP proxy in front of a node that keeps every byte sent to the node. */
+/** A TCP proxy in front of a node that keeps every byte in both directions. */
 export class RecordingProxy {
   readonly #toNode: Uint8Array[] = [];
+  readonly #fromNode: Uint8Array[] = [];
   readonly #listener: Deno.TcpListener;
   readonly #conns: Deno.Conn[] = [];
   readonly #serving: Promise<void>;
@@ -139,13 +147,17 @@ export class RecordingProxy {
 
   /** Everything sent to the node so far, as text. */
   sent(): string {
-    const bytes = new Uint8Array(this.#toNode.reduce((n, b) => n + b.length, 0));
-    let at = 0;
-    for (const chunk of this.#toNode) {
-      bytes.set(chunk, at);
-      at += chunk.length;
-    }
-    return new TextDecoder().decode(bytes);
+    return new TextDecoder().decode(this.sentBytes());
+  }
+
+  /** Everything sent to the node so far. */
+  sentBytes(): Uint8Array {
+    return concatBytes(...this.#toNode);
+  }
+
+  /** Everything the node sent back so far. */
+  receivedBytes(): Uint8Array {
+    return concatBytes(...this.#fromNode);
   }
 
   async #serve(target: number): Promise<void> {
@@ -154,7 +166,7 @@ export class RecordingProxy {
       for await (const client of this.#listener) {
         const node = await Deno.connect({ hostname: "127.0.0.1", port: target });
         this.#conns.push(client, node);
-        pipes.push(pipe(client, node, this.#toNode), pipe(node, client, undefined));
+        pipes.push(pipe(client, node, this.#toNode), pipe(node, client, this.#fromNode));
       }
     } catch {
       // listener closed
