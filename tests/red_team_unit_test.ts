@@ -8,7 +8,7 @@ import type { ChatEvent } from "../core/event.ts";
 import { checkEventRules } from "../core/event_rules.ts";
 import { sanitizeText } from "../core/text_sanitizer.ts";
 import type { ServerFrame } from "../core/protocol.ts";
-import { type CommandContext, handleInput } from "../node/chat/commands.ts";
+import { handleInput } from "../node/chat/commands.ts";
 import { Hub, type Session, type SessionSink } from "../node/chat/hub.ts";
 import { MemoryNetwork } from "./helpers/memory_network.ts";
 import { formatModAction, type ModAction, Moderation } from "../node/chat/moderation.ts";
@@ -17,6 +17,7 @@ import { HybridClock } from "../core/hybrid_clock.ts";
 import { NickRegistry } from "../node/chat/nick_registry.ts";
 import { OriginRetirement } from "../node/mesh/origin_retirement.ts";
 import { VersionVector } from "../core/version_vector.ts";
+import { commandContext } from "./helpers/command_context.ts";
 
 class RecordingSink implements SessionSink {
   readonly frames: ServerFrame[] = [];
@@ -39,12 +40,7 @@ Deno.test("an operator's /ban of an over-long address is refused, not made into 
     address: "-",
     fingerprint: OP_KEY,
   });
-  const ctx: CommandContext = {
-    hub,
-    session,
-    room: undefined,
-    reply: (cmd, lines, data) => sink.send({ t: "info", cmd, lines, data }),
-  };
+  const ctx = commandContext(hub, session, sink);
   // Matches the IPv6 pattern of /ban, but no address is this long.
   for (const address of [`::${"0".repeat(100)}`, `::${"0".repeat(3000)}`]) {
     await handleInput(ctx, `/ban ${address}`).catch(() => {});
@@ -225,12 +221,7 @@ Deno.test("/nodes fits the reader's reply budget however many members a peer gos
     connected: false,
   }));
   hub.cluster = { members: () => members, lostRanges: () => [] };
-  const ctx: CommandContext = {
-    hub,
-    session,
-    room: undefined,
-    reply: (cmd, lines, data) => sink.send({ t: "info", cmd, lines, data }),
-  };
+  const ctx = commandContext(hub, session, sink);
   await handleInput(ctx, "/nodes");
   const reply = sink.frames.findLast((f) => f.t === "info" && f.cmd === "nodes");
   assert.ok(reply !== undefined);
@@ -248,12 +239,7 @@ Deno.test("/away and /nick cost rate in proportion to the rooms they are announc
   const sink = new RecordingSink();
   const session = hub.connect(sink, { user: "mallory" }, { via: "test", address: "-" });
   for (let i = 1; i < 64; i++) hub.join(session, `room-${i}`);
-  const ctx: CommandContext = {
-    hub,
-    session,
-    room: undefined,
-    reply: (cmd, lines, data) => sink.send({ t: "info", cmd, lines, data }),
-  };
+  const ctx = commandContext(hub, session, sink);
   // One simulated minute of toggling as fast as the limiter lets through.
   for (let step = 0; step < 600; step++) {
     const line = step % 3 === 0 ? "/away brb" : step % 3 === 1 ? "/back" : `/nick m${step}`;

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { ProtocolError, type ServerFrame } from "../../core/protocol.ts";
-import { type CommandContext, commands, handleInput } from "./commands.ts";
+import { commands, handleInput } from "./commands.ts";
 import { Hub, type HubOptions, type SessionSink } from "./hub.ts";
+import { commandContext } from "../../tests/helpers/command_context.ts";
 
 /** Records what a member would see. */
 class RecordingSink implements SessionSink {
@@ -30,12 +31,7 @@ function setup(options: Partial<HubOptions> = {}) {
       ...(fingerprint === undefined ? {} : { fingerprint }),
     });
     const run = (line: string) => {
-      const ctx: CommandContext = {
-        hub,
-        session,
-        room: undefined,
-        reply: (cmd, lines, data) => sink.send({ t: "info", cmd, lines, data }),
-      };
+      const ctx = commandContext(hub, session, sink);
       return handleInput(ctx, line);
     };
     return { sink, session, run };

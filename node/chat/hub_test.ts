@@ -2,9 +2,10 @@ import assert from "node:assert/strict";
 import type { ChatEvent } from "../../core/event.ts";
 import { HybridClock } from "../../core/hybrid_clock.ts";
 import { ProtocolError, type ServerFrame } from "../../core/protocol.ts";
-import { type CommandContext, handleInput } from "./commands.ts";
+import { handleInput } from "./commands.ts";
 import { Hub, type Session, type SessionSink } from "./hub.ts";
 import { MAX_PRESENCE_BYTES } from "./presence.ts";
+import { commandContext } from "../../tests/helpers/command_context.ts";
 
 /** Records what a member would see. */
 class RecordingSink implements SessionSink {
@@ -32,12 +33,7 @@ function setup(options: { burst?: number } = {}) {
       address: "-",
     });
     const run = (line: string, roomName?: string) => {
-      const ctx: CommandContext = {
-        hub,
-        session,
-        room: roomName,
-        reply: (cmd, lines, data) => sink.send({ t: "info", cmd, lines, data }),
-      };
+      const ctx = commandContext(hub, session, sink, roomName);
       return handleInput(ctx, line);
     };
     return { sink, session, run };

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import type { ChatEvent } from "../../core/event.ts";
 import { HybridClock } from "../../core/hybrid_clock.ts";
 import { ProtocolError, type ServerFrame } from "../../core/protocol.ts";
-import { type CommandContext, handleInput } from "./commands.ts";
+import { handleInput } from "./commands.ts";
 import { Hub, type SessionOrigin, type SessionSink } from "./hub.ts";
 import {
   formatModAction,
@@ -14,6 +14,7 @@ import {
   parseModAction,
   parseOpsFile,
 } from "./moderation.ts";
+import { commandContext } from "../../tests/helpers/command_context.ts";
 
 const OP_FP = "SHA256:" + "A".repeat(43);
 const BOB_FP = "SHA256:" + "B".repeat(43);
@@ -258,12 +259,7 @@ function setup() {
     };
     const session = hub.connect(sink, { user }, origin);
     const run = (line: string) => {
-      const ctx: CommandContext = {
-        hub,
-        session,
-        room: undefined,
-        reply: (cmd, lines, data) => sink.send({ t: "info", cmd, lines, data }),
-      };
+      const ctx = commandContext(hub, session, sink);
       return handleInput(ctx, line);
     };
     return { sink, session, run };
