@@ -435,31 +435,7 @@ Deno.test({
       const hostLine = `ssh-ed25519 ${btoa(String.fromCharCode(...host.getPublicSSH()))}`;
       await Deno.writeTextFile(`${dir}/known_hosts`, `[127.0.0.1]:${port} ${hostLine}\n`);
       const ssh = (user: string, extra: string[]) =>
-        new Deno.Command("ssh", {
-          args: [
-            "-F",
-            "/dev/null",
-            "-p",
-            String(port),
-            "-i",
-            `${dir}/id_test`,
-            "-o",
-            "IdentitiesOnly=yes",
-            "-o",
-            "BatchMode=yes",
-            "-o",
-            "StrictHostKeyChecking=yes",
-            "-o",
-            `UserKnownHostsFile=${dir}/known_hosts`,
-            "-o",
-            "ConnectTimeout=10",
-            ...extra,
-            `${user}@127.0.0.1`,
-          ],
-          stdin: "piped",
-          stdout: "piped",
-          stderr: "piped",
-        }).spawn();
+        openSsh(dir, port, `${dir}/id_test`, user, extra);
       const bob = await RawClient.join(node.port, "bob");
 
       await t.step("plain mode: echo hi | ssh -T", async () => {
