@@ -1,11 +1,13 @@
 /**
- * What the client shows for each frame from the node, and the little state
- * that needs (own nick, current room). Used by the interactive terminal and
- * by line mode alike.
+ * What the client shows for each frame from the node: the lines the SSH
+ * frontend shows too ({@linkcode FrameView}), with the client's display
+ * choices (colours, timestamps, time zone) and its sealed messages opened.
+ * Used by the interactive terminal and by line mode alike.
  *
  * @module
  */
 import { clockTime, formatMsg, paintNick } from "../core/chat_format.ts";
+import { FrameView, type ScreenLine } from "../core/frame_view.ts";
 import type { MsgFrame, ServerFrame } from "../core/protocol.ts";
 import { sanitizeText } from "../core/text_sanitizer.ts";
 import type { Opening } from "./sealed_rooms.ts";
@@ -25,10 +27,7 @@ export interface ChatViewOptions {
 }
 
 /** One thing to print, and whether it is an error (stderr in line mode). */
-export interface ViewLine {
-  readonly text: string;
-  readonly error?: boolean;
-}
+export type ViewLine = ScreenLine;
 
 /** Turns frames into lines and tracks nick and current room. */
 export class ChatView {
@@ -37,9 +36,12 @@ export class ChatView {
   /** `HH:MM` before each line shown from now on (`/timestamp`). */
   timestamps: boolean;
   #timeZone: string | undefined;
-  #nick = "";
-  #room = "";
-  #node = "";
+  readonly #frames = new FrameView({
+    greeting: ({ node, nick }) => [
+      `Connected to node ${sanitizeText(node)} as ${sanitizeText(nick)}. Type /help for commands.`,
+    ],
+    formatEvent: (frame) => this.format(frame),
+  });
 
   /** @param options Colours and timestamps. */
   constructor(options: ChatViewOptions = {}) {
@@ -78,17 +80,17 @@ export class ChatView {
 
   /** Own nick, once welcomed. */
   get nick(): string {
-    return this.#nick;
+    return this.#frames.nick;
   }
 
   /** The room plain lines go to. */
   get room(): string {
-    return this.#room;
+    return this.#frames.room;
   }
 
   /** The node connected to. */
   get node(): string {
-    return this.#node;
+    return this.#frames.node;
   }
 
   /**
@@ -100,45 +102,10 @@ export class ChatView {
    * @returns Lines to print (possibly none).
    */
   show(frame: ServerFrame, openings: Openings = new Map()): ViewLine[] {
-    switch (frame.t) {
-      case "welcome":
-        this.#nick = sanitizeText(frame.nick);
-        this.#room = sanitizeText(frame.room);
-        this.#node = sanitizeText(frame.node);
-        return [
-          { text: `Connected to node ${this.#node} as ${this.#nick}. Type /help for commands.` },
-          ...(frame.motd ? [{ text: `Message of the day: ${sanitizeText(frame.motd)}` }] : []),
-          ...this.#topic(frame.room, frame.topic, frame.sealed !== undefined),
-          ...this.#messages(frame.history, openings),
-        ];
-      case "joined":
-        this.#room = sanitizeText(frame.room);
-        return [
-          ...this.#topic(frame.room, frame.topic, frame.sealed !== undefined),
-          ...this.#messages(frame.history, openings),
-        ];
-      case "history":
-        return this.#messages(frame.history, openings);
-      case "left":
-        this.#room = sanitizeText(frame.current);
-        return [{
-          text: `You left #${sanitizeText(frame.room)}` +
-            (this.#room ? `; now in #${this.#room}` : ""),
-        }];
-      case "nick":
-        this.#nick = sanitizeText(frame.nick);
-        return [];
-      case "msg":
-        return [this.#event(frame, openings)];
-      case "info":
-        return frame.lines.map((line) => ({ text: sanitizeText(line) }));
-      case "error":
-        return [{ text: `error: ${sanitizeText(frame.message)}`, error: true }];
-      case "bye":
-        return [{ text: `Disconnected: ${sanitizeText(frame.reason)}` }];
-      default:
-        return [];
-    }
+    return this.#frames.show(frame, (msg) => {
+      const opening = msg.sealed === undefined ? undefined : openings.get(msg);
+      return opening === undefined ? this.format(msg) : this.formatSealed(msg, opening);
+    });
   }
 
   /**
@@ -152,7 +119,7 @@ export class ChatView {
     return formatMsg(frame, {
       color: this.color,
       timestamps: this.timestamps,
-      currentRoom: this.#room,
+      currentRoom: this.room,
       ...(this.#timeZone === undefined ? {} : { timeZone: this.#timeZone }),
       ...(text === undefined ? {} : { text }),
     });
@@ -173,7 +140,7 @@ export class ChatView {
     const time = opening.ok ? opening.sentAt : frame.time;
     const stamp = this.timestamps ? `${this.#dim(this.clock(time))} ` : "";
     const room = sanitizeText(frame.room);
-    const tag = room !== "" && room !== this.#room ? `${this.#dim(`#${room}`)} ` : "";
+    const tag = room !== "" && room !== this.room ? `${this.#dim(`#${room}`)} ` : "";
     if (!opening.ok) {
       return stamp + tag + this.#dim(
         `[cannot open sealed message from ${sanitizeText(frame.from)}: ${
@@ -194,25 +161,8 @@ export class ChatView {
     return stamp + tag + body + warning + replay;
   }
 
-  #event(frame: MsgFrame, openings: Openings): ViewLine {
-    const opening = frame.sealed === undefined ? undefined : openings.get(frame);
-    return { text: opening === undefined ? this.format(frame) : this.formatSealed(frame, opening) };
-  }
-
-  #messages(history: readonly MsgFrame[], openings: Openings): ViewLine[] {
-    return history.map((frame) => this.#event(frame, openings));
-  }
-
   #dim(text: string): string {
     return this.color ? `\x1b[2m${text}\x1b[22m` : text;
-  }
-
-  #topic(room: string, topic: string, sealed: boolean): ViewLine[] {
-    const name = sanitizeText(room);
-    const lock = sealed ? " (sealed: end-to-end encrypted)" : "";
-    return [{
-      text: topic ? `Now in #${name}${lock}: ${sanitizeText(topic)}` : `Now in #${name}${lock}`,
-    }];
   }
 }
 

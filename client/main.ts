@@ -38,7 +38,7 @@ import {
 import { Preferences } from "./preferences.ts";
 import { SealedRooms } from "./sealed_rooms.ts";
 import { SettingsFile } from "./settings.ts";
-import { processTerminal, type TerminalIo, TerminalScreen } from "./terminal_mode.ts";
+import { processTerminal, type TerminalIo, TerminalMode } from "./terminal_mode.ts";
 
 const CLIENT_FLAGS = {
   server: {
@@ -176,7 +176,7 @@ export async function runClient(
   // A flag given on the command line wins over what was saved, for this run.
   if (args.some((arg) => /^--?(no-)?timestamps(=|$)/.test(arg))) view.timestamps = flags.timestamps;
   const screen = terminal
-    ? new TerminalScreen(view, (room) => sealed.status(room), terminal)
+    ? new TerminalMode(view, (room) => sealed.status(room), terminal)
     : undefined;
   const print = screen ? (lines: ViewLine[]) => screen.print(lines) : (lines: ViewLine[]) => {
     for (const line of lines) (line.error ? console.error : console.log)(line.text);

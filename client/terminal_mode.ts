@@ -1,18 +1,14 @@
 /**
- * Interactive mode: stdin in raw mode, a line editor at the bottom, incoming
- * messages printed above it without clobbering what is being typed, and a
- * no-echo prompt for sealed rooms' passphrases.
+ * Interactive mode: stdin in raw mode and the chat screen the SSH frontend
+ * draws too (core/terminal_screen.ts): incoming messages printed above the
+ * line being typed, and a no-echo prompt for sealed rooms' passphrases. This
+ * module only moves bytes between the process's terminal and that screen,
+ * and turns what is typed into the client's sends and quits.
  *
  * @module
  */
-import { LineEditor } from "../core/line_editor.ts";
-import {
-  DISABLE_BRACKETED_PASTE,
-  ENABLE_BRACKETED_PASTE,
-  type Key,
-  KeyDecoder,
-} from "../core/terminal_input.ts";
-import { sanitizeText } from "../core/text_sanitizer.ts";
+import { chatPrompt } from "../core/frame_view.ts";
+import { ESCAPE_WAIT_MS, TerminalScreen } from "../core/terminal_screen.ts";
 import type { ChatClient } from "./chat_client.ts";
 import type { ChatView, ViewLine } from "./chat_view.ts";
 import type { RoomStatus } from "./sealed_rooms.ts";
@@ -20,18 +16,13 @@ import type { RoomStatus } from "./sealed_rooms.ts";
 /** How a room looks in the prompt (what `SealedRooms.status` says). */
 export type { RoomStatus };
 
-/** A passphrase being typed. */
-interface SecretPrompt {
-  readonly label: string;
-  text: string;
-  readonly resolve: (text: string | undefined) => void;
-}
-
-/** How long a lone ESC waits for the rest of a key sequence (ms). */
-const ESCAPE_WAIT_MS = 50;
-
-/** Lines kept for redrawing the screen after a resize. */
-const REPAINT_LINES = 200;
+/** What the prompt says after a room, by its seal status. */
+const ROOM_NOTES: Readonly<Record<RoomStatus, string>> = {
+  plain: "",
+  open: " 🔒",
+  locked: " 🔒 no key",
+  wrong: " 🔒 wrong passphrase",
+};
 
 /**
  * The terminal the screen runs on. The default is the process's own
@@ -81,19 +72,14 @@ export const processTerminal: TerminalIo = {
   },
 };
 
-/** The interactive screen: owns the terminal while the client runs. */
-export class TerminalScreen {
-  readonly #editor: LineEditor;
+/** The interactive mode: owns the terminal while the client runs. */
+export class TerminalMode {
+  readonly #screen: TerminalScreen;
   readonly #view: ChatView;
   readonly #io: TerminalIo;
   readonly #encoder = new TextEncoder();
-  /** The newest lines printed, oldest first, for a repaint after a resize. */
-  #recent: string[] = [];
   readonly #nicks = new Set<string>();
   readonly #roomStatus: (room: string) => RoomStatus;
-  #secret: SecretPrompt | undefined;
-  #secrets: Promise<unknown> = Promise.resolve();
-  #cancelled = false;
 
   /**
    * @param view Supplies nick, room and theme (`view.color`) for the prompt.
@@ -108,18 +94,18 @@ export class TerminalScreen {
     this.#view = view;
     this.#io = io;
     this.#roomStatus = roomStatus;
-    this.#editor = new LineEditor({
-      prompt: "> ",
+    const { columns, rows } = io.size();
+    this.#screen = new TerminalScreen({
+      columns,
+      rows,
+      color: () => view.color,
       complete: (word) => {
         const lower = word.toLowerCase();
         return [...this.#nicks].filter((nick) => nick.toLowerCase().startsWith(lower));
       },
+      // The client writes at once: a frame is shown when it is ready.
+      onOutput: () => this.#write(this.#screen.takeOutput()),
     });
-    this.#editor.setWidth(io.size().columns);
-  }
-
-  get #color(): boolean {
-    return this.#view.color;
   }
 
   /**
@@ -128,19 +114,7 @@ export class TerminalScreen {
    * @param lines What to print.
    */
   print(lines: ViewLine[]): void {
-    if (lines.length === 0) return;
-    const text = lines.map((line) =>
-      line.error && this.#color ? `\x1b[31m${line.text}\x1b[39m` : line.text
-    );
-    this.#recent.push(...text);
-    if (this.#recent.length > REPAINT_LINES) {
-      this.#recent.splice(0, this.#recent.length - REPAINT_LINES);
-    }
-    if (this.#secret !== undefined) {
-      this.#write(`\r\x1b[J${text.join("\r\n")}\r\n${this.#secret.label}`);
-      return;
-    }
-    this.#write(this.#editor.printAbove(text.join("\n")));
+    this.#screen.print(lines);
   }
 
   /**
@@ -152,29 +126,12 @@ export class TerminalScreen {
    *   or the screen is closing.
    */
   askSecret(label: string): Promise<string | undefined> {
-    const asked = this.#secrets.then(() =>
-      new Promise<string | undefined>((resolve) => {
-        if (this.#cancelled) {
-          resolve(undefined);
-          return;
-        }
-        const clean = sanitizeText(label);
-        this.#secret = {
-          label: this.#color ? `\x1b[1m${clean}\x1b[22m` : clean,
-          text: "",
-          resolve,
-        };
-        this.#write(`${this.#editor.clear()}${this.#secret.label}`);
-      })
-    );
-    this.#secrets = asked;
-    return asked;
+    return this.#screen.askSecret(label);
   }
 
   /** Cancels every open and queued secret prompt (the connection ended). */
   cancelSecrets(): void {
-    this.#cancelled = true;
-    this.#finishSecret(undefined);
+    this.#screen.cancelSecrets();
   }
 
   /**
@@ -186,20 +143,9 @@ export class TerminalScreen {
     this.#nicks.add(nick);
   }
 
-  /** Redraws the prompt after nick, room or seal changed. */
+  /** Redraws the prompt after nick, room, theme or seal changed. */
   refreshPrompt(): void {
-    const status = this.#view.room ? this.#roomStatus(this.#view.room) : "plain";
-    const lock = status === "open"
-      ? " 🔒"
-      : status === "locked"
-      ? " 🔒 no key"
-      : status === "wrong"
-      ? " 🔒 wrong passphrase"
-      : "";
-    const room = this.#view.room ? `#${this.#view.room}${lock}` : "(no room)";
-    const prompt = `[${room}] ${this.#view.nick}> `;
-    this.#editor.setPrompt(this.#color ? `\x1b[1m${prompt}\x1b[22m` : prompt);
-    if (this.#secret === undefined) this.#write(this.#editor.render());
+    this.#screen.setPrompt(this.#prompt());
   }
 
   /**
@@ -210,9 +156,11 @@ export class TerminalScreen {
    */
   async run(client: ChatClient): Promise<number> {
     this.#io.setRaw(true);
-    this.#write(ENABLE_BRACKETED_PASTE);
-    const stopResize = this.#io.onResize(() => this.#resized());
-    this.refreshPrompt();
+    this.#screen.start(this.#prompt());
+    const stopResize = this.#io.onResize(() => {
+      const { columns, rows } = this.#io.size();
+      this.#screen.resize(columns, rows);
+    });
     try {
       const outcome = await Promise.race([this.#readKeys(client), client.closed]);
       if (outcome === "quit" || outcome === "local-quit") return 0;
@@ -221,126 +169,45 @@ export class TerminalScreen {
       return 1;
     } finally {
       stopResize();
-      this.cancelSecrets();
-      this.#write(this.#editor.clear() + DISABLE_BRACKETED_PASTE);
+      this.#write(this.#screen.end());
       this.#io.setRaw(false);
     }
   }
 
-  /**
-   * After a change of the window size, redraws the screen from the lines
-   * last printed: the terminal may have left stale copies of the input
-   * line, reflowed or cut, which no relative redraw can find.
-   */
-  #resized(): void {
-    const { columns, rows } = this.#io.size();
-    this.#editor.setWidth(columns);
-    if (this.#secret !== undefined) {
-      this.#write(`\r\x1b[J${this.#secret.label}`);
-      return;
-    }
-    this.#write(this.#editor.repaint(this.#recent, rows));
+  #prompt(): string {
+    const room = this.#view.room;
+    return chatPrompt(room, this.#view.nick, {
+      color: this.#view.color,
+      roomNote: room ? ROOM_NOTES[this.#roomStatus(room)] : "",
+    });
   }
 
   async #readKeys(client: ChatClient): Promise<string> {
-    const decoder = new KeyDecoder();
-    const text = new TextDecoder();
     const buffer = new Uint8Array(4096);
     let escapeTimer: ReturnType<typeof setTimeout> | undefined;
-    const handleKeys = async (keys: ReturnType<KeyDecoder["feed"]>): Promise<boolean> => {
-      for (const key of keys) {
-        if (this.#secret !== undefined) {
-          this.#secretKey(key);
-          continue;
+    try {
+      while (true) {
+        const n = await this.#io.read(buffer);
+        if (n === null) {
+          await client.quit();
+          return "local-quit";
         }
-        for (const action of this.#editor.handle(key)) {
-          switch (action.type) {
-            case "submit":
-              if (/^\/(quit|exit|bye)\b/i.test(action.line)) {
-                this.cancelSecrets();
-                await client.quit(action.line);
-                return true;
-              }
-              if (action.line.trim() !== "") client.send(action.line).catch(() => {});
-              break;
-            case "eof":
-            case "interrupt":
-              this.cancelSecrets();
-              await client.quit();
-              return true;
-            case "bell":
-              this.#write("\x07");
-              break;
-            case "candidates":
-              this.print([{ text: action.items.join("  ") }]);
-              break;
-            case "redraw":
-              this.#write(this.#editor.render());
-              break;
+        clearTimeout(escapeTimer);
+        for (const input of this.#screen.feed(buffer.subarray(0, n))) {
+          if (input.type === "quit" || /^\/(quit|exit|bye)\b/i.test(input.line)) {
+            this.cancelSecrets();
+            await client.quit(input.type === "line" ? input.line : undefined);
+            return "local-quit";
           }
+          client.send(input.line).catch(() => {});
+        }
+        if (this.#screen.escapePending) {
+          escapeTimer = setTimeout(() => this.#screen.flushEscape(), ESCAPE_WAIT_MS);
         }
       }
-      return false;
-    };
-    while (true) {
-      const n = await this.#io.read(buffer);
-      if (n === null) {
-        await client.quit();
-        return "local-quit";
-      }
+    } finally {
       clearTimeout(escapeTimer);
-      if (await handleKeys(decoder.feed(text.decode(buffer.subarray(0, n), { stream: true })))) {
-        return "local-quit";
-      }
-      escapeTimer = setTimeout(() => handleKeys(decoder.flush()), ESCAPE_WAIT_MS);
     }
-  }
-
-  /** One key typed while a secret is asked: nothing is echoed. */
-  #secretKey(key: Key): void {
-    const secret = this.#secret;
-    if (secret === undefined) return;
-    switch (key.type) {
-      case "char":
-        secret.text += key.text;
-        return;
-      case "paste": {
-        // A pasted passphrase ends at its first line break, which submits it.
-        const line = /^[^\r\n]*/.exec(key.text)?.[0] ?? "";
-        secret.text += line;
-        if (line.length < key.text.length) this.#finishSecret(secret.text);
-        return;
-      }
-      case "key":
-        switch (key.name) {
-          case "enter":
-            this.#finishSecret(secret.text);
-            return;
-          case "backspace":
-            secret.text = [...secret.text].slice(0, -1).join("");
-            return;
-          case "ctrl-u":
-          case "ctrl-w":
-            secret.text = "";
-            return;
-          case "escape":
-          case "ctrl-c":
-          case "ctrl-d":
-            this.#finishSecret(undefined);
-            return;
-          default:
-            return;
-        }
-    }
-  }
-
-  #finishSecret(text: string | undefined): void {
-    const secret = this.#secret;
-    if (secret === undefined) return;
-    this.#secret = undefined;
-    secret.text = "";
-    this.#write(`\r\x1b[J${this.#editor.render()}`);
-    secret.resolve(text);
   }
 
   #write(text: string): void {

@@ -227,6 +227,22 @@ export function formatMsg(frame: MsgFrame, options: FormatOptions = {}): string 
 export function mentions(frame: MsgFrame, nick: string): boolean {
   if (frame.from.toLowerCase() === nick.toLowerCase()) return false;
   if (frame.kind !== "message" && frame.kind !== "action") return frame.kind === "private";
-  const escaped = nick.replace(/[.*+?^${}()|[\]\\-]/g, "\\$&");
-  return new RegExp(`(^|[^A-Za-z0-9._-])${escaped}($|[^A-Za-z0-9_-])`, "i").test(frame.text);
+  return mentionPattern(nick).test(frame.text);
+}
+
+/** Mention patterns per nick: every reader's is tested on every message fanned out to it. */
+const mentionPatterns = new Map<string, RegExp>();
+const MAX_MENTION_PATTERNS = 1024;
+
+function mentionPattern(nick: string): RegExp {
+  let pattern = mentionPatterns.get(nick);
+  if (pattern === undefined) {
+    const escaped = nick.replace(/[.*+?^${}()|[\]\\-]/g, "\\$&");
+    pattern = new RegExp(`(^|[^A-Za-z0-9._-])${escaped}($|[^A-Za-z0-9_-])`, "i");
+    if (mentionPatterns.size >= MAX_MENTION_PATTERNS) {
+      mentionPatterns.delete(mentionPatterns.keys().next().value!);
+    }
+    mentionPatterns.set(nick, pattern);
+  }
+  return pattern;
 }

@@ -33,7 +33,13 @@ export type EventKind =
    * A moderation change (op, ban, mute, kick, motd), cluster-wide in room
    * `""`; `text` is the action as JSON (see `node/chat/moderation.ts`).
    */
-  | "mod";
+  | "mod"
+  /**
+   * A nick registered to an SSH key, cluster-wide in room `""`: `from` is
+   * the nick, `text` the key's `SHA256:` fingerprint (see
+   * `node/chat/nick_registry.ts`).
+   */
+  | "claim";
 
 /** Every kind, for validation. */
 export const EVENT_KINDS: readonly EventKind[] = [
@@ -47,6 +53,7 @@ export const EVENT_KINDS: readonly EventKind[] = [
   "away",
   "seal",
   "mod",
+  "claim",
 ];
 
 /** Kinds that are conversation rather than presence. */
@@ -64,7 +71,7 @@ export interface ChatEvent {
   readonly seq: number;
   /** Hybrid logical clock stamp; `hlc.node` equals `origin`. */
   readonly hlc: HlcStamp;
-  /** Room name (normalised), or `""` for private messages and moderation. */
+  /** Room name (normalised), or `""` for private messages, moderation and nick claims. */
   readonly room: string;
   /** What the event changes. */
   readonly kind: EventKind;

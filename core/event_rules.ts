@@ -41,6 +41,9 @@ export const MAX_REASON_LENGTH = 200;
  */
 export const MAX_MOD_LENGTH = 2048;
 
+/** An SSH key's fingerprint as OpenSSH prints it: `SHA256:` and 43 base64 characters. */
+export const KEY_FINGERPRINT_PATTERN = /^SHA256:[A-Za-z0-9+/]{43}$/;
+
 /**
  * Cuts text to at most `max` UTF-16 code units without splitting a
  * surrogate pair, so that sanitising the result changes nothing more.
@@ -84,9 +87,11 @@ function checkVisible(event: ChatEvent, text: string, max: number, what = "text"
  *
  * - `hlc.node` is the event's `origin`;
  * - `from` is a valid nick; `to` (private messages only) too;
- * - room events name a normalised room; private and `mod` events room `""`;
+ * - room events name a normalised room; private, `mod` and `claim` events
+ *   room `""`;
  * - visible text is sanitised and within the length of its kind; a join
- *   carries no text, a nick event a valid nick, a seal valid parameters;
+ *   carries no text, a nick event a valid nick, a seal valid parameters, a
+ *   nick claim a key fingerprint ({@linkcode KEY_FINGERPRINT_PATTERN});
  * - a sealed body only on a message or action, with empty `text`, no longer
  *   than the protocol allows, whose public header names the event's room and
  *   sender.
@@ -101,7 +106,7 @@ export function checkEventRules(event: ChatEvent): void {
     refuse(event, `its stamp names node ${event.hlc.node}, not its origin`);
   }
   if (!NICK_PATTERN.test(event.from)) refuse(event, "from is not a valid nick");
-  const roomless = event.kind === "private" || event.kind === "mod";
+  const roomless = event.kind === "private" || event.kind === "mod" || event.kind === "claim";
   if (roomless ? event.room !== "" : !ROOM_PATTERN.test(event.room)) {
     refuse(event, roomless ? "room must be empty" : "room is not a normalised room name");
   }
@@ -145,6 +150,11 @@ export function checkEventRules(event: ChatEvent): void {
       return;
     case "mod":
       if (event.text.length > MAX_MOD_LENGTH) refuse(event, "the action is too long");
+      return;
+    case "claim":
+      if (!KEY_FINGERPRINT_PATTERN.test(event.text)) {
+        refuse(event, "the key is not SHA256: and 43 base64 characters");
+      }
       return;
   }
 }

@@ -33,6 +33,7 @@ Deno.test("checkEventRules() accepts what a correct node makes", async () => {
   checkEventRules(event({ kind: "private", room: "", to: "alice" }));
   checkEventRules(event({ kind: "seal", room: "vault", text: JSON.stringify(newSealParams()) }));
   checkEventRules(event({ kind: "mod", room: "", text: '{"a":"motd","text":"hi"}' }));
+  checkEventRules(event({ kind: "claim", room: "", text: `SHA256:${"a".repeat(43)}` }));
   const room = new SealedRoom("vault", RoomKey.fromBytes(new Uint8Array(32).fill(7)));
   const sealed = await room.seal({ sender: "bob", text: "secret", time: 1 });
   checkEventRules(event({ room: "vault", text: "", sealed }));
@@ -54,6 +55,9 @@ Deno.test("checkEventRules() refuses what no correct node makes, naming the rule
     [{ kind: "nick", text: "two words" }, /new nick/],
     [{ kind: "seal", text: '{"v":1}' }, /bad seal parameters/],
     [{ kind: "mod", room: "", text: "x".repeat(2049) }, /too long/],
+    [{ kind: "claim", room: "lobby", text: `SHA256:${"a".repeat(43)}` }, /room must be empty/],
+    [{ kind: "claim", room: "", text: "SHA256:short" }, /key is not SHA256/],
+    [{ kind: "claim", room: "", text: `MD5:${"a".repeat(43)}` }, /key is not SHA256/],
     [{ kind: "topic", sealed: "AAAA", text: "" }, /only messages and actions/],
     [{ sealed: "AAAA", text: "x" }, /empty text/],
     [{ sealed: "not an envelope", text: "" }, /unreadable envelope/],

@@ -10,8 +10,12 @@
  *
  * @module
  */
+import { cleanText, layout, parsePrompt, type Prompt } from "./_line_layout.ts";
+import { displayWidth, graphemes } from "./display_width.ts";
 import type { Key } from "./terminal_input.ts";
-import { sanitizeText } from "./text_sanitizer.ts";
+
+// Width is asked of the editor's module by older callers (tests' virtual terminal).
+export { displayWidth } from "./display_width.ts";
 
 /**
  * What the caller should do after a key:
@@ -80,41 +84,12 @@ const MAX_COLUMNS = 1000;
 const MAX_ROWS = 1000;
 /** Home the cursor, then erase to the end of the screen. */
 const CLEAR_SCREEN = "\x1b[H\x1b[J";
-const SGR_RESET = "\x1b[0m";
-const ESC = "\x1b";
-
-/** One thing written to the terminal, and how many columns it takes. */
-interface Cell {
-  readonly text: string;
-  readonly width: number;
-}
-
-/** The prompt split into cells; SGR sequences are cells of width 0. */
-interface Prompt {
-  readonly text: string;
-  readonly cells: readonly Cell[];
-  readonly styled: boolean;
-}
 
 /** What was on screen at the last render, to reason about a resize. */
 interface Drawn {
   readonly prompt: Prompt;
   readonly units: readonly string[];
   readonly cursor: number;
-}
-
-/** Prompt and line laid out at a width; rows count from the prompt's. */
-interface Layout {
-  readonly text: string;
-  /**
-   * Where the terminal's cursor is after writing `text`; a column equal to
-   * the width means autowrap is pending.
-   */
-  readonly endRow: number;
-  readonly endCol: number;
-  /** Where the cursor belongs. */
-  readonly cursorRow: number;
-  readonly cursorCol: number;
 }
 
 /**
@@ -644,160 +619,11 @@ export class LineEditor {
   }
 }
 
-/**
- * How many terminal columns text takes: wide characters (CJK, fullwidth
- * forms, emoji) count 2; combining marks, zero-width characters and controls
- * count 0; escape sequences (SGR colours and any other) are ignored. An
- * approximation of East Asian Width that matches common terminals for
- * common text, per grapheme cluster.
- *
- * @example
- * ```ts
- * import { displayWidth } from "./line_editor.ts";
- * import assert from "node:assert/strict";
- *
- * assert.equal(displayWidth("\x1b[1mhi\x1b[0m"), 2);
- * assert.equal(displayWidth("日本"), 4);
- * assert.equal(displayWidth("e\u0301👍"), 3);
- * ```
- *
- * @param text Text, possibly with escape sequences.
- * @returns Its width in columns.
- */
-export function displayWidth(text: string): number {
-  if (/^[\x20-\x7e]*$/.test(text)) return text.length;
-  let width = 0;
-  let start = 0;
-  for (let i = text.indexOf(ESC); i >= 0; i = text.indexOf(ESC, start)) {
-    width += runWidth(text.slice(start, i));
-    start = escapeEnd(text, i);
-  }
-  return width + runWidth(text.slice(start));
-}
-
-function runWidth(run: string): number {
-  let width = 0;
-  for (const unit of graphemes(run)) width += graphemeWidth(unit);
-  return width;
-}
-
-/**
- * Lays out prompt and line from column 0 at a width, the way a terminal with
- * autowrap places them: a character that does not fit goes to the next row
- * (a wide one leaves the last column empty). A character wider than the
- * terminal is written as `?`.
- */
-function layout(
-  prompt: Prompt,
-  units: readonly string[],
-  cursor: number,
-  width: number,
-): Layout {
-  let text = "";
-  let row = 0;
-  let col = 0;
-  let cursorRow = 0;
-  let cursorCol = 0;
-  const place = (cell: Cell) => {
-    if (cell.width > 0 && col + cell.width > width) {
-      row++;
-      col = 0;
-    }
-    text += cell.text;
-    col += cell.width;
-  };
-  for (const cell of prompt.cells) place(fit(cell, width));
-  if (prompt.styled) text += SGR_RESET;
-  for (let i = 0; i <= units.length; i++) {
-    const unit = units[i];
-    const cell = unit === undefined
-      ? { text: "", width: 0 }
-      : fit({ text: unit, width: graphemeWidth(unit) }, width);
-    if (i === cursor) {
-      if (col + Math.max(cell.width, 1) > width) {
-        cursorRow = row + 1;
-        cursorCol = 0;
-      } else {
-        cursorRow = row;
-        cursorCol = col;
-      }
-    }
-    place(cell);
-  }
-  return { text, endRow: row, endCol: col, cursorRow, cursorCol };
-}
-
-function fit(cell: Cell, width: number): Cell {
-  return cell.width > width ? { text: "?", width: 1 } : cell;
-}
-
 function clampColumns(columns: number, action: string): number {
   if (Number.isNaN(columns)) {
     throw new RangeError(`Cannot ${action}: columns is NaN`);
   }
   return Math.min(MAX_COLUMNS, Math.max(1, Math.trunc(columns)));
-}
-
-function parsePrompt(prompt: string): Prompt {
-  const cells: Cell[] = [];
-  let styled = false;
-  let start = 0;
-  const addText = (end: number) => {
-    for (const unit of graphemes(cleanText(prompt.slice(start, end)))) {
-      cells.push({ text: unit, width: graphemeWidth(unit) });
-    }
-  };
-  for (let i = prompt.indexOf(ESC); i >= 0; i = prompt.indexOf(ESC, start)) {
-    addText(i);
-    start = escapeEnd(prompt, i);
-    const sequence = prompt.slice(i, start);
-    if (isSgr(sequence)) {
-      cells.push({ text: sequence, width: 0 });
-      styled = true;
-    }
-  }
-  addText(prompt.length);
-  return { text: cells.map((cell) => cell.text).join(""), cells, styled };
-}
-
-/** `ESC [ params m` with numeric parameters only. */
-function isSgr(sequence: string): boolean {
-  return sequence.startsWith(`${ESC}[`) && sequence.endsWith("m") &&
-    /^[0-9;:]*$/.test(sequence.slice(2, -1));
-}
-
-/**
- * Returns the index just past the escape sequence starting with the ESC at
- * `i`: CSI up to its final byte, OSC up to BEL or ST, DCS/SOS/PM/APC up to
- * ST, or ESC with intermediates and a final byte. Malformed sequences end
- * before the offending character.
- */
-function escapeEnd(text: string, i: number): number {
-  const next = text[i + 1];
-  if (next === "[") {
-    let j = i + 2;
-    while (isInRange(text.charCodeAt(j), 0x20, 0x3f)) j++;
-    return isInRange(text.charCodeAt(j), 0x40, 0x7e) ? j + 1 : j;
-  }
-  if (next === "]" || next === "P" || next === "X" || next === "^" || next === "_") {
-    for (let j = i + 2; j < text.length; j++) {
-      if (next === "]" && text[j] === "\x07") return j + 1;
-      if (text[j] === ESC) return text[j + 1] === "\\" ? j + 2 : j;
-    }
-    return text.length;
-  }
-  let j = i + 1;
-  while (isInRange(text.charCodeAt(j), 0x20, 0x2f)) j++;
-  return isInRange(text.charCodeAt(j), 0x30, 0x7e) ? j + 1 : j;
-}
-
-function isInRange(code: number, low: number, high: number): boolean {
-  return code >= low && code <= high;
-}
-
-/** Text as inserted: tabs and line separators become spaces, then sanitised. */
-function cleanText(text: string): string {
-  return sanitizeText(text.replace(/[\t\u2028\u2029]/g, " "));
 }
 
 function isSpace(unit: string | undefined): boolean {
@@ -814,74 +640,4 @@ function commonPrefix(items: readonly string[]): string {
     prefix = prefix.slice(0, n);
   }
   return prefix.join("");
-}
-
-const segmenter = typeof Intl === "object" && typeof Intl.Segmenter === "function"
-  ? new Intl.Segmenter(undefined, { granularity: "grapheme" })
-  : undefined;
-
-/** Splits text into grapheme clusters (code points without Intl.Segmenter). */
-function graphemes(text: string): string[] {
-  if (segmenter === undefined) return Array.from(text);
-  const units: string[] = [];
-  for (const { segment } of segmenter.segment(text)) units.push(segment);
-  return units;
-}
-
-/**
- * Code point ranges (sorted) taking 2 columns: East Asian Wide and Fullwidth,
- * simplified. Emoji are matched by `Emoji_Presentation` instead.
- */
-const WIDE_RANGES: readonly (readonly [number, number])[] = [
-  [0x1100, 0x115f], // Hangul Jamo initial consonants
-  [0x2329, 0x232a], // angle brackets
-  [0x2e80, 0x303e], // CJK radicals, symbols and punctuation
-  [0x3041, 0x33ff], // kana, bopomofo, CJK compatibility
-  [0x3400, 0x4dbf], // CJK extension A
-  [0x4e00, 0x9fff], // CJK unified ideographs
-  [0xa000, 0xa4cf], // Yi
-  [0xa960, 0xa97f], // Hangul Jamo extended A
-  [0xac00, 0xd7a3], // Hangul syllables
-  [0xf900, 0xfaff], // CJK compatibility ideographs
-  [0xfe10, 0xfe19], // vertical forms
-  [0xfe30, 0xfe6f], // CJK compatibility forms, small forms
-  [0xff00, 0xff60], // fullwidth forms
-  [0xffe0, 0xffe6], // fullwidth signs
-  [0x16fe0, 0x16fe4], // ideographic symbols
-  [0x17000, 0x18cff], // Tangut
-  [0x1b000, 0x1b2ff], // kana supplement, Nushu
-  [0x20000, 0x3fffd], // CJK extensions B and beyond
-];
-
-const ZERO_WIDTH = /^[\p{Mn}\p{Me}\p{Cf}\p{Cc}]$/u;
-const EMOJI_PRESENTATION = /^\p{Emoji_Presentation}$/u;
-
-function codePointWidth(code: number): number {
-  if (code < 0x20 || (code >= 0x7f && code < 0xa0)) return 0;
-  if (code < 0x300) return 1;
-  if (code >= 0x1160 && code <= 0x11ff) return 0; // Hangul medial and final Jamo
-  const char = String.fromCodePoint(code);
-  if (ZERO_WIDTH.test(char)) return 0;
-  for (const [low, high] of WIDE_RANGES) {
-    if (code < low) break;
-    if (code <= high) return 2;
-  }
-  return EMOJI_PRESENTATION.test(char) ? 2 : 1;
-}
-
-/**
- * Width of a grapheme cluster: that of its first visible code point, 2 with
- * the emoji presentation selector (U+FE0F), 1 with the text one (U+FE0E).
- */
-function graphemeWidth(unit: string): number {
-  const first = unit.charCodeAt(0);
-  if (unit.length === 1 && first >= 0x20 && first < 0x7f) return 1;
-  let width = 0;
-  for (const char of unit) {
-    width = codePointWidth(char.codePointAt(0) ?? 0);
-    if (width > 0) break;
-  }
-  if (width === 1 && unit.includes("\ufe0f")) return 2;
-  if (width === 2 && unit.includes("\ufe0e")) return 1;
-  return width;
 }

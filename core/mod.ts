@@ -19,6 +19,10 @@
  *   nick and room name rules.
  * - {@linkcode TokenBucket}: rate limiting with an injected clock.
  * - {@linkcode CommandTable}: the slash commands shared by every frontend.
+ * - {@linkcode FrameView} and {@linkcode TerminalScreen}: what a terminal
+ *   shows for each frame, and the screen that draws it (lines above a line
+ *   editor, a no-echo secret prompt), shared by the terminal client and the
+ *   SSH frontend; {@linkcode formatMsg} formats one event.
  *
  * End-to-end encryption of sealed rooms (which loads WASM) lives behind its
  * own entry point, `core/crypto/mod.ts`, and is not re-exported here.
@@ -43,11 +47,13 @@ export * from "./chat_format.ts";
 export * from "./cli_flags.ts";
 export * from "./command_table.ts";
 export * from "./event.ts";
+export * from "./frame_view.ts";
 export * from "./hybrid_clock.ts";
 export * from "./names.ts";
 export * from "./ndjson.ts";
 export * from "./protocol.ts";
 export * from "./rate_limiter.ts";
 export * from "./ring_buffer.ts";
+export * from "./terminal_screen.ts";
 export * from "./text_sanitizer.ts";
 export * from "./version_vector.ts";

@@ -10,7 +10,9 @@ import { Hub } from "./chat/hub.ts";
 import { EventLog } from "./chat/event_log.ts";
 import type { Logger } from "./logger.ts";
 import { Mesh } from "./mesh/mesh.ts";
-import { NickRegistryFile } from "./store/nick_registry_file.ts";
+import type { MeshTransport } from "./mesh/transport.ts";
+import type { NickRegistryView } from "./chat/nick_registry.ts";
+import { importNicksJson } from "./store/nicks_json_import.ts";
 import type { NodeConfig } from "./node_config.ts";
 import { loadHostKey } from "./frontends/ssh/ssh_host_key.ts";
 import { SshListener } from "./frontends/ssh/ssh_listener.ts";
@@ -57,6 +59,15 @@ export interface RunningNode {
   stop(reason: string): Promise<void>;
 }
 
+/** Options of {@linkcode startNode}. */
+export interface StartNodeOptions {
+  /**
+   * How the mesh listens and dials; tests running nodes in one process pass
+   * an in-memory transport that can cut links. @default tcpTransport
+   */
+  meshTransport?: MeshTransport;
+}
+
 /**
  * Starts a node: binds its ports and begins serving.
  *
@@ -64,6 +75,7 @@ export interface RunningNode {
  * @param logger Where log lines go.
  * @param store The opened snapshot store: restored into the hub before any
  *   port opens, snapshots periodically, closed (last snapshot) by `stop`.
+ * @param options The mesh transport.
  * @returns The running node.
  * @throws {Deno.errors.AddrInUse} When a port is taken.
  * @throws {HostKeyError} When the SSH host key file is missing or not an ed25519 key.
@@ -73,15 +85,12 @@ export async function startNode(
   config: NodeConfig,
   logger: Logger,
   store?: SnapshotStore,
+  options: StartNodeOptions = {},
 ): Promise<RunningNode> {
   const ops = config.opsFile === undefined ? [] : readOpsFile(config.opsFile);
   if (config.opsFile !== undefined) {
     logger.info("operators", { count: ops.length, file: config.opsFile });
   }
-  // Nick ownership by SSH key; a JSON file until the snapshot carries it.
-  const nicks = NickRegistryFile.open(`${config.dataDir}/nicks.json`, {
-    onError: (error) => logger.warn("cannot save nick registry", { error: String(error) }),
-  });
   // The one writer of chat state; the hub, the store and the mesh are its clients.
   const log = new EventLog({
     origin: store?.origin ?? config.id,
@@ -99,11 +108,13 @@ export async function startNode(
     maxRooms: config.maxRooms,
     roomTtlMs: config.roomTtlMs,
     logger,
-    nickGuard: nicks.registry,
+    // Nick ownership by SSH key: claim events, replicated and snapshotted like the rest.
+    nickGuard: log.nicks,
     ops,
   });
   store?.attach(log);
   hub.storage = store;
+  if (store) await importOldNicks(`${config.dataDir}/nicks.json`, log, store, logger);
   // Quiet rooms (empty, no event for --room-ttl) are found by a scan: hourly is plenty.
   const quietSweep = setInterval(() => {
     const expired = hub.expireQuietRooms();
@@ -121,11 +132,8 @@ export async function startNode(
     port: config.mesh.port,
     seeds: config.mesh.peers,
     ackMode: config.mesh.ack,
-    nicks: nicks.registry,
     logger,
-    ...(config.mesh.partitionFile
-      ? { blockedPeers: partitionReader(config.mesh.partitionFile) }
-      : {}),
+    transport: options.meshTransport,
   });
   if (mesh) {
     mesh.start();
@@ -166,7 +174,7 @@ export async function startNode(
   });
   let ssh: SshListener | undefined;
   try {
-    ssh = await startSsh(config, hub, nicks, logger, limits);
+    ssh = await startSsh(config, hub, log.nicks, logger, limits);
   } catch (error) {
     clearInterval(quietSweep);
     await clients.close();
@@ -182,17 +190,36 @@ export async function startNode(
       hub.shutdown(reason);
       await Promise.all([clients.close(), ssh?.close()]);
       await serving;
-      await nicks.close();
       await mesh?.stop();
       await store?.close();
     },
   };
 }
 
+/**
+ * Imports the `nicks.json` of an older version once, as claim events (see
+ * node/store/nicks_json_import.ts), and says so.
+ */
+async function importOldNicks(
+  path: string,
+  log: EventLog,
+  store: SnapshotStore,
+  logger: Logger,
+): Promise<void> {
+  const imported = await importNicksJson(path, log.nicks, () => store.snapshotNow());
+  if (imported !== undefined) {
+    logger.info("nick registry imported as claim events", {
+      file: imported.file,
+      moved_to: imported.movedTo,
+      ...imported.outcomes,
+    });
+  }
+}
+
 async function startSsh(
   config: NodeConfig,
   hub: Hub,
-  nicks: NickRegistryFile,
+  nicks: NickRegistryView,
   logger: Logger,
   limits: ConnectionLimits,
 ): Promise<SshListener | undefined> {
@@ -212,7 +239,7 @@ async function startSsh(
       hostname: config.host,
       port,
       hostKey: hostKey.privateKey,
-      registry: nicks.registry,
+      registry: nicks,
       settings,
       guests,
       maxQueueBytes: config.maxQueueBytes,
@@ -234,23 +261,4 @@ async function startSsh(
   logger.info("listening", { what: "ssh", addr: `${ssh.addr.hostname}:${ssh.addr.port}` });
   logger.info("ssh host key", { fingerprint: hostKey.fingerprint, file: hostKey.path });
   return ssh;
-}
-
-/**
- * The testing seam behind `--test-partition-file`: node ids listed in the
- * file (one per line) are cut off; the file is re-read every 200 ms.
- *
- * @param file Path of the file.
- * @returns The current set of blocked ids.
- */
-function partitionReader(file: string): () => ReadonlySet<string> {
-  let blocked: ReadonlySet<string> = new Set();
-  const read = () =>
-    Deno.readTextFile(file).then(
-      (text) => blocked = new Set(text.split(/\s+/).filter((id) => id !== "")),
-      () => blocked = new Set(),
-    );
-  read();
-  Deno.unrefTimer(setInterval(read, 200));
-  return () => blocked;
 }

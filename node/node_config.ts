@@ -210,12 +210,6 @@ export const NODE_FLAGS = {
     arg: "MODE",
     help: "peer: ack a message once a peer has it (when any is up); local: once stored here",
   },
-  "test-partition-file": {
-    type: "string",
-    default: "",
-    arg: "FILE",
-    help: "testing only: mesh links to the node ids listed in FILE are cut while listed",
-  },
   "exit-on-stdin-eof": {
     type: "boolean",
     default: false,
@@ -313,8 +307,6 @@ export interface MeshConfig {
   readonly secret: string;
   /** When `say` is acknowledged. */
   readonly ack: "local" | "peer";
-  /** Testing seam: a file listing node ids to cut off ("" = none). */
-  readonly partitionFile: string;
 }
 
 /** How to give a node the cluster secret (never on the command line: `ps` shows it to everyone). */
@@ -387,7 +379,6 @@ function meshConfig(
       : hostPort("--advertise", flags.advertise),
     secret,
     ack: flags.ack,
-    partitionFile: flags["test-partition-file"],
   };
 }
 

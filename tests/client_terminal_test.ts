@@ -217,3 +217,31 @@ Deno.test("the interactive client's /quit MESSAGE ends with the person's own lea
     await node.stop();
   }
 });
+
+Deno.test("the interactive client draws SSH's screen: nick-coloured prompt, a bell on a mention, /nick told", async () => {
+  const node = await startNodeProcess({ id: "tty-shared" });
+  const bob = await RawClient.join(node.port, "bob");
+  try {
+    await withSettingsDirectory(async (dir) => {
+      const args = ["-server", `127.0.0.1:${node.port}`, "-user", "alice", "-history", "0"];
+      const terminal = new FakeTerminal(80, 24);
+      const running = runClient(args, { terminal, settingsDirectory: dir });
+      await terminal.waitFor(/\[#lobby\] \x1b\[38;5;\d+malice\x1b\[39m> /);
+      let mark = terminal.output.length;
+      await bob.send({ t: "say", text: "nobody in particular", cid: "b1" });
+      await terminal.waitFor(/nobody in particular/, mark);
+      assert.doesNotMatch(terminal.output.slice(mark), /\x07/);
+      mark = terminal.output.length;
+      await bob.send({ t: "say", text: "alice, look", cid: "b2" });
+      await terminal.waitFor(/alice, look[^]*\x07/, mark);
+      terminal.type("/nick alicia\r");
+      await terminal.waitFor(/You are now alicia/);
+      await terminal.waitFor(/\[#lobby\] \x1b\[38;5;\d+malicia\x1b\[39m> /);
+      terminal.type("/quit\r");
+      assert.equal(await running, 0);
+    });
+  } finally {
+    bob.close();
+    await node.stop();
+  }
+});

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import type { ChatEvent } from "../core/event.ts";
 import { eventBytes } from "../core/event_size.ts";
 import type { ServerFrame } from "../core/protocol.ts";
-import { handleInput } from "../node/chat/commands.ts";
+import { commandContext, handleInput } from "../node/chat/commands.ts";
 import { EVENT_OVERHEAD_BYTES } from "../node/chat/history_budget.ts";
 import { Hub, KEPT_PER_ROOM, type SessionSink } from "../node/chat/hub.ts";
 import { type NodeConfig, parseNodeConfig } from "../node/node_config.ts";
@@ -16,7 +16,6 @@ import { UsageError } from "../core/cli_flags.ts";
 import { startNodeProcess } from "./helpers/node_process.ts";
 import { RawClient } from "./helpers/raw_client.ts";
 import { directoryBytes } from "./bench/soak_probe.ts";
-import { commandContext } from "./helpers/command_context.ts";
 
 const MIB = 1024 * 1024;
 
@@ -114,7 +113,7 @@ Deno.test("history budget: the oldest events node-wide go first, and /history an
   assert.ok(hub.log.historyBytes <= 64 * 1024);
 
   sink.frames.length = 0;
-  const ctx = commandContext(hub, session, sink, "old");
+  const ctx = commandContext(hub, session, "old");
   await handleInput(ctx, "/history 100");
   const page = sink.frames.find((f) => f.t === "history");
   assert.ok(page?.t === "history" && page.olderGone === true);

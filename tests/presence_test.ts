@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { startCluster, type TestCluster } from "./helpers/cluster.ts";
+import { startInProcessCluster } from "./helpers/in_process_cluster.ts";
 import { type Frame, RawClient } from "./helpers/raw_client.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -103,14 +104,16 @@ Deno.test("people on a node killed with -9 are shown leaving, and joining when t
   });
 });
 
+// In-process nodes: the test partitions them on the memory network (a process has no such seam).
 Deno.test("people on a node cut off are shown leaving, and back when it is reachable again", async () => {
-  await withCluster(2, async (cluster) => {
-    const [n1, n2] = cluster.nodes.map((n) => n.process.port) as [number, number];
+  const cluster = await startInProcessCluster({ size: 2 });
+  try {
+    const [n1, n2] = cluster.nodes.map((n) => n.port) as [number, number];
+    await formed(n1, 2);
     const alice = await RawClient.join(n1, "alice");
     const bob = await RawClient.join(n2, "bob");
     for (let i = 0; i < 50 && !(await whoHas(n1, "bob")); i++) await sleep(100);
-    await cluster.cut(0, ["n2"]);
-    await cluster.cut(1, ["n1"]);
+    cluster.network.partition([["n1"], ["n2"]]);
     const left = await alice.next(
       (f) => f.t === "info" && (f.lines as string[]).some((l) => /bob left/.test(l)),
       20_000,
@@ -121,8 +124,7 @@ Deno.test("people on a node cut off are shown leaving, and back when it is reach
       (f) => f.t === "info" && (f.lines as string[]).includes("alice left (node n1 unreachable)"),
       20_000,
     );
-    await cluster.cut(0, []);
-    await cluster.cut(1, []);
+    cluster.network.healAll();
     const back = await alice.next(
       (f) => f.t === "info" && (f.lines as string[]).some((l) => /bob is back/.test(l)),
       20_000,
@@ -130,7 +132,9 @@ Deno.test("people on a node cut off are shown leaving, and back when it is reach
     assert.deepEqual(back.lines, ["bob is back (node n2 reachable again)"]);
     assert.ok(await whoHas(n1, "bob"), "bob is listed again");
     for (const client of [alice, bob]) client.close();
-  });
+  } finally {
+    await cluster.close();
+  }
 });
 
 /** Whether `/who` of #lobby on a node lists a nick. */

@@ -8,16 +8,16 @@ import type { ChatEvent } from "../core/event.ts";
 import { checkEventRules } from "../core/event_rules.ts";
 import { sanitizeText } from "../core/text_sanitizer.ts";
 import type { ServerFrame } from "../core/protocol.ts";
-import { handleInput } from "../node/chat/commands.ts";
+import { commandContext, handleInput } from "../node/chat/commands.ts";
 import { Hub, type Session, type SessionSink } from "../node/chat/hub.ts";
 import { MemoryNetwork } from "./helpers/memory_network.ts";
 import { formatModAction, type ModAction, Moderation } from "../node/chat/moderation.ts";
 import { type ReplicationMessage, Replicator } from "../node/mesh/replicator.ts";
 import { HybridClock } from "../core/hybrid_clock.ts";
-import { NickRegistry } from "../node/chat/nick_registry.ts";
+import { EventLog } from "../node/chat/event_log.ts";
 import { OriginRetirement } from "../node/mesh/origin_retirement.ts";
 import { VersionVector } from "../core/version_vector.ts";
-import { commandContext } from "./helpers/command_context.ts";
+import { turnEnd } from "./helpers/turn_end.ts";
 
 class RecordingSink implements SessionSink {
   readonly frames: ServerFrame[] = [];
@@ -40,7 +40,7 @@ Deno.test("an operator's /ban of an over-long address is refused, not made into 
     address: "-",
     fingerprint: OP_KEY,
   });
-  const ctx = commandContext(hub, session, sink);
+  const ctx = commandContext(hub, session);
   // Matches the IPv6 pattern of /ban, but no address is this long.
   for (const address of [`::${"0".repeat(100)}`, `::${"0".repeat(3000)}`]) {
     await handleInput(ctx, `/ban ${address}`).catch(() => {});
@@ -114,7 +114,7 @@ Deno.test("events a peer refuses (a clock 11 minutes ahead) are not re-sent in a
   const b = replicas.get("b")!;
   // b says more than one batch (2,000 events) while a is not linked.
   for (let i = 0; i < 2_500; i++) b.hub.say(b.session, "lobby", `m${i}`);
-  await Promise.resolve();
+  await turnEnd();
   net.dial("a", "b:1");
   net.advance(2_000); // 20 anti-entropy rounds
   // a refuses every event of b (its stamps lead a's clock by more than 10 minutes): one
@@ -169,8 +169,9 @@ Deno.test("a mute bound to an IPv6 address holds for the rest of its /64, as con
 });
 
 Deno.test("a peer's presence entry with an early 'since' does not rename the owner of a registered nick", () => {
-  const nicks = new NickRegistry();
-  const hub = new Hub({ nodeId: "n1", rateBurst: 0, nickGuard: nicks });
+  const log = new EventLog({ origin: "n1" });
+  const nicks = log.nicks;
+  const hub = new Hub({ nodeId: "n1", rateBurst: 0, log, nickGuard: nicks });
   const sink = new RecordingSink();
   const alice = hub.connect(sink, { user: "alice" }, {
     via: "ssh",
@@ -221,7 +222,7 @@ Deno.test("/nodes fits the reader's reply budget however many members a peer gos
     connected: false,
   }));
   hub.cluster = { members: () => members, lostRanges: () => [] };
-  const ctx = commandContext(hub, session, sink);
+  const ctx = commandContext(hub, session);
   await handleInput(ctx, "/nodes");
   const reply = sink.frames.findLast((f) => f.t === "info" && f.cmd === "nodes");
   assert.ok(reply !== undefined);
@@ -239,7 +240,7 @@ Deno.test("/away and /nick cost rate in proportion to the rooms they are announc
   const sink = new RecordingSink();
   const session = hub.connect(sink, { user: "mallory" }, { via: "test", address: "-" });
   for (let i = 1; i < 64; i++) hub.join(session, `room-${i}`);
-  const ctx = commandContext(hub, session, sink);
+  const ctx = commandContext(hub, session);
   // One simulated minute of toggling as fast as the limiter lets through.
   for (let step = 0; step < 600; step++) {
     const line = step % 3 === 0 ? "/away brb" : step % 3 === 1 ? "/back" : `/nick m${step}`;

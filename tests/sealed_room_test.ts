@@ -18,7 +18,7 @@ import {
   ProtocolError,
   type ServerFrame,
 } from "../core/protocol.ts";
-import { handleInput, handleSealed } from "../node/chat/commands.ts";
+import { commandContext, handleInput, handleSealed } from "../node/chat/commands.ts";
 import { Hub, type SessionSink } from "../node/chat/hub.ts";
 import type { Opening } from "../client/sealed_rooms.ts";
 import { SealedRooms } from "../client/sealed_rooms.ts";
@@ -27,7 +27,6 @@ import { startNodeProcess } from "./helpers/node_process.ts";
 import { RawClient } from "./helpers/raw_client.ts";
 import { ClientProcess, RecordingProxy } from "./helpers/client_process.ts";
 import { concatBytes } from "../core/bytes.ts";
-import { commandContext } from "./helpers/command_context.ts";
 
 // ---------------------------------------------------------------------------
 // In process: the hub's rules
@@ -52,7 +51,7 @@ function setup(nodeId = "n1") {
       via: "test",
       address: "-",
     });
-    const ctx = (roomName?: string) => commandContext(hub, session, sink, roomName);
+    const ctx = (roomName?: string) => commandContext(hub, session, roomName);
     return {
       sink,
       session,

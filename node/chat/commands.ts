@@ -1,7 +1,9 @@
 /**
- * The one command table every frontend shares, and the one entry point for a
- * line a person typed: {@linkcode handleInput}. `/help` is generated from the
- * table.
+ * The one command table every frontend shares, and what runs a line a person
+ * typed on it: {@linkcode handleInput} (which throws a `ProtocolError` for a
+ * refusal) with a {@linkcode commandContext}. Frontends call it through
+ * node/frontends/handle_line.ts, which turns refusals into `error` frames.
+ * `/help` is generated from the table.
  *
  * @module
  */
@@ -29,6 +31,27 @@ export interface CommandContext {
   readonly room: string | undefined;
   /** Sends command output to the person. */
   reply(command: string, lines: readonly string[], data?: unknown): void;
+}
+
+/**
+ * The context a line runs with: command output goes to the session's own
+ * sink as `info` frames, which every frontend renders.
+ *
+ * @param hub The hub.
+ * @param session Who typed the line.
+ * @param room The room the client named for the line; undefined for the current one.
+ * @returns The context.
+ */
+export function commandContext(hub: Hub, session: Session, room?: string): CommandContext {
+  return {
+    hub,
+    session,
+    room,
+    reply: (cmd, lines, data) =>
+      session.sink.send(
+        data === undefined ? { t: "info", cmd, lines } : { t: "info", cmd, lines, data },
+      ),
+  };
 }
 
 /** Most history lines one `/history` returns. */

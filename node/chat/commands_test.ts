@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
 import { ProtocolError, type ServerFrame } from "../../core/protocol.ts";
-import { commands, handleInput } from "./commands.ts";
+import { commandContext, commands, handleInput } from "./commands.ts";
 import { Hub, type HubOptions, type SessionSink } from "./hub.ts";
-import { commandContext } from "../../tests/helpers/command_context.ts";
 
 /** Records what a member would see. */
 class RecordingSink implements SessionSink {
@@ -31,7 +30,7 @@ function setup(options: Partial<HubOptions> = {}) {
       ...(fingerprint === undefined ? {} : { fingerprint }),
     });
     const run = (line: string) => {
-      const ctx = commandContext(hub, session, sink);
+      const ctx = commandContext(hub, session);
       return handleInput(ctx, line);
     };
     return { sink, session, run };

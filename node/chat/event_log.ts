@@ -2,7 +2,8 @@
  * The event log of one node: every event it holds and the state that every
  * node derives from the same events. It is the only writer of the version
  * vector, the hybrid clock, the room logs, the private and moderation logs,
- * the id and line-id indexes, the moderation state and the history budget.
+ * the id and line-id indexes, the moderation state, the nick registry (its
+ * claim events are the nick log) and the history budget.
  * It does no I/O, keeps no timers and knows nothing of sessions.
  *
  * Three ways in, one path:
@@ -19,6 +20,10 @@
  * (the oldest events node-wide are forgotten, `onForget`), and the
  * `onSettled` listeners (the hub: fan-out, moderation enforcement; they may
  * append events of their own).
+ *
+ * Everyone else reads through views without writers (`versions`, `clock`,
+ * `rooms` as {@linkcode RoomView}, `moderation`), and a replicator asks
+ * {@linkcode EventLog.missingFor} what a peer lacks.
  *
  * Which rooms may expire is the owner's call (it knows who is in them):
  * {@linkcode EventLog.setRoomExpiry}. The log asks when the budget leaves a
@@ -46,9 +51,11 @@ import {
   VersionVector as Versions,
   type VersionVectorJson,
 } from "../../core/version_vector.ts";
+import { EventBatch } from "./event_batch.ts";
 import { HistoryBudget } from "./history_budget.ts";
 import { type Logger, silentLogger } from "../logger.ts";
-import { type ModAction, Moderation } from "./moderation.ts";
+import { type ModAction, Moderation, type ModerationView } from "./moderation.ts";
+import { NickRegistry, type NickRegistryOptions, type NickRegistryView } from "./nick_registry.ts";
 import { Room } from "./room.ts";
 
 /** The default room everyone starts in; never sealed, never expired. */
@@ -88,6 +95,73 @@ export type VersionsView = Pick<
 
 /** The hybrid clock without its writers. */
 export type ClockView = Pick<HybridClock, "last" | "leadOf">;
+
+/** A room's event log without its writers. */
+export type RoomLogView = Pick<
+  RingBuffer<ChatEvent>,
+  | "capacity"
+  | "length"
+  | "firstPosition"
+  | "nextPosition"
+  | "at"
+  | "latest"
+  | "from"
+  | "toArray"
+  | typeof Symbol.iterator
+>;
+
+/** A room without its writers: only the log records, evicts and unseals. */
+export type RoomView =
+  & Pick<
+    Room,
+    "name" | "topic" | "sealed" | "sealEvent" | "spokenIn" | "olderGone" | "reachesGone" | "recent"
+  >
+  & { readonly log: RoomLogView };
+
+/** How much one answer of {@linkcode EventLog.missingFor} may carry and look at. */
+export interface MissingBudget {
+  /** Most events. */
+  readonly maxEvents: number;
+  /**
+   * Most bytes of the events as JSON array elements (their UTF-8 JSON, a
+   * comma between two); the first event is taken whatever its size.
+   */
+  readonly maxBytes: number;
+  /** Most seqs looked at, held or not: bounds the work of one answer. */
+  readonly maxScan: number;
+}
+
+/** Options of {@linkcode EventLog.missingFor}. */
+export interface MissingForOptions {
+  /**
+   * The origins to serve, each with the last seq to serve up to (a
+   * replicator also serves origins it retired).
+   * @default every origin of `versions`, up to its contiguous seq
+   */
+  readonly origins?: Iterable<readonly [origin: string, upTo: number]>;
+  /** An event's size as UTF-8 JSON (callers may cache it). @default eventBytes */
+  readonly sizeOf?: (event: ChatEvent) => number;
+}
+
+/** Seqs `from..to` of one origin. */
+export interface SeqRange {
+  /** The origin. */
+  readonly origin: string;
+  /** The first seq. */
+  readonly from: number;
+  /** The last seq. */
+  readonly to: number;
+}
+
+/** What a peer lacks, as far as one {@linkcode EventLog.missingFor} answer goes. */
+export interface Missing {
+  /** Events it lacks that this log holds: origin by origin, in seq order. */
+  readonly events: ChatEvent[];
+  /** Whether the events stopped at the count or byte budget: ask again for more. */
+  readonly more: boolean;
+  /** Ranges it lacks that this log does not hold either (evicted, or never seen), in scan order. */
+  readonly gaps: SeqRange[];
+}
 
 /** What a moderation event did to the moderation state. */
 export interface ModEffect {
@@ -156,6 +230,8 @@ export interface EventLogOptions {
   clock?: HybridClock;
   /** Logger. @default silentLogger */
   logger?: Logger;
+  /** Limits of the nick registry (its clock is `now`). @default NickRegistry's defaults */
+  nicks?: Omit<NickRegistryOptions, "now">;
 }
 
 function cidKey(nick: string, cid: string): string {
@@ -180,6 +256,8 @@ export class EventLog {
   readonly #rooms = new Map<string, Room>();
   readonly #privateLog = new RingBuffer<ChatEvent>(PRIVATE_LOG_SIZE);
   readonly #modLog = new RingBuffer<ChatEvent>(MODERATION_LOG_SIZE);
+  /** Nick ownership; its live claim events are the nick log (one per nick). */
+  readonly #nicks: NickRegistry;
   /** Every retained event by id, for replication. */
   readonly #byId = new Map<string, ChatEvent>();
   /** Retained events that carry a client line id, by sender and that id. */
@@ -195,7 +273,7 @@ export class EventLog {
   readonly #maxLeadMs: number;
   readonly #now: () => number;
   readonly #logger: Logger;
-  #mayExpire: (room: Room) => boolean = () => false;
+  #mayExpire: (room: RoomView) => boolean = () => false;
   #lastSeq: number;
 
   /**
@@ -223,6 +301,12 @@ export class EventLog {
     this.#now = now;
     this.#logger = logger;
     this.#clock = options.clock ?? new HybridClock(origin, { now });
+    // A claim made here is an event like a peer's: appended, then applied to the registry.
+    this.#nicks = new NickRegistry(
+      (nick, fingerprint) =>
+        this.append({ room: "", kind: "claim", from: nick, text: fingerprint }),
+      { ...options.nicks, now },
+    );
   }
 
   /** Which events this node holds (read-only). */
@@ -235,9 +319,17 @@ export class EventLog {
     return this.#clock;
   }
 
-  /** Operators, bans, mutes, motd and unseals, derived from `mod` events (read them only). */
-  get moderation(): Moderation {
+  /** Operators, bans, mutes, motd and unseals, derived from `mod` events (read-only). */
+  get moderation(): ModerationView {
     return this.#moderation;
+  }
+
+  /**
+   * Nick ownership by SSH key, derived from `claim` events. Claiming through
+   * it appends a claim event here; only this log applies claims.
+   */
+  get nicks(): NickRegistryView {
+    return this.#nicks;
   }
 
   /** The sequence number of the last event this node originated. */
@@ -245,14 +337,14 @@ export class EventLog {
     return this.#lastSeq;
   }
 
-  /** Rooms by name (read them only: the log writes their logs). */
-  get rooms(): ReadonlyMap<string, Room> {
+  /** Rooms by name (read-only: the log writes their logs). */
+  get rooms(): ReadonlyMap<string, RoomView> {
     return this.#rooms;
   }
 
   /**
    * Bytes of history retained, as the history budget counts them (rooms and
-   * the private log; the moderation log has its own cap).
+   * the private log; the moderation and nick logs have their own caps).
    */
   get historyBytes(): number {
     return this.#budget.retainedBytes;
@@ -262,9 +354,13 @@ export class EventLog {
    * A room, opened (empty) when it does not exist yet.
    *
    * @param name A normalised room name.
-   * @returns The room.
+   * @returns The room (read-only).
    */
-  openRoom(name: string): Room {
+  openRoom(name: string): RoomView {
+    return this.#openRoom(name);
+  }
+
+  #openRoom(name: string): Room {
     let room = this.#rooms.get(name);
     if (room === undefined) {
       room = new Room(name, this.#historySize);
@@ -435,6 +531,60 @@ export class EventLog {
   }
 
   /**
+   * What a peer lacks, given its version vector: the retained events past
+   * its contiguous seq of each origin, and the ranges this log does not hold
+   * either (to report them lost rather than be asked for them forever). Cut
+   * by `budget`: an answer never outgrows one message, and a long run of
+   * ranges not held is looked at a slice at a time.
+   *
+   * @example
+   * ```ts ignore
+   * const { events, more, gaps } = log.missingFor({ n1: 40 }, {
+   *   maxEvents: 2000, maxBytes: 1 << 20, maxScan: 20_000,
+   * });
+   * ```
+   *
+   * @param versions The peer's contiguous seq per origin.
+   * @param budget Most events, bytes and seqs looked at.
+   * @param options The origins to serve, and a size cache.
+   * @returns The events, whether more remain, and the ranges not held.
+   */
+  missingFor(
+    versions: VersionVectorJson,
+    budget: MissingBudget,
+    options: MissingForOptions = {},
+  ): Missing {
+    const { origins = this.#heldOrigins(), sizeOf = eventBytes } = options;
+    const batch = new EventBatch(budget);
+    const gaps: SeqRange[] = [];
+    let scan = budget.maxScan;
+    for (const [origin, upTo] of origins) {
+      let next = (Object.hasOwn(versions, origin) ? versions[origin]! : 0) + 1;
+      let gapStart = 0;
+      for (; next <= upTo && !batch.full && scan > 0; next++, scan--) {
+        const event = this.get(origin, next);
+        if (event === undefined) {
+          if (!gapStart) gapStart = next;
+          continue;
+        }
+        if (!batch.add(event, sizeOf(event))) break;
+        if (gapStart) gaps.push({ origin, from: gapStart, to: next - 1 });
+        gapStart = 0;
+      }
+      if (gapStart) gaps.push({ origin, from: gapStart, to: next - 1 });
+      if (batch.full || scan <= 0) break;
+    }
+    return { events: batch.events, more: batch.full, gaps };
+  }
+
+  /** Every origin of the version vector with its contiguous seq. */
+  *#heldOrigins(): Generator<[string, number]> {
+    for (const origin of this.#versions.origins()) {
+      yield [origin, this.#versions.contiguous(origin)];
+    }
+  }
+
+  /**
    * The retained event a person sent with a client line id.
    *
    * @param from Sender nick.
@@ -450,6 +600,7 @@ export class EventLog {
     for (const room of this.#rooms.values()) yield* room.log;
     yield* this.#privateLog;
     yield* this.#modLog;
+    yield* this.#nicks.claims();
   }
 
   /**
@@ -477,7 +628,7 @@ export class EventLog {
    *
    * @param mayExpire True for a room that may go with its history.
    */
-  setRoomExpiry(mayExpire: (room: Room) => boolean): void {
+  setRoomExpiry(mayExpire: (room: RoomView) => boolean): void {
     this.#mayExpire = mayExpire;
   }
 
@@ -597,6 +748,9 @@ export class EventLog {
     let mod: ModEffect | undefined;
     if (event.kind === "private") {
       evicted = this.#privateLog.insertSorted(event, compareEvents);
+    } else if (event.kind === "claim") {
+      // One live claim per nick: the loser (or the claim replaced) is dropped.
+      evicted = this.#nicks.apply(event, live);
     } else if (event.kind === "mod") {
       // Kept even when malformed or unauthorised: peers may ask this node for it by id.
       evicted = this.#modLog.insertSorted(event, compareEvents);
@@ -619,13 +773,14 @@ export class EventLog {
       }
       // Live only: a restore voids seals once every event is in.
       if (live && mod?.action.a === "unseal" && mod.current) {
-        this.openRoom(mod.action.room).unseal(event);
+        this.#openRoom(mod.action.room).unseal(event);
       }
     } else {
-      evicted = this.openRoom(event.room).record(event);
+      evicted = this.#openRoom(event.room).record(event);
     }
     this.#index(event, evicted);
-    if (event.kind !== "mod") {
+    // Moderation and nick claims are state, capped on their own: the budget never evicts them.
+    if (event.kind !== "mod" && event.kind !== "claim") {
       if (evicted !== event) this.#budget.add(event);
       if (evicted !== undefined) this.#budget.remove(evicted);
     }

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import type { ChatEvent } from "../../core/event.ts";
 import { HybridClock } from "../../core/hybrid_clock.ts";
-import { MAX_EVENT_BYTES } from "../../core/event_size.ts";
+import { eventBytes, MAX_EVENT_BYTES } from "../../core/event_size.ts";
 import { DEFAULT_ROOM, EventLog, KEPT_PER_ROOM } from "./event_log.ts";
 
 const START = 1_700_000_000_000;
@@ -181,4 +181,82 @@ Deno.test("EventLog listeners stop when removed", () => {
   stop();
   log.append({ room: "lobby", kind: "message", from: "ann", text: "two" });
   assert.deepEqual(seen, [1]);
+});
+
+/** Ids of events, `origin:seq`. */
+function ids(events: readonly ChatEvent[]): string[] {
+  return events.map((event) => `${event.origin}:${event.seq}`);
+}
+
+const ROOMY = { maxEvents: 100, maxBytes: 1 << 20, maxScan: 100 };
+
+Deno.test("EventLog.missingFor() gives each origin's events past the peer's contiguous seq", () => {
+  const { log } = setup();
+  for (let seq = 1; seq <= 3; seq++) log.apply(remote("n2", seq, START - 100 + seq));
+  log.apply(remote("n3", 1, START - 50));
+  log.append({ room: "lobby", kind: "message", from: "ann", text: "mine" });
+  const missing = log.missingFor({ n2: 1, n3: 1 }, ROOMY);
+  assert.deepEqual(ids(missing.events).toSorted(), ["n1:1", "n2:2", "n2:3"]);
+  assert.equal(missing.more, false);
+  assert.deepEqual(missing.gaps, []);
+  assert.deepEqual(log.missingFor({ n1: 1, n2: 3, n3: 1 }, ROOMY).events, []);
+});
+
+Deno.test("EventLog.missingFor() cuts at the event count and the byte budget, the first event always in", () => {
+  const { log } = setup();
+  for (let seq = 1; seq <= 4; seq++) log.apply(remote("n2", seq, START - 100 + seq));
+  const byCount = log.missingFor({}, { ...ROOMY, maxEvents: 3 });
+  assert.deepEqual(ids(byCount.events), ["n2:1", "n2:2", "n2:3"]);
+  assert.equal(byCount.more, true);
+  const two = eventBytes(log.get("n2", 1)!) + 1 + eventBytes(log.get("n2", 2)!);
+  const byBytes = log.missingFor({}, { ...ROOMY, maxBytes: two });
+  assert.deepEqual(ids(byBytes.events), ["n2:1", "n2:2"]);
+  assert.equal(byBytes.more, true);
+  const tiny = log.missingFor({}, { ...ROOMY, maxBytes: 1 });
+  assert.deepEqual(ids(tiny.events), ["n2:1"]);
+  assert.equal(tiny.more, true);
+  // The next answer starts where the peer now stands.
+  assert.deepEqual(ids(log.missingFor({ n2: 3 }, ROOMY).events), ["n2:4"]);
+});
+
+Deno.test("EventLog.missingFor() reports ranges it no longer holds, a scan budget at a time", () => {
+  const { log } = setup({ historySize: 2 });
+  for (let seq = 1; seq <= 5; seq++) log.apply(remote("n2", seq, START - 100 + seq));
+  const all = log.missingFor({}, ROOMY);
+  assert.deepEqual(ids(all.events), ["n2:4", "n2:5"]);
+  assert.deepEqual(all.gaps, [{ origin: "n2", from: 1, to: 3 }]);
+  // A short scan reports a slice of the range and no event; it is not "more".
+  const slice = log.missingFor({}, { ...ROOMY, maxScan: 2 });
+  assert.deepEqual(slice, { events: [], more: false, gaps: [{ origin: "n2", from: 1, to: 2 }] });
+  // Cut by count right after the range: the range before the events is reported.
+  const cut = log.missingFor({}, { ...ROOMY, maxEvents: 1 });
+  assert.deepEqual(ids(cut.events), ["n2:4"]);
+  assert.deepEqual(cut.gaps, [{ origin: "n2", from: 1, to: 3 }]);
+});
+
+Deno.test("EventLog.missingFor() serves the origins it is given, up to the seq given", () => {
+  const { log } = setup();
+  for (let seq = 1; seq <= 3; seq++) log.apply(remote("n2", seq, START - 100 + seq));
+  log.apply(remote("n3", 1, START - 50));
+  const missing = log.missingFor({}, ROOMY, { origins: [["n2", 2]] });
+  assert.deepEqual(ids(missing.events), ["n2:1", "n2:2"]);
+  const sized: string[] = [];
+  log.missingFor({ n2: 2 }, ROOMY, {
+    sizeOf: (event) => {
+      sized.push(`${event.origin}:${event.seq}`);
+      return eventBytes(event);
+    },
+  });
+  assert.deepEqual(sized.toSorted(), ["n2:3", "n3:1"]);
+});
+
+Deno.test("EventLog hands out rooms and moderation read-only", () => {
+  const { log } = setup();
+  log.append({ room: "lobby", kind: "message", from: "ann", text: "hi" });
+  const room = log.rooms.get("lobby")!;
+  // @ts-expect-error only the log records events
+  assert.equal(typeof room.record, "function");
+  // @ts-expect-error only the log applies mod events
+  assert.equal(typeof log.moderation.apply, "function");
+  assert.deepEqual(room.recent(5).map((e) => e.text), ["hi"]);
 });

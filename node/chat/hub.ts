@@ -1,12 +1,14 @@
 /**
- * The hub: sessions, presence, rate limits and the actions people take
- * (say, join, seal, moderate...). What they do becomes an event appended to
- * the node's {@linkcode EventLog}, the one writer of chat state; the hub
- * listens to the log (`onSettled`) and fans out every applied event — local
- * or from the mesh — to its sessions, announces seals and enforces
- * moderation. It decides which rooms may expire (it knows who is in them).
- * It knows nothing of sockets or SSH: a session is a
- * {@linkcode SessionSink} that frames are sent to.
+ * The hub: sessions, rate limits and the actions people take (say, join,
+ * seal, moderate...). What they do becomes an event appended to the node's
+ * {@linkcode EventLog}, the one writer of chat state; the hub listens to the
+ * log (`onSettled`) and fans out every applied event — local or from the
+ * mesh — to its sessions and announces seals. It owns and delegates to the
+ * parts around the sessions: who is where in the cluster
+ * ({@linkcode PresenceRoster}), how many rooms live how long
+ * ({@linkcode RoomLimits}) and moderation on this node's people
+ * ({@linkcode ModerationEnforcement}). It knows nothing of sockets or SSH:
+ * a session is a {@linkcode SessionSink} that frames are sent to.
  *
  * @module
  */
@@ -17,7 +19,6 @@ import { nickKey, normalizeRoom, validateNick } from "../../core/names.ts";
 import { TokenBucket } from "../../core/rate_limiter.ts";
 import { Session, type SessionOrigin, type SessionSink } from "./session.ts";
 import { sanitizeText } from "../../core/text_sanitizer.ts";
-import { countOf } from "../../core/chat_format.ts";
 import { type Logger, silentLogger } from "../logger.ts";
 import {
   type MsgFrame,
@@ -26,38 +27,25 @@ import {
   type ServerFrame,
   toMsgFrame,
 } from "../../core/protocol.ts";
-import {
-  fitPresence,
-  MAX_ROOMS_PER_ENTRY,
-  type Member,
-  parsePresence,
-  type PresenceEntry,
-  RemotePresence,
-  winsNickRace,
-} from "./presence.ts";
-import { olderGoneLine, Room } from "./room.ts";
+import type { Member, PresenceEntry } from "./presence.ts";
+import { type LocalSessions, PresenceRoster } from "./presence_roster.ts";
+import { RoomLimits, type RoomLimitsOptions, spendPerRoom } from "./room_limits.ts";
+import { ModerationEnforcement, type MuteInForce } from "./moderation_enforcement.ts";
+import { olderGoneLine } from "./room.ts";
 import {
   DEFAULT_HISTORY_BUDGET_BYTES,
   DEFAULT_ROOM,
   EventLog,
   EventRuleError,
   type ModEffect,
+  type RoomView,
   type VersionsView,
 } from "./event_log.ts";
 import type { StorageView } from "./storage_view.ts";
-import { type NodeChange, nodePresenceNotices } from "./node_presence_notice.ts";
 import { budgetOf, fitHistory } from "./reply_budget.ts";
 import { type SealParams, validateSealParams } from "../../core/crypto/room_params.ts";
 import { EnvelopeSyntaxError, readEnvelopeHeader } from "../../core/crypto/envelope.ts";
-import {
-  type Ban,
-  formatModAction,
-  formatUntil,
-  hostOf,
-  type ModAction,
-  type Moderation,
-} from "./moderation.ts";
-import { addressKey } from "../../core/address_key.ts";
+import type { ModAction, ModerationView } from "./moderation.ts";
 
 export { Session, type SessionOrigin, type SessionSink } from "./session.ts";
 export {
@@ -113,8 +101,8 @@ export interface NickGuard {
   ownerOf(nick: string): string | undefined;
 }
 
-/** Options of {@linkcode Hub}. */
-export interface HubOptions {
+/** Options of {@linkcode Hub}; the room limits are {@linkcode RoomLimitsOptions}. */
+export interface HubOptions extends RoomLimitsOptions {
   /** This node's id, shown to people. */
   nodeId: string;
   /**
@@ -141,7 +129,7 @@ export interface HubOptions {
   clock?: HybridClock;
   /** Logger. @default silentLogger */
   logger?: Logger;
-  /** Extra rules for nicks (registered nicks). @default none */
+  /** Extra rules for nicks (registered nicks: the log's `nicks`). @default none */
   nickGuard?: NickGuard;
   /**
    * SSH key fingerprints (`SHA256:...`) that are operators on this node
@@ -159,20 +147,6 @@ export interface HubOptions {
    */
   maxLeadMs?: number;
   /**
-   * Rooms one session may be in at once (`--max-rooms-per-session`); at most
-   * {@linkcode MAX_ROOMS_PER_ENTRY}, so the session's presence entry is
-   * valid on every peer. @default 64
-   */
-  maxRoomsPerSession?: number;
-  /**
-   * Rooms this node keeps (`--max-rooms`). A room that is empty here and
-   * elsewhere and was never spoken in expires; when none can and the node
-   * holds this many, a new room is refused (`rooms_full`), except the
-   * default room. Rooms arriving from peers are always taken.
-   * @default 10000
-   */
-  maxRooms?: number;
-  /**
    * Bytes of history this node retains across every room and the private
    * log (`--history-budget`), each event counted as its JSON plus
    * `EVENT_OVERHEAD_BYTES` (`node/chat/history_budget.ts`). Past it the oldest events node-wide
@@ -182,16 +156,7 @@ export interface HubOptions {
    * @default 268435456 (256 MiB)
    */
   historyBudgetBytes?: number;
-  /**
-   * How long a room must be quiet (no event) while empty everywhere before
-   * it expires with its history (`--room-ttl`). The default room never
-   * expires. @default 2592000000 (30 days)
-   */
-  roomTtlMs?: number;
 }
-
-/** The default `roomTtlMs`: 30 days. */
-export const DEFAULT_ROOM_TTL_MS = 30 * 24 * 3600 * 1000;
 
 /** What a client asks for when it says hello. */
 export interface HelloRequest {
@@ -212,24 +177,6 @@ export interface HelloRequest {
 /** The listeners of a room without local members. */
 const NOBODY: ReadonlySet<Session> = new Set();
 
-/** People whose mute this node remembers by who they are (see `Hub.muteOf`). */
-const MAX_MUTED_HOSTS = 4096;
-
-/** Who a session's person is, for a mute: their key, else their host (IPv6: its /64). */
-function whoOf(session: Session): string {
-  const { fingerprint, address } = session.origin;
-  return fingerprint !== undefined ? `fp ${fingerprint}` : `addr ${addressKey(hostOf(address))}`;
-}
-
-function describeBan(ban: Ban, now: number): string {
-  const what = ban.target.type === "nick"
-    ? `nick ${ban.target.value}`
-    : ban.target.type === "fp"
-    ? "your SSH key"
-    : "your address";
-  return `${what} is banned ${formatUntil(ban.until, now)}`;
-}
-
 /** The chat domain of one node. */
 export class Hub {
   /** This node's id. */
@@ -247,42 +194,15 @@ export class Hub {
   storage: StorageView | undefined;
   /** Extra rules for nicks, if any. */
   readonly nickGuard: NickGuard | undefined;
-  readonly #localOps: ReadonlySet<string>;
   readonly #sessionsByNick = new Map<string, Session>();
-  readonly #presenceListeners = new Set<() => void>();
-  readonly #remote = new RemotePresence();
-  /**
-   * Rooms that may be idle but were not expired when they became so (see
-   * {@linkcode Hub.dropRemotePresence} and the apply path); swept when a new
-   * room needs space, so a full node never scans every room.
-   */
-  readonly #expiryCandidates = new Set<string>();
-  readonly #maxRoomsPerSession: number;
-  readonly #maxRooms: number;
-  readonly #roomTtlMs: number;
-  #lastQuietScan = -Infinity;
-  /**
-   * People of unreachable nodes the local sessions were told had left, per
-   * node, with the rooms they were in: told back when the node's next table
-   * lists them. Cleared when the node restarts or leaves.
-   */
-  readonly #shownGone = new Map<string, Map<string, PresenceEntry>>();
-  /** Presence warnings already logged (once per peer until its table is clean again). */
-  readonly #presenceWarned = new Set<string>();
-  #presenceTrimmed = false;
+  readonly #roster: PresenceRoster;
+  readonly #limits: RoomLimits;
+  readonly #enforcement: ModerationEnforcement;
   readonly #welcomeHistory: number;
   readonly #rateBurst: number;
   readonly #ratePerSecond: number;
   readonly #now: () => number;
   readonly #logger: Logger;
-  /** Sessions muted on this node, and the nick they were muted under (survives /nick). */
-  readonly #mutedAs = new WeakMap<Session, string>();
-  /**
-   * Who was muted here (key, else host; IPv6 per /64) → the nick muted: a
-   * mute issued elsewhere names only the nick, and a quit and a new nick
-   * must not shake it off. Oldest dropped past {@linkcode MAX_MUTED_HOSTS}.
-   */
-  readonly #mutedHosts = new Map<string, string>();
   #nextSessionId = 1;
 
   /** @param options See {@linkcode HubOptions}. */
@@ -296,10 +216,7 @@ export class Hub {
       now = Date.now,
       logger = silentLogger,
       maxLeadMs = 600_000,
-      maxRoomsPerSession = 64,
-      maxRooms = 10_000,
       historyBudgetBytes = DEFAULT_HISTORY_BUDGET_BYTES,
-      roomTtlMs = DEFAULT_ROOM_TTL_MS,
     } = options;
     this.nodeId = nodeId;
     this.origin = options.log?.origin ?? options.origin ?? nodeId;
@@ -313,23 +230,6 @@ export class Hub {
       ...(options.lastSeq === undefined ? {} : { lastSeq: options.lastSeq }),
       ...(options.clock === undefined ? {} : { clock: options.clock }),
     });
-    if (
-      !Number.isInteger(maxRoomsPerSession) || maxRoomsPerSession < 1 ||
-      maxRoomsPerSession > MAX_ROOMS_PER_ENTRY
-    ) {
-      throw new RangeError(
-        `Invalid rooms per session ${maxRoomsPerSession}: must be an integer from 1 to ${MAX_ROOMS_PER_ENTRY}`,
-      );
-    }
-    if (!Number.isInteger(maxRooms) || maxRooms < 1) {
-      throw new RangeError(`Invalid room limit ${maxRooms}: must be a positive integer`);
-    }
-    this.#maxRoomsPerSession = maxRoomsPerSession;
-    this.#maxRooms = maxRooms;
-    if (!(roomTtlMs > 0)) {
-      throw new RangeError(`Invalid room TTL ${roomTtlMs} ms: must be positive`);
-    }
-    this.#roomTtlMs = roomTtlMs;
     if (rateBurst < 0 || ratePerSecond <= 0) {
       throw new RangeError(
         `Invalid rate limit ${rateBurst} burst at ${ratePerSecond}/s: burst must be >= 0 and rate > 0`,
@@ -341,11 +241,37 @@ export class Hub {
     this.#now = now;
     this.#logger = logger;
     this.nickGuard = options.nickGuard;
-    this.#localOps = new Set(options.ops ?? []);
-    this.log.setRoomExpiry((room) =>
-      (!room.spokenIn || this.#quiet(room)) && !this.#occupied(room.name)
+    const local: LocalSessions = {
+      sessions: () => this.#sessionsByNick.values(),
+      localSession: (nick) => this.localSession(nick),
+      inRoom: (room) => this.#listeners(room),
+    };
+    const ownerOf = (nick: string) => this.nickGuard?.ownerOf(nick);
+    this.#limits = new RoomLimits(this.log, {
+      maxRoomsPerSession: options.maxRoomsPerSession,
+      maxRooms: options.maxRooms,
+      roomTtlMs: options.roomTtlMs,
+      now,
+      occupied: (room) => this.#listenersByRoom.has(room) || this.#roster.occupiedRemotely(room),
+    });
+    this.#roster = new PresenceRoster({
+      nodeId,
+      local,
+      limits: this.#limits,
+      yieldNick: (session, node) => this.#yieldNick(session, node),
+      ownerOf,
+      logger,
+    });
+    this.#enforcement = new ModerationEnforcement(this.log.moderation, {
+      local,
+      expel: (session, message, reason) => this.#expel(session, message, reason),
+      ownerOf,
+      now,
+      ...(options.ops === undefined ? {} : { ops: options.ops }),
+    });
+    this.log.onSettled((event, evicted, mod) =>
+      this.#fanningOut(() => this.#settled(event, evicted, mod))
     );
-    this.log.onSettled((event, evicted, mod) => this.#settled(event, evicted, mod));
   }
 
   /** Which events this node holds (the log's, read-only). */
@@ -353,8 +279,8 @@ export class Hub {
     return this.log.versions;
   }
 
-  /** Operators, bans, mutes and the motd, derived from `mod` events by the log. */
-  get moderation(): Moderation {
+  /** Operators, bans, mutes and the motd, derived from `mod` events by the log (read-only). */
+  get moderation(): ModerationView {
     return this.log.moderation;
   }
 
@@ -367,16 +293,9 @@ export class Hub {
     return this.#now();
   }
 
-  /**
-   * Presence entries held: this node's sessions plus the other nodes'
-   * tables. O(remote entries).
-   *
-   * @returns The count.
-   */
+  /** Presence entries held, here and in the other nodes' tables: {@linkcode PresenceRoster.count}. */
   presenceCount(): number {
-    let count = this.#sessionsByNick.size;
-    for (const _ of this.#remote.entries()) count++;
-    return count;
+    return this.#roster.count();
   }
 
   /** Connected sessions. */
@@ -389,7 +308,7 @@ export class Hub {
    * in is not kept (it expires), so this holds at most `maxRooms` rooms
    * created here, plus those that arrive from peers.
    */
-  rooms(): ReadonlyMap<string, Room> {
+  rooms(): ReadonlyMap<string, RoomView> {
     return this.log.rooms;
   }
 
@@ -468,7 +387,8 @@ export class Hub {
    * @param reason Shown to the others in the leave event.
    */
   disconnect(session: Session, reason = "quit"): void {
-    if (!session.open) return;
+    // A slow reader leaves as such, after the fan-out (see dropSlowReader).
+    if (!session.open || this.#tooSlow.has(session)) return;
     session.open = false;
     const rooms = [...session.rooms];
     for (const room of rooms) {
@@ -478,6 +398,20 @@ export class Hub {
     this.#presenceChanged();
     for (const room of rooms) this.#expireIfIdle(room);
     this.#logger.info("session closed", { nick: session.nick, reason });
+  }
+
+  /**
+   * Ends a session whose sink's output queue overflowed, as `too slow`. A
+   * sink overflows while the hub fans a frame out; the session leaves once
+   * that fan-out is over, so everyone else gets the frame before they see it
+   * leave. A disconnect of it meanwhile (its connection closing) waits too.
+   *
+   * @param session The session.
+   */
+  dropSlowReader(session: Session): void {
+    if (!session.open) return;
+    this.#tooSlow.add(session);
+    if (this.#fanOuts === 0) this.#dropSlowReaders();
   }
 
   /**
@@ -497,24 +431,9 @@ export class Hub {
     }
   }
 
-  /**
-   * Charges a change announced in each of the session's rooms (`/away`,
-   * `/nick`) one more token per 8 rooms past the first 8 (the line paid
-   * one), at most a burst: else one line in 64 rooms makes 64 events, and a
-   * toggle loop makes 64 times the events of the rate limit.
-   *
-   * @throws {ProtocolError} `rate_limited` when over budget.
-   */
+  /** A change shown in each of the session's rooms costs more: {@linkcode spendPerRoom}. */
   #spendPerRoom(session: Session): void {
-    const extra = Math.min(Math.ceil(session.rooms.size / 8) - 1, this.#rateBurst - 1);
-    if (extra <= 0 || session.limiter === undefined || session.limiter.tryTake(extra)) return;
-    const wait = Math.ceil(session.limiter.msUntilAvailable(extra) / 100) / 10;
-    throw new ProtocolError(
-      "rate_limited",
-      `Slow down: a change shown in ${
-        countOf(session.rooms.size, "room")
-      } costs more, try again in ${wait} s`,
-    );
+    spendPerRoom(session, this.#rateBurst);
   }
 
   /**
@@ -644,7 +563,7 @@ export class Hub {
    */
   sendPrivate(session: Session, to: string, text: string): ChatEvent {
     this.#checkMute(session);
-    const target = this.#sessionsByNick.get(nickKey(to))?.nick ?? this.#remote.find(to)?.entry.nick;
+    const target = this.onlineNick(to);
     if (target === undefined) {
       throw new ProtocolError("no_such_user", `No such user: ${sanitizeText(to).slice(0, 32)}`);
     }
@@ -664,14 +583,7 @@ export class Hub {
    */
   join(session: Session, roomName: string): string {
     const name = this.#roomName(roomName);
-    if (!session.rooms.has(name) && session.rooms.size >= this.#maxRoomsPerSession) {
-      throw new ProtocolError(
-        "too_many_rooms",
-        `Cannot join #${name}: you are in ${
-          countOf(session.rooms.size, "room")
-        }, the most this node allows; /leave one first`,
-      );
-    }
+    this.#limits.checkJoin(session, name);
     this.#makeSpaceFor(name);
     const room = this.#room(name);
     const asked = session.joinHistory ?? this.#welcomeHistory;
@@ -783,7 +695,7 @@ export class Hub {
    * @param name Room name as typed.
    * @returns The room, or undefined when it does not exist.
    */
-  findRoom(name: string): Room | undefined {
+  findRoom(name: string): RoomView | undefined {
     try {
       return this.log.rooms.get(normalizeRoom(name));
     } catch {
@@ -799,7 +711,7 @@ export class Hub {
    * @returns The room.
    * @throws {ProtocolError} `not_in_room`, `room_invalid`.
    */
-  roomOf(session: Session, roomName: string | undefined): Room {
+  roomOf(session: Session, roomName: string | undefined): RoomView {
     return this.#room(this.#memberRoom(session, roomName));
   }
 
@@ -820,16 +732,11 @@ export class Hub {
    * everything else is fanned out to the local sessions.
    */
   #settled(event: ChatEvent, evicted: ChatEvent | undefined, mod: ModEffect | undefined): void {
-    if (event.kind !== "private" && event.kind !== "mod") {
-      const room = this.log.rooms.get(event.room);
-      // From a peer ahead of its presence table, or a straggler after it: swept when space is short.
-      if (room !== undefined && !room.spokenIn && !this.#occupied(room.name)) {
-        this.#expiryCandidates.add(room.name);
-      }
-    }
+    if (event.kind === "claim") return; // nick ownership: the log's registry, nothing to show
+    this.#limits.applied(event);
     if (event.kind === "seal") this.#announceSeal(event);
     if (event.kind === "mod") {
-      if (mod !== undefined) this.#enforce(event, mod);
+      if (mod !== undefined) this.#enforcement.enforce(event, mod);
       return;
     }
     if (evicted === event) return;
@@ -844,17 +751,9 @@ export class Hub {
     }
   }
 
-  /**
-   * Whether a session is an operator: its SSH key is listed in this node's
-   * ops file or was granted op cluster-wide with `/op`. People without a
-   * key (TCP clients, SSH guests) are never operators.
-   *
-   * @param session The session.
-   * @returns True for an operator.
-   */
+  /** Whether a session is an operator here: {@linkcode ModerationEnforcement.isOp}. */
   isOp(session: Session): boolean {
-    const fp = session.origin.fingerprint;
-    return fp !== undefined && (this.#localOps.has(fp) || this.moderation.isOp(fp));
+    return this.#enforcement.isOp(session);
   }
 
   /**
@@ -864,27 +763,10 @@ export class Hub {
    * @param session The operator.
    * @param action The change.
    * @returns The event.
+   * @throws {ProtocolError} `forbidden` for a session without a key.
    */
   moderate(session: Session, action: ModAction): ChatEvent {
-    const fp = session.origin.fingerprint;
-    if (fp === undefined) {
-      throw new ProtocolError("forbidden", "Moderation is for operators only");
-    }
-    const issuer = { fp, root: this.#localOps.has(fp) };
-    return this.#emit("mod", "", session.nick, formatModAction(this.#bindMute(action), issuer));
-  }
-
-  /**
-   * Adds who the person is to a mute: their key, else their host, when
-   * they are connected here; else the key that owns the nick, if any.
-   */
-  #bindMute(action: ModAction): ModAction {
-    if (action.a !== "mute" || action.fp !== undefined || action.addr !== undefined) return action;
-    const local = this.#sessionsByNick.get(nickKey(action.nick));
-    const fp = local?.origin.fingerprint ??
-      (local ? undefined : this.nickGuard?.ownerOf(action.nick));
-    if (fp !== undefined) return { ...action, fp };
-    return local === undefined ? action : { ...action, addr: hostOf(local.origin.address) };
+    return this.#emit("mod", "", session.nick, this.#enforcement.bodyOf(session, action));
   }
 
   /**
@@ -904,179 +786,49 @@ export class Hub {
    * @returns The nick as its owner spells it, or undefined when nobody uses it.
    */
   onlineNick(nick: string): string | undefined {
-    return this.#sessionsByNick.get(nickKey(nick))?.nick ?? this.#remote.find(nick)?.entry.nick;
+    return this.localSession(nick)?.nick ?? this.#roster.findRemote(nick)?.entry.nick;
   }
 
-  /**
-   * Everyone in a room, on this node and the others, sorted by nick.
-   *
-   * @param room Normalised room name.
-   * @returns The members.
-   */
+  /** Everyone in a room, on every node, sorted by nick: {@linkcode PresenceRoster.members}. */
   members(room: string): Member[] {
-    const local: Member[] = [];
-    for (const session of this.#listeners(room)) {
-      local.push({
-        nick: session.nick,
-        node: this.nodeId,
-        since: session.since,
-        ...(session.away === undefined ? {} : { away: session.away }),
-      });
-    }
-    return [...local, ...this.#remote.inRoom(room)].sort((a, b) => a.nick.localeCompare(b.nick));
+    return this.#roster.members(room);
   }
 
-  /**
-   * This node's sessions, as announced to peers: one entry per session,
-   * fitted to `MAX_PRESENCE_BYTES` (see {@linkcode fitPresence}: every
-   * nick before anyone's rooms), so the table always fits a mesh frame.
-   *
-   * @returns The entries.
-   */
+  /** This node's presence table for peers: {@linkcode PresenceRoster.localPresence}. */
   localPresence(): PresenceEntry[] {
-    const fitted = fitPresence(
-      [...this.#sessionsByNick.values()].map((session) => ({
-        nick: session.nick,
-        rooms: [...session.rooms],
-        since: session.since,
-        ...(session.away === undefined ? {} : { away: session.away }),
-      })),
-    );
-    // Warn when trimming starts, not on every change while it lasts.
-    if (fitted.trimmed > 0 && !this.#presenceTrimmed) {
-      this.#logger.warn("presence table over its size bound: rooms left out for some people", {
-        trimmed: fitted.trimmed,
-      });
-    }
-    this.#presenceTrimmed = fitted.trimmed > 0;
-    return fitted.entries;
+    return this.#roster.localPresence();
   }
 
-  /**
-   * Takes a peer's presence table, entry by entry: a malformed entry is
-   * dropped or cut down and the rest kept (see {@linkcode parsePresence}),
-   * with one warning per peer until its tables are clean again. A local
-   * session that lost a nick race to one of its entries is renamed and told
-   * why.
-   *
-   * @param node The peer's node id.
-   * @param table Its sessions, as received (validated here).
-   * @throws {TypeError} When the table is not an array (nothing is changed).
-   */
+  /** Takes a peer's presence table: {@linkcode PresenceRoster.updateRemotePresence}. */
   updateRemotePresence(node: string, table: unknown): void {
-    const { entries, dropped, truncated } = parsePresence(table);
-    if (dropped + truncated === 0) {
-      this.#presenceWarned.delete(node);
-    } else if (!this.#presenceWarned.has(node)) {
-      this.#presenceWarned.add(node);
-      this.#logger.warn("presence entries from a peer dropped or cut down", {
-        peer: node,
-        kept: entries.length,
-        dropped,
-        truncated,
-      });
-    }
-    const vacated = this.#remote.replace(node, entries);
-    for (const room of vacated) this.#expireIfIdle(room);
-    this.#tellBack(node, entries);
-    for (const entry of entries) {
-      const local = this.#sessionsByNick.get(nickKey(entry.nick));
-      if (!local) continue;
-      // A nick registered to a key is its owner's, whatever a peer's entry
-      // claims (an early `since` wins every race); one who is not the owner yields.
-      const owner = this.nickGuard?.ownerOf(local.nick);
-      if (owner !== undefined && owner === local.origin.fingerprint) continue;
-      if (
-        owner === undefined &&
-        winsNickRace({ since: local.since, node: this.nodeId }, { since: entry.since, node })
-      ) {
-        continue;
-      }
-      const old = local.nick;
-      const nick = this.#freeVariant(old, local.origin.fingerprint);
-      this.#rename(local, nick);
-      local.sink.send({
-        t: "error",
-        code: "nick_taken",
-        message: `Nick ${old} was claimed on node ${node} first: you are now ${nick}`,
-      });
-    }
+    this.#roster.updateRemotePresence(node, table);
   }
 
-  /**
-   * Forgets the presence of a node that died, left or restarted. For a node
-   * found unreachable or restarted, the local sessions that shared a room
-   * with its people are told they left (a notice, not a replicated event:
-   * nobody left on their own); when an unreachable node returns with them,
-   * its next table tells they are back.
-   *
-   * @param node Node id.
-   * @param change Why, when the people should be told: `unreachable` (dead
-   *   or cut off) or `restarted`; absent for a node that left on its own.
-   */
+  /** Forgets a node's presence: {@linkcode PresenceRoster.dropRemotePresence}. */
   dropRemotePresence(node: string, change?: "unreachable" | "restarted"): void {
-    const people: PresenceEntry[] = [];
-    if (change !== undefined) {
-      for (const remote of this.#remote.entries()) {
-        if (remote.node === node) people.push(remote.entry);
-      }
-    }
-    // Not expired at once: a node wrongly thought dead sends its table again.
-    for (const room of this.#remote.drop(node)) this.#expiryCandidates.add(room);
-    this.#shownGone.delete(node);
-    if (people.length === 0 || change === undefined) return;
-    if (change === "unreachable") {
-      this.#shownGone.set(node, new Map(people.map((p) => [nickKey(p.nick), p])));
-    }
-    this.#tellNode(node, people, change);
+    this.#roster.dropRemotePresence(node, change);
   }
 
-  /** Tells local sessions about people of a node who are back after it was unreachable. */
-  #tellBack(node: string, entries: readonly PresenceEntry[]): void {
-    const gone = this.#shownGone.get(node);
-    if (gone === undefined) return;
-    this.#shownGone.delete(node);
-    const back: PresenceEntry[] = [];
-    for (const entry of entries) {
-      const before = gone.get(nickKey(entry.nick));
-      if (before === undefined) continue;
-      // Back where they were: a room joined since then shows its own join.
-      const was = new Set(before.rooms);
-      const rooms = entry.rooms.filter((room) => was.has(room));
-      if (rooms.length > 0) back.push({ ...entry, rooms });
-    }
-    this.#tellNode(node, back, "reachable");
-  }
-
-  #tellNode(node: string, people: readonly PresenceEntry[], change: NodeChange): void {
-    const notices = nodePresenceNotices(this.#sessionsByNick.values(), people, node, change);
-    for (const [session, lines] of notices) {
-      session.sink.send({ t: "info", cmd: "presence", lines, data: { node, change } });
-    }
-  }
-
-  /**
-   * Listens to changes of this node's presence (to tell peers).
-   *
-   * @param listener Called after each change.
-   * @returns A function that removes the listener.
-   */
+  /** Listens to changes of this node's presence: {@linkcode PresenceRoster.onPresence}. */
   onPresence(listener: () => void): () => void {
-    this.#presenceListeners.add(listener);
-    return () => this.#presenceListeners.delete(listener);
+    return this.#roster.onPresence(listener);
   }
 
-  /**
-   * Expires every room that is empty everywhere and quiet for the room TTL
-   * (or never spoken in), with its history. The node calls this now and
-   * then; the hub keeps no timers.
-   *
-   * @returns How many rooms expired.
-   */
+  /** Expires idle rooms (the node calls this now and then): {@linkcode RoomLimits.expireQuietRooms}. */
   expireQuietRooms(): number {
-    const before = this.log.rooms.size;
-    for (const name of [...this.log.rooms.keys()]) this.#expireIfIdle(name);
-    return before - this.log.rooms.size;
+    return this.#limits.expireQuietRooms();
+  }
+
+  /** A local session lost a nick race to a peer's session: it takes a free variant, told why. */
+  #yieldNick(local: Session, node: string): void {
+    const old = local.nick;
+    const nick = this.#freeVariant(old, local.origin.fingerprint);
+    this.#rename(local, nick);
+    local.sink.send({
+      t: "error",
+      code: "nick_taken",
+      message: `Nick ${old} was claimed on node ${node} first: you are now ${nick}`,
+    });
   }
 
   /** Every retained event, room by room (unordered across rooms). */
@@ -1098,60 +850,53 @@ export class Hub {
   }
 
   readonly #listenersByRoom = new Map<string, Set<Session>>();
+  /** Fan-outs in progress: one may apply events (a leave) that fan out in turn. */
+  #fanOuts = 0;
+  /** Sessions whose sink overflowed during the fan-outs in progress. */
+  readonly #tooSlow = new Set<Session>();
+
+  /**
+   * Fans out (`deliver` sends frames to sinks); the slow readers it finds
+   * leave once the outermost fan-out is over, not inside it.
+   */
+  #fanningOut(deliver: () => void): void {
+    this.#fanOuts++;
+    try {
+      deliver();
+    } finally {
+      this.#fanOuts--;
+    }
+    if (this.#fanOuts === 0) this.#dropSlowReaders();
+  }
+
+  /** Disconnects the slow readers found, and any their leaves overflow in turn. */
+  #dropSlowReaders(): void {
+    if (this.#tooSlow.size === 0) return;
+    this.#fanOuts++;
+    try {
+      // A Set iterates over what is added while it runs: later slow readers too.
+      for (const session of this.#tooSlow) {
+        this.#tooSlow.delete(session);
+        this.disconnect(session, "too slow");
+      }
+    } finally {
+      this.#fanOuts--;
+    }
+  }
 
   /** The local sessions in a room (a room nobody here is in has no set). */
   #listeners(room: string): ReadonlySet<Session> {
     return this.#listenersByRoom.get(room) ?? NOBODY;
   }
 
-  /** Whether anyone, here or on another node, is in a room. */
-  #occupied(room: string): boolean {
-    return this.#listenersByRoom.has(room) || this.#remote.occupied(room);
-  }
-
-  /**
-   * Drops a room that is empty everywhere and was never spoken in (its log
-   * holds only presence history) or had no event for the room TTL, with its
-   * log, like an eviction. The default room stays.
-   */
+  /** Drops a room people left if it is idle: {@linkcode RoomLimits.expireIfIdle}. */
   #expireIfIdle(name: string): void {
-    if (this.log.expireIfIdle(name)) this.#expiryCandidates.delete(name);
+    this.#limits.expireIfIdle(name);
   }
 
-  /**
-   * Makes sure a room a person asked for may exist: an existing room and the
-   * default room always may; a new one when the node holds fewer than
-   * `maxRooms`, after expiring idle rooms if it must.
-   *
-   * @throws {ProtocolError} `rooms_full` when none can expire.
-   */
-  /** Whether a room had no event for the room TTL. */
-  #quiet(room: Room): boolean {
-    const newest = room.log.at(-1);
-    return newest === undefined || this.#now() - newest.hlc.wall >= this.#roomTtlMs;
-  }
-
+  /** Refuses a new room on a full node: {@linkcode RoomLimits.makeSpaceFor}. */
   #makeSpaceFor(name: string): void {
-    if (this.log.rooms.has(name) || name === DEFAULT_ROOM || this.log.rooms.size < this.#maxRooms) {
-      return;
-    }
-    const candidates = [...this.#expiryCandidates];
-    this.#expiryCandidates.clear();
-    for (const other of candidates) this.#expireIfIdle(other);
-    if (this.log.rooms.size < this.#maxRooms) return;
-    // Quiet rooms are found by a full scan: at most once a minute, so a
-    // full node refusing rooms does not scan them all per attempt.
-    if (this.#now() - this.#lastQuietScan >= 60_000) {
-      this.#lastQuietScan = this.#now();
-      this.expireQuietRooms();
-      if (this.log.rooms.size < this.#maxRooms) return;
-    }
-    throw new ProtocolError(
-      "rooms_full",
-      `Cannot create #${name}: this node keeps at most ${this.#maxRooms} rooms and none is idle (empty, and never spoken in or quiet for ${
-        Math.round(this.#roomTtlMs / 86_400_000)
-      } days); join an existing room (/rooms lists them)`,
-    );
+    this.#limits.makeSpaceFor(name);
   }
 
   #deliverPrivate(event: ChatEvent, frame: MsgFrame): void {
@@ -1161,7 +906,7 @@ export class Hub {
     if (sender && sender !== recipient) sender.sink.send(frame);
   }
 
-  #enter(session: Session, room: Room): void {
+  #enter(session: Session, room: RoomView): void {
     session.rooms.add(room.name);
     session.current = room.name;
     const listeners = this.#listenersByRoom.get(room.name);
@@ -1259,7 +1004,7 @@ export class Hub {
     return cid === undefined ? undefined : this.log.sentWith(session.nick, cid);
   }
 
-  #room(name: string): Room {
+  #room(name: string): RoomView {
     return this.log.openRoom(name);
   }
 
@@ -1303,7 +1048,7 @@ export class Hub {
   }
 
   #nickInUse(nick: string): boolean {
-    return this.#sessionsByNick.has(nickKey(nick)) || this.#remote.find(nick) !== undefined;
+    return this.#sessionsByNick.has(nickKey(nick)) || this.#roster.findRemote(nick) !== undefined;
   }
 
   #freeVariant(nick: string, fingerprint: string | undefined): string {
@@ -1318,29 +1063,14 @@ export class Hub {
     }
   }
 
-  /** Refuses a banned person with a clear message. */
+  /** Refuses a banned person: {@linkcode ModerationEnforcement.checkBan}. */
   #checkBan(nick: string, fingerprint: string | undefined, address: string | undefined): void {
-    const now = this.#now();
-    const ban = this.moderation.banOf({ nick, fingerprint, address }, now);
-    if (ban === undefined) return;
-    throw new ProtocolError("banned", `Cannot join: ${describeBan(ban, now)}`);
+    this.#enforcement.checkBan(nick, fingerprint, address);
   }
 
-  /**
-   * The mute in force on a session: on its nick, its key or (without a
-   * key) its host, or on the nick it was muted under on this node before a
-   * `/nick`.
-   *
-   * @param session The session.
-   * @returns When the mute ends (null: never) and who muted, or undefined.
-   */
-  muteOf(session: Session): { until: number | null; by: string } | undefined {
-    const now = this.#now();
-    const { fingerprint, address } = session.origin;
-    const mute = this.moderation.muted({ nick: session.nick, fingerprint, address }, now);
-    if (mute !== undefined) return mute;
-    const mutedAs = this.#mutedAs.get(session) ?? this.#mutedHosts.get(whoOf(session));
-    return mutedAs === undefined ? undefined : this.moderation.muted(mutedAs, now);
+  /** The mute in force on a session: {@linkcode ModerationEnforcement.muteOf}. */
+  muteOf(session: Session): MuteInForce | undefined {
+    return this.#enforcement.muteOf(session);
   }
 
   /**
@@ -1361,107 +1091,9 @@ export class Hub {
     return undefined;
   }
 
-  /** Refuses a muted person's message with a clear message. */
+  /** Refuses a muted person's line: {@linkcode ModerationEnforcement.checkMute}. */
   #checkMute(session: Session): void {
-    const now = this.#now();
-    const mute = this.muteOf(session);
-    if (mute === undefined) return;
-    throw new ProtocolError(
-      "muted",
-      `You are muted ${formatUntil(mute.until, now)}: your messages are not sent`,
-    );
-  }
-
-  /**
-   * Carries out a moderation event on this node's sessions: kicks, bans in
-   * force, and notices to the people concerned. Runs for events applied
-   * live (not restored from a snapshot), from the state as it now is, so a
-   * stale event that lost to a newer one does nothing.
-   */
-  #enforce(event: ChatEvent, result: { action: ModAction; current: boolean }): void {
-    const { action, current } = result;
-    // An issuer who was no operator at that point of the log order changes nothing.
-    if (!current && action.a === "kick") return;
-    const now = this.#now();
-    const by = event.from;
-    switch (action.a) {
-      case "kick": {
-        const session = this.#sessionsByNick.get(nickKey(action.nick));
-        // Someone who connected after the kick was issued is not kicked by it.
-        if (session === undefined || session.since > event.hlc.wall) return;
-        const why = action.reason === "" ? "" : `: ${sanitizeText(action.reason)}`;
-        this.#expel(session, `You were kicked by ${by}${why}`, `kicked by ${by}`);
-        return;
-      }
-      case "ban": {
-        for (const session of [...this.#sessionsByNick.values()]) {
-          const ban = this.moderation.banOf({
-            nick: session.nick,
-            fingerprint: session.origin.fingerprint,
-            address: session.origin.address,
-          }, now);
-          if (ban === undefined) continue;
-          this.#expel(session, `You were banned by ${ban.by}: ${describeBan(ban, now)}`, "banned");
-        }
-        return;
-      }
-      case "mute": {
-        const session = this.#sessionsByNick.get(nickKey(action.nick));
-        const mute = this.moderation.muted(action.nick, now);
-        if (session === undefined || mute === undefined) return;
-        // Bound to the session too: a /nick does not shake it off; and to who
-        // it is, here: nor does a quit and a new nick.
-        this.#mutedAs.set(session, action.nick);
-        this.#mutedHosts.delete(whoOf(session));
-        this.#mutedHosts.set(whoOf(session), action.nick);
-        if (this.#mutedHosts.size > MAX_MUTED_HOSTS) {
-          this.#mutedHosts.delete(this.#mutedHosts.keys().next().value!);
-        }
-        this.#notice(
-          session,
-          "mute",
-          `You were muted by ${mute.by} ${formatUntil(mute.until, now)}`,
-        );
-        return;
-      }
-      case "unseal": {
-        if (!current) return;
-        // The log voided the seal; the hub tells the people in the room.
-        const room = this.#room(action.room);
-        for (const session of this.#listeners(room.name)) {
-          this.#notice(
-            session,
-            "unseal",
-            `#${room.name} was unsealed by ${by}: it takes plain text now`,
-          );
-        }
-        return;
-      }
-      case "unmute": {
-        const session = [...this.#sessionsByNick.values()].find((s) =>
-          nickKey(s.nick) === nickKey(action.nick) || this.#mutedAs.get(s) === action.nick
-        );
-        if (session === undefined || this.muteOf(session)) return;
-        this.#notice(session, "mute", `You were unmuted by ${by}`);
-        return;
-      }
-      case "op":
-      case "deop": {
-        for (const session of this.#sessionsByNick.values()) {
-          if (session.origin.fingerprint !== action.fp) continue;
-          this.#notice(
-            session,
-            "op",
-            this.isOp(session)
-              ? `You are an operator now (by ${by}): /help lists the operator commands`
-              : `You are no longer an operator (by ${by})`,
-          );
-        }
-        return;
-      }
-      default:
-        return;
-    }
+    this.#enforcement.checkMute(session);
   }
 
   #notice(session: Session, cmd: string, line: string): void {
@@ -1477,7 +1109,7 @@ export class Hub {
   }
 
   #presenceChanged(): void {
-    for (const listener of this.#presenceListeners) listener();
+    this.#roster.changed();
   }
 
   #cleanText(text: string): string {

@@ -2,10 +2,9 @@ import assert from "node:assert/strict";
 import type { ChatEvent } from "../../core/event.ts";
 import { HybridClock } from "../../core/hybrid_clock.ts";
 import { ProtocolError, type ServerFrame } from "../../core/protocol.ts";
-import { handleInput } from "./commands.ts";
+import { commandContext, handleInput } from "./commands.ts";
 import { Hub, type Session, type SessionSink } from "./hub.ts";
 import { MAX_PRESENCE_BYTES } from "./presence.ts";
-import { commandContext } from "../../tests/helpers/command_context.ts";
 
 /** Records what a member would see. */
 class RecordingSink implements SessionSink {
@@ -33,7 +32,7 @@ function setup(options: { burst?: number } = {}) {
       address: "-",
     });
     const run = (line: string, roomName?: string) => {
-      const ctx = commandContext(hub, session, sink, roomName);
+      const ctx = commandContext(hub, session, roomName);
       return handleInput(ctx, line);
     };
     return { sink, session, run };

@@ -3,9 +3,18 @@
  *
  * - {@linkcode EventLog} (event_log.ts): every event the node holds and the
  *   state all nodes derive from them (version vector, clock, room logs,
- *   moderation, history budget); its only writer.
- * - {@linkcode Hub} (hub.ts): sessions, presence, rate limits and the
- *   actions people take; appends to the log and fans out what it applied.
+ *   moderation, history budget); its only writer. Others read through
+ *   read-only views ({@linkcode RoomView}, {@linkcode ModerationView}) and
+ *   ask it what a peer lacks (`missingFor`, cut like an
+ *   {@linkcode EventBatch}).
+ * - {@linkcode Hub} (hub.ts): sessions, rate limits and the actions people
+ *   take; appends to the log and fans out what it applied. It owns:
+ *   - {@linkcode PresenceRoster} (presence_roster.ts): who is where across
+ *     the cluster, this node's presence table and the peers' tables;
+ *   - {@linkcode RoomLimits} (room_limits.ts): rooms per session and per
+ *     node, and the expiry of idle rooms;
+ *   - {@linkcode ModerationEnforcement} (moderation_enforcement.ts): bans,
+ *     mutes and kicks as this node's sessions feel them.
  * - {@linkcode Session} / {@linkcode SessionSink} (session.ts): a connected
  *   person and where their frames go (a frontend implements the sink).
  * - {@linkcode Room}, {@linkcode Moderation}, {@linkcode RemotePresence},
@@ -22,7 +31,11 @@ export {
   EventLog,
   type EventLogOptions,
   KEPT_PER_ROOM,
+  type Missing,
+  type MissingBudget,
+  type RoomView,
 } from "./event_log.ts";
+export { EventBatch } from "./event_batch.ts";
 export {
   type ClusterView,
   type HelloRequest,
@@ -32,8 +45,11 @@ export {
 } from "./hub.ts";
 export { Session, type SessionOrigin, type SessionSink } from "./session.ts";
 export { Room } from "./room.ts";
-export { Moderation } from "./moderation.ts";
+export { Moderation, type ModerationView } from "./moderation.ts";
+export { ModerationEnforcement } from "./moderation_enforcement.ts";
 export { RemotePresence } from "./presence.ts";
+export { type LocalSessions, PresenceRoster } from "./presence_roster.ts";
+export { DEFAULT_ROOM_TTL_MS, RoomLimits, type RoomLimitsOptions } from "./room_limits.ts";
 export { HistoryBudget } from "./history_budget.ts";
 export { NickRegistry } from "./nick_registry.ts";
 export { type CommandContext, commands, handleInput, handleSealed } from "./commands.ts";

@@ -353,6 +353,15 @@ export interface ModerationOptions {
 }
 
 /**
+ * Moderation state without its writers: what the hub and commands read
+ * (only the event log applies `mod` events).
+ */
+export type ModerationView = Pick<
+  Moderation,
+  "isOp" | "ops" | "banOf" | "bans" | "muted" | "size" | "motd" | "unsealOf"
+>;
+
+/**
  * Moderation state derived from `mod` events. Pure: no clock, no I/O.
  *
  * | Operation | Cost |

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import type { ChatEvent } from "../../core/event.ts";
 import { HybridClock } from "../../core/hybrid_clock.ts";
 import { ProtocolError, type ServerFrame } from "../../core/protocol.ts";
-import { handleInput } from "./commands.ts";
+import { commandContext, handleInput } from "./commands.ts";
 import { Hub, type SessionOrigin, type SessionSink } from "./hub.ts";
 import {
   formatModAction,
@@ -14,7 +14,6 @@ import {
   parseModAction,
   parseOpsFile,
 } from "./moderation.ts";
-import { commandContext } from "../../tests/helpers/command_context.ts";
 
 const OP_FP = "SHA256:" + "A".repeat(43);
 const BOB_FP = "SHA256:" + "B".repeat(43);
@@ -259,7 +258,7 @@ function setup() {
     };
     const session = hub.connect(sink, { user }, origin);
     const run = (line: string) => {
-      const ctx = commandContext(hub, session, sink);
+      const ctx = commandContext(hub, session);
       return handleInput(ctx, line);
     };
     return { sink, session, run };

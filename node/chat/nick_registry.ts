@@ -3,35 +3,38 @@
  * uses a nick owns it, and nobody else — another key, a guest, a terminal
  * client — may use it afterwards.
  *
- * Claims merge the same way on every node (the earliest claim wins, ties
- * broken by fingerprint), so replicated registries converge whatever order
- * claims arrive in. The registry does no I/O: persistence and replication
- * listen with {@linkcode NickRegistry.onClaim}.
+ * A claim is an event like any other (kind `claim`, room `""`, `from` the
+ * nick, `text` the fingerprint), so it is replicated, snapshotted and
+ * restored with the rest of the log. The registry is derived from those
+ * events and the event log (event_log.ts) is its only writer: it applies
+ * each claim it accepts, this node's and its peers', through
+ * {@linkcode NickRegistry.apply}. Claiming a nick here
+ * ({@linkcode NickRegistry.claim}) appends a claim event to the log, which
+ * applies it like one from a peer.
+ *
+ * The registry retains one claim event per nick (the log's nick log, at most
+ * `maxClaims`, outside the history budget). A claim that loses is dropped
+ * as it arrives; one that is replaced is dropped then. Claims merge the same
+ * way on every node: the earliest in the log's total order (hybrid-clock
+ * stamp, then origin node) wins, so registries converge whatever order
+ * claims arrive in.
  *
  * A peer's claim is checked like a person's: a nick this registry has known
  * to be owned for longer than the race window (`raceWindowMs`) is settled,
- * and no claim from a peer takes it, however early it says it was made — a
- * peer can write any `since`, so "earliest wins" alone would let one forged
- * claim take any registered nick. Within the window, two keys that claimed
- * the same nick on different nodes at about the same time (or on both sides
- * of a short partition) still converge on the earliest. The cost: a
- * partition longer than the window in which two keys claim the same nick
+ * and no claim from a peer takes it for another key, however early its
+ * stamp — a peer can stamp any past time, so "earliest wins" alone would let
+ * one forged claim take any registered nick. Within the window, two keys that
+ * claimed the same nick on different nodes at about the same time (or on
+ * both sides of a short partition) still converge on the earliest. The cost:
+ * a partition longer than the window in which two keys claim the same nick
  * leaves each side with its own owner until an operator sorts it out.
+ * Claims restored from a snapshot are settled.
  *
  * @module
  */
-import { NICK_PATTERN, nickKey } from "../../core/names.ts";
+import { type ChatEvent, compareEvents } from "../../core/event.ts";
+import { nickKey } from "../../core/names.ts";
 import type { NickGuard } from "./hub.ts";
-
-/** One nick owned by one key. */
-export interface NickClaim {
-  /** The nick as first claimed (display case). */
-  readonly nick: string;
-  /** Owner's public key fingerprint, `SHA256:...`. */
-  readonly fingerprint: string;
-  /** When it was claimed (ms since the epoch). */
-  readonly since: number;
-}
 
 /** What {@linkcode NickRegistry.claim} did. */
 export type ClaimOutcome =
@@ -46,101 +49,93 @@ export type ClaimOutcome =
   /** The registry is full. */
   | "full";
 
-/** Options of {@linkcode NickRegistry}. */
+/** Limits of a {@linkcode NickRegistry}. */
 export interface NickRegistryOptions {
   /** Nicks one key may own; stops one key from hoarding names. @default 8 */
   maxNicksPerKey?: number;
   /** Claims held in all; bounds memory against many throwaway keys. @default 100000 */
   maxClaims?: number;
-  /** Clock (ms). @default Date.now */
-  now?: () => number;
   /**
    * How long after this registry learned a claim a peer's earlier claim of
-   * the same nick may still replace it (ms). Longer heals longer partitions
-   * in which two keys claimed one nick; shorter narrows the time in which a
-   * forged claim can take a new registration. @default 60000
+   * the same nick for another key may still replace it (ms). Longer heals
+   * longer partitions in which two keys claimed one nick; shorter narrows
+   * the time in which a forged claim can take a new registration.
+   * @default 60000
    */
   raceWindowMs?: number;
-  /** Most claims one replication message may carry. @default 1000 */
-  maxClaimsPerMessage?: number;
+  /** Clock (ms), for the race window. @default Date.now */
+  now?: () => number;
 }
-
-/** Called with each claim that changed the registry. */
-export type ClaimListener = (claim: NickClaim) => void;
-
-/** Persisted and replicated form of a {@linkcode NickRegistry}. */
-export interface NickRegistryJson {
-  /** Format version. */
-  readonly v: 1;
-  /** Every claim. */
-  readonly claims: readonly NickClaim[];
-}
-
-const FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}$/;
 
 /**
- * Nick ownership by key fingerprint.
+ * Appends a claim event for a nick and key to the event log (which then
+ * applies it here).
+ */
+export type AppendClaim = (nick: string, fingerprint: string) => void;
+
+/** The registry as its readers see it: they may claim (through the log), not apply. */
+export type NickRegistryView = Pick<
+  NickRegistry,
+  "size" | "ownerOf" | "nicksOf" | "claim" | "check" | "use" | "claims"
+>;
+
+/**
+ * Nick ownership by key fingerprint, derived from `claim` events.
  *
- * | Operation      | Cost |
- * | -------------- | ---- |
- * | `ownerOf`      | O(1) |
- * | `claim`/`merge`| O(k), k = nicks of that key (≤ `maxNicksPerKey`) |
+ * | Operation       | Cost |
+ * | --------------- | ---- |
+ * | `ownerOf`       | O(1) |
+ * | `claim`/`apply` | O(1) amortised |
+ * | `nicksOf`       | O(k log k), k = nicks of that key (≤ `maxNicksPerKey` for its own claims) |
  *
  * @example
  * ```ts
- * import { NickRegistry } from "./nick_registry.ts";
+ * import { EventLog } from "./event_log.ts";
  * import assert from "node:assert/strict";
  *
  * const alice = "SHA256:" + "a".repeat(43);
- * const registry = new NickRegistry();
- * assert.equal(registry.claim("Alice", alice), "claimed");
- * assert.equal(registry.ownerOf("alice"), alice);
- * assert.equal(registry.claim("alice", "SHA256:" + "b".repeat(43)), "taken");
+ * const log = new EventLog({ origin: "n1" });
+ * assert.equal(log.nicks.claim("Alice", alice), "claimed"); // appends a claim event
+ * assert.equal(log.nicks.ownerOf("alice"), alice);
+ * assert.equal(log.nicks.claim("alice", "SHA256:" + "b".repeat(43)), "taken");
  * ```
  */
 export class NickRegistry implements NickGuard {
-  readonly #claims = new Map<string, NickClaim>();
+  /** The live claim event of each nick, by nick key. */
+  readonly #claims = new Map<string, ChatEvent>();
+  /** Nick keys by owner fingerprint. */
   readonly #byKey = new Map<string, Set<string>>();
-  readonly #listeners = new Set<ClaimListener>();
+  /** When this registry learned each live claim (by nick key); -Infinity: restored, settled. */
+  readonly #learnedAt = new Map<string, number>();
+  readonly #append: AppendClaim;
   readonly #maxNicksPerKey: number;
   readonly #maxClaims: number;
-  readonly #now: () => number;
   readonly #raceWindowMs: number;
-  readonly #maxClaimsPerMessage: number;
-  /** When this registry learned each claim (by nick key); -Infinity: restored, settled. */
-  readonly #learnedAt = new Map<string, number>();
+  readonly #now: () => number;
 
   /**
+   * Made by the event log, which owns the registry.
+   *
+   * @param append Appends a claim event to the log.
    * @param options Limits and clock.
-   * @throws {RangeError} When a limit is not a positive integer.
+   * @throws {RangeError} When a limit is not a positive integer or the window is negative.
    */
-  constructor(options: NickRegistryOptions = {}) {
-    const {
-      maxNicksPerKey = 8,
-      maxClaims = 100_000,
-      now = Date.now,
-      raceWindowMs = 60_000,
-      maxClaimsPerMessage = 1000,
-    } = options;
-    for (
-      const [name, value] of [
-        ["maxNicksPerKey", maxNicksPerKey],
-        ["maxClaims", maxClaims],
-        ["maxClaimsPerMessage", maxClaimsPerMessage],
-      ]
-    ) {
+  constructor(append: AppendClaim, options: NickRegistryOptions = {}) {
+    const { maxNicksPerKey = 8, maxClaims = 100_000, raceWindowMs = 60_000, now = Date.now } =
+      options;
+    for (const [name, value] of [["maxNicksPerKey", maxNicksPerKey], ["maxClaims", maxClaims]]) {
       if (!Number.isInteger(value) || (value as number) < 1) {
         throw new RangeError(`Invalid ${name} ${value}: must be a positive integer`);
       }
     }
-    this.#maxNicksPerKey = maxNicksPerKey;
-    this.#maxClaims = maxClaims;
-    this.#now = now;
     if (!(raceWindowMs >= 0)) {
       throw new RangeError(`Invalid raceWindowMs ${raceWindowMs}: must be a non-negative number`);
     }
+    this.#append = append;
+    this.#maxNicksPerKey = maxNicksPerKey;
+    this.#maxClaims = maxClaims;
     this.#raceWindowMs = raceWindowMs;
-    this.#maxClaimsPerMessage = maxClaimsPerMessage;
+    this.#now = now;
   }
 
   /** How many nicks are owned. */
@@ -155,7 +150,7 @@ export class NickRegistry implements NickGuard {
    * @returns The owner, or undefined when the nick is free.
    */
   ownerOf(nick: string): string | undefined {
-    return this.#claims.get(nickKey(nick))?.fingerprint;
+    return this.#claims.get(nickKey(nick))?.text;
   }
 
   /**
@@ -167,26 +162,27 @@ export class NickRegistry implements NickGuard {
   nicksOf(fingerprint: string): string[] {
     const keys = this.#byKey.get(fingerprint) ?? new Set<string>();
     return [...keys].map((key) => this.#claims.get(key)!)
-      .sort((a, b) => a.since - b.since)
-      .map((claim) => claim.nick);
+      .sort(compareEvents)
+      .map((claim) => claim.from);
   }
 
   /**
-   * Claims a nick for a key if nobody owns it.
+   * Claims a nick for a key if nobody owns it: appends a claim event to the
+   * log, which applies it here and replicates it.
    *
    * @param nick A valid nick (the caller validates).
    * @param fingerprint The key's `SHA256:` fingerprint.
    * @returns What happened.
-   * @throws {TypeError} When `fingerprint` is not a `SHA256:` fingerprint.
+   * @throws {EventRuleError} When the nick or fingerprint breaks the claim rules
+   *   (core/event_rules.ts); nothing is claimed.
    */
   claim(nick: string, fingerprint: string): ClaimOutcome {
-    checkFingerprint(fingerprint);
     const owner = this.ownerOf(nick);
     if (owner === fingerprint) return "owned";
     if (owner !== undefined) return "taken";
     if ((this.#byKey.get(fingerprint)?.size ?? 0) >= this.#maxNicksPerKey) return "quota";
     if (this.#claims.size >= this.#maxClaims) return "full";
-    this.#set({ nick, fingerprint, since: this.#now() });
+    this.#append(nick, fingerprint);
     return "claimed";
   }
 
@@ -220,160 +216,56 @@ export class NickRegistry implements NickGuard {
     if (fingerprint !== undefined) this.claim(nick, fingerprint);
   }
 
+  /** The live claim event of every owned nick (the nick log, for replication and snapshots). */
+  claims(): IterableIterator<ChatEvent> {
+    return this.#claims.values();
+  }
+
   /**
-   * Applies a claim made elsewhere (replication, a snapshot). The earliest
-   * claim of a nick wins, equal times going to the smaller fingerprint, but
-   * only while the claim it would replace is within the race window; a
-   * settled claim is kept (see the module notes). A new nick is refused
-   * when the registry is full.
+   * Applies a claim event the log accepted (for the event log only: nothing
+   * else writes the registry). The earliest claim of a nick wins; for
+   * another key, only while the claim it would replace is within the race
+   * window (or while restoring). A new nick is dropped when the registry is
+   * full.
    *
-   * @param claim The claim.
-   * @returns Whether the registry changed.
-   * @throws {TypeError} When the claim is malformed.
+   * @param claim A `claim` event that passed core/event_rules.ts.
+   * @param live False while restoring a snapshot: the claim is settled at once.
+   * @returns The claim event no longer retained: the one replaced, or
+   *   `claim` itself when it lost; undefined when nothing was dropped.
    */
-  merge(claim: NickClaim): boolean {
-    const valid = parseClaim(claim);
-    const key = nickKey(valid.nick);
+  apply(claim: ChatEvent, live: boolean): ChatEvent | undefined {
+    const key = nickKey(claim.from);
     const current = this.#claims.get(key);
-    if (current !== undefined) {
-      const wins = valid.since < current.since ||
-        (valid.since === current.since && valid.fingerprint < current.fingerprint);
-      if (!wins || current.fingerprint === valid.fingerprint) return false;
-      const learned = this.#learnedAt.get(key) ?? -Infinity;
-      if (this.#now() - learned > this.#raceWindowMs) return false;
-      this.#delete(current);
-    } else if (this.#claims.size >= this.#maxClaims) {
-      return false;
-    }
-    this.#set(valid);
-    return true;
-  }
-
-  /**
-   * Applies the claims of one replication message from a peer: at most
-   * `maxClaimsPerMessage` (a peer sends its registry in batches of that
-   * size); a malformed claim is skipped, not fatal to the others.
-   *
-   * @param claims The message's claims, as received.
-   * @returns How many changed the registry and how many were malformed.
-   * @throws {TypeError} When `claims` is not an array.
-   * @throws {RangeError} When it holds more than `maxClaimsPerMessage` (nothing is applied).
-   */
-  mergeClaims(claims: unknown): { merged: number; malformed: number } {
-    if (!Array.isArray(claims)) throw new TypeError("Invalid nick claims: expected an array");
-    if (claims.length > this.#maxClaimsPerMessage) {
-      throw new RangeError(
-        `Cannot merge nick claims: ${claims.length} in one message exceeds maximum ${this.#maxClaimsPerMessage}`,
-      );
-    }
-    let merged = 0;
-    let malformed = 0;
-    for (const claim of claims) {
-      try {
-        if (this.merge(claim)) merged++;
-      } catch {
-        malformed++;
+    let learnedAt = live ? this.#now() : -Infinity;
+    if (current === undefined) {
+      if (this.#claims.size >= this.#maxClaims) return claim;
+    } else {
+      if (compareEvents(claim, current) >= 0) return claim;
+      const learned = this.#learnedAt.get(key)!;
+      if (current.text === claim.text) {
+        learnedAt = learned; // the same owner, as settled as before
+      } else if (live && this.#now() - learned > this.#raceWindowMs) {
+        return claim;
       }
+      this.#remove(current);
     }
-    return { merged, malformed };
-  }
-
-  /**
-   * Listens to every change.
-   *
-   * @param listener Called synchronously after each claim or winning merge.
-   * @returns A function that removes the listener.
-   */
-  onClaim(listener: ClaimListener): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
-  }
-
-  /**
-   * Every claim, for persistence or replication.
-   *
-   * @returns The JSON form.
-   */
-  toJSON(): NickRegistryJson {
-    return { v: 1, claims: [...this.#claims.values()] };
-  }
-
-  /**
-   * Rebuilds a registry from {@linkcode NickRegistry.toJSON} output.
-   *
-   * @param value Parsed JSON.
-   * @param options Limits and clock.
-   * @returns The registry.
-   * @throws {TypeError} When the value is not a registry.
-   */
-  static fromJSON(value: unknown, options: NickRegistryOptions = {}): NickRegistry {
-    if (
-      typeof value !== "object" || value === null || (value as { v?: unknown }).v !== 1 ||
-      !Array.isArray((value as { claims?: unknown }).claims)
-    ) {
-      throw new TypeError("Cannot read nick registry: expected {v: 1, claims: [...]}");
-    }
-    const registry = new NickRegistry(options);
-    for (const claim of (value as { claims: unknown[] }).claims) {
-      registry.#load(parseClaim(claim));
-    }
-    return registry;
-  }
-
-  /** Loads without notifying (restoring); merges like replication. */
-  #load(claim: NickClaim): void {
-    const listeners = [...this.#listeners];
-    this.#listeners.clear();
-    try {
-      if (this.merge(claim)) this.#learnedAt.set(nickKey(claim.nick), -Infinity);
-    } finally {
-      for (const listener of listeners) this.#listeners.add(listener);
-    }
-  }
-
-  #set(claim: NickClaim): void {
-    const key = nickKey(claim.nick);
     this.#claims.set(key, claim);
-    this.#learnedAt.set(key, this.#now());
-    let keys = this.#byKey.get(claim.fingerprint);
+    this.#learnedAt.set(key, learnedAt);
+    let keys = this.#byKey.get(claim.text);
     if (keys === undefined) {
       keys = new Set();
-      this.#byKey.set(claim.fingerprint, keys);
+      this.#byKey.set(claim.text, keys);
     }
     keys.add(key);
-    for (const listener of this.#listeners) listener(claim);
+    return current;
   }
 
-  #delete(claim: NickClaim): void {
-    const key = nickKey(claim.nick);
+  #remove(claim: ChatEvent): void {
+    const key = nickKey(claim.from);
     this.#claims.delete(key);
     this.#learnedAt.delete(key);
-    const keys = this.#byKey.get(claim.fingerprint);
+    const keys = this.#byKey.get(claim.text);
     keys?.delete(key);
-    if (keys?.size === 0) this.#byKey.delete(claim.fingerprint);
+    if (keys?.size === 0) this.#byKey.delete(claim.text);
   }
-}
-
-function checkFingerprint(fingerprint: unknown): void {
-  if (typeof fingerprint !== "string" || !FINGERPRINT.test(fingerprint)) {
-    throw new TypeError(
-      `Invalid key fingerprint ${JSON.stringify(String(fingerprint).slice(0, 60))}: ` +
-        "expected SHA256: and 43 base64 characters",
-    );
-  }
-}
-
-function parseClaim(value: unknown): NickClaim {
-  if (typeof value !== "object" || value === null) {
-    throw new TypeError("Invalid nick claim: expected an object");
-  }
-  const { nick, fingerprint, since } = value as Record<string, unknown>;
-  if (typeof nick !== "string" || !NICK_PATTERN.test(nick)) {
-    throw new TypeError("Invalid nick claim: bad nick");
-  }
-  checkFingerprint(fingerprint);
-  if (typeof since !== "number" || !Number.isFinite(since)) {
-    throw new TypeError("Invalid nick claim: bad time");
-  }
-  return { nick, fingerprint: fingerprint as string, since };
 }

@@ -9,9 +9,15 @@
 import type { ServerFrame } from "../../core/protocol.ts";
 import type { TokenBucket } from "../../core/rate_limiter.ts";
 
-/** Where a session's output goes: one per connected person. */
+/**
+ * Where a session's output goes: one per connected person. The hub calls
+ * `send` from inside its fan-out loops, so a sink only enqueues: it never
+ * blocks and never ends the session there. A sink whose queue overflows
+ * stops taking frames, tells its person why, and reports the session to
+ * `Hub.dropSlowReader`, which ends it once the fan-out is over.
+ */
 export interface SessionSink {
-  /** Queues one frame for the person; must not block. */
+  /** Queues one frame for the person; must not block or call back into the hub to disconnect. */
   send(frame: ServerFrame): void;
   /** Ends the connection after queued frames are flushed. */
   close(reason: string): void;

@@ -5,10 +5,10 @@
  * it never interprets them — everything goes through the hub's apply path.
  *
  * Messages on a link are JSON objects with a `k` field: `m` (membership:
- * ping, ack, gossip…), `presence` (the sender's sessions), `nicks` (nick
- * ownership claims by SSH key: all of them when a link comes up, each new
- * one as it happens), and the replication messages of
- * {@linkcode Replicator} (`ev`, `vv`, `have`, `gap`).
+ * ping, ack, gossip…), `presence` (the sender's sessions), and the
+ * replication messages of {@linkcode Replicator} (`ev`, `vv`, `have`, `gap`),
+ * which also carry nick claims (events like the rest). A message of another
+ * kind (such as an older node's `nicks`) is logged and ignored.
  *
  * @module
  */
@@ -28,8 +28,9 @@ import {
   type SecureChannel,
 } from "./mesh_channel.ts";
 import { type Member, Membership, parseMembershipMessage } from "./membership.ts";
-import type { NickRegistry } from "../chat/nick_registry.ts";
 import { type AckMode, type ReplicationMessage, Replicator } from "./replicator.ts";
+import type { MeshConnection, MeshListener, MeshTransport } from "./transport.ts";
+import { tcpTransport } from "./tcp_transport.ts";
 
 /** Options of {@linkcode Mesh}. */
 export interface MeshOptions {
@@ -50,12 +51,10 @@ export interface MeshOptions {
   /** Most events in one anti-entropy reply. @default 2000 */
   batchEvents?: number;
   /**
-   * Testing seam for partitions: node ids whose links are cut and refused
-   * while they are in the returned set. @default none
+   * How the mesh listens and dials. Tests pass an in-memory transport, which
+   * is also where they cut links. @default tcpTransport
    */
-  blockedPeers?: () => ReadonlySet<string>;
-  /** Nick ownership to replicate (merged the same way on every node). @default none */
-  nicks?: NickRegistry;
+  transport?: MeshTransport;
   /**
    * Inbound handshakes in progress at once. When full, the longest-waiting
    * silent one makes room (see {@linkcode HandshakeSlots}), so idle sockets
@@ -92,8 +91,6 @@ const encoder = new TextEncoder();
 /** How long a member declared dead keeps a working link, to refute a stale rumour (ms). */
 const DEAD_GRACE_MS = 3000;
 
-/** Nick claims per message when a link comes up (bounded frames). */
-const NICK_BATCH = 1000;
 const decoder = new TextDecoder();
 
 /** A node's membership in the cluster. */
@@ -104,8 +101,7 @@ export class Mesh {
       MeshOptions,
       | "identity"
       | "logger"
-      | "blockedPeers"
-      | "nicks"
+      | "transport"
       | "maxHandshakes"
       | "maxHandshakesPerAddress"
       | "reservedHandshakes"
@@ -113,8 +109,7 @@ export class Mesh {
       | "maxFrameBytes"
     >
   >;
-  readonly #nicks: NickRegistry | undefined;
-  readonly #blocked: () => ReadonlySet<string>;
+  readonly #transport: MeshTransport;
   readonly #identity: MeshIdentity;
   readonly #logger: Logger;
   readonly #links = new Map<string, Link>();
@@ -127,7 +122,7 @@ export class Mesh {
   readonly #membership: Membership;
   readonly #replicator: Replicator;
   readonly #burials = new Map<string, ReturnType<typeof setTimeout>>();
-  #listener: Deno.TcpListener | undefined;
+  #listener: MeshListener | undefined;
   #timers: ReturnType<typeof setInterval>[] = [];
   #presenceTimer: ReturnType<typeof setTimeout> | undefined;
   #stopped = false;
@@ -155,8 +150,7 @@ export class Mesh {
     });
     this.#handshakeTimeoutMs = options.handshakeTimeoutMs ?? 2000;
     this.#maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
-    this.#blocked = options.blockedPeers ?? (() => new Set());
-    this.#nicks = options.nicks;
+    this.#transport = options.transport ?? tcpTransport;
     this.#identity = identity;
     this.#logger = logger;
     this.#options = {
@@ -191,7 +185,7 @@ export class Mesh {
   }
 
   /** Where the mesh listener is bound. */
-  get addr(): Deno.NetAddr | undefined {
+  get addr(): MeshListener["addr"] | undefined {
     return this.#listener?.addr;
   }
 
@@ -212,16 +206,13 @@ export class Mesh {
 
   /** Binds the mesh port, dials the seeds and starts the timers. */
   start(): void {
-    this.#listener = Deno.listen({ hostname: this.#options.hostname, port: this.#options.port });
+    this.#listener = this.#transport.listen(this.#options.hostname, this.#options.port);
     this.#accept(this.#listener);
     this.#hub.onPresence(() => this.#schedulePresence());
-    this.#nicks?.onClaim((claim) => {
-      for (const link of this.#links.values()) this.#sendTo(link, { k: "nicks", claims: [claim] });
-    });
     this.#membership.addSeeds([...this.#options.seeds]);
     this.#timers.push(
       setInterval(() => this.#membership.tick(), this.#options.tickMs),
-      setInterval(() => this.#antiEntropy(), this.#options.antiEntropyMs),
+      setInterval(() => this.#replicator.antiEntropy(), this.#options.antiEntropyMs),
     );
   }
 
@@ -244,54 +235,46 @@ export class Mesh {
     for (const timer of this.#timers) clearInterval(timer);
     clearTimeout(this.#presenceTimer);
     for (const timer of this.#burials.values()) clearTimeout(timer);
-    try {
-      this.#listener?.close();
-    } catch {
-      // already closed
-    }
+    this.#listener?.close();
     for (const link of this.#links.values()) link.channel.close();
     this.#links.clear();
     this.#replicator.releaseAcks(true);
   }
 
-  async #accept(listener: Deno.TcpListener): Promise<void> {
-    try {
-      for await (const conn of listener) {
-        const host = conn.remoteAddr.hostname;
-        // Unauthenticated peers get nothing, not even a reason: closed without a word.
-        const slot = this.#handshakes.admit(host, {
-          member: this.#memberAddresses().has(addressKey(host)),
-          evict: () => {
-            if (this.#failures.shouldLog(`slots ${host}`)) {
-              this.#logger.warn("mesh handshakes over limit: closed the longest-waiting", {
-                peer: host,
-                held: this.#handshakes.heldBy(host),
-              });
-            }
-            closeQuietly(conn);
-          },
-        });
-        if (slot === undefined) {
+  async #accept(listener: MeshListener): Promise<void> {
+    for await (const conn of listener) {
+      const host = conn.remoteHostname;
+      // Unauthenticated peers get nothing, not even a reason: closed without a word.
+      const slot = this.#handshakes.admit(host, {
+        member: this.#memberAddresses().has(addressKey(host)),
+        evict: () => {
           if (this.#failures.shouldLog(`slots ${host}`)) {
-            this.#logger.warn("mesh handshakes over limit: refused", { peer: host });
+            this.#logger.warn("mesh handshakes over limit: closed the longest-waiting", {
+              peer: host,
+              held: this.#handshakes.heldBy(host),
+            });
           }
           closeQuietly(conn);
-          continue;
+        },
+      });
+      if (slot === undefined) {
+        if (this.#failures.shouldLog(`slots ${host}`)) {
+          this.#logger.warn("mesh handshakes over limit: refused", { peer: host });
         }
-        // A byte from the peer moves its handshake behind the silent ones in line to be closed.
-        const stream: ByteStream = {
-          read: async (p) => {
-            const n = await conn.read(p);
-            if (n !== null && n > 0) slot.progressed();
-            return n;
-          },
-          write: (p) => conn.write(p),
-          close: () => conn.close(),
-        };
-        this.#handshake(conn, false, host, () => slot.release(), stream);
+        closeQuietly(conn);
+        continue;
       }
-    } catch (error) {
-      if (!(error instanceof Deno.errors.BadResource)) throw error;
+      // A byte from the peer moves its handshake behind the silent ones in line to be closed.
+      const stream: ByteStream = {
+        read: async (p) => {
+          const n = await conn.read(p);
+          if (n !== null && n > 0) slot.progressed();
+          return n;
+        },
+        write: (p) => conn.write(p),
+        close: () => conn.close(),
+      };
+      this.#handshake(conn, false, host, () => slot.release(), stream);
     }
   }
 
@@ -300,8 +283,7 @@ export class Mesh {
     this.#dialing.add(addr);
     try {
       const [hostname, port] = splitAddr(addr);
-      const conn = await Deno.connect({ hostname, port });
-      await this.#handshake(conn, true, addr);
+      await this.#handshake(await this.#transport.dial(hostname, port), true, addr);
     } catch (error) {
       if (!(error instanceof HandshakeError)) this.#membership.dialFailed(addr);
     } finally {
@@ -324,17 +306,12 @@ export class Mesh {
   }
 
   async #handshake(
-    conn: Deno.TcpConn,
+    conn: MeshConnection,
     initiated: boolean,
     where: string,
     done?: () => void,
     stream: ByteStream = conn,
   ): Promise<void> {
-    try {
-      conn.setNoDelay(true); // small frames must not wait for Nagle
-    } catch {
-      // not fatal: only latency
-    }
     let channel: SecureChannel;
     try {
       channel = initiated
@@ -379,7 +356,7 @@ export class Mesh {
 
   #linkUp(channel: SecureChannel, initiated: boolean): void {
     const id = channel.peer.nodeId;
-    if (this.#stopped || this.#blocked().has(id)) {
+    if (this.#stopped) {
       channel.close();
       return;
     }
@@ -398,10 +375,6 @@ export class Mesh {
     this.#logger.info("mesh link up", { peer: id, addr: channel.peer.advertise });
     this.#membership.linkUp({ id, addr: channel.peer.advertise, boot: channel.peer.boot });
     this.#sendTo(link, { k: "presence", entries: this.#hub.localPresence() });
-    const claims = this.#nicks?.toJSON().claims ?? [];
-    for (let i = 0; i < claims.length; i += NICK_BATCH) {
-      this.#sendTo(link, { k: "nicks", claims: claims.slice(i, i + NICK_BATCH) });
-    }
     this.#replicator.linkUp(id);
     this.#readLink(id, link);
   }
@@ -409,10 +382,6 @@ export class Mesh {
   async #readLink(id: string, link: Link): Promise<void> {
     try {
       for await (const bytes of link.channel.messages()) {
-        if (this.#blocked().has(id)) {
-          link.channel.close();
-          break;
-        }
         let message: Record<string, unknown>;
         try {
           message = JSON.parse(decoder.decode(bytes));
@@ -441,21 +410,12 @@ export class Mesh {
         case "presence":
           this.#hub.updateRemotePresence(id, message.entries);
           break;
-        case "nicks":
-          this.#nicks?.mergeClaims(message.claims); // bounded per message; throws when over
-          break;
         default:
           this.#replicator.receive(id, message as unknown as ReplicationMessage);
       }
     } catch (error) {
       this.#logger.warn("mesh message rejected", { peer: id, error: String(error) });
     }
-  }
-
-  #antiEntropy(): void {
-    const blocked = this.#blocked();
-    for (const [id, link] of this.#links) if (blocked.has(id)) link.channel.close();
-    this.#replicator.antiEntropy();
   }
 
   #schedulePresence(): void {
@@ -507,10 +467,6 @@ export class Mesh {
 
   #sendTo(link: Link, message: unknown): void {
     if (link.channel.closed) return;
-    if (this.#blocked().has(link.channel.peer.nodeId)) {
-      link.channel.close();
-      return;
-    }
     const bytes = encoder.encode(JSON.stringify(message));
     link.channel.send(bytes).catch((error) => {
       // Too big for a frame is this node's fault, not the link's: closing would
@@ -544,7 +500,7 @@ export function splitAddr(addr: string): [string, number] {
   return [match[1]!, port];
 }
 
-function closeQuietly(conn: Deno.Conn): void {
+function closeQuietly(conn: MeshConnection): void {
   try {
     conn.close();
   } catch {

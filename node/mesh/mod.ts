@@ -4,6 +4,9 @@
  * them (the chat side's event log applies them).
  *
  * - {@linkcode Mesh} (mesh.ts): the node's mesh port, wiring the parts below.
+ * - {@linkcode MeshTransport} (transport.ts): listen and dial, all the mesh
+ *   asks of a network; {@linkcode tcpTransport} (tcp_transport.ts) is the
+ *   real one, tests bring an in-memory one that can cut links.
  * - {@linkcode Membership} (membership.ts): membership and failure detection,
  *   a pure state machine.
  * - {@linkcode SecureChannel} (mesh_channel.ts): the authenticated,
@@ -17,6 +20,8 @@
  * @module
  */
 export { Mesh, type MeshOptions } from "./mesh.ts";
+export type { MeshConnection, MeshListener, MeshTransport } from "./transport.ts";
+export { tcpTransport } from "./tcp_transport.ts";
 export { Membership, type MembershipConfig } from "./membership.ts";
 export { acceptChannel, initiateChannel, SecureChannel } from "./mesh_channel.ts";
 export { HandshakeSlots } from "./handshake_slots.ts";

@@ -23,10 +23,11 @@
  *
  * Every message must fit one mesh frame (`maxMessageBytes`, 1 MiB): a send
  * that does not is refused, and catch-up would ask for the same batch
- * forever. So `ev` messages are cut by encoded bytes as well as by count,
- * and every event is at most {@linkcode MAX_EVENT_BYTES} (checked by the hub
- * for local input and here for a peer's), so a batch always holds at least
- * one event.
+ * forever. So `ev` messages are cut by encoded bytes as well as by count
+ * (a `vv` is answered by {@linkcode EventLog.missingFor}, a push is cut
+ * the same way), and every event is at most {@linkcode MAX_EVENT_BYTES}
+ * (checked by the hub for local input and here for a peer's), so a batch
+ * always holds at least one event.
  *
  * A `gap` report costs O(1): it is taken only when it starts right after
  * what this hub holds contiguously (an honest reply puts it there, after its
@@ -36,9 +37,11 @@
  *
  * @module
  */
+import { setImmediate } from "node:timers";
 import { type ChatEvent, parseEvent } from "../../core/event.ts";
 import { eventBytes, MAX_EVENT_BYTES } from "../../core/event_size.ts";
 import type { RetiredJson, VersionVectorJson } from "../../core/version_vector.ts";
+import { EventBatch } from "../chat/event_batch.ts";
 import type { EventLog } from "../chat/event_log.ts";
 import { OriginRetirement, type PeerReport } from "./origin_retirement.ts";
 import { type Logger, silentLogger } from "../logger.ts";
@@ -162,6 +165,8 @@ export class Replicator {
   readonly #lastLost = new Map<string, LostRange>();
   #lostDropped = 0;
   #pushQueue: ChatEvent[] = [];
+  /** Peers owed a `have` ack at the end of this event-loop turn. */
+  readonly #acksDue = new Set<string>();
 
   /**
    * Starts listening to the log's applied events.
@@ -371,10 +376,21 @@ export class Replicator {
       }
       if (this.#log.apply(event)) applied++;
     }
-    // What we now hold is the sender's ack.
-    if (events.length > 0) this.#send(peer, this.#vector("have", peer));
+    // What we now hold is the sender's ack: one per peer per event-loop turn.
+    if (events.length > 0) this.#ackSoon(peer);
     if (applied > 0) this.#logger.debug("replicated events applied", { peer, applied });
     return applied;
+  }
+
+  #ackSoon(peer: string): void {
+    this.#acksDue.add(peer);
+    if (this.#acksDue.size > 1) return;
+    setImmediate(() => {
+      for (const due of this.#acksDue) {
+        if (this.#linked.has(due)) this.#send(due, this.#vector("have", due));
+      }
+      this.#acksDue.clear();
+    });
   }
 
   /** Our vector as a `vv` or `have` message for `peer`, with what it needs to retire origins. */
@@ -383,33 +399,18 @@ export class Replicator {
   }
 
   #onVersionVector(peer: string, report: PeerReport): void {
-    const theirs = report.vv;
-    const batch = new EventBatch(this.#batchEvents, this.#maxMessageBytes);
-    const gaps: ReplicationMessage[] = [];
     // Bounded work per request: a long run of lost seqs is reported a slice at a time.
-    let budget = MAX_SCAN_PER_REPLY;
-    for (const [origin, mine] of this.#retirement.servedTo(report)) {
-      const known = Object.hasOwn(theirs, origin) ? theirs[origin]! : 0;
-      let next = known + 1;
-      let gapStart = 0;
-      for (; next <= mine && !batch.full && budget > 0; next++, budget--) {
-        const event = this.#log.get(origin, next);
-        if (event) {
-          if (!batch.add(event, this.#size(event))) break;
-          if (gapStart) gaps.push({ k: "gap", origin, from: gapStart, to: next - 1 });
-          gapStart = 0;
-        } else if (!gapStart) {
-          gapStart = next;
-        }
-      }
-      if (gapStart) gaps.push({ k: "gap", origin, from: gapStart, to: next - 1 });
-      if (batch.full || budget <= 0) break;
-    }
+    const { events, more, gaps } = this.#log.missingFor(report.vv, {
+      maxEvents: this.#batchEvents,
+      maxBytes: this.#maxMessageBytes - EV_WRAPPER_BYTES,
+      maxScan: MAX_SCAN_PER_REPLY,
+    }, {
+      origins: this.#retirement.servedTo(report),
+      sizeOf: (event) => this.#size(event),
+    });
     // Events first: a gap is taken only once what precedes it is held.
-    if (batch.events.length > 0) {
-      this.#send(peer, { k: "ev", events: batch.events, more: batch.full });
-    }
-    for (const gap of gaps) this.#send(peer, gap);
+    if (events.length > 0) this.#send(peer, { k: "ev", events, more });
+    for (const gap of gaps) this.#send(peer, { k: "gap", ...gap });
   }
 
   #onGap(peer: string, origin: string, from: number, to: number): void {
@@ -506,18 +507,27 @@ export class Replicator {
     }
   }
 
+  /** A batch for one pushed `ev` message: cut like anti-entropy replies. */
+  #newBatch(): EventBatch {
+    return new EventBatch({
+      maxEvents: this.#batchEvents,
+      maxBytes: this.#maxMessageBytes - EV_WRAPPER_BYTES,
+    });
+  }
+
   #queuePush(event: ChatEvent): void {
     this.#pushQueue.push(event);
     if (this.#pushQueue.length > 1) return;
-    // One message per peer for everything accepted in this turn of the event loop.
-    queueMicrotask(() => {
+    // One message per peer for everything accepted in this turn of the event
+    // loop: every line of a client's read, not one frame per line.
+    setImmediate(() => {
       const queued = this.#pushQueue;
       this.#pushQueue = [];
       // Cut like anti-entropy replies, so that no push exceeds a frame either.
-      let batch = new EventBatch(this.#batchEvents, this.#maxMessageBytes);
+      let batch = this.#newBatch();
       const flush = () => {
         for (const peer of this.#linked) this.#send(peer, { k: "ev", events: batch.events });
-        batch = new EventBatch(this.#batchEvents, this.#maxMessageBytes);
+        batch = this.#newBatch();
       };
       for (const event of queued) {
         if (!batch.add(event, this.#size(event))) {
@@ -527,40 +537,5 @@ export class Replicator {
       }
       if (batch.events.length > 0) flush();
     });
-  }
-}
-
-/**
- * Events for one `ev` message, within a count and a byte budget. The first
- * event is always taken (every event is at most {@linkcode MAX_EVENT_BYTES},
- * which the budget was checked to hold).
- */
-class EventBatch {
-  readonly events: ChatEvent[] = [];
-  #bytes = EV_WRAPPER_BYTES;
-  #full = false;
-
-  constructor(readonly maxEvents: number, readonly maxBytes: number) {}
-
-  /** Whether the last event offered did not fit, or the count is reached. */
-  get full(): boolean {
-    return this.#full || this.events.length >= this.maxEvents;
-  }
-
-  /**
-   * Takes an event if it fits.
-   *
-   * @returns `false` (and the batch is full) when it does not.
-   */
-  add(event: ChatEvent, bytes: number): boolean {
-    // A comma between events.
-    const cost = bytes + (this.events.length > 0 ? 1 : 0);
-    if (this.full || (this.events.length > 0 && this.#bytes + cost > this.maxBytes)) {
-      this.#full = true;
-      return false;
-    }
-    this.events.push(event);
-    this.#bytes += cost;
-    return true;
   }
 }

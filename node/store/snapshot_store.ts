@@ -4,14 +4,18 @@
  *
  * ## What is kept
  *
- * Every retained event (the rooms' ring buffers, the private log and the
- * moderation log, stored as they are: a sealed envelope stays an opaque
- * string), the per-origin
+ * Every retained event (the rooms' ring buffers, the private log, the
+ * moderation log and the nick log, stored as they are: a sealed envelope
+ * stays an opaque string), the per-origin
  * version vector, the node's origin, epoch and last sequence number, the
  * hybrid clock, and per room the newest `topic` and `seal` event (room
  * metadata that must outlive the ring buffer). Moderation (`mod` events in
  * room `""`: bans, mutes, ops, motd) needs no pins: the hub's moderation log
  * holds 16,384 of them, and the state is derived again from those restored.
+ * Nick ownership neither: the log keeps the live `claim` event of every
+ * registered nick (outside the history budget; a claim replaced by an earlier
+ * one leaves its chunk like an evicted event), and the registry is derived
+ * again from those restored.
  * Presence is not kept: the sessions are gone after a restart.
  *
  * ## KV layout (schema {@linkcode SNAPSHOT_SCHEMA})

@@ -1,11 +1,15 @@
 /**
- * `deno task chaos [--seed N] [--scenario mixed|large-events]`: a chaos
- * scenario at full length (under two minutes) on a real 3-node cluster.
- * Prints a table, writes `data/bench/chaos.json` (`chaos-large-events.json`
- * for that variant), and exits with 1 when a check fails.
+ * `deno task chaos [--seed N] [--scenario mixed|partition|large-events]`:
+ * chaos scenarios at full length on a 3-node cluster. Without `--scenario`
+ * it runs `mixed`, then `partition`. Prints a table per scenario, writes
+ * `data/bench/chaos.json` (`chaos-<scenario>.json` for the others), and
+ * exits with 1 when a check fails.
  *
- * - `mixed` (the default): kill -9, SIGSTOP and cut links, shuffled, under
- *   short lines.
+ * - `mixed`: kill -9 and SIGSTOP, shuffled, under short lines, on node
+ *   processes (under two minutes).
+ * - `partition`: one node's mesh links cut then healed, again and again,
+ *   on in-process nodes meshed over the memory transport (the binary has
+ *   no way to cut a link; see `chaos_cluster.ts`), under a minute.
  * - `large-events`: a node killed while the longest lines a node accepts
  *   flow; it restarts and catches up megabytes (see `LARGE_EVENTS_SCENARIO`).
  *
@@ -36,21 +40,33 @@ function seedFlag(args: string[]): number | undefined {
   return seed;
 }
 
+/**
+ * Two senders per room, on different nodes; at 2.5 lines/s each a room stays
+ * under the 500 lines `/history` shows.
+ */
+const STEADY_LOAD: ChaosOptions = { sendersPerNode: 2, rooms: 3, perSecond: 2.5, calmMs: 3000 };
+
 const SCENARIOS: Record<string, { options: ChaosOptions; file: string }> = {
   mixed: {
     options: {
+      ...STEADY_LOAD,
       faultCount: 8,
-      // Two senders per room, on different nodes; at 2.5 lines/s each a room stays under
-      // the 500 lines `/history` shows.
-      sendersPerNode: 2,
-      rooms: 3,
-      perSecond: 2.5,
-      calmMs: 3000,
+      faultKinds: ["kill", "stop"],
       // Bounds the run under two minutes even when every catch-up takes its longest.
       faultBudgetMs: 60_000,
       convergeWaitMs: 25_000,
     },
     file: "data/bench/chaos.json",
+  },
+  partition: {
+    options: {
+      ...STEADY_LOAD,
+      faultCount: 4,
+      faultKinds: ["cut"],
+      faultBudgetMs: 30_000,
+      convergeWaitMs: 25_000,
+    },
+    file: "data/bench/chaos-partition.json",
   },
   "large-events": {
     options: { ...LARGE_EVENTS_SCENARIO, convergeWaitMs: 25_000 },
@@ -58,32 +74,42 @@ const SCENARIOS: Record<string, { options: ChaosOptions; file: string }> = {
   },
 };
 
-const name = flag(Deno.args, "--scenario") ?? "mixed";
-const scenario = SCENARIOS[name];
-if (scenario === undefined) {
-  throw new RangeError(
-    `Invalid --scenario "${name}": use ${Object.keys(SCENARIOS).join(" or ")}`,
+/** Runs one scenario, writes its JSON, and says whether it passed. */
+async function run(name: string, seed: number | undefined): Promise<boolean> {
+  const scenario = SCENARIOS[name];
+  if (scenario === undefined) {
+    throw new RangeError(
+      `Invalid --scenario "${name}": use ${Object.keys(SCENARIOS).join(" or ")}`,
+    );
+  }
+  const report = await runChaos({
+    ...scenario.options,
+    ...(seed === undefined ? {} : { seed }),
+    log: (line) => console.log(`chaos ${name}: ${line}`),
+  });
+  console.log(`\n${formatReport(report)}`);
+  await Deno.mkdir("data/bench", { recursive: true });
+  await Deno.writeTextFile(
+    scenario.file,
+    JSON.stringify({ scenario: name, ...report }, null, 2) + "\n",
   );
+  const failures = chaosFailures(report);
+  if (failures.length > 0) {
+    console.error(
+      `\nchaos ${name}: FAILED (replay with --scenario ${name} --seed ${report.seed}): ${
+        failures.join("; ")
+      }`,
+    );
+    return false;
+  }
+  console.log(`\nchaos ${name}: passed (${scenario.file})\n`);
+  return true;
 }
+
+const chosen = flag(Deno.args, "--scenario");
 const seed = seedFlag(Deno.args);
-const report = await runChaos({
-  ...scenario.options,
-  ...(seed === undefined ? {} : { seed }),
-  log: (line) => console.log(`chaos: ${line}`),
-});
-console.log(`\n${formatReport(report)}`);
-await Deno.mkdir("data/bench", { recursive: true });
-await Deno.writeTextFile(
-  scenario.file,
-  JSON.stringify({ scenario: name, ...report }, null, 2) + "\n",
-);
-const failures = chaosFailures(report);
-if (failures.length > 0) {
-  console.error(
-    `\nchaos: FAILED (replay with --scenario ${name} --seed ${report.seed}): ${
-      failures.join("; ")
-    }`,
-  );
-  Deno.exit(1);
+let passed = true;
+for (const name of chosen === undefined ? ["mixed", "partition"] : [chosen]) {
+  passed = await run(name, seed) && passed;
 }
-console.log(`\nchaos: passed (${scenario.file})`);
+if (!passed) Deno.exit(1);

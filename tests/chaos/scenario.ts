@@ -1,8 +1,10 @@
 /**
- * The chaos scenario: a real 3-node cluster, senders on every node at a
- * steady rate, and faults injected one after another from a seeded PRNG —
- * kill -9 then restart, SIGSTOP then SIGCONT, mesh links cut then healed.
- * At the end every node's room logs are compared with what was acknowledged.
+ * The chaos scenario: a 3-node cluster, senders on every node at a steady
+ * rate, and faults injected one after another from a seeded PRNG — kill -9
+ * then restart, SIGSTOP then SIGCONT (node processes), or mesh links cut
+ * then healed (in-process nodes on the memory transport; see
+ * `chaos_cluster.ts` for why). At the end every node's room logs are
+ * compared with what was acknowledged.
  *
  * The `large-events` variant ({@linkcode LARGE_EVENTS_SCENARIO}) sends the
  * longest lines a node accepts while a node is down, so that its catch-up
@@ -11,23 +13,25 @@
  * @module
  */
 import { RawClient } from "../helpers/raw_client.ts";
-import { startCluster, type TestCluster } from "../helpers/cluster.ts";
+import { type ChaosCluster, type FaultKind, startChaosCluster } from "./chaos_cluster.ts";
 import { chaosLine, ChaosSender } from "./chaos_sender.ts";
 import { MAX_TEXT_LENGTH } from "../../core/protocol.ts";
 import { seededRandom } from "../helpers/memory_network.ts";
 
-/** A kind of fault. */
-export type FaultKind = "kill" | "stop" | "cut";
+export type { FaultKind } from "./chaos_cluster.ts";
 
 /** Options of {@linkcode runChaos}. */
 export interface ChaosOptions {
   /** PRNG seed: the same seed gives the same fault plan. @default a random one */
   seed?: number;
   /**
-   * Faults to inject, in this order; when omitted, `faultCount` faults drawn
-   * from the PRNG (every kind at least once, in a shuffled order).
+   * Faults to inject, in this order; when omitted, `faultCount` faults of
+   * `faultKinds` drawn from the PRNG (every kind at least once, in a
+   * shuffled order). Cuts and kill/stop cannot share a run.
    */
   faults?: FaultKind[];
+  /** Kinds of the drawn faults. @default ["kill", "stop"] */
+  faultKinds?: FaultKind[];
   /** Number of faults when `faults` is omitted. @default 6 */
   faultCount?: number;
   /** Senders per node. @default 1 */
@@ -65,6 +69,12 @@ export interface FaultRecord {
   catchUpMs: number;
   /** Lines acknowledged while the fault lasted (what a killed node has to catch up, at least). */
   ackedDuring: number;
+  /**
+   * Cuts only: lines acknowledged by the middle of the cut that the cut-off
+   * node still lacked just before the heal. More than 0 shows the cut held
+   * (a stopped or killed node cannot be asked).
+   */
+  behindAtHeal?: number;
 }
 
 /** The outcome of a chaos run. */
@@ -144,6 +154,7 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport>
   const {
     seed = Math.floor(Math.random() * 2 ** 31),
     faultCount = 6,
+    faultKinds = ["kill", "stop"],
     sendersPerNode = 1,
     rooms = 1,
     perSecond = 5,
@@ -159,13 +170,13 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport>
   const random = seededRandom(seed);
   const pick = (n: number) => Math.floor(random() * n);
   const between = (lo: number, hi: number) => lo + Math.floor(random() * (hi - lo));
-  const plan = options.faults ?? faultPlan(faultCount, random);
+  const plan = options.faults ?? faultPlan(faultCount, faultKinds, random);
   const began = Date.now();
-  const cluster = await startCluster({ secret: SECRET, args: clusterArgs });
+  const cluster = await startChaosCluster(plan, { secret: SECRET, args: clusterArgs });
   const senders: ChaosSender[] = [];
   try {
-    const size = cluster.nodes.length;
-    const ports = () => cluster.nodes.map((n) => n.process.port);
+    const { size } = cluster;
+    const ports = () => cluster.ports();
     await waitAlive(cluster, 15_000);
     const roomNames = Array.from({ length: rooms }, (_, r) => `chaos${r}`);
     const count = sendersPerNode * size;
@@ -197,17 +208,33 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport>
       const durationMs = between(faultMs[0], faultMs[1]);
       log(`${kind} n${node + 1} for ${durationMs} ms`);
       const ackedBefore = allAcked(senders).size;
-      await inject(cluster, kind, node, durationMs);
+      await cluster.begin(kind, node);
+      await sleep(durationMs / 2);
+      // Lines acked by mid-fault had a second or more to spread: only a cut keeps them away.
+      const ackedMidway = allAcked(senders);
+      await sleep(durationMs / 2);
+      const behindAtHeal = kind === "cut"
+        ? await missingOn(ports()[node]!, roomNames, ackedMidway)
+        : undefined;
+      await cluster.end(kind, node);
       const healed = Date.now();
       const ackedNow = allAcked(senders);
       const ackedDuring = ackedNow.size - ackedBefore;
       const catchUp = await convergence(ports, roomNames, ackedNow, convergeWaitMs, false);
       const catchUpMs = catchUp.ok ? Date.now() - healed : Number.POSITIVE_INFINITY;
       log(
-        `  ${ackedDuring} lines acked during the fault; every node holds the ${ackedNow.size} ` +
-          `lines acked so far after ${catchUpMs} ms`,
+        `  ${ackedDuring} lines acked during the fault` +
+          (behindAtHeal === undefined ? "" : ` (n${node + 1} lacked ${behindAtHeal} at the heal)`) +
+          `; every node holds the ${ackedNow.size} lines acked so far after ${catchUpMs} ms`,
       );
-      faults.push({ kind, node, durationMs, catchUpMs, ackedDuring });
+      faults.push({
+        kind,
+        node,
+        durationMs,
+        catchUpMs,
+        ackedDuring,
+        ...(behindAtHeal === undefined ? {} : { behindAtHeal }),
+      });
       await sleep(between(1000, 2000));
     }
     await sleep(calmMs);
@@ -237,13 +264,6 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport>
     };
   } finally {
     await Promise.all(senders.map((s) => s.stop(0)));
-    for (const node of cluster.nodes) {
-      try {
-        node.process.child.kill("SIGCONT");
-      } catch {
-        // already gone
-      }
-    }
     await cluster.close();
   }
 }
@@ -278,6 +298,7 @@ export function formatReport(report: ChaosReport): string {
     ["faults", report.faults.map((f) => `${f.kind}:n${f.node + 1}`).join(" ")],
     ["line bytes", String(report.lineBytes)],
     ["largest backlog of a fault", backlog(report)],
+    ...cutRows(report),
     ["sent", String(report.sent)],
     ["acked", String(report.acked)],
     ["delivered", String(report.delivered)],
@@ -296,6 +317,12 @@ export function formatReport(report: ChaosReport): string {
   return rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join("\n");
 }
 
+/** For a run with cuts: how far behind the cut-off nodes were, which shows the cuts held. */
+function cutRows(report: ChaosReport): [string, string][] {
+  const behind = report.faults.flatMap((f) => f.behindAtHeal ?? []);
+  return behind.length === 0 ? [] : [["lines a cut-off node lacked at heal", behind.join(" ")]];
+}
+
 /** The most lines acknowledged during one fault, and their size. */
 function backlog(report: ChaosReport): string {
   const lines = Math.max(0, ...report.faults.map((f) => f.ackedDuring));
@@ -304,10 +331,9 @@ function backlog(report: ChaosReport): string {
   return `${lines} lines, ${size}`;
 }
 
-/** `count` faults, every kind at least once when count ≥ 3, shuffled. */
-function faultPlan(count: number, random: () => number): FaultKind[] {
-  const kinds: FaultKind[] = ["kill", "stop", "cut"];
-  const plan = Array.from({ length: count }, (_, i) => kinds[i % 3]!);
+/** `count` faults, every kind at least once when there are enough, shuffled. */
+function faultPlan(count: number, kinds: FaultKind[], random: () => number): FaultKind[] {
+  const plan = Array.from({ length: count }, (_, i) => kinds[i % kinds.length]!);
   for (let i = plan.length - 1; i > 0; i--) {
     const j = Math.floor(random() * (i + 1));
     [plan[i], plan[j]] = [plan[j]!, plan[i]!];
@@ -315,41 +341,16 @@ function faultPlan(count: number, random: () => number): FaultKind[] {
   return plan;
 }
 
-/** Injects one fault on node i for about `durationMs`, then heals it. */
-async function inject(
-  cluster: TestCluster,
-  kind: FaultKind,
-  i: number,
-  durationMs: number,
-): Promise<void> {
-  const node = cluster.nodes[i]!;
-  if (kind === "kill") {
-    await node.process.stop("SIGKILL");
-    await sleep(durationMs);
-    await cluster.restart(i);
-  } else if (kind === "stop") {
-    node.process.child.kill("SIGSTOP");
-    await sleep(durationMs);
-    node.process.child.kill("SIGCONT");
-  } else {
-    const others = cluster.nodes.filter((_, j) => j !== i);
-    await cluster.cut(i, others.map((n) => n.id));
-    for (const other of others) await cluster.cut(cluster.nodes.indexOf(other), [node.id]);
-    await sleep(durationMs);
-    for (let j = 0; j < cluster.nodes.length; j++) await cluster.cut(j, []);
-  }
-}
-
 /** Waits until every node sees every node alive. */
-async function waitAlive(cluster: TestCluster, waitMs: number): Promise<void> {
+async function waitAlive(cluster: ChaosCluster, waitMs: number): Promise<void> {
   const deadline = Date.now() + waitMs;
   while (Date.now() < deadline) {
-    const probe = await RawClient.join(cluster.nodes[0]!.process.port, probeNick());
+    const probe = await RawClient.join(cluster.ports()[0]!, probeNick());
     await probe.send({ t: "cmd", line: "/nodes" });
     const info = await probe.next((f) => f.t === "info" && f.cmd === "nodes");
     probe.close();
     const states = (info.data as { state: string }[]).map((m) => m.state);
-    if (states.filter((s) => s === "alive").length === cluster.nodes.length) return;
+    if (states.filter((s) => s === "alive").length === cluster.size) return;
     await sleep(200);
   }
   throw new Error(`Cannot start the chaos scenario: the cluster did not form in ${waitMs} ms`);
@@ -377,6 +378,17 @@ async function roomLines(port: number, room: string): Promise<LogLine[]> {
   } finally {
     probe.close();
   }
+}
+
+/** How many acknowledged lines a node lacks in the given rooms. */
+async function missingOn(
+  port: number,
+  rooms: string[],
+  acked: Map<string, string>,
+): Promise<number> {
+  const logs = await Promise.all(rooms.map((room) => roomLines(port, room)));
+  const ids = new Set(logs.flat().map((line) => line.id));
+  return [...acked.values()].filter((id) => !ids.has(id)).length;
 }
 
 /**

@@ -1,6 +1,8 @@
 /**
  * Real multi-node clusters for integration tests: node processes on
- * loopback with their own mesh ports, data directories and partition files.
+ * loopback with their own mesh ports and data directories. A test that
+ * partitions nodes runs them in-process instead (`in_process_cluster.ts`):
+ * the binary has no way to cut a link, and should not.
  *
  * @module
  */
@@ -12,7 +14,6 @@ export interface ClusterNode {
   readonly id: string;
   readonly meshPort: number;
   readonly dataDir: string;
-  readonly partitionFile: string;
   process: NodeProcess;
 }
 
@@ -21,8 +22,6 @@ export interface TestCluster {
   readonly nodes: ClusterNode[];
   /** Starts node i again (same id, ports and data). */
   restart(i: number, extra?: string[]): Promise<void>;
-  /** Cuts node ids off from node i (writes its partition file). */
-  cut(i: number, ids: string[]): Promise<void>;
   /** Stops every node and removes the data. */
   close(): Promise<void>;
 }
@@ -54,7 +53,6 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
     id: `n${i + 1}`,
     meshPort: freePort(),
     dataDir: `${base}/n${i + 1}`,
-    partitionFile: `${base}/n${i + 1}.partition`,
   }));
   const start = (i: number, extra: string[] = []) => {
     const spec = specs[i]!;
@@ -70,8 +68,6 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
         String(spec.meshPort),
         "--peers",
         peers,
-        "--test-partition-file",
-        spec.partitionFile,
         "--burst",
         "0",
         ...args,
@@ -92,9 +88,6 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
     nodes,
     async restart(i, extra) {
       nodes[i]!.process = await start(i, extra);
-    },
-    async cut(i, ids) {
-      await Deno.writeTextFile(nodes[i]!.partitionFile, ids.join("\n"));
     },
     async close() {
       await Promise.all(nodes.map((n) => n.process.stop("SIGKILL")));

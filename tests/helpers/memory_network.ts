@@ -24,6 +24,7 @@ import {
   type MemberState,
   parseMembershipMessage,
 } from "../../node/mesh/membership.ts";
+import { LinkCuts } from "./link_cuts.ts";
 
 /** One endpoint attached to a {@linkcode MemoryNetwork}. Every hook is called from `advance()`. */
 export interface MemoryEndpoint<M> {
@@ -128,7 +129,7 @@ export class MemoryNetwork<M> {
   readonly #byAddress = new Map<string, string>();
   readonly #generations = new Map<string, number>();
   readonly #links = new Set<string>();
-  readonly #cuts = new Set<string>();
+  readonly #cuts = new LinkCuts();
   readonly #paused = new Map<string, Array<() => void>>();
   readonly #queue: Scheduled[] = [];
   #order = 0;
@@ -261,8 +262,7 @@ export class MemoryNetwork<M> {
       const to = this.#byAddress.get(address);
       if (to !== undefined && this.linked(from, to)) return;
       if (
-        to === undefined || to === from || this.#paused.has(to) ||
-        this.#cuts.has(cutKey(from, to)) || this.#cuts.has(cutKey(to, from))
+        to === undefined || to === from || this.#paused.has(to) || this.#cuts.separates(from, to)
       ) {
         this.#notify(from, (e) => e.dialFailed?.(address));
         return;
@@ -299,7 +299,7 @@ export class MemoryNetwork<M> {
     if (!this.linked(from, to)) return false;
     this.#stats.sent++;
     const faults = this.#faults;
-    if (this.#cuts.has(cutKey(from, to)) || this.#random() < faults.drop) {
+    if (this.#cuts.blocks(from, to) || this.#random() < faults.drop) {
       this.#stats.dropped++;
       return true;
     }
@@ -333,8 +333,7 @@ export class MemoryNetwork<M> {
    * @param options `oneWay`: cut only `a` → `b`.
    */
   cut(a: string, b: string, options: { oneWay?: boolean } = {}): void {
-    this.#cuts.add(cutKey(a, b));
-    if (!options.oneWay) this.#cuts.add(cutKey(b, a));
+    this.#cuts.cut(a, b, options);
   }
 
   /**
@@ -345,8 +344,7 @@ export class MemoryNetwork<M> {
    * @param options `oneWay`: heal only `a` → `b`.
    */
   heal(a: string, b: string, options: { oneWay?: boolean } = {}): void {
-    this.#cuts.delete(cutKey(a, b));
-    if (!options.oneWay) this.#cuts.delete(cutKey(b, a));
+    this.#cuts.heal(a, b, options);
   }
 
   /**
@@ -355,16 +353,12 @@ export class MemoryNetwork<M> {
    * @param groups The sides of the partition.
    */
   partition(groups: string[][]): void {
-    for (const [i, group] of groups.entries()) {
-      for (const other of groups.slice(i + 1)) {
-        for (const a of group) for (const b of other) this.cut(a, b);
-      }
-    }
+    this.#cuts.partition(groups);
   }
 
   /** Heals every cut. */
   healAll(): void {
-    this.#cuts.clear();
+    this.#cuts.healAll();
   }
 
   /**
@@ -501,10 +495,6 @@ function linkKey(a: string, b: string): string {
 function splitKey(key: string): [string, string] {
   const i = key.indexOf("\u0000");
   return [key.slice(0, i), key.slice(i + 1)];
-}
-
-function cutKey(from: string, to: string): string {
-  return `${from}\u0000>${to}`;
 }
 
 /**

@@ -48,7 +48,7 @@ import { TokenBucket } from "../../../core/rate_limiter.ts";
 import { ConnectionLimits } from "../connection_limits.ts";
 import type { Hub } from "../../chat/hub.ts";
 import { type Logger, silentLogger } from "../../logger.ts";
-import type { NickRegistry } from "../../chat/nick_registry.ts";
+import type { NickRegistryView } from "../../chat/nick_registry.ts";
 import type { UserSettingsStore } from "../../store/user_settings.ts";
 import { validTimeZone } from "../../chat/user_preferences.ts";
 import { addressKey } from "../../../core/address_key.ts";
@@ -86,7 +86,7 @@ export interface SshListenerOptions {
   /** The host private key (OpenSSH format, ed25519). */
   hostKey: string;
   /** Nick registry, to offer a key the nicks it owns. @default none */
-  registry?: NickRegistry;
+  registry?: Pick<NickRegistryView, "nicksOf">;
   /**
    * Where people with a key keep their settings (flushed when the listener
    * closes). @default none: settings last the session
@@ -218,7 +218,7 @@ export class SshListener {
   readonly #tcp: net.Server;
   readonly #ssh: ssh2.Server;
   readonly #logger: Logger;
-  readonly #registry: NickRegistry | undefined;
+  readonly #registry: Pick<NickRegistryView, "nicksOf"> | undefined;
   readonly #settings: UserSettingsStore | undefined;
   readonly #guests: boolean;
   readonly #maxAuthAttempts: number;

@@ -1,12 +1,13 @@
 /**
  * One person chatting over SSH: a shell or exec channel bound to one hub
- * session. A thin adapter like the TCP frontend — lines go to the shared
- * command table ({@linkcode handleInput}), hub frames come back through
- * {@linkcode SessionSink} and are rendered for a terminal:
+ * session. A thin adapter like the TCP frontend — lines go to the one input
+ * path ({@linkcode handleLine}), hub frames (replies and refusals included)
+ * come back through {@linkcode SessionSink} and are rendered for a terminal:
  *
- * - with a PTY, a full line editor (core/line_editor.ts) owns the bottom of
- *   the screen and messages are printed above it, coloured per nick unless
- *   the person chose `/theme mono` (or sent `NO_COLOR`, or has `TERM=dumb`);
+ * - with a PTY, the terminal client's screen (core/terminal_screen.ts): a
+ *   line editor owns the bottom of the screen and messages are printed above
+ *   it, coloured per nick unless the person chose `/theme mono` (or sent
+ *   `NO_COLOR`, or has `TERM=dumb`);
  * - without one (`ssh -T`, exec, piped stdin), plain line mode: each line in
  *   is a message or a command, each event out a plain line, no escape codes.
  *
@@ -17,16 +18,21 @@
  * What a person with a key chooses (`/theme`, `/timestamp`, `/tz`,
  * `/ignore`) is kept in the node's {@linkcode UserSettingsStore} and
  * restored at their next login on this node; a guest's lasts the session.
- * After the window narrows or widens, the PTY screen is redrawn whole
- * ({@linkcode LineEditor.repaint}) from the lines last printed.
+ * After the window changes size, the PTY screen is redrawn whole from the
+ * lines last printed ({@linkcode TerminalScreen.resize}).
  *
  * Output is bounded: when the channel holds more than `maxQueueBytes` the
  * reader is too slow and the session is dropped, as on the TCP frontend.
  *
  * @module
  */
-import { countOf, formatMsg, mentions, paintNick } from "../../../core/chat_format.ts";
-import { LineEditor } from "../../../core/line_editor.ts";
+import { countOf, formatMsg } from "../../../core/chat_format.ts";
+import {
+  chatPrompt,
+  FrameView,
+  type ScreenLine,
+  type WelcomeFrame,
+} from "../../../core/frame_view.ts";
 import {
   MAX_HELLO_HISTORY,
   MAX_TEXT_LENGTH,
@@ -34,14 +40,10 @@ import {
   ProtocolError,
   type ServerFrame,
 } from "../../../core/protocol.ts";
-import {
-  DISABLE_BRACKETED_PASTE,
-  ENABLE_BRACKETED_PASTE,
-  type Key,
-  KeyDecoder,
-} from "../../../core/terminal_input.ts";
+import { type ScreenInput, TerminalScreen } from "../../../core/terminal_screen.ts";
 import { sanitizeText } from "../../../core/text_sanitizer.ts";
-import { type CommandContext, commands, handleInput } from "../../chat/commands.ts";
+import { commands } from "../../chat/commands.ts";
+import { handleLine } from "../handle_line.ts";
 import type { Hub, Session, SessionSink } from "../../chat/hub.ts";
 import { type Logger, silentLogger } from "../../logger.ts";
 import { replyBudgetOf } from "../../chat/reply_budget.ts";
@@ -141,12 +143,6 @@ function flushLater(flush: () => void): void {
   }, 0);
 }
 
-/**
- * Lines a PTY session keeps to redraw its screen after a resize: more than a
- * terminal is tall.
- */
-const REPAINT_LINES = 200;
-
 /** Formatted lines of fanned-out frames, shared by sessions that render alike. */
 const formatted = new WeakMap<MsgFrame, Map<string, string>>();
 
@@ -221,8 +217,9 @@ export class SshChatSession implements SessionSink {
   readonly #channel: SshChannel;
   readonly #person: SshPerson;
   readonly #logger: Logger;
-  readonly #editor: LineEditor | undefined;
-  readonly #keys = new KeyDecoder();
+  /** The PTY's screen; undefined in plain mode. */
+  readonly #screen: TerminalScreen | undefined;
+  readonly #view: FrameView;
   readonly #text = new TextDecoder();
   readonly #noColor: boolean;
   readonly #clientZone: string | undefined;
@@ -238,19 +235,10 @@ export class SshChatSession implements SessionSink {
   readonly #escapeWaitMs: number;
   readonly #onClosed: () => void;
   #session: Session | undefined;
-  #nick = "";
-  #room = "";
   #refusal: string | undefined;
-  #output: string[] = [];
-  /** The newest lines printed in a PTY session, oldest first, for repaints. */
-  #recent: string[] = [];
-  #columns = 0;
-  #rows = 24;
-  /** The width changed: redraw the whole screen at the next flush. */
-  #repaint = false;
-  #bell = false;
+  /** Lines to show at the next flush. */
+  #output: ScreenLine[] = [];
   #flushing = false;
-  #prompt = "";
   #inputTail = "";
   #discardingLine = false;
   #lines: string[] = [];
@@ -303,13 +291,18 @@ export class SshChatSession implements SessionSink {
     this.#maxPendingLines = maxPendingLines;
     this.#escapeWaitMs = escapeWaitMs;
     this.#onClosed = onClosed;
+    this.#view = new FrameView({
+      greeting: (welcome) => this.#greeting(welcome),
+      formatEvent: (frame) => this.#format(frame),
+      historyLimit: this.#joinHistory,
+    });
     if (terminal !== undefined) {
-      this.#columns = terminal.columns;
-      this.#rows = terminal.rows ?? 24;
-      this.#editor = new LineEditor({
-        maxLength: MAX_TEXT_LENGTH,
+      this.#screen = new TerminalScreen({
         columns: terminal.columns,
+        rows: terminal.rows ?? 24,
+        maxLength: MAX_TEXT_LENGTH,
         complete: (word, line) => this.#complete(word, line),
+        color: () => this.#color,
       });
     }
   }
@@ -321,7 +314,7 @@ export class SshChatSession implements SessionSink {
 
   /** Whether this is a PTY session. */
   get interactive(): boolean {
-    return this.#editor !== undefined;
+    return this.#screen !== undefined;
   }
 
   /**
@@ -334,7 +327,7 @@ export class SshChatSession implements SessionSink {
     this.#channel.on("data", (data) => this.#onData(data));
     this.#channel.on("end", () => this.#onEnd());
     this.#channel.on("close", () => this.#onChannelClosed());
-    if (this.#editor) this.#write(ENABLE_BRACKETED_PASTE);
+    this.#screen?.start(this.#currentPrompt());
     const origin = {
       via: "ssh",
       address: this.#person.address,
@@ -380,22 +373,16 @@ export class SshChatSession implements SessionSink {
   }
 
   /**
-   * Takes a new terminal size (window-change). A new width redraws the
-   * whole screen (at the next flush, so a burst of resizes while a window
-   * is dragged costs one): after a resize, the rows the input line took are
-   * where the terminal's reflow put them, which the session cannot know,
-   * and redrawing only the input would leave a stale copy of it on screen.
+   * Takes a new terminal size (window-change). The screen is redrawn whole
+   * at the next flush, so a burst of resizes while a window is dragged
+   * costs one.
    *
    * @param columns Columns (clamped by the caller).
    * @param rows Rows (clamped by the caller); unchanged when absent.
    */
   resize(columns: number, rows?: number): void {
-    if (this.#editor === undefined || this.#closing) return;
-    if (rows !== undefined) this.#rows = rows;
-    if (columns === this.#columns) return;
-    this.#columns = columns;
-    this.#editor.setWidth(columns);
-    this.#repaint = true;
+    if (this.#screen === undefined || this.#closing) return;
+    this.#screen.resize(columns, rows);
     this.#scheduleFlush();
   }
 
@@ -417,61 +404,7 @@ export class SshChatSession implements SessionSink {
    */
   send(frame: ServerFrame): void {
     if (this.#closing) return;
-    switch (frame.t) {
-      case "welcome": {
-        this.#nick = frame.nick;
-        this.#room = frame.room;
-        const fingerprint = this.#person.fingerprint;
-        this.#print([
-          `Welcome to meshchat on node ${sanitizeText(frame.node)}, ${frame.nick}. ` +
-          "Type /help for commands, /quit to leave.",
-          ...(this.#refusal === undefined
-            ? []
-            : [`${sanitizeText(this.#refusal)}: you are ${frame.nick}`]),
-          fingerprint === undefined
-            ? "You are a guest: log in with an SSH key to own your nick and keep your settings."
-            : `Your SSH key is ${fingerprint}.`,
-          ...this.#savedLines(),
-          ...(frame.motd ? [`Message of the day: ${sanitizeText(frame.motd)}`] : []),
-          ...this.#roomLines(frame.room, frame.topic, frame.history),
-        ]);
-        break;
-      }
-      case "joined":
-        this.#room = frame.room;
-        this.#print(this.#roomLines(frame.room, frame.topic, frame.history));
-        break;
-      case "history":
-        this.#print(frame.history.map((msg) => this.#format(msg)));
-        break;
-      case "left":
-        this.#room = frame.current;
-        this.#print([
-          `You left #${frame.room}` + (frame.current ? `; now in #${frame.current}` : ""),
-        ]);
-        break;
-      case "nick":
-        this.#nick = frame.nick;
-        this.#print([`You are now ${frame.nick}`]);
-        break;
-      case "msg":
-        this.#print(
-          [this.#format(frame)],
-          this.#editor !== undefined && mentions(frame, this.#nick),
-        );
-        break;
-      case "info":
-        this.#print(frame.lines.map((line) => sanitizeText(line)));
-        break;
-      case "error":
-        this.#print([this.#paint(`error: ${sanitizeText(frame.message)}`, 31)]);
-        break;
-      case "bye":
-        this.#print([`Disconnected: ${sanitizeText(frame.reason)}`]);
-        break;
-      default:
-        break;
-    }
+    this.#show(this.#view.show(frame));
   }
 
   /**
@@ -489,10 +422,17 @@ export class SshChatSession implements SessionSink {
     this.#finish(0);
   }
 
-  #roomLines(room: string, topic: string, history: readonly MsgFrame[]): string[] {
+  /** The welcome's first lines: who and where, then what this login means. */
+  #greeting({ node, nick }: WelcomeFrame): string[] {
+    const fingerprint = this.#person.fingerprint;
     return [
-      topic ? `Now in #${room}: ${sanitizeText(topic)}` : `Now in #${room}`,
-      ...history.slice(-this.#joinHistory).map((msg) => this.#format(msg)),
+      `Welcome to meshchat on node ${sanitizeText(node)}, ${nick}. ` +
+      "Type /help for commands, /quit to leave.",
+      ...(this.#refusal === undefined ? [] : [`${sanitizeText(this.#refusal)}: you are ${nick}`]),
+      fingerprint === undefined
+        ? "You are a guest: log in with an SSH key to own your nick and keep your settings."
+        : `Your SSH key is ${fingerprint}.`,
+      ...this.#savedLines(),
     ];
   }
 
@@ -506,13 +446,13 @@ export class SshChatSession implements SessionSink {
 
   get #color(): boolean {
     const theme = this.#pref("theme");
-    if (this.#editor === undefined) return false;
+    if (this.#screen === undefined) return false;
     return theme === undefined ? !this.#noColor : theme === "color";
   }
 
   get #timestamps(): boolean {
     const choice = this.#pref("timestamps");
-    return choice === undefined ? this.#editor !== undefined : choice === "on";
+    return choice === undefined ? this.#screen !== undefined : choice === "on";
   }
 
   get #timeZone(): string | undefined {
@@ -520,7 +460,7 @@ export class SshChatSession implements SessionSink {
   }
 
   #format(frame: MsgFrame): string {
-    return formatShared(frame, this.#color, this.#timestamps, this.#room, this.#timeZone);
+    return formatShared(frame, this.#color, this.#timestamps, this.#view.room, this.#timeZone);
   }
 
   /** Puts what the key had kept into the new hub session. */
@@ -559,14 +499,13 @@ export class SshChatSession implements SessionSink {
     return parts.length === 0 ? [] : [`Your saved settings: ${parts.join(", ")}.`];
   }
 
-  #paint(text: string, sgr: number): string {
-    return this.#color ? `\x1b[${sgr}m${text}\x1b[39m` : text;
+  #print(lines: readonly string[]): void {
+    this.#show(lines.map((text) => ({ text })));
   }
 
-  #print(lines: readonly string[], bell = false): void {
-    if (this.#closing) return;
-    for (const line of lines) this.#output.push(line);
-    if (bell) this.#bell = true;
+  #show(lines: readonly ScreenLine[]): void {
+    if (this.#closing || lines.length === 0) return;
+    this.#output.push(...lines);
     this.#scheduleFlush();
   }
 
@@ -584,43 +523,20 @@ export class SshChatSession implements SessionSink {
     if (this.#closed || this.#closing) return;
     const lines = this.#output;
     this.#output = [];
-    const editor = this.#editor;
-    if (editor === undefined) {
-      if (lines.length > 0) this.#write(lines.map((line) => `${line}\n`).join(""));
+    const screen = this.#screen;
+    if (screen === undefined) {
+      if (lines.length > 0) this.#write(lines.map((line) => `${line.text}\n`).join(""));
       return;
     }
-    const prompt = this.#currentPrompt();
-    const promptChanged = prompt !== this.#prompt;
-    if (promptChanged) {
-      this.#prompt = prompt;
-      editor.setPrompt(prompt);
-    }
-    // A long reply (a /who of thousands) replaces them: no spread of it.
-    if (lines.length >= REPAINT_LINES) {
-      this.#recent = lines.slice(-REPAINT_LINES);
-    } else if (lines.length > 0) {
-      this.#recent.push(...lines);
-      if (this.#recent.length > REPAINT_LINES) {
-        this.#recent.splice(0, this.#recent.length - REPAINT_LINES);
-      }
-    }
-    let out: string;
-    if (this.#repaint) {
-      this.#repaint = false;
-      out = editor.repaint(this.#recent, this.#rows);
-    } else if (lines.length > 0) {
-      out = editor.printAbove(lines.join("\n"));
-    } else {
-      out = promptChanged ? editor.render() : "";
-    }
-    if (this.#bell) out += "\x07";
-    this.#bell = false;
+    // A command may have changed the theme, the room or the nick.
+    screen.setPrompt(this.#currentPrompt());
+    screen.print(lines);
+    const out = screen.takeOutput();
     if (out !== "") this.#write(out);
   }
 
   #currentPrompt(): string {
-    const room = this.#room ? `#${this.#room}` : "(no room)";
-    return `[${room}] ${paintNick(this.#nick, this.#color)}> `;
+    return chatPrompt(this.#view.room, this.#view.nick, { color: this.#color });
   }
 
   #write(text: string): void {
@@ -643,7 +559,7 @@ export class SshChatSession implements SessionSink {
       via: "ssh",
     });
     this.#closing = true;
-    if (this.#session?.open) this.#hub.disconnect(this.#session, "too slow");
+    if (this.#session?.open) this.#hub.dropSlowReader(this.#session);
     try {
       this.#channel.close();
     } catch {
@@ -654,48 +570,32 @@ export class SshChatSession implements SessionSink {
 
   #onData(data: Uint8Array): void {
     if (this.#closing) return;
-    const text = this.#text.decode(data, { stream: true });
-    if (this.#editor === undefined) {
-      this.#takePlainInput(text);
+    const screen = this.#screen;
+    if (screen === undefined) {
+      this.#takePlainInput(this.#text.decode(data, { stream: true }));
       return;
     }
     clearTimeout(this.#escapeTimer);
-    this.#handleKeys(this.#keys.feed(text));
-    if (this.#keys.pending && !this.#closing) {
-      this.#escapeTimer = setTimeout(
-        () => this.#handleKeys(this.#keys.flush()),
-        this.#escapeWaitMs,
-      );
+    this.#takeKeys(screen.feed(data));
+    if (screen.escapePending && !this.#closing) {
+      this.#escapeTimer = setTimeout(() => {
+        screen.flushEscape();
+        this.#flush();
+      }, this.#escapeWaitMs);
     }
   }
 
-  #handleKeys(keys: readonly Key[]): void {
-    const editor = this.#editor;
-    if (editor === undefined) return;
-    for (const key of keys) {
+  /** PTY mode: what was typed; the edit is drawn at once, not at the next flush. */
+  #takeKeys(input: readonly ScreenInput[]): void {
+    for (const item of input) {
       if (this.#closing) return;
-      for (const action of editor.handle(key)) {
-        switch (action.type) {
-          case "submit":
-            if (action.line.trim() !== "") this.#enqueue(action.line);
-            break;
-          case "eof":
-          case "interrupt":
-            this.leave("quit");
-            return;
-          case "bell":
-            this.#write("\x07");
-            break;
-          case "candidates":
-            this.#print([action.items.join("  ")]);
-            break;
-          case "redraw":
-            // Printing or a pending repaint redraws anyway; otherwise draw the edit now.
-            if (this.#output.length === 0 && !this.#repaint) this.#write(editor.render());
-            break;
-        }
+      if (item.type === "quit") {
+        this.leave("quit");
+        return;
       }
+      this.#enqueue(item.line);
     }
+    this.#flush();
   }
 
   /** Plain mode: cuts input into lines (LF or CR LF), bounded in length. */
@@ -725,7 +625,7 @@ export class SshChatSession implements SessionSink {
 
   #onEnd(): void {
     if (this.#closing) return;
-    if (this.#editor === undefined) {
+    if (this.#screen === undefined) {
       const last = this.#inputTail.replace(/\r$/, "");
       this.#inputTail = "";
       if (!this.#discardingLine && last.trim() !== "") this.#enqueue(last);
@@ -736,7 +636,7 @@ export class SshChatSession implements SessionSink {
 
   #enqueue(line: string): void {
     if (this.#lines.length >= this.#maxPendingLines) {
-      this.#print([this.#paint("error: Too many lines at once: line dropped", 31)]);
+      this.#show([{ text: "error: Too many lines at once: line dropped", error: true }]);
       return;
     }
     this.#lines.push(line);
@@ -758,34 +658,16 @@ export class SshChatSession implements SessionSink {
   async #run(line: string): Promise<void> {
     const session = this.#session;
     if (session === undefined || !session.open) return;
-    const ctx: CommandContext = {
+    const outcome = await handleLine(session, line, {
       hub: this.#hub,
-      session,
-      room: undefined,
-      reply: (_cmd, lines) => this.#print(lines.map((text) => sanitizeText(text))),
-    };
-    try {
-      await handleInput(ctx, line);
-    } catch (error) {
-      let message: string;
-      if (error instanceof ProtocolError) {
-        message = error.message;
-        if (error.code === "rate_limited" && this.#lines.length > 0) {
-          message += ` (${countOf(this.#lines.length, "more line")} not sent)`;
-          this.#lines = [];
-        }
-      } else {
-        this.#logger.error("request failed", {
-          addr: this.#person.address,
-          error: String(error),
-        });
-        message = "Internal error: request not processed";
-      }
-      this.#print([this.#paint(`error: ${sanitizeText(message)}`, 31)]);
-    }
+      logger: this.#logger,
+      pendingLines: this.#lines.length,
+    });
+    // The error said so: the rest of a pasted block is not sent.
+    if (!outcome.ok && outcome.error.code === "rate_limited") this.#lines = [];
     if (line.trimStart().startsWith("/")) this.#keepSettings(session);
     // A command may have changed the theme or the prompt.
-    if (this.#editor !== undefined) this.#scheduleFlush();
+    if (this.#screen !== undefined) this.#scheduleFlush();
   }
 
   #complete(word: string, line: string): string[] {
@@ -806,8 +688,8 @@ export class SshChatSession implements SessionSink {
         .map((room) => `#${room}`)
         .sort();
     }
-    if (word === "" || this.#room === "") return [];
-    return this.#hub.members(this.#room)
+    if (word === "" || this.#view.room === "") return [];
+    return this.#hub.members(this.#view.room)
       .map((member) => member.nick)
       .filter((nick) => nick.toLowerCase().startsWith(lower));
   }
@@ -818,7 +700,7 @@ export class SshChatSession implements SessionSink {
     this.#flush();
     this.#closing = true;
     clearTimeout(this.#escapeTimer);
-    if (this.#editor !== undefined) this.#write(this.#editor.clear() + DISABLE_BRACKETED_PASTE);
+    if (this.#screen !== undefined) this.#write(this.#screen.end());
     try {
       this.#channel.exit(status);
       this.#channel.end();

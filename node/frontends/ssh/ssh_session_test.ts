@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { type MsgFrame, type ServerFrame, toMsgFrame } from "../../../core/protocol.ts";
 import { Hub, type SessionSink } from "../../chat/hub.ts";
-import { NickRegistry } from "../../chat/nick_registry.ts";
+import { EventLog } from "../../chat/event_log.ts";
 import { nickCandidates, type SshChannel, SshChatSession } from "./ssh_session.ts";
 import { VirtualTerminal } from "../../../tests/helpers/virtual_terminal.ts";
 import { UserSettingsStore } from "../../store/user_settings.ts";
@@ -75,11 +75,13 @@ function settle(ms = 5): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-function setup(options: { rateBurst?: number; registry?: NickRegistry } = {}) {
+function setup(options: { rateBurst?: number; registry?: boolean } = {}) {
+  const log = new EventLog({ origin: "n1" });
   const hub = new Hub({
     nodeId: "n1",
+    log,
     rateBurst: options.rateBurst ?? 0,
-    ...(options.registry ? { nickGuard: options.registry } : {}),
+    ...(options.registry ? { nickGuard: log.nicks } : {}),
   });
   const observer = new Observer();
   const bob = hub.connect(observer, { user: "bob" }, { via: "test", address: "test" });
@@ -400,8 +402,8 @@ Deno.test("SshChatSession with history 0 shows none, on login nor on /join; 2 sh
 });
 
 Deno.test("SshChatSession offers a free nick when the name is registered to another key", async () => {
-  const registry = new NickRegistry();
-  const { hub } = setup({ registry });
+  const { hub } = setup({ registry: true });
+  const registry = hub.log.nicks;
   const first = open(hub, "carol", { fingerprint: KEY_A, pty: false });
   assert.equal(first.chat.session?.nick, "carol");
   assert.equal(registry.ownerOf("carol"), KEY_A);

@@ -1,8 +1,9 @@
 /**
  * The TCP frontend for the terminal client: protocol v1 (NDJSON) over
- * `Deno.listen`. A thin adapter — it decodes frames, hands them to the hub
- * and command table, and encodes what the hub sends back. Bad input gets an
- * `error` frame; the connection and everyone else carry on.
+ * `Deno.listen`. A thin adapter — it decodes frames, hands `say` and `cmd`
+ * lines to the one input path ({@linkcode handleLine}), and encodes what
+ * the hub sends back. Bad input gets an `error` frame ({@linkcode errorFrame});
+ * the connection and everyone else carry on.
  *
  * Limits ({@linkcode ConnectionLimits} and the options below): connections
  * per address and in total, bytes per minute, a hello deadline, an idle
@@ -15,8 +16,8 @@
 import type { ChatEvent } from "../../../core/event.ts";
 import { encodeFrame, FrameDecoder } from "../../../core/ndjson.ts";
 import { TokenBucket } from "../../../core/rate_limiter.ts";
-import { type CommandContext, handleInput, handleSealed } from "../../chat/commands.ts";
 import { ConnectionLimits } from "../connection_limits.ts";
+import { type ErrorFrame, errorFrame, handleLine, type InputLine } from "../handle_line.ts";
 import type { Hub, Session, SessionSink } from "../../chat/hub.ts";
 import type { Logger } from "../../logger.ts";
 import { holdWrites, OutboundQueue, releaseWrites } from "./outbound_queue.ts";
@@ -28,6 +29,9 @@ import {
   ProtocolError,
   type ServerFrame,
 } from "../../../core/protocol.ts";
+
+/** A line a person sent: a `say` or a `cmd` frame. */
+type LineFrame = Extract<ClientFrame, { t: "say" | "cmd" }>;
 
 /** Options of {@linkcode ClientListener}. */
 export interface ClientListenerOptions {
@@ -253,7 +257,8 @@ class ClientConnection implements SessionSink {
   send(frame: ServerFrame): void {
     if (this.#closing) return;
     if (this.#queue.enqueue(encodeShared(frame))) return;
-    // The reader is too far behind: tell it why, then drop it.
+    // The reader is too far behind: tell it why and close. This may be in the
+    // middle of a fan-out: the hub ends the session once that is over.
     this.#queue.discardPending();
     this.#queue.enqueue(
       encodeFrame({
@@ -264,7 +269,7 @@ class ClientConnection implements SessionSink {
       true,
     );
     this.#logger.warn("slow reader dropped", { addr: this.#address, nick: this.#session?.nick });
-    if (this.#session) this.#hub.disconnect(this.#session, "too slow");
+    if (this.#session) this.#hub.dropSlowReader(this.#session);
     this.close("overflow");
   }
 
@@ -303,7 +308,7 @@ class ClientConnection implements SessionSink {
    */
   #drop(code: ErrorCode, message: string, offence: boolean, linger = false): void {
     if (this.#closing) return;
-    this.#sendError(new ProtocolError(code, message));
+    this.send({ t: "error", code, message });
     const host = this.#conn.remoteAddr.hostname;
     const refused = offence && this.#options.limits.offend(host);
     this.#logger.info("connection dropped", { addr: this.#address, code, refused });
@@ -345,7 +350,7 @@ class ClientConnection implements SessionSink {
             if (line.ok) {
               await this.#handle(line.value);
             } else {
-              this.#sendError(new ProtocolError(line.error.code, line.error.message));
+              this.send({ t: "error", code: line.error.code, message: line.error.message });
             }
           }
         } finally {
@@ -396,26 +401,26 @@ class ClientConnection implements SessionSink {
 
   async #handle(value: unknown): Promise<void> {
     let cid: string | undefined;
+    let refusal: ErrorFrame | undefined;
     try {
       const frame = parseClientFrame(value);
       if (frame.t === "say" || frame.t === "cmd") cid = frame.cid;
-      await this.#dispatch(frame);
-      this.#limitedStreak = 0;
+      refusal = await this.#dispatch(frame);
     } catch (error) {
-      if (error instanceof ProtocolError) {
-        if (error.code === "rate_limited") this.#limitedStreak++;
-        this.#sendError(error, cid);
-      } else {
-        this.#logger.error("request failed", { addr: this.#address, error: String(error) });
-        this.#sendError(
-          new ProtocolError("server_error", "Internal error: request not processed"),
-          cid,
-        );
-      }
+      refusal = errorFrame(error, { logger: this.#logger, address: this.#address, cid });
+      this.send(refusal);
     }
+    if (refusal === undefined) this.#limitedStreak = 0;
+    else if (refusal.code === "rate_limited") this.#limitedStreak++;
   }
 
-  async #dispatch(frame: ClientFrame): Promise<void> {
+  /**
+   * Serves one frame.
+   *
+   * @returns The `error` frame a line was refused with (already sent), if it was.
+   * @throws {ProtocolError} For a frame refused before it reached the input path.
+   */
+  async #dispatch(frame: ClientFrame): Promise<ErrorFrame | undefined> {
     if (frame.t === "ping") {
       this.send({ t: "pong" });
       return;
@@ -431,24 +436,17 @@ class ClientConnection implements SessionSink {
     if (session === undefined || !session.open) {
       throw new ProtocolError("no_hello", `Say hello first: {"t":"hello","v":1,"user":"NICK"}`);
     }
-    const ctx: CommandContext = {
+    const { cid } = frame;
+    const outcome = await handleLine(session, lineOf(frame), {
       hub: this.#hub,
-      session,
+      logger: this.#logger,
       room: frame.room,
-      reply: (cmd, lines, data) =>
-        this.send(data === undefined ? { t: "info", cmd, lines } : { t: "info", cmd, lines, data }),
-    };
-    if (frame.t === "cmd") {
-      await handleInput(ctx, frame.line.startsWith("/") ? frame.line : `/${frame.line}`);
-      if (frame.cid !== undefined) this.send({ t: "ack", cid: frame.cid });
-      return;
-    }
-    const event = frame.sealed === undefined
-      ? await handleInput(ctx, frame.text, frame.cid)
-      : handleSealed(ctx, frame.sealed, frame.kind ?? "message", frame.cid);
-    const cid = frame.cid;
+      cid,
+    });
+    if (!outcome.ok) return outcome.error;
     if (cid === undefined) return;
-    if (event === undefined) {
+    const { event } = outcome;
+    if (event === undefined || frame.t === "cmd") {
       this.send({ t: "ack", cid });
       return;
     }
@@ -456,15 +454,6 @@ class ClientConnection implements SessionSink {
     this.#options.ackGate(event).then(() =>
       this.send({ t: "ack", cid, id: `${event.origin}:${event.seq}` })
     );
-  }
-
-  #sendError(error: ProtocolError, cid?: string): void {
-    this.send({
-      t: "error",
-      code: error.code,
-      message: error.message,
-      ...(cid === undefined ? {} : { cid }),
-    });
   }
 
   #shut(): void {
@@ -475,6 +464,14 @@ class ClientConnection implements SessionSink {
       // already closed
     }
   }
+}
+
+/** The line a `say` or `cmd` frame carries (a `cmd` line may leave out its `/`). */
+function lineOf(frame: LineFrame): InputLine {
+  if (frame.t === "cmd") return frame.line.startsWith("/") ? frame.line : `/${frame.line}`;
+  return frame.sealed === undefined
+    ? frame.text
+    : { sealed: frame.sealed, kind: frame.kind ?? "message" };
 }
 
 /** Tells a refused connection why, without waiting on it, and closes it. */

@@ -6,8 +6,9 @@
  * batch, not per message. A frontend handling several lines of input at once
  * brackets them with {@linkcode holdWrites} and {@linkcode releaseWrites}, so
  * the output of all of them leaves together too. When a reader falls too far
- * behind, {@linkcode OutboundQueue.enqueue} refuses and the caller drops that
- * session — nobody else waits for it.
+ * behind, {@linkcode OutboundQueue.enqueue} refuses and the caller has the
+ * hub drop that session once the fan-out in progress is over — nobody else
+ * waits for it.
  *
  * @module
  */
