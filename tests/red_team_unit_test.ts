@@ -18,6 +18,7 @@ import { NickRegistry } from "../node/chat/nick_registry.ts";
 import { OriginRetirement } from "../node/mesh/origin_retirement.ts";
 import { VersionVector } from "../core/version_vector.ts";
 import { commandContext } from "./helpers/command_context.ts";
+import { turnEnd } from "./helpers/turn_end.ts";
 
 class RecordingSink implements SessionSink {
   readonly frames: ServerFrame[] = [];
@@ -114,7 +115,7 @@ Deno.test("events a peer refuses (a clock 11 minutes ahead) are not re-sent in a
   const b = replicas.get("b")!;
   // b says more than one batch (2,000 events) while a is not linked.
   for (let i = 0; i < 2_500; i++) b.hub.say(b.session, "lobby", `m${i}`);
-  await Promise.resolve();
+  await turnEnd();
   net.dial("a", "b:1");
   net.advance(2_000); // 20 anti-entropy rounds
   // a refuses every event of b (its stamps lead a's clock by more than 10 minutes): one

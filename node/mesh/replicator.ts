@@ -36,6 +36,7 @@
  *
  * @module
  */
+import { setImmediate } from "node:timers";
 import { type ChatEvent, parseEvent } from "../../core/event.ts";
 import { eventBytes, MAX_EVENT_BYTES } from "../../core/event_size.ts";
 import type { RetiredJson, VersionVectorJson } from "../../core/version_vector.ts";
@@ -146,8 +147,6 @@ export class Replicator {
   readonly #batchEvents: number;
   readonly #maxMessageBytes: number;
   readonly #logger: Logger;
-  /** Encoded sizes of events sent before (events are immutable once accepted). */
-  readonly #sizes = new WeakMap<ChatEvent, number>();
   readonly #linked = new Set<string>();
   readonly #have = new Map<string, VersionVectorJson>();
   readonly #pendingAcks: PendingAck[] = [];
@@ -162,6 +161,8 @@ export class Replicator {
   readonly #lastLost = new Map<string, LostRange>();
   #lostDropped = 0;
   #pushQueue: ChatEvent[] = [];
+  /** Peers owed a `have` ack at the end of this event-loop turn. */
+  readonly #acksDue = new Set<string>();
 
   /**
    * Starts listening to the log's applied events.
@@ -371,10 +372,21 @@ export class Replicator {
       }
       if (this.#log.apply(event)) applied++;
     }
-    // What we now hold is the sender's ack.
-    if (events.length > 0) this.#send(peer, this.#vector("have", peer));
+    // What we now hold is the sender's ack: one per peer per event-loop turn.
+    if (events.length > 0) this.#ackSoon(peer);
     if (applied > 0) this.#logger.debug("replicated events applied", { peer, applied });
     return applied;
+  }
+
+  #ackSoon(peer: string): void {
+    this.#acksDue.add(peer);
+    if (this.#acksDue.size > 1) return;
+    setImmediate(() => {
+      for (const due of this.#acksDue) {
+        if (this.#linked.has(due)) this.#send(due, this.#vector("have", due));
+      }
+      this.#acksDue.clear();
+    });
   }
 
   /** Our vector as a `vv` or `have` message for `peer`, with what it needs to retire origins. */
@@ -395,7 +407,7 @@ export class Replicator {
       for (; next <= mine && !batch.full && budget > 0; next++, budget--) {
         const event = this.#log.get(origin, next);
         if (event) {
-          if (!batch.add(event, this.#size(event))) break;
+          if (!batch.add(event, eventBytes(event))) break;
           if (gapStart) gaps.push({ k: "gap", origin, from: gapStart, to: next - 1 });
           gapStart = 0;
         } else if (!gapStart) {
@@ -488,17 +500,8 @@ export class Replicator {
     }
   }
 
-  #size(event: ChatEvent): number {
-    let bytes = this.#sizes.get(event);
-    if (bytes === undefined) {
-      bytes = eventBytes(event);
-      this.#sizes.set(event, bytes);
-    }
-    return bytes;
-  }
-
   #checkSize(event: ChatEvent): void {
-    const bytes = this.#size(event);
+    const bytes = eventBytes(event);
     if (bytes > MAX_EVENT_BYTES) {
       throw new RangeError(
         `Invalid event: too large, ${bytes} bytes as JSON exceeds maximum ${MAX_EVENT_BYTES}`,
@@ -509,8 +512,9 @@ export class Replicator {
   #queuePush(event: ChatEvent): void {
     this.#pushQueue.push(event);
     if (this.#pushQueue.length > 1) return;
-    // One message per peer for everything accepted in this turn of the event loop.
-    queueMicrotask(() => {
+    // One message per peer for everything accepted in this turn of the event
+    // loop: every line of a client's read, not one frame per line.
+    setImmediate(() => {
       const queued = this.#pushQueue;
       this.#pushQueue = [];
       // Cut like anti-entropy replies, so that no push exceeds a frame either.
@@ -520,9 +524,9 @@ export class Replicator {
         batch = new EventBatch(this.#batchEvents, this.#maxMessageBytes);
       };
       for (const event of queued) {
-        if (!batch.add(event, this.#size(event))) {
+        if (!batch.add(event, eventBytes(event))) {
           flush();
-          batch.add(event, this.#size(event));
+          batch.add(event, eventBytes(event));
         }
       }
       if (batch.events.length > 0) flush();

@@ -7,6 +7,7 @@ import { type LinkFaults, MemoryNetwork } from "../../tests/helpers/memory_netwo
 import { MAX_LOST_RANGES, type ReplicationMessage, Replicator } from "./replicator.ts";
 import { silentLogger } from "../logger.ts";
 import type { ChatEvent } from "../../core/event.ts";
+import { turnEnd } from "../../tests/helpers/turn_end.ts";
 
 const sink = { send(_frame: ServerFrame) {}, close() {} };
 
@@ -67,7 +68,7 @@ Deno.test("Replicator: every message reaches every hub and all logs end identica
   const { net, replicas, identical, logs } = cluster(["a", "b", "c"], { seed: 1 });
   for (let i = 0; i < 20; i++) {
     for (const replica of replicas.values()) replica.hub.say(replica.session, "lobby", `m${i}`);
-    await Promise.resolve();
+    await turnEnd();
     net.advance(5);
   }
   net.advance(500);
@@ -80,7 +81,7 @@ Deno.test("Replicator: a cut heals into identical logs through anti-entropy", as
   net.partition([["a", "b"], ["c"]]);
   for (let i = 0; i < 30; i++) {
     for (const replica of replicas.values()) replica.hub.say(replica.session, "lobby", `m${i}`);
-    await Promise.resolve();
+    await turnEnd();
     net.advance(20);
   }
   assert.ok(!identical(), "the partition really separated the logs");
@@ -96,10 +97,12 @@ Deno.test("Replicator: an ack waits for a peer to hold the event, unless no peer
   const event = a.hub.say(a.session, "lobby", "acked?");
   let acked = false;
   a.replicator.replicated(event).then(() => (acked = true));
-  await Promise.resolve();
+  await turnEnd();
   assert.equal(acked, false);
+  net.advance(10); // the push reaches b
+  await turnEnd(); // b acks at the end of its turn
   net.advance(10);
-  await Promise.resolve();
+  await turnEnd();
   assert.equal(acked, true);
   net.partition([["a"], ["b"]]);
   net.disconnect("a", "b");
@@ -107,7 +110,7 @@ Deno.test("Replicator: an ack waits for a peer to hold the event, unless no peer
   const alone = a.hub.say(a.session, "lobby", "alone");
   let aloneAcked = false;
   a.replicator.replicated(alone).then(() => (aloneAcked = true));
-  await Promise.resolve();
+  await turnEnd();
   assert.equal(aloneAcked, true);
 });
 
@@ -117,7 +120,7 @@ Deno.test("Replicator: a range no peer holds any more is recorded as lost, not s
   net.disconnect("a", "b");
   const a = replicas.get("a")!;
   for (let i = 0; i < 64; i++) a.hub.say(a.session, "lobby", `m${i}`);
-  await Promise.resolve();
+  await turnEnd();
   net.healAll();
   net.dial("a", "b:1");
   net.advance(1000);
@@ -145,7 +148,7 @@ Deno.test("Replicator: under drops, duplicates and reordering, logs converge onc
               `m${i}`,
             );
           }
-          await Promise.resolve();
+          await turnEnd();
           net.advance(15);
         }
         net.clearFaults();
@@ -168,7 +171,7 @@ Deno.test("Replicator: a node whose wall clock is 5 minutes off is neither rejec
   });
   for (let i = 0; i < 10; i++) {
     for (const replica of replicas.values()) replica.hub.say(replica.session, "lobby", `m${i}`);
-    await Promise.resolve();
+    await turnEnd();
     net.advance(50);
   }
   net.advance(500);
@@ -228,7 +231,7 @@ Deno.test('Replicator: catch-up of 100 lines of 4,000 "€" sends no message abo
   const { net, a, b, sizes } = framedPair();
   // b is down while a accepts the lines.
   sayLongLines(a);
-  await Promise.resolve();
+  await turnEnd();
   net.dial("a", "b:1");
   net.advanceUntil(() => b.hub.versions.contiguous("a") === a.hub.log.lastSeq, 5000);
   assert.equal(b.hub.versions.contiguous("a"), a.hub.log.lastSeq, "b caught up");
@@ -241,7 +244,7 @@ Deno.test('Replicator: an eager push of 100 lines of 4,000 "€" in one turn is 
   net.advance(10);
   sizes.length = 0;
   sayLongLines(a);
-  await Promise.resolve();
+  await turnEnd();
   assert.ok(
     sizes.length > 1 && Math.max(...sizes) <= FRAME_BYTES,
     `pushed ${sizes.join(", ")} bytes`,

@@ -23,6 +23,7 @@ import type { RetiredJson, VersionVectorJson } from "../../core/version_vector.t
 import { Hub, type Session } from "../../node/chat/hub.ts";
 import { MemoryNetwork, type MemoryNetworkOptions } from "./memory_network.ts";
 import { type ReplicationMessage, Replicator } from "../../node/mesh/replicator.ts";
+import { turnEnd } from "./turn_end.ts";
 
 /** Options of {@linkcode ReplicaCluster}. */
 export interface ReplicaClusterOptions extends MemoryNetworkOptions {
@@ -191,9 +192,9 @@ export class ReplicaCluster {
    * @param ms Virtual time to advance.
    */
   async settle(ms: number): Promise<void> {
-    await Promise.resolve();
+    await turnEnd();
     this.network.advance(ms);
-    await Promise.resolve();
+    await turnEnd();
   }
 
   /**
