@@ -45,11 +45,22 @@ function isLowSurrogate(unit: number): boolean {
 }
 
 /**
+ * Sizes already worked out: an event is immutable once built, and input
+ * checks, the history budget and replication each ask for its size.
+ */
+const measured = new WeakMap<ChatEvent, number>();
+
+/**
  * The bytes an event takes on the mesh: its JSON in UTF-8.
  *
- * @param event The event.
+ * @param event The event (not changed afterwards: the size is remembered).
  * @returns `JSON.stringify(event)` in UTF-8 bytes.
  */
 export function eventBytes(event: ChatEvent): number {
-  return utf8Length(JSON.stringify(event));
+  let bytes = measured.get(event);
+  if (bytes === undefined) {
+    bytes = utf8Length(JSON.stringify(event));
+    measured.set(event, bytes);
+  }
+  return bytes;
 }

@@ -139,8 +139,6 @@ export interface MissingForOptions {
    * @default every origin of `versions`, up to its contiguous seq
    */
   readonly origins?: Iterable<readonly [origin: string, upTo: number]>;
-  /** An event's size as UTF-8 JSON (callers may cache it). @default eventBytes */
-  readonly sizeOf?: (event: ChatEvent) => number;
 }
 
 /** Seqs `from..to` of one origin. */
@@ -554,7 +552,7 @@ export class EventLog {
     budget: MissingBudget,
     options: MissingForOptions = {},
   ): Missing {
-    const { origins = this.#heldOrigins(), sizeOf = eventBytes } = options;
+    const { origins = this.#heldOrigins() } = options;
     const batch = new EventBatch(budget);
     const gaps: SeqRange[] = [];
     let scan = budget.maxScan;
@@ -567,7 +565,7 @@ export class EventLog {
           if (!gapStart) gapStart = next;
           continue;
         }
-        if (!batch.add(event, sizeOf(event))) break;
+        if (!batch.add(event, eventBytes(event))) break;
         if (gapStart) gaps.push({ origin, from: gapStart, to: next - 1 });
         gapStart = 0;
       }

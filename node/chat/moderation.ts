@@ -529,9 +529,12 @@ export class Moderation {
     }
     // An IPv6 host is one of its /64 (as connection limits count it): else a
     // new address of the same network, a new nick, and the mute is gone.
-    const host = person.address === undefined ? undefined : addressKey(hostOf(person.address));
+    let host: string | undefined | null = null; // null: not worked out yet (most lines meet no mute)
     for (const entry of this.#entries.values()) {
       if (entry.action.a !== "mute") continue;
+      if (host === null) {
+        host = person.address === undefined ? undefined : addressKey(hostOf(person.address));
+      }
       const { fp, addr } = entry.action;
       // A host stands for people without a key only: a key says who someone is.
       const match = (fp !== undefined && fp === person.fingerprint) ||

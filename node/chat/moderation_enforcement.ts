@@ -187,7 +187,8 @@ export class ModerationEnforcement {
     const { fingerprint, address } = session.origin;
     const mute = this.#moderation.muted({ nick: session.nick, fingerprint, address }, now);
     if (mute !== undefined) return mute;
-    const mutedAs = this.#mutedAs.get(session) ?? this.#mutedHosts.get(whoOf(session));
+    const mutedAs = this.#mutedAs.get(session) ??
+      (this.#mutedHosts.size === 0 ? undefined : this.#mutedHosts.get(whoOf(session)));
     return mutedAs === undefined ? undefined : this.#moderation.muted(mutedAs, now);
   }
 

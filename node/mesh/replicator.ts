@@ -149,8 +149,6 @@ export class Replicator {
   readonly #batchEvents: number;
   readonly #maxMessageBytes: number;
   readonly #logger: Logger;
-  /** Encoded sizes of events sent before (events are immutable once accepted). */
-  readonly #sizes = new WeakMap<ChatEvent, number>();
   readonly #linked = new Set<string>();
   readonly #have = new Map<string, VersionVectorJson>();
   readonly #pendingAcks: PendingAck[] = [];
@@ -406,7 +404,6 @@ export class Replicator {
       maxScan: MAX_SCAN_PER_REPLY,
     }, {
       origins: this.#retirement.servedTo(report),
-      sizeOf: (event) => this.#size(event),
     });
     // Events first: a gap is taken only once what precedes it is held.
     if (events.length > 0) this.#send(peer, { k: "ev", events, more });
@@ -489,17 +486,8 @@ export class Replicator {
     }
   }
 
-  #size(event: ChatEvent): number {
-    let bytes = this.#sizes.get(event);
-    if (bytes === undefined) {
-      bytes = eventBytes(event);
-      this.#sizes.set(event, bytes);
-    }
-    return bytes;
-  }
-
   #checkSize(event: ChatEvent): void {
-    const bytes = this.#size(event);
+    const bytes = eventBytes(event);
     if (bytes > MAX_EVENT_BYTES) {
       throw new RangeError(
         `Invalid event: too large, ${bytes} bytes as JSON exceeds maximum ${MAX_EVENT_BYTES}`,
@@ -530,9 +518,9 @@ export class Replicator {
         batch = this.#newBatch();
       };
       for (const event of queued) {
-        if (!batch.add(event, this.#size(event))) {
+        if (!batch.add(event, eventBytes(event))) {
           flush();
-          batch.add(event, this.#size(event));
+          batch.add(event, eventBytes(event));
         }
       }
       if (batch.events.length > 0) flush();

@@ -210,12 +210,31 @@ export class OutboundQueue {
       size += next;
       count++;
     }
+    const chunks = this.#chunks.splice(0, count);
+    if (sameFrames(chunks, lastBatch.chunks)) return lastBatch.bytes;
     const batch = new Uint8Array(size);
     let at = 0;
-    for (const chunk of this.#chunks.splice(0, count)) {
+    for (const chunk of chunks) {
       batch.set(chunk, at);
       at += chunk.length;
     }
+    lastBatch = { chunks, bytes: batch };
     return batch;
   }
+}
+
+/**
+ * The batch built last. A room's frames are encoded once and shared, so
+ * every reader of a fan-out usually has the same frames waiting: they share
+ * one copy too (a batch is never written to after it is built).
+ */
+let lastBatch: { chunks: readonly Uint8Array[]; bytes: Uint8Array } = {
+  chunks: [],
+  bytes: new Uint8Array(0),
+};
+
+function sameFrames(a: readonly Uint8Array[], b: readonly Uint8Array[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

@@ -1,0 +1,50 @@
+// meshchat launcher for the shared fan-out harness (../shared/bench/fanout).
+// tests/bench/fanout_compare.ts copies the harness into data/bench/fanout/harness
+// and puts this file in place of its servers/meshchat.mjs, because the harness's
+// own launcher passes `--cluster-secret VALUE`, which a node refuses (a secret in
+// argv is readable by every local account): the secret goes in the environment.
+// cluster: MESHCHAT_NODES nodes (default 3) in a full mesh.
+// Limits a chat node applies to people (rate, per-address connections, per-minute
+// bytes, slow-reader queue) are opened up so the harness measures the data path,
+// as with the IRC servers' flood control.
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import path from 'node:path';
+import { HOST, spawnServer, waitPort, assertPortsFree } from './common.mjs';
+
+const run = promisify(execFile);
+const OFF = +(process.env.FB_PORT_OFFSET || 0);
+const PORT = 18080 + OFF;
+const MESH = 17946 + OFF;
+const DIR = process.env.MESHCHAT_DIR;
+const NODES = +(process.env.MESHCHAT_NODES || 3);
+
+export default {
+  adapter: 'meshchat',
+  modes: ['single', 'cluster'],
+  async version() {
+    if (!DIR) throw new Error('set MESHCHAT_DIR to the meshchat checkout');
+    const { stdout } = await run('git', ['-C', DIR, 'rev-parse', '--short', 'HEAD']);
+    return `meshchat@${stdout.trim()}`;
+  },
+  async start({ mode, dir }) {
+    if (!DIR) throw new Error('set MESHCHAT_DIR to the meshchat checkout');
+    const n = mode === 'cluster' ? NODES : 1;
+    const ports = Array.from({ length: n }, (_, i) => PORT + i);
+    const mesh = Array.from({ length: n }, (_, i) => MESH + i);
+    await assertPortsFree(n > 1 ? [...ports, ...mesh] : ports);
+    process.env.MESHCHAT_CLUSTER_SECRET = 'fanout-bench-secret';
+    const procs = ports.map((port, i) => {
+      const args = ['run', '-A', path.join(DIR, 'main.ts'), 'node', '--id', `b${i + 1}`,
+        '--host', HOST, '--port', String(port), '--ssh-port', '0',
+        '--data', path.join(dir, `data-b${i + 1}`), '--snapshot-interval', '0',
+        '--burst', '0', '--max-conns-per-addr', '100000', '--max-bytes-per-conn', '0',
+        '--max-queue', String(64 << 20), '--log-level', 'warn',
+        '--mesh-port', n > 1 ? String(mesh[i]) : '0'];
+      if (n > 1 && i > 0) args.push('--peers', `${HOST}:${mesh[0]}`);
+      return spawnServer(dir, `meshchat${i + 1}`, 'deno', args, { cwd: DIR });
+    });
+    for (const p of ports) await waitPort(p, 30000);
+    return { procs, endpoints: ports.map((port) => ({ host: HOST, port })), clientOpts: {} };
+  },
+};
