@@ -11,22 +11,24 @@
  *
  * @module
  */
+import { displayWidth } from "./display_width.ts";
+
+/** What every flag has, whatever its type. */
+interface FlagDoc {
+  /** What the flag does and what it trades off; `--help` and the docs' flag tables show it. */
+  readonly help: string;
+  /**
+   * How to describe the default when the value itself would mislead, e.g.
+   * `./data/<id>` for a directory worked out from another flag.
+   */
+  readonly defaultLabel?: string;
+}
 
 /** One flag of a {@linkcode FlagSpec}. */
 export type FlagDef =
-  | {
-    readonly type: "string";
-    readonly default: string;
-    readonly help: string;
-    readonly arg?: string;
-  }
-  | {
-    readonly type: "number";
-    readonly default: number;
-    readonly help: string;
-    readonly arg?: string;
-  }
-  | { readonly type: "boolean"; readonly default: boolean; readonly help: string };
+  | FlagDoc & { readonly type: "string"; readonly default: string; readonly arg?: string }
+  | FlagDoc & { readonly type: "number"; readonly default: number; readonly arg?: string }
+  | FlagDoc & { readonly type: "boolean"; readonly default: boolean };
 
 /** A table of flags by name (kebab-case). */
 export type FlagSpec = Readonly<Record<string, FlagDef>>;
@@ -114,8 +116,37 @@ export function parseFlags<S extends FlagSpec>(spec: S, args: readonly string[])
   return values as ParsedFlags<S>;
 }
 
+/** The width `--help` wraps its flag descriptions to. */
+const HELP_COLUMNS = 100;
+
+/** How a flag is written on the command line: `--name ARG`, or `--name` for a boolean. */
+function usageOf(name: string, def: FlagDef): string {
+  return def.type === "boolean" ? `--${name}` : `--${name} ${def.arg ?? def.type.toUpperCase()}`;
+}
+
+/** The default as `--help` shows it; undefined for an empty string, which means "not set". */
+function helpDefault(def: FlagDef): string | undefined {
+  if (def.defaultLabel !== undefined) return def.defaultLabel;
+  return def.type === "string" && def.default === "" ? undefined : JSON.stringify(def.default);
+}
+
+/** Splits `text` into lines of at most `columns` characters at spaces; a longer word stands alone. */
+function wrap(text: string, columns: number): string[] {
+  const lines: string[] = [];
+  let line = "";
+  for (const word of text.split(" ")) {
+    if (line !== "" && line.length + 1 + word.length > columns) {
+      lines.push(line);
+      line = word;
+    } else {
+      line = line === "" ? word : `${line} ${word}`;
+    }
+  }
+  return [...lines, line];
+}
+
 /**
- * Renders the help text of a flag table.
+ * Renders the help text of a flag table; descriptions wrap at 100 columns.
  *
  * @param usage The first line, e.g. `Usage: deno task node [flags]`.
  * @param spec The flags.
@@ -124,19 +155,79 @@ export function parseFlags<S extends FlagSpec>(spec: S, args: readonly string[])
  */
 export function formatHelp(usage: string, spec: FlagSpec, footer: readonly string[] = []): string {
   const rows: Array<readonly [string, string]> = Object.entries(spec).map(([name, def]) => {
-    const arg = def.type === "boolean" ? "" : ` ${def.arg ?? def.type.toUpperCase()}`;
-    const shown = def.type === "string" && def.default === ""
-      ? ""
-      : ` (default ${JSON.stringify(def.default)})`;
-    return [`  --${name}${arg}`, `${def.help}${shown}`] as const;
+    const shown = helpDefault(def);
+    return [
+      `  ${usageOf(name, def)}`,
+      shown === undefined ? def.help : `${def.help} (default ${shown})`,
+    ];
   });
   rows.push(["  -h, --help", "show this help"]);
   const width = Math.max(...rows.map(([left]) => left.length)) + 2;
+  const descriptionColumns = Math.max(40, HELP_COLUMNS - width);
   return [
     usage,
     "",
     "Flags (one or two dashes):",
-    ...rows.map(([left, right]) => left.padEnd(width) + right),
+    ...rows.flatMap(([left, right]) =>
+      wrap(right, descriptionColumns).map((line, i) => (i === 0 ? left : "").padEnd(width) + line)
+    ),
     ...(footer.length > 0 ? ["", ...footer] : []),
   ].join("\n");
+}
+
+/** Options of {@linkcode formatFlagTable}. */
+export interface FlagTableOptions {
+  /**
+   * The flags to list, in this order; a name the spec lacks is an error.
+   *
+   * @default {every flag of the spec, then `-h, --help`}
+   */
+  names?: readonly string[];
+}
+
+/** Text for a markdown table cell: `|` and `<` escaped, so neither ends a cell nor opens a tag. */
+function cellText(text: string): string {
+  return text.replaceAll("|", "\\|").replaceAll("<", "\\<");
+}
+
+/** Text as inline code in a markdown table cell (a `|` still has to be escaped there). */
+function cellCode(text: string): string {
+  return `\`${text.replaceAll("|", "\\|")}\``;
+}
+
+/**
+ * Renders flags as a markdown table (flag, default, what it does) from the
+ * same definitions as {@linkcode formatHelp}, so docs built from it say what
+ * `--help` says. Columns are padded the way `deno fmt` pads them.
+ *
+ * @param spec The flags.
+ * @param options Which flags to list.
+ * @returns The table, one line per row, without a final line break.
+ * @throws {RangeError} When `options.names` has a flag the spec lacks.
+ */
+export function formatFlagTable(spec: FlagSpec, options: FlagTableOptions = {}): string {
+  const { names } = options;
+  const rows: string[][] = (names ?? Object.keys(spec)).map((name) => {
+    const def = Object.hasOwn(spec, name) ? spec[name] : undefined;
+    if (def === undefined) throw new RangeError(`Cannot list flag --${name}: no such flag`);
+    // A value is code; a label describes one in words.
+    const value = def.type === "boolean" ? (def.default ? "on" : "off") : `${def.default}`;
+    const code = value === "" ? "" : cellCode(value);
+    const shown = def.defaultLabel === undefined ? code : cellText(def.defaultLabel);
+    return [cellCode(usageOf(name, def)), shown, cellText(def.help)];
+  });
+  if (names === undefined) {
+    rows.push([`${cellCode("-h")}, ${cellCode("--help")}`, "", "show this help"]);
+  }
+  const header = ["flag", "default", "what it does"];
+  // Padded by display width, as deno fmt pads them: a wide character takes two columns.
+  const widths = header.map((title, column) =>
+    Math.max(3, title.length, ...rows.map((row) => displayWidth(row[column]!)))
+  );
+  const pad = (cell: string, column: number) =>
+    cell + " ".repeat(widths[column]! - displayWidth(cell));
+  const line = (cells: readonly string[]) => `| ${cells.map(pad).join(" | ")} |`;
+  return [line(header), line(widths.map((width) => "-".repeat(width))), ...rows.map(line)].join(
+    "\n",
+  );
 }

@@ -14,9 +14,6 @@ import { cleanText, layout, parsePrompt, type Prompt } from "./_line_layout.ts";
 import { displayWidth, graphemes } from "./display_width.ts";
 import type { Key } from "./terminal_input.ts";
 
-// Width is asked of the editor's module by older callers (tests' virtual terminal).
-export { displayWidth } from "./display_width.ts";
-
 /**
  * What the caller should do after a key:
  *

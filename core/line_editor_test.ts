@@ -1,7 +1,8 @@
 // Copyright the meshchat authors. MIT license.
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { displayWidth, type EditorAction, LineEditor } from "./line_editor.ts";
+import { displayWidth } from "./display_width.ts";
+import { type EditorAction, LineEditor } from "./line_editor.ts";
 import type { Key, KeyName } from "./terminal_input.ts";
 import { graphemes, TAIL, VirtualTerminal } from "../tests/helpers/virtual_terminal.ts";
 

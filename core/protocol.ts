@@ -207,7 +207,8 @@ export type ClientFrame =
 
 /**
  * A failure that becomes an `error` frame. Hub and frontends throw it;
- * one place per frontend turns it into protocol output.
+ * `errorFrame` in node/frontends/handle_line.ts, the one mapping for every
+ * frontend, turns it into protocol output with its code and message.
  */
 export class ProtocolError extends Error {
   /** The stable code clients can match on. */

@@ -22,7 +22,8 @@ import { type FlagSpec, formatHelp, parseFlags, UsageError } from "../core/cli_f
 import { loadOrCreateClusterSecretFile } from "./mesh/cluster_secret.ts";
 import { RestartBackoff } from "./restart_backoff.ts";
 
-const CLUSTER_FLAGS = {
+/** The flags of `main.ts cluster`: `--help` and the docs' table are made from them. */
+export const CLUSTER_FLAGS = {
   nodes: { type: "number", default: 3, arg: "N", help: "how many nodes (1-9)" },
   host: {
     type: "string",

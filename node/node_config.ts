@@ -27,7 +27,7 @@ export const NODE_FLAGS = {
     type: "number",
     default: 8080,
     arg: "PORT",
-    help: "client (terminal client, NDJSON) port; 0 picks a free one",
+    help: "client port (terminal client, NDJSON); 0 picks a free one",
   },
   "ssh-port": {
     type: "number",
@@ -39,7 +39,8 @@ export const NODE_FLAGS = {
     type: "string",
     default: "",
     arg: "FILE",
-    help: "SSH host key, OpenSSH ed25519 (default: generated in the data directory)",
+    defaultLabel: "generated in the data directory",
+    help: "SSH host key, an OpenSSH ed25519 private key; give every node of a cluster the same one",
   },
   guests: {
     type: "boolean",
@@ -50,18 +51,23 @@ export const NODE_FLAGS = {
     type: "string",
     default: "",
     arg: "DIR",
-    help: "data directory, kept private: 0700, files 0600 (default ./data/<id>)",
+    defaultLabel: "./data/<id>",
+    help: "data directory (the snapshot, the SSH host key, settings), kept private: 0700, " +
+      "files 0600 (looser modes are fixed at start, with a warning); " +
+      "deno task node may write only under ./data",
   },
   "snapshot-interval": {
     type: "number",
     default: 10,
     arg: "SECONDS",
-    help: "seconds between snapshots to Deno KV; 0 = only at shutdown (a crash loses more)",
+    help: "seconds between snapshots to Deno KV; 0 turns periodic snapshots off " +
+      "(the one at shutdown stays, a crash loses more)",
   },
   "reset-data": {
     type: "boolean",
     default: false,
-    help: "move the snapshot file aside (renamed with a timestamp) and start empty",
+    help: "move the snapshot file aside as snapshot.kv.<time>.bak (with its -wal/-shm files) " +
+      "and start empty",
   },
   history: {
     type: "number",
@@ -86,55 +92,63 @@ export const NODE_FLAGS = {
     type: "number",
     default: 10,
     arg: "N",
-    help: "messages a person may send at once; 0 turns rate limits off",
+    help: "messages a person may send at once (a pasted block); 0 turns rate limits off",
   },
   "max-rooms-per-session": {
     type: "number",
     default: 64,
     arg: "N",
-    help: "rooms one connection may be in at once (1-256); more: /leave one first",
+    help: "rooms one connection may be in at once (1-256); past it /join answers too_many_rooms",
   },
   "max-rooms": {
     type: "number",
     default: 10_000,
     arg: "N",
-    help: "rooms this node keeps; empty, never-spoken-in ones expire; past it new ones are refused",
+    help: "rooms this node keeps; a room left empty that nobody spoke in expires; " +
+      "when none can, a new room is refused (rooms_full)",
   },
   "history-budget": {
     type: "number",
     default: 256,
     arg: "MIB",
-    help: "history kept in all rooms; past it the oldest go first, each room keeps its last 8",
+    help: "memory for history across all rooms and private messages (each event counts as " +
+      "its JSON size plus 384 bytes); past it the oldest events node-wide are evicted first, " +
+      "but every room keeps its last 8; the snapshot holds the same events",
   },
   "room-ttl": {
     type: "number",
     default: 30,
     arg: "DAYS",
-    help: "an empty room with no event for this long expires with its history (not the lobby)",
+    help: "a room empty on every node with no event for this long expires, with its history, " +
+      "topic and seal; rooms nobody spoke in expire as soon as they are empty; #lobby never",
   },
   "max-conns-per-addr": {
     type: "number",
     default: 20,
     arg: "N",
-    help: "connections one address may have open (client + SSH ports); over it is an offence",
+    help: "connections one address may have open (client and SSH ports together; " +
+      "IPv6 counted per /64); over it is an offence",
   },
   "max-conns": {
     type: "number",
     default: 10_000,
     arg: "N",
-    help: "connections open at once (client + SSH ports); keep below the open-file limit",
+    help: "connections open at once (client and SSH ports); " +
+      "keep it below the open-file limit (ulimit -n)",
   },
   "max-bytes-per-conn": {
     type: "number",
     default: 1_048_576,
     arg: "BYTES",
-    help: "bytes a connection may send per minute (at least 65536; 0 = no limit); over it: dropped",
+    help: "bytes a connection may send per minute (a bucket holding one minute's worth); " +
+      "0 = no limit, else at least 65536; over it the connection is dropped",
   },
   "idle-timeout": {
     type: "number",
     default: 1800,
     arg: "SECONDS",
-    help: "drop a connection that sent no bytes for this long; 0 = never (SSH is pinged)",
+    help: "a connection that sent no bytes for this long is dropped; " +
+      "0 = never (SSH clients are pinged)",
   },
   "hello-timeout": {
     type: "number",
@@ -152,7 +166,8 @@ export const NODE_FLAGS = {
     type: "number",
     default: 5,
     arg: "N",
-    help: "offences (flood, missed deadline, too many connections) in a minute before refusal",
+    help: "offences (a flood, a missed deadline, one connection too many) from one address " +
+      "within a minute before it is refused",
   },
   "cool-off": {
     type: "number",
@@ -195,25 +210,29 @@ export const NODE_FLAGS = {
     type: "string",
     default: "",
     arg: "HOST:PORT",
-    help: "mesh address other nodes should dial (default mesh-host:mesh-port)",
+    defaultLabel: "mesh-host:mesh-port",
+    help: "mesh address other nodes should dial",
   },
   "cluster-secret-file": {
     type: "string",
     default: "",
     arg: "FILE",
-    help:
-      "file holding the secret all nodes of a cluster share, mode 0600 (or env MESHCHAT_CLUSTER_SECRET)",
+    defaultLabel: "env MESHCHAT_CLUSTER_SECRET",
+    help: "file holding the secret all nodes of a cluster share, mode 0600 " +
+      "(refused if group or others may read it); --cluster-secret VALUE is refused: " +
+      "ps would show it",
   },
   ack: {
     type: "string",
     default: "peer",
     arg: "MODE",
-    help: "peer: ack a message once a peer has it (when any is up); local: once stored here",
+    help: "peer: acknowledge a message once a peer holds it (when any peer is up); " +
+      "local: once stored here",
   },
   "exit-on-stdin-eof": {
     type: "boolean",
     default: false,
-    help: "stop gracefully when stdin closes (used by the local cluster against orphans)",
+    help: "stop gracefully when stdin closes (the local cluster uses it so no node is orphaned)",
   },
 } as const satisfies FlagSpec;
 

@@ -144,10 +144,8 @@ Deno.test("a node enforces connection limits and tells offenders why", async (t)
 
     await t.step("a connection that does not say hello in time is dropped", async () => {
       const silent = await RawClient.connect(limited.port);
-      const started = Date.now();
       await silent.error("no_hello");
       await within(silent.ended, 3000, "silent connection ended");
-      assert.ok(Date.now() - started < 3000);
     });
 
     await t.step("a repeat offender is refused for the cool-off, then allowed again", async () => {

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { NODE_PERMISSIONS } from "../node/local_cluster.ts";
 import { freeClusterPortOffset as freeOffset } from "./helpers/node_process.ts";
 import { RawClient } from "./helpers/raw_client.ts";
+import { waitFor } from "./helpers/wait_for.ts";
 
 async function refused(port: number): Promise<boolean> {
   try {
@@ -53,18 +54,19 @@ function spawnCluster(
 function collectLog(child: Deno.ChildProcess): {
   log: () => string;
   done: Promise<unknown>;
-  waitFor: (what: () => boolean, ms?: number) => Promise<void>;
+  waitFor: (check: () => boolean, what: string, timeoutMs?: number) => Promise<void>;
 } {
   let log = "";
   const streams = [child.stdout, ...(child.stderr ? [child.stderr] : [])];
   const done = Promise.all(streams.map(async (stream) => {
     for await (const chunk of stream.pipeThrough(new TextDecoderStream())) log += chunk;
   }));
-  const waitFor = async (what: () => boolean, ms = 30_000) => {
-    const deadline = Date.now() + ms;
-    while (!what() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  return {
+    log: () => log,
+    done,
+    waitFor: (check, what, timeoutMs = 30_000) =>
+      waitFor(check, what, { timeoutMs, detail: () => log }),
   };
-  return { log: () => log, done, waitFor };
 }
 
 /** Pids and command lines of the processes whose command line contains `text`. */
@@ -122,10 +124,10 @@ Deno.test("the local cluster starts three joined nodes and Ctrl-C stops every on
   }));
   const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
   try {
-    const deadline = Date.now() + 30_000;
-    while ((log.match(/mesh link up/g) ?? []).length < 6 && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    await waitFor(() => (log.match(/mesh link up/g) ?? []).length >= 6, "six mesh links up", {
+      timeoutMs: 30_000,
+      detail: () => log,
+    });
     const secretFile = `./data/tmp/local-cluster-${offset}/cluster.secret`;
     assert.ok(log.includes(`cluster secret:  ${secretFile} (new, mode 0600)`), log);
     assert.equal((await Deno.stat(secretFile)).mode! & 0o777, 0o600);
@@ -158,21 +160,18 @@ Deno.test("nodes of a local cluster whose runner was killed with -9 stop by them
   const reading = (async () => {
     for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) log += chunk;
   })();
-  const deadline = Date.now() + 30_000;
-  while ((log.match(/listening what=clients/g) ?? []).length < 3 && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  await waitFor(() => (log.match(/listening what=clients/g) ?? []).length >= 3, "three nodes up", {
+    timeoutMs: 30_000,
+    detail: () => log,
+  });
   child.kill("SIGKILL");
   await child.status;
   await reading;
   const ports = [8080, 8081, 8082].map((p) => p + offset);
-  const stopBy = Date.now() + 15_000;
-  while (Date.now() < stopBy && !(await Promise.all(ports.map(refused))).every(Boolean)) {
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  for (const port of ports) {
-    assert.ok(await refused(port), `port ${port} still open: orphaned node`);
-  }
+  await waitFor(
+    async () => (await Promise.all(ports.map(refused))).every(Boolean),
+    `ports ${ports.join(", ")} closed: no orphaned node`,
+  );
   await removeClusterData(offset);
 });
 
@@ -181,13 +180,13 @@ Deno.test("a node of the local cluster killed with -9 comes back by itself, catc
   const { log, done, waitFor } = collectLog(child);
   const timer = setTimeout(() => child.kill("SIGKILL"), 90_000);
   try {
-    await waitFor(() => (log().match(/mesh link up/g) ?? []).length >= 6);
+    await waitFor(() => (log().match(/mesh link up/g) ?? []).length >= 6, "six mesh links up");
     const alice = await RawClient.join(8080 + offset, "alice").catch((e) => {
       throw new Error(`${e.message}\n${log()}`);
     });
     // As a person would: kill -9 from another terminal.
     await new Deno.Command("kill", { args: ["-KILL", await nodePid("n2", offset)] }).output();
-    await waitFor(() => /n2 exited/.test(log()), 10_000);
+    await waitFor(() => /n2 exited/.test(log()), "n2 exited", 10_000);
     await alice.send({ t: "say", text: "said while n2 was down", cid: crypto.randomUUID() });
     await alice.next((f) => f.t === "msg" && f.text === "said while n2 was down");
     assert.ok(await refused(8081 + offset), `n2 was not down when the message was sent:\n${log()}`);
@@ -195,18 +194,22 @@ Deno.test("a node of the local cluster killed with -9 comes back by itself, catc
       log(),
       /n2 exited \(killed by SIGKILL\); its last log line: \[n2\] .+\n {2}restarting it in 1 s/,
     );
-    await waitFor(() => (log().match(/\[n2\] .* listening what=clients/g) ?? []).length >= 2);
+    await waitFor(
+      () => (log().match(/\[n2\] .* listening what=clients/g) ?? []).length >= 2,
+      "n2 listening again",
+    );
     const bob = await RawClient.join(8081 + offset, "bob").catch((e) => {
       throw new Error(`n2 did not come back: ${e.message}\n${log()}`);
     });
-    let history: { text: string }[] = [];
-    const caughtUp = () => history.some((m) => m.text === "said while n2 was down");
-    for (let i = 0; i < 50 && !caughtUp(); i++) {
-      await bob.send({ t: "cmd", line: "/history 100" });
-      history = (await bob.next((f) => f.t === "history")).history as { text: string }[];
-      if (!caughtUp()) await new Promise((r) => setTimeout(r, 200));
-    }
-    assert.ok(caughtUp(), `n2 did not catch up: ${JSON.stringify(history)}\n${log()}`);
+    await waitFor(
+      async () => {
+        await bob.send({ t: "cmd", line: "/history 100" });
+        const history = (await bob.next((f) => f.t === "history")).history as { text: string }[];
+        return history.some((m) => m.text === "said while n2 was down");
+      },
+      "n2 to catch up on what was said while it was down",
+      { detail: log },
+    );
     alice.close();
     bob.close();
   } finally {
@@ -221,10 +224,10 @@ Deno.test("with --no-restart a node killed by hand stays down, and the command t
   const { log, done, waitFor } = collectLog(child);
   let again: Deno.ChildProcess | undefined;
   try {
-    await waitFor(() => (log().match(/mesh link up/g) ?? []).length >= 6);
+    await waitFor(() => (log().match(/mesh link up/g) ?? []).length >= 6, "six mesh links up");
     await new Deno.Command("kill", { args: ["-KILL", await nodePid("n2", offset)] }).output();
     const restart = /n2 exited \(killed by SIGKILL\).*\n.*\n {2}deno task node (.*)\n/;
-    await waitFor(() => restart.test(log()));
+    await waitFor(() => restart.test(log()), "the command that starts n2 again");
     const args = restart.exec(log())?.[1]?.split(" ");
     assert.ok(args, `no restart command printed:\n${log()}`);
     assert.ok(args.includes("--cluster-secret-file"), args.join(" "));
@@ -239,7 +242,10 @@ Deno.test("with --no-restart a node killed by hand stays down, and the command t
       stderr: "piped",
     }).spawn();
     const againLog = collectLog(again);
-    await againLog.waitFor(() => (againLog.log().match(/mesh link up/g) ?? []).length >= 2);
+    await againLog.waitFor(
+      () => (againLog.log().match(/mesh link up/g) ?? []).length >= 2,
+      "n2 linked to both peers",
+    );
     assert.match(againLog.log(), /mesh link up peer=n1/, againLog.log());
     assert.match(againLog.log(), /mesh link up peer=n3/, againLog.log());
   } finally {
@@ -281,7 +287,7 @@ Deno.test("the local cluster's banner with the join commands comes once, after e
   const { log, done, waitFor } = collectLog(child);
   const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
   try {
-    await waitFor(() => (log().match(/mesh link up/g) ?? []).length >= 6);
+    await waitFor(() => (log().match(/mesh link up/g) ?? []).length >= 6, "six mesh links up");
     const lines = log().split("\n");
     const banner = lines.findIndex((l) => l.startsWith("meshchat: local cluster of 3 nodes is up"));
     assert.ok(banner >= 0, `no banner:\n${log()}`);

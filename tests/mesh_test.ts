@@ -6,7 +6,9 @@
 import assert from "node:assert/strict";
 import { converged, startCluster, type TestCluster } from "./helpers/cluster.ts";
 import { startInProcessCluster } from "./helpers/in_process_cluster.ts";
+import { nodeStates, waitForAlive } from "./helpers/node_views.ts";
 import { RawClient } from "./helpers/raw_client.ts";
+import { waitFor } from "./helpers/wait_for.ts";
 import { freePort, startNodeProcess } from "./helpers/node_process.ts";
 import { generateKey, SshTestClient } from "./helpers/ssh_client.ts";
 
@@ -39,34 +41,6 @@ class SteadySender {
 const SECRET = "test-cluster-secret-0123456789";
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function nodesView(port: number): Promise<Record<string, string>> {
-  const probe = await RawClient.join(port, `v${crypto.randomUUID().slice(0, 6)}`);
-  await probe.send({ t: "cmd", line: "/nodes" });
-  const info = await probe.next((f) => f.t === "info" && f.cmd === "nodes");
-  probe.close();
-  return Object.fromEntries(
-    (info.data as { id: string; state: string }[]).map((m) => [m.id, m.state]),
-  );
-}
-
-async function waitFor(check: () => Promise<boolean>, waitMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + waitMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await sleep(200);
-  }
-  throw new Error(`Timed out waiting for ${what}`);
-}
-
-/** Waits until the node at `port` sees three members alive. */
-async function formed(port: number): Promise<void> {
-  await waitFor(
-    async () => Object.values(await nodesView(port)).filter((s) => s === "alive").length === 3,
-    15_000,
-    "the cluster to form",
-  );
-}
-
 async function withCluster(
   fn: (cluster: TestCluster) => Promise<void>,
   args: string[] = [],
@@ -74,7 +48,7 @@ async function withCluster(
 ) {
   const cluster = await startCluster({ args, secret: SECRET, ssh });
   try {
-    await formed(cluster.nodes[0]!.process.port);
+    await waitForAlive(cluster.nodes[0]!.process.port, 3);
     await fn(cluster);
   } finally {
     await cluster.close();
@@ -101,8 +75,8 @@ Deno.test("a message from a client on n1 reaches a client on n3, and /who spans 
         );
         return nodes.includes("alice@n1") && nodes.includes("carol@n3");
       },
-      5000,
       "alice on n1 in /who on n3",
+      { timeoutMs: 5000 },
     );
     const taken = await RawClient.connect(port(cluster, 1));
     await taken.send({ t: "hello", v: 1, user: "ALICE" });
@@ -144,7 +118,7 @@ Deno.test("a partition with traffic on both sides heals into identical logs", as
   const cluster = await startInProcessCluster();
   try {
     const ports = cluster.nodes.map((n) => n.port);
-    await formed(ports[0]!);
+    await waitForAlive(ports[0]!, 3);
     cluster.network.partition([["n1", "n2"], ["n3"]]);
     const a = await RawClient.join(ports[0]!, "pa");
     const c = await RawClient.join(ports[2]!, "pc");
@@ -180,11 +154,11 @@ Deno.test("a peer stopped with SIGSTOP is suspected, does not stall the others, 
       const c = await RawClient.join(port(cluster, 2), "qc");
       await waitFor(
         async () => {
-          const state = (await nodesView(port(cluster, 0))).n2;
+          const state = (await nodeStates(port(cluster, 0))).n2;
           return state === "suspect" || state === "dead";
         },
-        8000,
         "n2 to be suspected",
+        { timeoutMs: 8000 },
       );
       // Acks keep flowing between n1 and n3.
       for (let i = 0; i < 10; i++) {
@@ -198,9 +172,9 @@ Deno.test("a peer stopped with SIGSTOP is suspected, does not stall the others, 
       n2.kill("SIGCONT");
     }
     await waitFor(
-      async () => (await nodesView(port(cluster, 0))).n2 === "alive",
-      15_000,
+      async () => (await nodeStates(port(cluster, 0))).n2 === "alive",
       "n2 alive again",
+      { timeoutMs: 15_000 },
     );
   });
 });
@@ -234,11 +208,13 @@ Deno.test("the mesh refuses a wrong secret, garbage and a duplicate node id, and
         SECRET,
       ],
     });
-    await sleep(2500);
-    const view = await nodesView(port(cluster, 0));
+    await waitFor(
+      () => /handshake failed .*bad_secret/.test(intruder.log()),
+      "the intruder refused",
+    );
+    await waitFor(() => /already in the cluster/.test(twin.log()), "the twin refused");
+    const view = await nodeStates(port(cluster, 0));
     assert.deepEqual(Object.keys(view).sort(), ["n1", "n2", "n3"]);
-    assert.match(intruder.log(), /handshake failed .*bad_secret/);
-    assert.match(twin.log(), /already in the cluster/);
     garbage.close();
     random.close();
     await intruder.stop();
@@ -289,8 +265,8 @@ Deno.test("the terminal client fails over to the next node: no loss, no duplicat
         }
         return lines.every((line) => received.has(line));
       },
-      15_000,
       "every line on n3",
+      { timeoutMs: 15_000 },
     );
     for (const line of lines) {
       assert.equal(received.get(line), 1, `${line} arrived ${received.get(line)} times`);
@@ -319,8 +295,8 @@ Deno.test("a nick owned by an SSH key on one node is refused on the others", asy
           tcp.close();
           return answer.t === "error" && /registered to an SSH key/.test(String(answer.message));
         },
-        10_000,
         "the claim to reach n3",
+        { timeoutMs: 10_000 },
       );
     },
     [],

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { SNAPSHOT_FILE } from "../node/store/snapshot_store.ts";
 import { converged, startCluster } from "./helpers/cluster.ts";
 import { RawClient } from "./helpers/raw_client.ts";
+import { waitFor } from "./helpers/wait_for.ts";
 
 /** The origins in a stopped node's snapshot file. */
 async function originsInFile(dataDir: string): Promise<string[]> {
@@ -42,14 +43,15 @@ Deno.test("a node killed four times leaves one origin of it in every vector, not
     const ports = cluster.nodes.map((n) => n.process.port);
     await converged(ports, "lobby", acked);
     // Retirement takes a few anti-entropy rounds (1 s) once every member reported.
-    const deadline = Date.now() + 20_000;
-    while (!/old origins retired.*node=n3.*below=4/.test(cluster.nodes[0]!.process.log())) {
-      assert.ok(
-        Date.now() < deadline,
-        `n1 never retired n3's origins:\n${cluster.nodes[0]!.process.log()}`,
-      );
-      await new Promise((r) => setTimeout(r, 250));
-    }
+    const n1 = cluster.nodes[0]!.process;
+    await waitFor(
+      () => /old origins retired.*node=n3.*below=4/.test(n1.log()),
+      "n1 to retire n3's origins",
+      {
+        timeoutMs: 20_000,
+        detail: () => n1.log(),
+      },
+    );
     await converged(ports, "lobby", acked);
     await cluster.nodes[0]!.process.stop("SIGTERM");
     const origins = await originsInFile(cluster.nodes[0]!.dataDir);

@@ -5,23 +5,9 @@
 import assert from "node:assert/strict";
 import { startCluster, type TestCluster } from "./helpers/cluster.ts";
 import { startInProcessCluster } from "./helpers/in_process_cluster.ts";
+import { waitForAlive, whoHas } from "./helpers/node_views.ts";
 import { type Frame, RawClient } from "./helpers/raw_client.ts";
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Polls until the node's /nodes lists `count` alive members (a failing test stops by itself). */
-async function formed(port: number, count: number): Promise<void> {
-  for (let attempt = 0; attempt < 150; attempt++) {
-    const probe = await RawClient.join(port, `v${crypto.randomUUID().slice(0, 6)}`);
-    await probe.send({ t: "cmd", line: "/nodes" });
-    const info = await probe.next((f) => f.t === "info" && f.cmd === "nodes");
-    probe.close();
-    const states = (info.data as { state: string }[]).map((m) => m.state);
-    if (states.filter((s) => s === "alive").length === count) return;
-    await sleep(200);
-  }
-  throw new Error(`The cluster did not form ${count} alive members`);
-}
+import { waitFor } from "./helpers/wait_for.ts";
 
 /** Sends `/join` for each room in one go and returns each answer (joined or error), in order. */
 async function joinAll(client: RawClient, rooms: readonly string[]): Promise<Frame[]> {
@@ -38,7 +24,7 @@ async function joinAll(client: RawClient, rooms: readonly string[]): Promise<Fra
 async function withCluster(size: number, fn: (cluster: TestCluster) => Promise<void>) {
   const cluster = await startCluster({ size });
   try {
-    await formed(cluster.nodes[0]!.process.port, size);
+    await waitForAlive(cluster.nodes[0]!.process.port, size);
     await fn(cluster);
   } finally {
     await cluster.close();
@@ -81,7 +67,7 @@ Deno.test("people on a node killed with -9 are shown leaving, and joining when t
     const bob = await RawClient.join(n2, "bob");
     const carol = await RawClient.join(n2, "carol", "elsewhere");
     // Both are listed on n1 before n2 dies.
-    for (let i = 0; i < 50 && !(await whoHas(n1, "bob")); i++) await sleep(100);
+    await waitFor(() => whoHas(n1, "bob"), "bob in /who on n1");
     await cluster.nodes[1]!.process.stop("SIGKILL");
     const left = await alice.next(
       (f) => f.t === "info" && (f.lines as string[]).some((l) => /bob left/.test(l)),
@@ -94,7 +80,8 @@ Deno.test("people on a node killed with -9 are shown leaving, and joining when t
     await cluster.restart(1);
     const again = await RawClient.join(cluster.nodes[1]!.process.port, "bob");
     await alice.next((f) => f.t === "msg" && f.kind === "join" && f.from === "bob", 20_000);
-    await sleep(500);
+    // Once n1 lists bob again it has taken in n2's return: any notice about it is out by then.
+    await waitFor(() => whoHas(n1, "bob"), "bob back in /who on n1");
     // A restarted node's people are new sessions: their join says it, not "is back".
     assert.ok(
       !infoLines(alice).some((line) => line.includes("is back")),
@@ -109,10 +96,10 @@ Deno.test("people on a node cut off are shown leaving, and back when it is reach
   const cluster = await startInProcessCluster({ size: 2 });
   try {
     const [n1, n2] = cluster.nodes.map((n) => n.port) as [number, number];
-    await formed(n1, 2);
+    await waitForAlive(n1, 2);
     const alice = await RawClient.join(n1, "alice");
     const bob = await RawClient.join(n2, "bob");
-    for (let i = 0; i < 50 && !(await whoHas(n1, "bob")); i++) await sleep(100);
+    await waitFor(() => whoHas(n1, "bob"), "bob in /who on n1");
     cluster.network.partition([["n1"], ["n2"]]);
     const left = await alice.next(
       (f) => f.t === "info" && (f.lines as string[]).some((l) => /bob left/.test(l)),
@@ -136,12 +123,3 @@ Deno.test("people on a node cut off are shown leaving, and back when it is reach
     await cluster.close();
   }
 });
-
-/** Whether `/who` of #lobby on a node lists a nick. */
-async function whoHas(port: number, nick: string): Promise<boolean> {
-  const probe = await RawClient.join(port, `w${crypto.randomUUID().slice(0, 6)}`);
-  await probe.send({ t: "cmd", line: "/who" });
-  const info = await probe.next((f) => f.t === "info" && f.cmd === "who");
-  probe.close();
-  return (info.data as { nick: string }[]).some((m) => m.nick === nick);
-}

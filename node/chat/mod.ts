@@ -7,8 +7,21 @@
  *   read-only views ({@linkcode RoomView}, {@linkcode ModerationView}) and
  *   ask it what a peer lacks (`missingFor`, cut like an
  *   {@linkcode EventBatch}).
- * - {@linkcode Hub} (hub.ts): sessions, rate limits and the actions people
- *   take; appends to the log and fans out what it applied. It owns:
+ * - {@linkcode Hub} (hub.ts): sessions and the actions people take; appends
+ *   to the log and fans out what it applied. What it is given is in
+ *   hub_types.ts ({@linkcode HubOptions}, {@linkcode ClusterView},
+ *   {@linkcode HelloRequest}). It owns:
+ *   - {@linkcode SessionTable} (session_table.ts): this node's sessions, by
+ *     nick and by room;
+ *   - {@linkcode SlowReaders} (slow_readers.ts): the fan-out bracket, after
+ *     which a session whose sink overflowed leaves;
+ *   - {@linkcode RateLimits} (rate_limits.ts): how fast one person may act;
+ *   - {@linkcode NickPolicy} (nick_policy.ts): who may use which nick, with
+ *     a {@linkcode NickGuard} for nicks owned by keys;
+ *   - {@linkcode RoomSeals} (room_seals.ts): the node's side of sealed
+ *     rooms: who may seal, what a line and an envelope must be;
+ *   - room_entry.ts: the `welcome` and `joined` frames a person gets on
+ *     entering a room;
  *   - {@linkcode PresenceRoster} (presence_roster.ts): who is where across
  *     the cluster, this node's presence table and the peers' tables;
  *   - {@linkcode RoomLimits} (room_limits.ts): rooms per session and per
@@ -21,7 +34,8 @@
  *   {@linkcode HistoryBudget}, {@linkcode NickRegistry}: the parts the log
  *   and the hub are made of.
  * - `commands` / {@linkcode handleInput} (commands.ts): the one command
- *   table every frontend shares; {@linkcode gatherStats} for `/stats`.
+ *   table every frontend shares, run with a {@linkcode commandContext};
+ *   {@linkcode gatherStats} for `/stats`.
  *
  * @module
  */
@@ -36,13 +50,13 @@ export {
   type RoomView,
 } from "./event_log.ts";
 export { EventBatch } from "./event_batch.ts";
-export {
-  type ClusterView,
-  type HelloRequest,
-  Hub,
-  type HubOptions,
-  type NickGuard,
-} from "./hub.ts";
+export { Hub } from "./hub.ts";
+export type { ClusterView, HelloRequest, HubOptions } from "./hub_types.ts";
+export { type NickGuard, NickPolicy } from "./nick_policy.ts";
+export { RoomSeals } from "./room_seals.ts";
+export { SessionTable } from "./session_table.ts";
+export { SlowReaders } from "./slow_readers.ts";
+export { RateLimits } from "./rate_limits.ts";
 export { Session, type SessionOrigin, type SessionSink } from "./session.ts";
 export { Room } from "./room.ts";
 export { Moderation, type ModerationView } from "./moderation.ts";
@@ -52,6 +66,12 @@ export { type LocalSessions, PresenceRoster } from "./presence_roster.ts";
 export { DEFAULT_ROOM_TTL_MS, RoomLimits, type RoomLimitsOptions } from "./room_limits.ts";
 export { HistoryBudget } from "./history_budget.ts";
 export { NickRegistry } from "./nick_registry.ts";
-export { type CommandContext, commands, handleInput, handleSealed } from "./commands.ts";
+export {
+  type CommandContext,
+  commandContext,
+  commands,
+  handleInput,
+  handleSealed,
+} from "./commands.ts";
 export { gatherStats } from "./stats.ts";
 export type { SnapshotStatus, StorageView } from "./storage_view.ts";

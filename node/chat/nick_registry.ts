@@ -34,7 +34,7 @@
  */
 import { type ChatEvent, compareEvents } from "../../core/event.ts";
 import { nickKey } from "../../core/names.ts";
-import type { NickGuard } from "./hub.ts";
+import type { NickGuard } from "./nick_policy.ts";
 
 /** What {@linkcode NickRegistry.claim} did. */
 export type ClaimOutcome =

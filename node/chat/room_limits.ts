@@ -224,25 +224,3 @@ export class RoomLimits {
     return newest === undefined || this.#now() - newest.hlc.wall >= this.#roomTtlMs;
   }
 }
-
-/**
- * Charges a change announced in each of the session's rooms (`/away`,
- * `/nick`) one more token per 8 rooms past the first 8 (the line paid one),
- * at most a burst: else one line in 64 rooms makes 64 events, and a toggle
- * loop makes 64 times the events of the rate limit.
- *
- * @param session The session (its rate limiter is charged).
- * @param burst The node's rate burst.
- * @throws {ProtocolError} `rate_limited` when over budget.
- */
-export function spendPerRoom(session: Session, burst: number): void {
-  const extra = Math.min(Math.ceil(session.rooms.size / 8) - 1, burst - 1);
-  if (extra <= 0 || session.limiter === undefined || session.limiter.tryTake(extra)) return;
-  const wait = Math.ceil(session.limiter.msUntilAvailable(extra) / 100) / 10;
-  throw new ProtocolError(
-    "rate_limited",
-    `Slow down: a change shown in ${
-      countOf(session.rooms.size, "room")
-    } costs more, try again in ${wait} s`,
-  );
-}

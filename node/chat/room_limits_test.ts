@@ -1,9 +1,8 @@
 import assert from "node:assert/strict";
 import { HybridClock } from "../../core/hybrid_clock.ts";
 import { ProtocolError } from "../../core/protocol.ts";
-import { TokenBucket } from "../../core/rate_limiter.ts";
 import { EventLog } from "./event_log.ts";
-import { RoomLimits, spendPerRoom } from "./room_limits.ts";
+import { RoomLimits } from "./room_limits.ts";
 import { Session } from "./session.ts";
 
 const DAY = 86_400_000;
@@ -24,9 +23,9 @@ function setup(options: { maxRooms?: number; maxRoomsPerSession?: number } = {})
   return { log, limits, occupied, say, advance: (ms: number) => (time += ms) };
 }
 
-function session(rooms: string[], limiter?: TokenBucket): Session {
+function session(rooms: string[]): Session {
   const sink = { send() {}, close() {} };
-  const s = new Session(1, "ann", sink, { via: "test", address: "10.0.0.1:1" }, limiter, 0);
+  const s = new Session(1, "ann", sink, { via: "test", address: "10.0.0.1:1" }, undefined, 0);
   for (const room of rooms) s.rooms.add(room);
   return s;
 }
@@ -96,15 +95,4 @@ Deno.test("RoomLimits refuses limits out of range", () => {
   assert.throws(() => new RoomLimits(log, { occupied, maxRoomsPerSession: 257 }), RangeError);
   assert.throws(() => new RoomLimits(log, { occupied, maxRooms: 0 }), RangeError);
   assert.throws(() => new RoomLimits(log, { occupied, roomTtlMs: 0 }), RangeError);
-});
-
-Deno.test("spendPerRoom() charges one more token per 8 rooms past the first 8", () => {
-  const limiter = () => new TokenBucket({ capacity: 10, refillPerSecond: 1, now: () => 0 });
-  const few = session(["a"], limiter());
-  spendPerRoom(few, 10);
-  assert.equal(few.limiter!.msUntilAvailable(10), 0, "8 rooms or fewer cost nothing more");
-  const many = session(Array.from({ length: 64 }, (_, i) => `r${i}`), limiter());
-  spendPerRoom(many, 10); // 7 more tokens
-  assert.ok(many.limiter!.tryTake(3));
-  assert.equal(code(() => spendPerRoom(many, 10)), "rate_limited");
 });

@@ -34,17 +34,31 @@ class MemberSink implements SessionSink {
       f.t === "msg" && f.kind !== "join" ? [`${f.kind}:${f.from}:${f.text}`] : []
     );
   }
+  /** What the member saw of the room, and the notices (`info:cmd`), in order. */
+  seenWithNotices(): string[] {
+    return this.frames.flatMap((f) =>
+      f.t === "info"
+        ? [`info:${f.cmd}`]
+        : f.t === "msg" && f.kind !== "join"
+        ? [`${f.kind}:${f.from}:${f.text}`]
+        : []
+    );
+  }
 }
 
+const ROOT_FP = "SHA256:root";
+
 function setup() {
-  const hub = new Hub({ nodeId: "n1", rateBurst: 0 });
+  const hub = new Hub({ nodeId: "n1", rateBurst: 0, ops: [ROOT_FP] });
   const join = (
     user: string,
     overflowsOn?: (frame: ServerFrame) => boolean,
     disconnects = false,
+    fingerprint?: string,
   ) => {
     const sink = new MemberSink(hub, overflowsOn, disconnects);
-    sink.session = hub.connect(sink, { user }, { via: "test", address: "-" });
+    const origin = { via: "test", address: "-", ...(fingerprint ? { fingerprint } : {}) };
+    sink.session = hub.connect(sink, { user }, origin);
     return sink;
   };
   return { hub, join };
@@ -94,4 +108,30 @@ Deno.test("Hub.dropSlowReader() outside a fan-out ends the session at once", () 
   hub.dropSlowReader(slow.session!);
   assert.equal(slow.session!.open, false);
   assert.deepEqual(ann.seen(), ["leave:slow:too slow"]);
+});
+
+const isInfo = (cmd: string) => (frame: ServerFrame) => frame.t === "info" && frame.cmd === cmd;
+
+Deno.test("a slow reader dropped on a presence notice leaves after everyone got the notice", () => {
+  const { hub, join } = setup();
+  const slow = join("slow", isInfo("presence"));
+  const ann = join("ann");
+  const ben = join("ben");
+  hub.updateRemotePresence("n2", [{ nick: "zed", rooms: ["lobby"], since: 1 }]);
+  hub.dropRemotePresence("n2", "unreachable");
+  for (const member of [ann, ben]) {
+    assert.deepEqual(member.seenWithNotices(), ["info:presence", "leave:slow:too slow"]);
+  }
+  assert.equal(slow.session!.open, false);
+});
+
+Deno.test("a slow reader dropped on a moderation notice leaves after the others got theirs", () => {
+  const { hub, join } = setup();
+  const root = join("root", undefined, false, ROOT_FP);
+  // One person connected twice with the same key: both are told of the grant.
+  const slow = join("slow", isInfo("op"), false, "SHA256:k");
+  const ann = join("ann", undefined, false, "SHA256:k");
+  hub.moderate(root.session!, { a: "op", fp: "SHA256:k" });
+  assert.deepEqual(ann.seenWithNotices(), ["info:op", "leave:slow:too slow"]);
+  assert.equal(slow.session!.open, false);
 });

@@ -295,7 +295,6 @@ Deno.test("SecureChannel.messages() refuses a second concurrent iteration", asyn
 Deno.test("a wrong secret fails on both sides with bad_secret, promptly, without admit() or messages", async () => {
   const [client, server] = await tcpPair();
   let admitted = 0;
-  const started = performance.now();
   const [initiator, responder] = await Promise.allSettled([
     handshakeFailure(
       initiateChannel(client, identity("n1", { secret: "wrong secret" })),
@@ -311,7 +310,7 @@ Deno.test("a wrong secret fails on both sides with bad_secret, promptly, without
       "bad_secret",
     ),
   ]);
-  const elapsed = performance.now() - started;
+  // Promptly: a failure that waited for the handshake deadline would say timeout, not bad_secret.
   assert.equal(initiator.status, "fulfilled", String((initiator as PromiseRejectedResult).reason));
   assert.equal(responder.status, "fulfilled", String((responder as PromiseRejectedResult).reason));
   assert.match(
@@ -319,7 +318,6 @@ Deno.test("a wrong secret fails on both sides with bad_secret, promptly, without
     /^Cannot complete mesh handshake: peer did not prove the cluster secret$/,
   );
   assert.match((initiator as PromiseFulfilledResult<HandshakeError>).value.message, /same secret/);
-  assert.ok(elapsed < 1000, `took ${elapsed} ms`);
   assert.equal(admitted, 0);
 });
 
@@ -348,12 +346,10 @@ const GARBAGE: [string, () => Uint8Array][] = [
 for (const [name, bytes] of GARBAGE) {
   Deno.test(`acceptChannel() drops ${name} promptly as garbage`, async () => {
     const [client, server] = await tcpPair();
-    const started = performance.now();
+    // Promptly: waiting for the handshake deadline would fail with timeout, not garbage.
     const accepted = handshakeFailure(acceptChannel(server, identity("n2")), "garbage");
     await writeAll(client, bytes()).catch(() => {});
     const [error, answer] = await Promise.all([accepted, readUntilClosed(client)]);
-    const elapsed = performance.now() - started;
-    assert.ok(elapsed < 1000, `took ${elapsed} ms`);
     assert.equal(answer.length, 0, "the responder must not answer garbage");
     assert.match(error.message, /^Cannot complete mesh handshake: peer sent garbage: /);
   });
@@ -397,7 +393,7 @@ Deno.test("acceptChannel() times out on a silent peer", async () => {
     "timeout",
   );
   const elapsed = performance.now() - started;
-  assert.ok(elapsed >= 190 && elapsed < 1000, `took ${elapsed} ms`);
+  assert.ok(elapsed >= 190, `gave up after ${elapsed} ms, before its 200 ms deadline`);
   assert.match(error.message, /within 200 ms/);
   assert.equal((await readUntilClosed(client)).length, 0);
 });

@@ -17,6 +17,8 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { toMsgFrame } from "../../core/protocol.ts";
+import { encodeFrame } from "../../core/ndjson.ts";
 
 /** One scenario: the harness's arguments and environment. */
 interface Scenario {
@@ -91,6 +93,24 @@ async function run(cmd: string, args: string[], env: Record<string, string> = {}
 
 async function installed(program: string): Promise<boolean> {
   return (await run("bash", ["-c", `command -v ${program}`])).ok;
+}
+
+/**
+ * Bytes of one delivered `msg` frame carrying the harness's ~100-byte
+ * payload, encoded by the node's own encoder (every receiver reads them).
+ */
+export function msgFrameBytes(payloadBytes = 100): number {
+  const text = `M|1999|1764816000123456|`.padEnd(payloadBytes, "x");
+  const event = {
+    origin: "b1.1",
+    seq: 12_345,
+    hlc: { wall: 1_764_816_000_123, counter: 0, node: "b1" },
+    room: "bench",
+    kind: "message" as const,
+    from: "snd",
+    text,
+  };
+  return encodeFrame(toMsgFrame(event)).length;
 }
 
 /** Copies the harness and puts this project's launcher in place of its own. */
@@ -257,7 +277,14 @@ export async function compareWithAnchors(options: {
     console.log(`\n${table(scenario.name, rows)}\n`);
     results.push({ ...scenario, rows, derived: derived(rows, scenario) });
   }
-  const report = { when: new Date().toISOString(), rounds: options.rounds, scenarios: results };
+  const frameBytes = msgFrameBytes();
+  console.log(`one delivered msg frame with a 100-byte payload: ${frameBytes} bytes`);
+  const report = {
+    when: new Date().toISOString(),
+    rounds: options.rounds,
+    msgFrameBytes: frameBytes,
+    scenarios: results,
+  };
   await Deno.writeTextFile("data/bench/fanout.json", JSON.stringify(report, null, 2));
   console.log("fan-out comparison written to data/bench/fanout.json");
   return report;

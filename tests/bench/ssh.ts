@@ -1,17 +1,36 @@
 /**
- * SSH frontend benchmark against a real node process: handshakes per second
+ * SSH frontend benchmark against real node processes: handshakes per second
  * (connect, key exchange, public-key login, shell, welcome), fan-out to 100
- * SSH PTY sessions in one room, and the node's resident memory per session.
+ * SSH PTY sessions in one room, and what an open PTY session costs the node.
  * Clients run in this process (`npm:ssh2`), so the figures include their
  * share of the crypto on the same machine.
  *
- * Run alone: `deno run -P=e2e-bench tests/bench/ssh.ts`.
+ * The memory figure: {@linkcode MEMORY_SESSIONS} PTY sessions (a key each,
+ * 120×40 `xterm-256color`) log in to one room of a fresh node, whose join
+ * notices fill every screen's repaint history, and go quiet; the node's
+ * resident set and live JavaScript heap after a forced full garbage
+ * collection (through its inspector), minus the same before they logged in,
+ * over their number.
+ *
+ * Run alone: `deno run -P=e2e-bench tests/bench/ssh.ts [--memory-only]
+ * [--sessions N] [--heap-snapshot data/ssh.heapsnapshot]`; JSON in
+ * `data/bench/ssh.json`.
  *
  * @module
  */
-import { startNodeProcess } from "../helpers/node_process.ts";
+// @deno-types="@types/ssh2"
+import type { ClientChannel } from "ssh2";
+import { freePort, startNodeProcess } from "../helpers/node_process.ts";
 import { generateKey, type SshStream, SshTestClient } from "../helpers/ssh_client.ts";
 import { connect, Sender, writeLine } from "./fanout.ts";
+import {
+  inspectFlag,
+  NodeInspector,
+  type NodeMemory,
+  openFileLimit,
+  perSession,
+  untilQuiet,
+} from "./_node_memory.ts";
 
 /** Figures of {@linkcode benchSsh}. */
 export interface SshBenchResult {
@@ -27,23 +46,45 @@ export interface SshBenchResult {
   readonly deliveriesPerSecond: number;
   /** Deliveries that did not arrive (must be 0). */
   readonly lost: number;
-  /** Node resident memory added per open SSH PTY session (KiB). */
+  /** What open PTY sessions cost the node. */
+  readonly memory: SshMemoryResult;
+}
+
+/** What open SSH PTY sessions cost a node ({@linkcode benchSshMemory}). */
+export interface SshMemoryResult {
+  /** Sessions asked for. */
+  readonly requested: number;
+  /** Sessions opened (fewer when the open-file limit is lower). */
+  readonly sessions: number;
+  /** Seconds to log them all in, 8 at a time. */
+  readonly openSeconds: number;
+  /** The node before they logged in, after a full GC. */
+  readonly before: NodeMemory;
+  /** The node with every session open and quiet, after a full GC. */
+  readonly after: NodeMemory;
+  /** Resident memory added per PTY session (KiB). */
   readonly rssPerSessionKiB: number;
+  /** Live JavaScript heap added per PTY session (KiB). */
+  readonly heapPerSessionKiB: number;
+}
+
+/** Options of {@linkcode benchSshMemory}. */
+export interface SshMemoryOptions {
+  /** PTY sessions to open. @default MEMORY_SESSIONS */
+  sessions?: number;
+  /** Write a heap snapshot of the node with the sessions open here. @default none */
+  heapSnapshot?: string;
 }
 
 const SESSIONS = 100;
 const MESSAGES = 5_000;
 const MARK = "\u00a4";
-
-/** Resident memory of a process (KiB), via `ps`; NaN when `ps` is missing. */
-async function rssKiB(pid: number): Promise<number> {
-  try {
-    const out = await new Deno.Command("ps", { args: ["-o", "rss=", "-p", String(pid)] }).output();
-    return Number(new TextDecoder().decode(out.stdout).trim());
-  } catch {
-    return NaN;
-  }
-}
+/** PTY sessions of the memory figure. */
+const MEMORY_SESSIONS = 1_000;
+/** Logins in flight at once (the node allows 16 per address before login). */
+const LOGINS_IN_FLIGHT = 8;
+/** Descriptors kept free for everything else a process opens. */
+const SPARE_FILES = 200;
 
 async function handshake(port: number, username: string, key: ReturnType<typeof generateKey>) {
   const client = await SshTestClient.connect(port, { username, key });
@@ -72,12 +113,126 @@ function countMarks(stream: SshStream): { count: () => number } {
   return { count: () => count };
 }
 
+/** A PTY session that counts what it receives and types nothing. */
+class IdlePty {
+  received = 0;
+  readonly client: SshTestClient;
+  readonly prompted: Promise<void>;
+
+  private constructor(client: SshTestClient, channel: ClientChannel) {
+    this.client = client;
+    const prompted = Promise.withResolvers<void>();
+    this.prompted = prompted.promise;
+    let head = "";
+    channel.on("data", (data: Uint8Array) => {
+      this.received += data.length;
+      if (head.length > 4096) return;
+      head += new TextDecoder().decode(data);
+      if (head.includes("> ")) prompted.resolve();
+    });
+    channel.on("close", () => prompted.reject(new Error(`PTY closed before its prompt: ${head}`)));
+  }
+
+  static async open(port: number, username: string): Promise<IdlePty> {
+    const client = await SshTestClient.connect(port, { username, key: generateKey() });
+    const channel = await new Promise<ClientChannel>((resolve, reject) => {
+      client.client.shell(
+        { cols: 120, rows: 40, term: "xterm-256color" },
+        (error, channel) => error ? reject(error) : resolve(channel),
+      );
+    });
+    const pty = new IdlePty(client, channel);
+    await pty.prompted;
+    return pty;
+  }
+}
+
+/** Logs in `count` PTY sessions, {@linkcode LOGINS_IN_FLIGHT} at a time. */
+async function openPtys(port: number, count: number, prefix: string): Promise<IdlePty[]> {
+  const ptys: IdlePty[] = [];
+  let next = 0;
+  const worker = async () => {
+    while (next < count) ptys.push(await IdlePty.open(port, `${prefix}${next++}`));
+  };
+  await Promise.all(Array.from({ length: Math.min(LOGINS_IN_FLIGHT, count) }, worker));
+  return ptys;
+}
+
+function receivedBy(ptys: readonly IdlePty[]): number {
+  return ptys.reduce((sum, pty) => sum + pty.received, 0);
+}
+
 /**
- * Runs the SSH benchmark.
+ * Measures what open SSH PTY sessions cost a fresh node (see the module doc).
  *
+ * @param options Sessions, heap snapshot.
  * @returns The figures.
  */
-export async function benchSsh(): Promise<SshBenchResult> {
+export async function benchSshMemory(options: SshMemoryOptions = {}): Promise<SshMemoryResult> {
+  const { sessions: requested = MEMORY_SESSIONS, heapSnapshot } = options;
+  const dir = `./data/bench-ssh-memory-${crypto.randomUUID().slice(0, 8)}`;
+  const inspectorPort = freePort();
+  const node = await startNodeProcess({
+    id: "bench-ssh-memory",
+    ssh: true,
+    denoFlags: [inspectFlag(inspectorPort)],
+    args: [
+      "--data",
+      dir,
+      "--max-conns-per-addr",
+      String(requested + 100),
+      "--max-conns",
+      String(requested + 100),
+    ],
+  });
+  const port = node.sshPort!;
+  const inspector = await NodeInspector.open(inspectorPort);
+  const ptys: IdlePty[] = [];
+  try {
+    const limit = Math.min(
+      await openFileLimit(node.child.pid),
+      await openFileLimit(Deno.pid),
+    );
+    const sessions = Math.min(requested, limit - SPARE_FILES);
+    // Warm-up: the code paths loaded and compiled, then left.
+    const warm = await openPtys(port, 20, "w");
+    await untilQuiet(() => receivedBy(warm));
+    for (const pty of warm) pty.client.end();
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const before = await inspector.memory(node.child.pid);
+    const started = performance.now();
+    ptys.push(...await openPtys(port, sessions, "p"));
+    const openSeconds = Math.round((performance.now() - started) / 100) / 10;
+    await untilQuiet(() => receivedBy(ptys));
+    const after = await inspector.memory(node.child.pid);
+    if (heapSnapshot !== undefined) await inspector.heapSnapshot(heapSnapshot);
+    const each = perSession(before, after, sessions);
+    return {
+      requested,
+      sessions,
+      openSeconds,
+      before,
+      after,
+      rssPerSessionKiB: each.rssKiB,
+      heapPerSessionKiB: each.heapKiB,
+    };
+  } finally {
+    inspector.close();
+    for (const pty of ptys) pty.client.end();
+    await node.stop();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
+/**
+ * Runs the SSH benchmark: handshakes and fan-out on one node, then
+ * {@linkcode benchSshMemory} on another.
+ *
+ * @param memoryOptions Options of the memory figure.
+ * @returns The figures.
+ */
+export async function benchSsh(memoryOptions: SshMemoryOptions = {}): Promise<SshBenchResult> {
+  let fanout: Omit<SshBenchResult, "memory">;
   const dir = `./data/bench-ssh-${crypto.randomUUID().slice(0, 8)}`;
   const node = await startNodeProcess({
     id: "bench-ssh",
@@ -102,9 +257,6 @@ export async function benchSsh(): Promise<SshBenchResult> {
   const clients: SshTestClient[] = [];
   try {
     await handshakes(port, 10, 2); // warm-up: load the code paths
-    await new Promise((resolve) => setTimeout(resolve, 1000));
-    // Memory first, before the handshake runs leave garbage behind.
-    const before = await rssKiB(node.child.pid);
     const counters: { count: () => number }[] = [];
     for (let i = 0; i < SESSIONS; i++) {
       const client = await SshTestClient.connect(port, { username: `r${i}`, key: generateKey() });
@@ -115,8 +267,6 @@ export async function benchSsh(): Promise<SshBenchResult> {
       await pty.waitFor("Now in #bench");
       counters.push(countMarks(pty));
     }
-    await new Promise((resolve) => setTimeout(resolve, 1000));
-    const after = await rssKiB(node.child.pid);
 
     const conn = await connect(node.port);
     await writeLine(conn, `{"t":"hello","v":1,"user":"sender","room":"bench"}\n`);
@@ -143,20 +293,20 @@ export async function benchSsh(): Promise<SshBenchResult> {
     for (const client of clients.splice(0)) client.end();
     const handshakesPerSecondSerial = await handshakes(port, 200, 1);
     const handshakesPerSecondParallel = await handshakes(port, 400, 8);
-    return {
+    fanout = {
       handshakesPerSecondSerial,
       handshakesPerSecondParallel,
       sessions: SESSIONS,
       messages: MESSAGES,
       deliveriesPerSecond: Math.round(received / seconds),
       lost: expected - received,
-      rssPerSessionKiB: Math.round((after - before) / SESSIONS),
     };
   } finally {
     for (const client of clients) client.end();
     await node.stop();
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
+  return { ...fanout, memory: await benchSshMemory(memoryOptions) };
 }
 
 /**
@@ -173,13 +323,56 @@ export function formatSshResult(result: SshBenchResult): string[] {
     `  handshakes/s, 8 in flight                       ${fmt(result.handshakesPerSecondParallel)}`,
     `  fan-out to ${result.sessions} PTY sessions, ${fmt(result.messages)} messages: ` +
     `${fmt(result.deliveriesPerSecond)} deliveries/s, lost ${result.lost}`,
-    `  node RSS per SSH PTY session                    ${fmt(result.rssPerSessionKiB)} KiB`,
+    ...formatSshMemoryResult(result.memory),
+  ];
+}
+
+/**
+ * The memory figures as lines for the bench report.
+ *
+ * @param memory From {@linkcode benchSshMemory}.
+ * @returns Printable lines.
+ */
+export function formatSshMemoryResult(memory: SshMemoryResult): string[] {
+  const fmt = (n: number) => n.toLocaleString("en-US");
+  const mib = (kib: number) => (kib / 1024).toFixed(1);
+  const capped = memory.sessions < memory.requested
+    ? ` (${fmt(memory.requested)} asked: capped by the open-file limit)`
+    : "";
+  return [
+    `  ${fmt(memory.sessions)} PTY sessions${capped} in one room, logged in in ` +
+    `${memory.openSeconds} s: node RSS ${mib(memory.before.rssKiB)} → ` +
+    `${mib(memory.after.rssKiB)} MiB, JS heap ${mib(memory.before.heapUsedKiB)} → ` +
+    `${mib(memory.after.heapUsedKiB)} MiB (after GC)`,
+    `  per SSH PTY session: RSS ${memory.rssPerSessionKiB} KiB, ` +
+    `JS heap ${memory.heapPerSessionKiB} KiB`,
   ];
 }
 
 if (import.meta.main) {
-  const result = await benchSsh();
-  console.log(formatSshResult(result).join("\n"));
-  console.log(JSON.stringify(result));
-  if (result.lost > 0) Deno.exit(1);
+  const flag = (name: string) => {
+    const at = Deno.args.indexOf(name);
+    return at < 0 ? undefined : Deno.args[at + 1];
+  };
+  const sessions = flag("--sessions");
+  const heapSnapshot = flag("--heap-snapshot");
+  const memoryOptions = {
+    ...(sessions === undefined ? {} : { sessions: Number(sessions) }),
+    ...(heapSnapshot === undefined ? {} : { heapSnapshot }),
+  };
+  await Deno.mkdir("data/bench", { recursive: true });
+  const date = new Date().toISOString();
+  if (Deno.args.includes("--memory-only")) {
+    const memory = await benchSshMemory(memoryOptions);
+    console.log(["ssh frontend", ...formatSshMemoryResult(memory)].join("\n"));
+    await Deno.writeTextFile(
+      "data/bench/ssh.json",
+      JSON.stringify({ date, memory }, null, 2) + "\n",
+    );
+  } else {
+    const result = await benchSsh(memoryOptions);
+    console.log(formatSshResult(result).join("\n"));
+    await Deno.writeTextFile("data/bench/ssh.json", JSON.stringify({ date, ...result }, null, 2) + "\n");
+    if (result.lost > 0) Deno.exit(1);
+  }
 }

@@ -44,6 +44,8 @@ export interface StartNodeOptions {
   secret?: string;
   /** Extra environment variables of the node process. @default none */
   env?: Record<string, string>;
+  /** Extra `deno run` flags, e.g. `--inspect=127.0.0.1:0` for a memory bench. @default none */
+  denoFlags?: readonly string[];
 }
 
 /**
@@ -93,7 +95,7 @@ export function freeClusterPortOffset(): number {
  * @throws {Error} When the node exits or does not listen in time (with its log).
  */
 export async function startNodeProcess(options: StartNodeOptions = {}): Promise<NodeProcess> {
-  const { id = "t1", startTimeoutMs = 20_000, ssh = false, env = {} } = options;
+  const { id = "t1", startTimeoutMs = 20_000, ssh = false, env = {}, denoFlags = [] } = options;
   const { args, secret = options.secret ?? crypto.randomUUID() } = takeSecretFlag(
     options.args ?? [],
   );
@@ -111,6 +113,7 @@ export async function startNodeProcess(options: StartNodeOptions = {}): Promise<
       "run",
       "-P=node",
       "--quiet",
+      ...denoFlags,
       "main.ts",
       "node",
       "--id",

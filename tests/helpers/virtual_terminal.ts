@@ -8,7 +8,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { displayWidth } from "../../core/line_editor.ts";
+import { displayWidth } from "../../core/display_width.ts";
 
 /** The second column of a wide character. */
 export const TAIL = "\u0000tail";
