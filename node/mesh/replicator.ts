@@ -43,6 +43,7 @@ import { eventBytes, MAX_EVENT_BYTES } from "../../core/event_size.ts";
 import type { RetiredJson, VersionVectorJson } from "../../core/version_vector.ts";
 import { EventBatch } from "../chat/event_batch.ts";
 import type { EventLog } from "../chat/event_log.ts";
+import { AckPacer } from "./ack_pacer.ts";
 import { OriginRetirement, type PeerReport } from "./origin_retirement.ts";
 import { type Logger, silentLogger } from "../logger.ts";
 
@@ -126,6 +127,11 @@ export interface ReplicatorOptions {
   gapReportMaxAgeMs?: number;
   /** Clock (ms), for the age of gap reports. @default Date.now */
   now?: () => number;
+  /**
+   * Least time between two `have` acks to one peer (ms); 0 = one per
+   * event-loop turn (see node/mesh/ack_pacer.ts). @default 10
+   */
+  ackIntervalMs?: number;
 }
 
 /** One range no reachable peer holds any more. */
@@ -163,8 +169,7 @@ export class Replicator {
   readonly #lastLost = new Map<string, LostRange>();
   #lostDropped = 0;
   #pushQueue: ChatEvent[] = [];
-  /** Peers owed a `have` ack at the end of this event-loop turn. */
-  readonly #acksDue = new Set<string>();
+  readonly #acks: AckPacer;
 
   /**
    * Starts listening to the log's applied events.
@@ -182,6 +187,7 @@ export class Replicator {
       logger = silentLogger,
       gapReportMaxAgeMs = 600_000,
       now = Date.now,
+      ackIntervalMs = 10,
     } = options;
     if (!(gapReportMaxAgeMs > 0)) {
       throw new RangeError(
@@ -209,6 +215,9 @@ export class Replicator {
     this.#batchEvents = batchEvents;
     this.#maxMessageBytes = maxMessageBytes;
     this.#logger = logger;
+    this.#acks = new AckPacer((peer) => {
+      if (this.#linked.has(peer)) this.#send(peer, this.#vector("have", peer));
+    }, ackIntervalMs);
     const versions = log.versions;
     this.#retirement = new OriginRetirement({
       retiredJSON: () => versions.retiredJSON(),
@@ -264,6 +273,7 @@ export class Replicator {
    */
   linkDown(peer: string): void {
     this.#linked.delete(peer);
+    this.#acks.forget(peer);
     this.#have.delete(peer);
     this.releaseAcks();
   }
@@ -374,21 +384,10 @@ export class Replicator {
       }
       if (this.#log.apply(event)) applied++;
     }
-    // What we now hold is the sender's ack: one per peer per event-loop turn.
-    if (events.length > 0) this.#ackSoon(peer);
+    // What we now hold is the sender's ack (paced: see node/mesh/ack_pacer.ts).
+    if (events.length > 0) this.#acks.owe(peer);
     if (applied > 0) this.#logger.debug("replicated events applied", { peer, applied });
     return applied;
-  }
-
-  #ackSoon(peer: string): void {
-    this.#acksDue.add(peer);
-    if (this.#acksDue.size > 1) return;
-    setImmediate(() => {
-      for (const due of this.#acksDue) {
-        if (this.#linked.has(due)) this.#send(due, this.#vector("have", due));
-      }
-      this.#acksDue.clear();
-    });
   }
 
   /** Our vector as a `vv` or `have` message for `peer`, with what it needs to retire origins. */

@@ -40,6 +40,7 @@ function cluster(
     const replicator = new Replicator(hub.log, {
       send: (peer, message) => net.send(id, peer, structuredClone(message)),
       upPeers: () => ids.filter((peer) => peer !== id && net.linked(id, peer)),
+      ackIntervalMs: 0, // virtual time: one ack per turn, not per real-time interval
     });
     net.attach(id, `${id}:1`, {
       receive: (from, message) => replicator.receive(from, message),

@@ -116,6 +116,7 @@ export class ReplicaCluster {
       send: (peer, message) => net.send(id, peer, structuredClone(message)),
       upPeers: () => ids.filter((peer) => peer !== id && net.linked(id, peer)),
       members: () => this.#members,
+      ackIntervalMs: 0, // virtual time: one ack per turn, not per real-time interval
     });
     const session = hub.connect(sink, { user: `u-${id}` }, { via: "test", address: "-" });
     const running: Running = {
