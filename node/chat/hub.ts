@@ -1,12 +1,15 @@
 /**
- * The hub: sessions, rate limits and the actions people take (say, join,
- * seal, moderate...). What they do becomes an event appended to the node's
+ * The hub: sessions and the actions people take (say, join, seal,
+ * moderate...). What they do becomes an event appended to the node's
  * {@linkcode EventLog}, the one writer of chat state; the hub listens to the
  * log (`onSettled`) and fans out every applied event — local or from the
- * mesh — to its sessions and announces seals. It owns and delegates to the
- * parts around the sessions: who is where in the cluster
- * ({@linkcode PresenceRoster}), how many rooms live how long
- * ({@linkcode RoomLimits}) and moderation on this node's people
+ * mesh — to its sessions. It owns and delegates to the parts around the
+ * sessions: the sessions by nick and room ({@linkcode SessionTable}), the
+ * fan-out bracket after which slow readers leave ({@linkcode SlowReaders}),
+ * rate limits ({@linkcode RateLimits}), who may use which nick
+ * ({@linkcode NickPolicy}), sealed-room rules ({@linkcode RoomSeals}), who
+ * is where in the cluster ({@linkcode PresenceRoster}), how many rooms live
+ * how long ({@linkcode RoomLimits}) and moderation on this node's people
  * ({@linkcode ModerationEnforcement}). It knows nothing of sockets or SSH:
  * a session is a {@linkcode SessionSink} that frames are sent to.
  *

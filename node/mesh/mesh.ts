@@ -17,11 +17,11 @@ import type { Hub } from "../chat/hub.ts";
 import type { Logger } from "../logger.ts";
 import { HandshakeSlots } from "./handshake_slots.ts";
 import { addressKey } from "../../core/address_key.ts";
+import { FailureLog } from "./failure_log.ts";
+import type { ByteStream } from "./frame_reader.ts";
 import {
   acceptChannel,
-  type ByteStream,
   DEFAULT_MAX_FRAME_BYTES,
-  FailureLog,
   HandshakeError,
   initiateChannel,
   type MeshIdentity,

@@ -91,7 +91,7 @@
  * - Until `proof_I` verifies, the responder holds only the socket, one
  *   ephemeral key and a read buffer: no table entry, nothing keyed by the
  *   address. Rate-limiting the logs of failures is the caller's job, with
- *   {@linkcode FailureLog}.
+ *   {@linkcode FailureLog} (failure_log.ts).
  * - REJECT is not authenticated (it cannot be: the peer may not know the
  *   secret); it only tells an honest peer what to log. After sending REJECT
  *   or REFUSE, a side reads and discards what arrives for up to one second
@@ -100,7 +100,8 @@
  *
  * @example A listener that logs failures at most once a minute per address
  * ```ts ignore
- * import { acceptChannel, FailureLog, HandshakeError } from "./mesh_channel.ts";
+ * import { acceptChannel, HandshakeError } from "./mesh_channel.ts";
+ * import { FailureLog } from "./failure_log.ts";
  *
  * const failures = new FailureLog();
  * for await (const conn of Deno.listen({ port: 7946 })) {
@@ -138,6 +139,15 @@ import {
 } from "../../core/mesh_crypto.ts";
 import { sanitizeText } from "../../core/text_sanitizer.ts";
 import { concatBytes } from "../../core/bytes.ts";
+import {
+  type ByteStream,
+  closeQuietly,
+  framed,
+  FrameReader,
+  FrameSizeError,
+  TruncatedFrameError,
+  writeAll,
+} from "./frame_reader.ts";
 
 /** The largest frame body accepted during the handshake. */
 export const HANDSHAKE_MAX_FRAME_BYTES = 1024;
@@ -188,16 +198,6 @@ export interface PeerHello {
   readonly boot: string;
   /** Where the peer's mesh listener is reachable, `host:port`. */
   readonly advertise: string;
-}
-
-/** Anything with the `Deno.Conn` read/write/close shape. */
-export interface ByteStream {
-  /** Reads into `p`; resolves to the number of bytes read, or `null` at end of stream. */
-  read(p: Uint8Array): Promise<number | null>;
-  /** Writes some of `p`; resolves to the number of bytes written. */
-  write(p: Uint8Array): Promise<number>;
-  /** Closes both directions. */
-  close(): void;
 }
 
 /** Options of {@linkcode initiateChannel} and {@linkcode acceptChannel}. */
@@ -318,129 +318,11 @@ export class ChannelClosedError extends Error {
  */
 export type ChannelCloseReason = "local" | "eof" | "tampered" | "oversize" | "protocol" | "io";
 
-class FrameSizeError extends RangeError {
-  constructor(length: number, max: number) {
-    super(`Cannot read mesh frame: length ${length} exceeds maximum ${max}`);
-    this.name = "FrameSizeError";
-  }
-}
-
-class TruncatedFrameError extends Error {
-  constructor() {
-    super("Cannot read mesh frame: connection ended inside a frame");
-    this.name = "TruncatedFrameError";
-  }
-}
-
 /** Read buffer during the handshake: holds every handshake frame, costs little per socket. */
 const HANDSHAKE_BUFFER_BYTES = 2048;
 
 /** Read buffer of an open channel: many small frames per read. */
 const CHANNEL_BUFFER_BYTES = 64 * 1024;
-
-/** Reads length-prefixed frames through one buffer (handshake and channel share it). */
-class FrameReader {
-  #stream: ByteStream;
-  #size = HANDSHAKE_BUFFER_BYTES;
-  #buffer = new Uint8Array(HANDSHAKE_BUFFER_BYTES);
-  #start = 0;
-  #end = 0;
-
-  constructor(stream: ByteStream) {
-    this.#stream = stream;
-  }
-
-  /** Sets the usual buffer size (it grows beyond it for one large frame). */
-  resize(bytes: number): void {
-    this.#size = bytes;
-    if (this.#buffer.length < bytes) this.#buffer = this.#moved(bytes);
-  }
-
-  /** Resolves to the next body, or `null` at end of stream between frames. */
-  async read(maxBody: number): Promise<Uint8Array<ArrayBuffer> | null> {
-    if (!(await this.#fill(4))) return null;
-    const b = this.#buffer;
-    const s = this.#start;
-    const length = b[s]! * 0x1000000 + (b[s + 1]! << 16 | b[s + 2]! << 8 | b[s + 3]!);
-    if (length > maxBody) throw new FrameSizeError(length, maxBody);
-    if (!(await this.#fill(4 + length))) throw new TruncatedFrameError();
-    const body = this.#buffer.slice(this.#start + 4, this.#start + 4 + length);
-    this.#start += 4 + length;
-    if (this.#start === this.#end) {
-      this.#start = this.#end = 0;
-      if (this.#buffer.length > this.#size) this.#buffer = new Uint8Array(this.#size);
-    }
-    return body;
-  }
-
-  /** Reads and discards up to `maxBytes`, until the end of stream or an error. */
-  async drain(maxBytes: number): Promise<void> {
-    let total = 0;
-    while (total < maxBytes) {
-      const got = await this.#stream.read(this.#buffer);
-      if (got === null) return;
-      total += got;
-    }
-  }
-
-  /** Buffers `n` bytes; false at end of stream with nothing buffered. */
-  async #fill(n: number): Promise<boolean> {
-    while (this.#end - this.#start < n) {
-      if (this.#start + n > this.#buffer.length) {
-        this.#buffer = this.#moved(Math.max(n, this.#buffer.length));
-      }
-      const got = await this.#stream.read(this.#buffer.subarray(this.#end));
-      if (got === null) {
-        if (this.#end === this.#start) return false;
-        throw new TruncatedFrameError();
-      }
-      this.#end += got;
-    }
-    return true;
-  }
-
-  /** Moves the unread bytes to the start of a buffer of `bytes` (this one if big enough). */
-  #moved(bytes: number): Uint8Array<ArrayBuffer> {
-    const kept = this.#buffer.subarray(this.#start, this.#end);
-    const next = bytes > this.#buffer.length ? new Uint8Array(bytes) : this.#buffer;
-    next.set(kept, 0);
-    this.#end -= this.#start;
-    this.#start = 0;
-    return next;
-  }
-}
-
-/** Concatenates frames, each with its length prefix, for one write. */
-function framed(...bodies: Uint8Array[]): Uint8Array<ArrayBuffer> {
-  let size = 0;
-  for (const body of bodies) size += 4 + body.length;
-  const out = new Uint8Array(size);
-  const view = new DataView(out.buffer);
-  let at = 0;
-  for (const body of bodies) {
-    view.setUint32(at, body.length);
-    out.set(body, at + 4);
-    at += 4 + body.length;
-  }
-  return out;
-}
-
-async function writeAll(stream: ByteStream, bytes: Uint8Array): Promise<void> {
-  let at = 0;
-  while (at < bytes.length) {
-    const n = await stream.write(bytes.subarray(at));
-    if (!(n > 0)) throw new Error("Cannot write mesh frame: stream accepted no bytes");
-    at += n;
-  }
-}
-
-function closeQuietly(stream: ByteStream): void {
-  try {
-    stream.close();
-  } catch {
-    // Already closed.
-  }
-}
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
@@ -549,7 +431,7 @@ async function underDeadline(
 ): Promise<SecureChannel> {
   const context: HandshakeContext = {
     stream,
-    reader: new FrameReader(stream),
+    reader: new FrameReader(stream, HANDSHAKE_BUFFER_BYTES),
     deadline: Date.now() + timeoutMs,
     expired: false,
   };
@@ -1108,123 +990,5 @@ export class SecureChannel {
     if (this.#closeReason !== undefined) return;
     this.#closeReason = reason;
     closeQuietly(this.#stream);
-  }
-}
-
-/** Options of {@linkcode FailureLog}. */
-export interface FailureLogOptions {
-  /**
-   * An address is logged at most once per this many milliseconds.
-   *
-   * @default {60000}
-   */
-  intervalMs?: number;
-  /**
-   * The most addresses remembered. When this many were logged within the
-   * interval, further addresses are not logged but counted (see
-   * {@linkcode FailureLog.takeSuppressed}): a flood from many addresses
-   * yields at most this many lines per interval.
-   *
-   * @default {1024}
-   */
-  maxAddresses?: number;
-  /**
-   * The clock, in milliseconds.
-   *
-   * @default {Date.now}
-   */
-  now?: () => number;
-}
-
-/**
- * Answers "should I log this failure from this address now?": yes at most
- * once per address per interval, with memory bounded by `maxAddresses`.
- * Pass the remote host, not `host:port` (the port changes on every
- * connection).
- *
- * | operation | time | memory |
- * | --- | --- | --- |
- * | shouldLog | O(1) amortised | one entry per logged address, at most `maxAddresses` |
- *
- * @example
- * ```ts
- * import { FailureLog } from "./mesh_channel.ts";
- * import assert from "node:assert/strict";
- *
- * let now = 0;
- * const log = new FailureLog({ now: () => now });
- * assert.equal(log.shouldLog("203.0.113.9"), true);
- * assert.equal(log.shouldLog("203.0.113.9"), false);
- * now += 60_000;
- * assert.equal(log.shouldLog("203.0.113.9"), true);
- * ```
- */
-export class FailureLog {
-  #intervalMs: number;
-  #maxAddresses: number;
-  #now: () => number;
-  /** Address → time it was logged; insertion order is time order. */
-  #logged = new Map<string, number>();
-  #suppressed = 0;
-
-  /**
-   * Makes an empty log.
-   *
-   * @param options Interval, capacity and clock.
-   * @throws {RangeError} If `intervalMs` is not above 0 or `maxAddresses` is
-   * not a whole number above 0.
-   */
-  constructor(options: FailureLogOptions = {}) {
-    const { intervalMs = 60_000, maxAddresses = 1024, now = Date.now } = options;
-    if (!(Number.isFinite(intervalMs) && intervalMs > 0)) {
-      throw new RangeError(`Cannot create failure log: intervalMs ${intervalMs} must be above 0`);
-    }
-    if (!Number.isInteger(maxAddresses) || maxAddresses < 1) {
-      throw new RangeError(
-        `Cannot create failure log: maxAddresses ${maxAddresses} must be a whole number above 0`,
-      );
-    }
-    this.#intervalMs = intervalMs;
-    this.#maxAddresses = maxAddresses;
-    this.#now = now;
-  }
-
-  /** How many addresses are remembered now. */
-  get size(): number {
-    return this.#logged.size;
-  }
-
-  /**
-   * Says whether to log a failure from `address` now, and if so remembers
-   * it for the interval.
-   *
-   * @param address The remote host.
-   * @returns `true` at most once per address per interval (and never while
-   * `maxAddresses` other addresses are remembered).
-   */
-  shouldLog(address: string): boolean {
-    const now = this.#now();
-    for (const [logged, at] of this.#logged) {
-      if (now - at < this.#intervalMs) break;
-      this.#logged.delete(logged);
-    }
-    if (this.#logged.has(address) || this.#logged.size >= this.#maxAddresses) {
-      this.#suppressed++;
-      return false;
-    }
-    this.#logged.set(address, now);
-    return true;
-  }
-
-  /**
-   * Returns how many failures were not logged since the last call, and
-   * resets the count, e.g. for a periodic "N more handshake failures" line.
-   *
-   * @returns The count.
-   */
-  takeSuppressed(): number {
-    const count = this.#suppressed;
-    this.#suppressed = 0;
-    return count;
   }
 }

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { ByteStream } from "./mesh_channel.ts";
+import type { ByteStream } from "./frame_reader.ts";
 
 /** A connection between two mesh nodes: bytes both ways, not yet authenticated. */
 export interface MeshConnection extends ByteStream {

@@ -97,6 +97,8 @@ export interface NodeMemory {
   readonly rssKiB: number;
   /** Live JavaScript heap (KiB). */
   readonly heapUsedKiB: number;
+  /** JavaScript heap V8 holds, live or not (KiB). */
+  readonly heapTotalKiB: number;
 }
 
 /**
@@ -168,10 +170,14 @@ export class NodeInspector {
   async memory(pid: number): Promise<NodeMemory> {
     await this.#call("HeapProfiler.collectGarbage");
     await this.#call("HeapProfiler.collectGarbage");
-    const usage = await this.#call("Runtime.getHeapUsage") as { usedSize: number };
+    const usage = await this.#call("Runtime.getHeapUsage") as {
+      usedSize: number;
+      totalSize: number;
+    };
     return {
       rssKiB: await procStatusKiB(pid, "VmRSS"),
       heapUsedKiB: Math.round(usage.usedSize / 1024),
+      heapTotalKiB: Math.round(usage.totalSize / 1024),
     };
   }
 
