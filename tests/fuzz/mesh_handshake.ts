@@ -15,9 +15,9 @@ import {
   MeshFrameOpener,
   MeshHandshakeType,
 } from "../../core/mesh_crypto.ts";
+import type { ByteStream } from "../../node/mesh/frame_reader.ts";
 import {
   acceptChannel,
-  type ByteStream,
   HandshakeError,
   initiateChannel,
   type MeshIdentity,
