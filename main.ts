@@ -89,7 +89,7 @@ async function runNode(args: readonly string[]): Promise<number> {
     await store.close();
     if (error instanceof Deno.errors.AddrInUse) {
       logger.error(
-        error.message.startsWith("SSH port")
+        /^(SSH|HTTP|Metrics) port /.test(error.message)
           ? `cannot listen: ${error.message}`
           : `cannot listen on ${config.host}:${config.port}: address in use`,
       );

@@ -334,6 +334,35 @@ export class FrameDecoder {
   }
 }
 
+/**
+ * Decodes one frame given whole as text, such as a WebSocket message, with
+ * the errors a line of {@linkcode FrameDecoder} gets (a `bad_json` offset
+ * counts UTF-8 bytes from the start of the text). The text is one value:
+ * newlines in it are JSON whitespace, not frame ends. The caller bounds its
+ * length.
+ *
+ * @example
+ * ```ts
+ * import { decodeFrameText } from "./ndjson.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.deepEqual(decodeFrameText('{"t":"ping"}'), { ok: true, value: { t: "ping" } });
+ * assert.equal(decodeFrameText("{"!)?.ok, false);
+ * assert.equal(decodeFrameText(" "), undefined);
+ * ```
+ *
+ * @param text The frame's JSON text.
+ * @returns The value, or why it could not be decoded; `undefined` for blank text (no frame).
+ */
+export function decodeFrameText(text: string): DecodedLine | undefined {
+  if (/^[ \t\r\n]*$/.test(text)) return undefined;
+  try {
+    return { ok: true, value: JSON.parse(text) };
+  } catch (error) {
+    return { ok: false, error: jsonError(error, text, 0) };
+  }
+}
+
 /** Whether a line holds only JSON whitespace (space, tab, CR), or nothing. */
 function isBlank(line: string): boolean {
   const first = line.charCodeAt(0);

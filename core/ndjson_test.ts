@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import {
   type DecodedLine,
+  decodeFrameText,
   encodeFrame,
   encodeFrameText,
   FrameDecoder,
@@ -444,4 +445,25 @@ Deno.test("FrameDecoder gives the same results for a large chunk as for line-by-
     outcomes(decodeInChunks(stream, cuts, new FrameDecoder({ maxLineBytes }))),
     expected,
   );
+});
+
+Deno.test("decodeFrameText() words an error as FrameDecoder does for the same line", () => {
+  for (const text of ['{"t":"say","text":}', "{", "nul", '"\u0001', "[1,,2]"]) {
+    const [line] = new FrameDecoder().push(utf8(text + "\n"));
+    const whole = decodeFrameText(text);
+    assert.equal(whole?.ok, false);
+    assert.equal(line?.ok, false);
+    if (whole?.ok === false && line?.ok === false) {
+      assert.equal(whole.error.code, "bad_json");
+      assert.equal(whole.error.message, line.error.message);
+      assert.equal(whole.error.offset, line.error.offset);
+    }
+  }
+});
+
+Deno.test("decodeFrameText() takes one value across newlines and no frame from blank text", () => {
+  assert.deepEqual(decodeFrameText('{\n  "t": "ping"\n}\n'), { ok: true, value: { t: "ping" } });
+  assert.equal(decodeFrameText('{"t":"ping"}\n{"t":"ping"}')?.ok, false);
+  assert.equal(decodeFrameText(""), undefined);
+  assert.equal(decodeFrameText(" \r\n\t"), undefined);
 });

@@ -48,6 +48,14 @@ export const ESCAPE_WAIT_MS = 50;
 /** Lines kept to repaint the screen after a resize: more than a terminal is tall. */
 const REPAINT_LINES = 200;
 
+/**
+ * Characters (UTF-16 code units) those lines may hold at most: more than a
+ * 200 × 160 screen shows. Without it, 200 long lines of a person's own (a
+ * `/history` of pasted text) would stay in a session for as long as it
+ * lasts; with it, a few of the newest such lines are kept (always the newest one).
+ */
+const REPAINT_CHARS = 32 * 1024;
+
 const BELL = "\x07";
 /** Back to column 0, erase to the end of the screen. */
 const ERASE_DOWN = "\r\x1b[J";
@@ -94,6 +102,8 @@ export class TerminalScreen {
   #rows: number;
   /** The newest lines printed, oldest first, for a repaint. */
   #recent: string[] = [];
+  /** Characters in {@linkcode #recent}. */
+  #recentChars = 0;
   /** Output composed and not taken yet. */
   #out = "";
   /** Lines printed since the output was last composed. */
@@ -166,21 +176,34 @@ export class TerminalScreen {
       line.error && color ? `\x1b[31m${line.text}\x1b[39m` : line.text
     );
     if (lines.some((line) => line.bell)) this.#bell = true;
-    // A long reply (a /who of thousands) replaces them: no spread of it.
-    if (texts.length >= REPAINT_LINES) {
-      this.#recent = texts.slice(-REPAINT_LINES);
-    } else {
-      this.#recent.push(...texts);
-      if (this.#recent.length > REPAINT_LINES) {
-        this.#recent.splice(0, this.#recent.length - REPAINT_LINES);
-      }
-    }
+    this.#remember(texts);
     if (this.#secret !== undefined) {
       this.#out += `${ERASE_DOWN}${texts.join("\r\n")}\r\n${this.#secret.label}`;
     } else {
       this.#lines.push(...texts);
     }
     this.#changed();
+  }
+
+  /** Keeps the newest printed lines for a repaint, within both bounds. */
+  #remember(texts: readonly string[]): void {
+    // A long reply (a /who of thousands) replaces them: no spread of it.
+    if (texts.length >= REPAINT_LINES) {
+      this.#recent = [];
+      this.#recentChars = 0;
+      texts = texts.slice(-REPAINT_LINES);
+    }
+    const recent = this.#recent;
+    for (const text of texts) {
+      recent.push(text);
+      this.#recentChars += text.length;
+    }
+    let drop = Math.max(0, recent.length - REPAINT_LINES);
+    let chars = this.#recentChars;
+    for (let i = 0; i < drop; i++) chars -= recent[i]!.length;
+    while (chars > REPAINT_CHARS && drop < recent.length - 1) chars -= recent[drop++]!.length;
+    if (drop > 0) recent.splice(0, drop);
+    this.#recentChars = chars;
   }
 
   /**

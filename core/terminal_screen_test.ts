@@ -129,6 +129,31 @@ for (const reflow of [false, true]) {
   });
 }
 
+Deno.test("TerminalScreen repaints from its newest 200 lines, at most 32 KiB of them", () => {
+  const screen = new TerminalScreen({ columns: 1000, rows: 1000, color: () => false });
+  screen.start("> ");
+  let width = 1000;
+  /** Numbers of the lines a repaint after a resize draws. */
+  const repainted = () => {
+    screen.takeOutput();
+    screen.resize(width === 1000 ? --width : ++width);
+    return [...screen.takeOutput().matchAll(/line (\d+)\b/g)].map((m) => Number(m[1]));
+  };
+  const lines = (from: number, count: number, length: number) =>
+    Array.from({ length: count }, (_, i) => ({ text: `line ${from + i} `.padEnd(length, "x") }));
+  screen.print(lines(0, 150, 20));
+  screen.print(lines(150, 150, 20));
+  assert.deepEqual(repainted(), Array.from({ length: 200 }, (_, i) => 100 + i));
+  // Lines of 4,000 characters: 8 fit in 32 KiB.
+  screen.print(lines(300, 20, 4000));
+  assert.deepEqual(repainted(), [312, 313, 314, 315, 316, 317, 318, 319]);
+  // A line longer than the bound is kept while it is the newest.
+  screen.print(lines(320, 1, 40_000));
+  assert.deepEqual(repainted(), [320]);
+  screen.print(lines(321, 1, 20));
+  assert.deepEqual(repainted(), [321]);
+});
+
 Deno.test("TerminalScreen.askSecret() echoes nothing and gives the line being typed back", async () => {
   const { screen, vt, draw } = setup();
   screen.feed(bytes("draft"));

@@ -19,6 +19,11 @@ import { SshListener } from "./frontends/ssh/ssh_listener.ts";
 import { UserSettingsStore } from "./store/user_settings.ts";
 import type { SnapshotStore } from "./store/snapshot_store.ts";
 import { parseOpsFile } from "./chat/moderation.ts";
+import { NodeMetrics } from "./node_metrics.ts";
+import { HttpServer } from "./frontends/web/http_server.ts";
+import { healthBody, readyBody } from "./frontends/web/health.ts";
+import { WebSocketFrontend } from "./frontends/web/ws_frontend.ts";
+import type { ProtocolOptions } from "./frontends/protocol_connection.ts";
 
 /** The ops file (`--ops FILE`) cannot be read or has a bad line. */
 export class OpsFileError extends Error {
@@ -51,6 +56,10 @@ export interface RunningNode {
   readonly clientAddr: Deno.NetAddr;
   /** Where the SSH listener is bound, when SSH is on. */
   readonly sshAddr: { hostname: string; port: number } | undefined;
+  /** Where the HTTP port is bound, when HTTP is on. */
+  readonly httpAddr: Deno.NetAddr | undefined;
+  /** Where the metrics listener is bound, when `--metrics-host` is set. */
+  readonly metricsAddr: Deno.NetAddr | undefined;
   /**
    * Tells every client, stops listening, and waits briefly for output to flush.
    *
@@ -87,6 +96,7 @@ export async function startNode(
   store?: SnapshotStore,
   options: StartNodeOptions = {},
 ): Promise<RunningNode> {
+  const started = performance.now();
   const ops = config.opsFile === undefined ? [] : readOpsFile(config.opsFile);
   if (config.opsFile !== undefined) {
     logger.info("operators", { count: ops.length, file: config.opsFile });
@@ -112,7 +122,7 @@ export async function startNode(
     nickGuard: log.nicks,
     ops,
   });
-  store?.attach(log);
+  const restored = store?.attach(log);
   hub.storage = store;
   if (store) await importOldNicks(`${config.dataDir}/nicks.json`, log, store, logger);
   // Quiet rooms (empty, no event for --room-ttl) are found by a scan: hourly is plenty.
@@ -152,20 +162,47 @@ export async function startNode(
     maxOffences: config.limits.maxOffences,
     coolOffMs: config.limits.coolOffMs,
   });
-  const clients = new ClientListener(
-    hub,
-    Deno.listen({ hostname: config.host, port: config.port, transport: "tcp" }),
-    logger,
-    {
-      maxLineBytes: config.maxLineBytes,
-      maxQueueBytes: config.maxQueueBytes,
-      limits,
-      helloTimeoutMs: config.limits.helloTimeoutMs,
-      idleTimeoutMs: config.limits.idleTimeoutMs,
-      maxBytesPerMinute: config.limits.maxBytesPerMinute,
-      ...(mesh ? { ackGate: (event) => mesh.replicated(event) } : {}),
-    },
-  );
+  const metrics = config.http &&
+    new NodeMetrics({ hub, mesh, store, restoreMs: restored?.ms, limits });
+  // The client protocol's limits: the same over TCP and the WebSocket.
+  const clientProtocol: ProtocolOptions = {
+    maxLineBytes: config.maxLineBytes,
+    maxQueueBytes: config.maxQueueBytes,
+    limits,
+    helloTimeoutMs: config.limits.helloTimeoutMs,
+    idleTimeoutMs: config.limits.idleTimeoutMs,
+    maxBytesPerMinute: config.limits.maxBytesPerMinute,
+    ...(mesh ? { ackGate: (event) => mesh.replicated(event) } : {}),
+  };
+  const web = config.http &&
+    new WebSocketFrontend(hub, logger, { ...clientProtocol, webOrigins: config.webOrigins });
+  let stopping = false;
+  let http: HttpServer | undefined;
+  let clientPort: Deno.TcpListener;
+  try {
+    // Before the client port: a node that says it listens for clients answers health checks too.
+    http = config.http && HttpServer.start({
+      health: () => healthBody(config.id, performance.now() - started),
+      ready: () =>
+        readyBody({
+          node: config.id,
+          stopping,
+          restoreMs: restored?.ms,
+          mesh: mesh && { seeded: config.mesh!.peers.length > 0, links: mesh.links },
+        }),
+      metrics: () => metrics!.render(),
+      webSocket: web?.handler,
+    }, { ...config.http, hostname: config.http.host, logger });
+    clientPort = Deno.listen({ hostname: config.host, port: config.port, transport: "tcp" });
+  } catch (error) {
+    clearInterval(quietSweep);
+    metrics?.stop();
+    await http?.close();
+    await mesh?.stop();
+    throw error;
+  }
+  metrics?.start();
+  const clients = new ClientListener(hub, clientPort, logger, clientProtocol);
   const serving = clients.serve();
   store?.start();
   logger.info("listening", {
@@ -177,7 +214,8 @@ export async function startNode(
     ssh = await startSsh(config, hub, log.nicks, logger, limits);
   } catch (error) {
     clearInterval(quietSweep);
-    await clients.close();
+    metrics?.stop();
+    await Promise.all([clients.close(), http?.close()]);
     await mesh?.stop();
     throw error;
   }
@@ -185,10 +223,15 @@ export async function startNode(
     hub,
     clientAddr: clients.addr,
     sshAddr: ssh?.addr,
+    httpAddr: http?.addr,
+    metricsAddr: http?.metricsAddr,
     async stop(reason: string) {
+      stopping = true;
       clearInterval(quietSweep);
+      metrics?.stop();
       hub.shutdown(reason);
-      await Promise.all([clients.close(), ssh?.close()]);
+      // WebSockets first: they are told why before the HTTP server ends what is left.
+      await Promise.all([clients.close(), ssh?.close(), web?.close().then(() => http?.close())]);
       await serving;
       await mesh?.stop();
       await store?.close();

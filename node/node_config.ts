@@ -8,6 +8,7 @@ import { type FlagSpec, formatHelp, parseFlags, UsageError } from "../core/cli_f
 import { readClusterSecretFile } from "./mesh/cluster_secret.ts";
 import { LOG_LEVELS, type LogLevel } from "./logger.ts";
 import { MAX_ROOMS_PER_ENTRY } from "./chat/presence.ts";
+import { webOrigin } from "./frontends/web/ws_frontend.ts";
 
 /** Every node flag with its default; the help text says what each trades off. */
 export const NODE_FLAGS = {
@@ -175,6 +176,56 @@ export const NODE_FLAGS = {
     arg: "SECONDS",
     help: "how long a repeat offender's address is refused",
   },
+  "http-port": {
+    type: "number",
+    default: 8090,
+    arg: "PORT",
+    help: "HTTP port: /healthz, /readyz, /metrics, the web client at /ws; 0 turns HTTP off",
+  },
+  "http-host": {
+    type: "string",
+    default: "",
+    arg: "ADDR",
+    defaultLabel: "--host",
+    help: "address the HTTP port listens on",
+  },
+  "tls-cert": {
+    type: "string",
+    default: "",
+    arg: "FILE",
+    help: "PEM certificate (chain): the HTTP port speaks HTTPS; needs --tls-key " +
+      "(keep both under ./data, the only place deno task node may read)",
+  },
+  "tls-key": {
+    type: "string",
+    default: "",
+    arg: "FILE",
+    help: "PEM private key of --tls-cert",
+  },
+  "metrics-host": {
+    type: "string",
+    default: "",
+    arg: "ADDR",
+    defaultLabel: "none: /metrics on the HTTP port",
+    help: "serve /metrics only on a second listener at this address (with /healthz and " +
+      "/readyz), so it need not be public; the HTTP port then answers /metrics with 404",
+  },
+  "metrics-port": {
+    type: "number",
+    default: 0,
+    arg: "PORT",
+    defaultLabel: "--http-port",
+    help: "port of the --metrics-host listener",
+  },
+  "web-origin": {
+    type: "string",
+    default: "",
+    arg: "URL,...",
+    defaultLabel: "none: only the node's own",
+    help: "origins whose pages may open the WebSocket at /ws besides the node's own " +
+      "(the host:port a browser asked for), e.g. a reverse proxy's https://chat.example.com; " +
+      "a page from any other origin is refused (403)",
+  },
   ops: {
     type: "string",
     default: "",
@@ -276,6 +327,10 @@ export interface NodeConfig {
   readonly ssh: SshConfig | undefined;
   /** Mesh settings, or undefined when the mesh is off. */
   readonly mesh: MeshConfig | undefined;
+  /** HTTP settings (health, metrics, web), or undefined when HTTP is off. */
+  readonly http: HttpConfig | undefined;
+  /** Origins besides the node's own whose pages may open `/ws` (`--web-origin`), as `URL.origin`. */
+  readonly webOrigins: readonly string[];
   /** Stop when stdin reaches end of file. */
   readonly exitOnStdinEof: boolean;
   /** File listing operator key fingerprints (`--ops`), or undefined for none. */
@@ -312,6 +367,18 @@ export interface SshConfig {
   readonly guests: boolean;
 }
 
+/** HTTP settings. */
+export interface HttpConfig {
+  /** Listen address. */
+  readonly host: string;
+  /** Listen port. */
+  readonly port: number;
+  /** Certificate and key (PEM text) for HTTPS, or undefined for plain HTTP. */
+  readonly tls: { readonly cert: string; readonly key: string } | undefined;
+  /** Where `/metrics` is served instead of the HTTP port, or undefined for the HTTP port. */
+  readonly metrics: { readonly host: string; readonly port: number } | undefined;
+}
+
 /** Node-to-node settings. */
 export interface MeshConfig {
   /** Listen address. */
@@ -335,6 +402,8 @@ const SECRET_HOW = "set MESHCHAT_CLUSTER_SECRET or pass --cluster-secret-file FI
 export interface NodeConfigOptions {
   /** Reads the secret of `--cluster-secret-file`. @default readClusterSecretFile */
   readSecretFile?: (path: string) => string;
+  /** Reads `--tls-cert` and `--tls-key`. @default Deno.readTextFileSync */
+  readTextFile?: (path: string) => string;
 }
 
 /** Whether `name` is among the flags (one or two dashes, `=value` or not), before any `--`. */
@@ -401,6 +470,80 @@ function meshConfig(
   };
 }
 
+/** Addresses that listen on every interface: a port bound there is taken on all of them. */
+const WILDCARD_HOSTS = new Set(["0.0.0.0", "::", "[::]"]);
+
+/**
+ * HTTP is on unless `--http-port 0`; TLS takes a certificate and a key, both
+ * or neither; `--metrics-host` moves `/metrics` to a listener of its own.
+ */
+function httpConfig(
+  flags: ReturnType<typeof parseFlags<typeof NODE_FLAGS>>,
+  args: readonly string[],
+  readTextFile: (path: string) => string,
+): HttpConfig | undefined {
+  const httpPort = port("http-port", flags["http-port"]);
+  if (httpPort === 0) {
+    const needsHttp = ["http-host", "tls-cert", "tls-key", "metrics-host", "metrics-port"]
+      .find((name) => given(args, name));
+    if (needsHttp !== undefined) {
+      throw new UsageError(`Cannot use --${needsHttp} with --http-port 0: HTTP is off`);
+    }
+    return undefined;
+  }
+  const host = flags["http-host"] === "" ? flags.host : flags["http-host"];
+  const cert = flags["tls-cert"];
+  const key = flags["tls-key"];
+  if ((cert === "") !== (key === "")) {
+    const [have, lack] = cert === "" ? ["--tls-key", "--tls-cert"] : ["--tls-cert", "--tls-key"];
+    throw new UsageError(
+      `Cannot serve HTTPS with ${have} alone: give ${lack} FILE too (both or neither)`,
+    );
+  }
+  const tls = cert === "" ? undefined : {
+    cert: pemFile("tls-cert", cert, /-----BEGIN CERTIFICATE-----/, "certificate", readTextFile),
+    key: pemFile("tls-key", key, /-----BEGIN [A-Z ]*PRIVATE KEY-----/, "private key", readTextFile),
+  };
+  const metricsHost = flags["metrics-host"];
+  const metricsPortFlag = port("metrics-port", flags["metrics-port"]);
+  if (metricsHost === "") {
+    if (given(args, "metrics-port")) {
+      throw new UsageError("Cannot use --metrics-port without --metrics-host ADDR");
+    }
+    return { host, port: httpPort, tls, metrics: undefined };
+  }
+  const metricsPort = metricsPortFlag === 0 ? httpPort : metricsPortFlag;
+  const overlap = metricsHost === host || WILDCARD_HOSTS.has(host) ||
+    WILDCARD_HOSTS.has(metricsHost);
+  if (metricsPort === httpPort && overlap) {
+    throw new UsageError(
+      `Cannot serve /metrics on ${metricsHost}:${metricsPort}: the HTTP port listens there ` +
+        `already (--http-host ${host}); give --metrics-port PORT, or an --http-host of its own`,
+    );
+  }
+  return { host, port: httpPort, tls, metrics: { host: metricsHost, port: metricsPort } };
+}
+
+/** The text of a PEM file named by a flag, or a usage error saying what is wrong with it. */
+function pemFile(
+  name: string,
+  path: string,
+  marker: RegExp,
+  what: string,
+  readTextFile: (path: string) => string,
+): string {
+  let text: string;
+  try {
+    text = readTextFile(path);
+  } catch (error) {
+    throw new UsageError(`Cannot read --${name} ${path}: ${(error as Error).message}`);
+  }
+  if (!marker.test(text)) {
+    throw new UsageError(`Invalid --${name} ${path}: not a PEM ${what}`);
+  }
+  return text;
+}
+
 /** The text of `main.ts node --help`. */
 export const NODE_HELP = formatHelp(
   "Usage: deno task node [flags]",
@@ -414,6 +557,18 @@ export const NODE_HELP = formatHelp(
     "Without one the node runs standalone and opens no mesh port.",
   ],
 );
+
+/** `--web-origin`: each an http(s) origin, kept as `URL.origin` writes it. */
+function webOrigins(value: string): string[] {
+  const entries = value.split(",").map((entry) => entry.trim()).filter((entry) => entry !== "");
+  return entries.map((entry) => {
+    try {
+      return webOrigin(entry);
+    } catch (error) {
+      throw new UsageError(`Invalid --web-origin: ${(error as Error).message}`);
+    }
+  });
+}
 
 function port(name: string, value: number): number {
   if (!Number.isInteger(value) || value < 0 || value > 65535) {
@@ -490,7 +645,7 @@ export function parseNodeConfig(
   env: (name: string) => string | undefined = () => undefined,
   options: NodeConfigOptions = {},
 ): NodeConfig | "help" {
-  const { readSecretFile = readClusterSecretFile } = options;
+  const { readSecretFile = readClusterSecretFile, readTextFile = Deno.readTextFileSync } = options;
   // Before parsing, so the error names the alternatives and never echoes the value.
   if (given(args, "cluster-secret")) {
     throw new UsageError(
@@ -540,6 +695,8 @@ export function parseNodeConfig(
       guests: flags.guests,
     },
     mesh: meshConfig(flags, args, env, readSecretFile),
+    http: httpConfig(flags, args, readTextFile),
+    webOrigins: webOrigins(flags["web-origin"]),
     exitOnStdinEof: flags["exit-on-stdin-eof"],
     opsFile: flags.ops === "" ? undefined : flags.ops,
   };

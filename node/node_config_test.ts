@@ -55,3 +55,66 @@ Deno.test("parseNodeConfig() refuses a secret from both the environment and a fi
     /both MESHCHAT_CLUSTER_SECRET and --cluster-secret-file/,
   );
 });
+
+Deno.test("parseNodeConfig() serves HTTP on 8090 at --host by default, and --http-port 0 turns it off", () => {
+  const config = parseNodeConfig(["--host", "127.0.0.1"]) as NodeConfig;
+  assert.deepEqual(config.http, {
+    host: "127.0.0.1",
+    port: 8090,
+    tls: undefined,
+    metrics: undefined,
+  });
+  assert.equal((parseNodeConfig(["--http-port", "0"]) as NodeConfig).http, undefined);
+  assert.throws(
+    () => parseNodeConfig(["--http-port", "0", "--tls-cert", "c.pem"]),
+    /Cannot use --tls-cert with --http-port 0: HTTP is off/,
+  );
+});
+
+Deno.test("parseNodeConfig() reads --tls-cert and --tls-key, both or neither, and refuses what is not PEM", () => {
+  const files: Record<string, string> = {
+    "cert.pem": "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+    "key.pem": "-----BEGIN PRIVATE KEY-----\nMIGH\n-----END PRIVATE KEY-----\n",
+  };
+  const readTextFile = (path: string) => {
+    if (files[path] === undefined) throw new Deno.errors.NotFound(`No such file: ${path}`);
+    return files[path];
+  };
+  const parse = (args: string[]) => parseNodeConfig(args, undefined, { readTextFile });
+  const config = parse(["--tls-cert", "cert.pem", "--tls-key", "key.pem"]) as NodeConfig;
+  assert.deepEqual(config.http?.tls, { cert: files["cert.pem"], key: files["key.pem"] });
+  assert.throws(() => parse(["--tls-key", "key.pem"]), /--tls-key alone: give --tls-cert FILE/);
+  assert.throws(
+    () => parse(["--tls-cert", "cert.pem", "--tls-key", "gone.pem"]),
+    /Cannot read --tls-key gone.pem: No such file/,
+  );
+  assert.throws(
+    () => parse(["--tls-cert", "key.pem", "--tls-key", "key.pem"]),
+    /Invalid --tls-cert key.pem: not a PEM certificate/,
+  );
+});
+
+Deno.test("parseNodeConfig() puts /metrics on --metrics-host, refusing a port the HTTP listener holds there", () => {
+  const own = parseNodeConfig([
+    ...["--http-host", "127.0.0.1", "--metrics-host", "127.0.0.2"],
+  ]) as NodeConfig;
+  assert.deepEqual(own.http?.metrics, { host: "127.0.0.2", port: 8090 });
+  const apart = parseNodeConfig(["--metrics-host", "127.0.0.1", "--metrics-port", "9464"]);
+  assert.deepEqual((apart as NodeConfig).http?.metrics, { host: "127.0.0.1", port: 9464 });
+  assert.throws(
+    () => parseNodeConfig(["--metrics-host", "127.0.0.1"]),
+    /the HTTP port listens there already \(--http-host 0\.0\.0\.0\); give --metrics-port PORT/,
+  );
+  assert.throws(() => parseNodeConfig(["--metrics-port", "9464"]), /without --metrics-host/);
+});
+
+Deno.test("parseNodeConfig() takes --web-origin as a list of http(s) origins, and refuses anything else", () => {
+  assert.deepEqual(parse([]).webOrigins, []);
+  assert.deepEqual(
+    parse(["--web-origin", "https://Chat.Example.com/, http://10.0.0.1:8090"]).webOrigins,
+    ["https://chat.example.com", "http://10.0.0.1:8090"],
+  );
+  for (const bad of ["chat.example.com", "https://chat.example.com/app", "ftp://x"]) {
+    assert.throws(() => parse(["--web-origin", bad]), UsageError, bad);
+  }
+});

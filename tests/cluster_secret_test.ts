@@ -18,7 +18,7 @@ function launch(args: string[], env: Record<string, string> = {}) {
   const data = `./data/tmp/secret-${crypto.randomUUID().slice(0, 8)}`;
   const child = new Deno.Command("deno", {
     args: ["run", "-P=node", "--quiet", "main.ts", "node", "--host", "127.0.0.1", "--port", "0"]
-      .concat(["--ssh-port", "0", "--data", data], args),
+      .concat(["--ssh-port", "0", "--http-port", "0", "--data", data], args),
     env: { MESHCHAT_CLUSTER_SECRET: "", ...env },
     stdin: "null",
     stdout: "piped",

@@ -38,7 +38,7 @@ for (const { property, seed, path, note } of REGRESSION_SEEDS) {
 
 Deno.test({
   name:
-    "fuzz: a node survives random and mutated bytes on its client and mesh ports and keeps serving",
+    "fuzz: a node survives random and mutated bytes on its client port, mesh port and WebSocket and keeps serving",
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
@@ -49,7 +49,8 @@ Deno.test({
       result.log.slice(-3000)
     }`;
     assert.ok(result.alive, `node died; ${context}`);
-    assert.ok(result.connections.client >= 50 && result.connections.mesh >= 50, context);
+    const { client, mesh, ws } = result.connections;
+    assert.ok(client >= 50 && mesh >= 50 && ws >= 50, context);
     assert.ok(result.control.delivered >= 5, `control chat starved; ${context}`);
     assert.ok(
       result.worstLatencyMs < 2000,
@@ -65,7 +66,7 @@ Deno.test({
     }
     assert.doesNotMatch(result.log, /Uncaught|panicked/, context);
     console.log(
-      `live fuzz seed ${seed}: ${result.connections.client}+${result.connections.mesh} connections, ` +
+      `live fuzz seed ${seed}: ${client}+${mesh}+${ws} connections (client, mesh, ws), ` +
         `${(result.bytesSent / 1e6).toFixed(1)} MB in ${result.elapsedMs} ms, ` +
         `${result.control.delivered} control messages (worst ${result.worstLatencyMs} ms), ` +
         `RSS ${result.rssKiB.before} → ${result.rssKiB.after} KiB`,

@@ -32,7 +32,7 @@ function shifted(args: string[], offset: number, scratch: string): string[] {
   });
   const id = out[out.indexOf("--id") + 1]!;
   // Node 1 relies on the defaults: shift those too.
-  const defaults = { "--port": 8080, "--ssh-port": 2222, "--mesh-port": 7946 };
+  const defaults = { "--port": 8080, "--ssh-port": 2222, "--mesh-port": 7946, "--http-port": 8090 };
   for (const [flag, port] of Object.entries(defaults)) {
     if (!out.includes(flag)) out.push(flag, String(port + offset));
   }

@@ -57,6 +57,8 @@ async function failingStart(id: string, dir: string, extra: string[] = []) {
       "0",
       "--ssh-port",
       "0",
+      "--http-port",
+      "0",
       "--data",
       dir,
       ...extra,

@@ -26,6 +26,7 @@ import type { Member, PresenceEntry } from "./presence.ts";
 import { PresenceRoster } from "./presence_roster.ts";
 import { SessionTable } from "./session_table.ts";
 import { SlowReaders } from "./slow_readers.ts";
+import { ChatCounters } from "./chat_counters.ts";
 import { RoomLimits } from "./room_limits.ts";
 import { RateLimits } from "./rate_limits.ts";
 import { ModerationEnforcement, type MuteInForce } from "./moderation_enforcement.ts";
@@ -71,8 +72,13 @@ export class Hub {
   storage: StorageView | undefined;
   /** Extra rules for nicks, if any. */
   readonly nickGuard: NickGuard | undefined;
+  /** What happened to this node's people that nothing else counts, for `/metrics`. */
+  readonly counters = new ChatCounters();
   readonly #local = new SessionTable();
-  readonly #slowReaders = new SlowReaders((session) => this.disconnect(session, "too slow"));
+  readonly #slowReaders = new SlowReaders((session) => {
+    this.counters.slowReadersDropped++;
+    this.disconnect(session, "too slow");
+  });
   readonly #nicks: NickPolicy;
   readonly #seals: RoomSeals;
   readonly #roster: PresenceRoster;
@@ -542,9 +548,14 @@ export class Hub {
       this.#deliverPrivate(event, frame);
     } else {
       const from = isSpoken(event) ? nickKey(event.from) : undefined;
+      let delivered = 0;
       for (const session of this.#local.inRoom(event.room)) {
-        if (from === undefined || !session.ignored.has(from)) session.sink.send(frame);
+        if (from === undefined || !session.ignored.has(from)) {
+          session.sink.send(frame);
+          delivered++;
+        }
       }
+      if (from !== undefined) this.counters.messagesDelivered += delivered;
     }
   }
 
@@ -655,8 +666,14 @@ export class Hub {
   #deliverPrivate(event: ChatEvent, frame: MsgFrame): void {
     const sender = this.#local.localSession(event.from);
     const recipient = this.#local.localSession(event.to ?? "");
-    if (!recipient?.ignored.has(nickKey(event.from))) recipient?.sink.send(frame);
-    if (sender && sender !== recipient) sender.sink.send(frame);
+    if (recipient && !recipient.ignored.has(nickKey(event.from))) {
+      recipient.sink.send(frame);
+      this.counters.messagesDelivered++;
+    }
+    if (sender && sender !== recipient) {
+      sender.sink.send(frame);
+      this.counters.messagesDelivered++;
+    }
   }
 
   #enter(session: Session, room: RoomView): void {

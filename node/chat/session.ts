@@ -26,6 +26,8 @@ export interface SessionSink {
    * (see node/chat/reply_budget.ts); absent: no limit.
    */
   replyBudget?(): number;
+  /** Bytes waiting in the output queue now, for `/metrics`; absent: not known. */
+  queuedBytes?(): number;
 }
 
 /** How a session reached the node. */

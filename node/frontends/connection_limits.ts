@@ -83,6 +83,8 @@ export class ConnectionLimits {
   readonly #now: () => number;
   readonly #open = new Map<string, number>();
   readonly #offenders = new Map<string, OffenceRecord>();
+  readonly #refusals = new Map<Refusal["code"], number>();
+  #offences = 0;
   #total = 0;
 
   /**
@@ -132,6 +134,16 @@ export class ConnectionLimits {
     return this.#total;
   }
 
+  /** Connections refused so far, by refusal code (for `/metrics`). */
+  get refusals(): ReadonlyMap<Refusal["code"], number> {
+    return this.#refusals;
+  }
+
+  /** Offences counted so far, over all addresses (for `/metrics`). */
+  get offences(): number {
+    return this.#offences;
+  }
+
   /**
    * Connections open from an address.
    *
@@ -156,7 +168,7 @@ export class ConnectionLimits {
     const record = this.#offenders.get(key);
     if (record !== undefined && record.until > now) {
       const seconds = Math.ceil((record.until - now) / 1000);
-      return refuse(
+      return this.#refuse(
         "refused",
         `Refused: too many violations from ${key}, try again in ${seconds} s`,
       );
@@ -164,13 +176,13 @@ export class ConnectionLimits {
     const open = this.#open.get(key) ?? 0;
     if (open >= this.#maxPerAddress) {
       this.offend(address);
-      return refuse(
+      return this.#refuse(
         "too_many_connections",
         `Refused: ${key} already has ${open} connections (limit ${this.#maxPerAddress})`,
       );
     }
     if (this.#total >= this.#maxTotal) {
-      return refuse(
+      return this.#refuse(
         "server_full",
         `Refused: the server is full (${this.#total} connections), try again later`,
       );
@@ -199,6 +211,7 @@ export class ConnectionLimits {
    * @returns Whether the address is now refused.
    */
   offend(address: string): boolean {
+    this.#offences++;
     const key = addressKey(address);
     const now = this.#now();
     let record = this.#offenders.get(key);
@@ -222,6 +235,11 @@ export class ConnectionLimits {
       return true;
     }
     return false;
+  }
+
+  #refuse(code: Refusal["code"], message: string): Admission {
+    this.#refusals.set(code, (this.#refusals.get(code) ?? 0) + 1);
+    return refuse(code, message);
   }
 
   /**

@@ -112,6 +112,7 @@ export async function handleLine(
       };
     }
     session.sink.send(frame);
+    hub.counters.lineRefused(frame.code);
     return { ok: false, error: frame };
   }
 }

@@ -15,14 +15,17 @@
  *   `hub.dropSlowReader`.
  *
  * Beside them, {@linkcode ConnectionLimits} (connection_limits.ts):
- * connections per address and in total, shared by the listeners.
+ * connections per address and in total, shared by the listeners; and
+ * {@linkcode ProtocolConnection} (protocol_connection.ts): client protocol
+ * v1 without its transport — hello, acks, the limits of a connection, the
+ * slow-reader drop — shared by the TCP port and the WebSocket.
  *
  * The frontends themselves, one folder each:
  *
  * - `tcp/`: the terminal client's port (NDJSON, protocol v1);
  * - `ssh/`: any SSH client (npm:ssh2), a full-screen line editor or plain
  *   line mode;
- * - `web/` is where the browser frontend goes (not built yet).
+ * - `web/`: the HTTP port: health, metrics, and the browser's WebSocket.
  *
  * @module
  */
@@ -41,3 +44,13 @@ export {
   ConnectionLimits,
   type ConnectionLimitsOptions,
 } from "./connection_limits.ts";
+export {
+  encodedOncePerFrame,
+  FLOOD_STREAK,
+  type FrameOutput,
+  ProtocolConnection,
+  type ProtocolConnectionInit,
+  type ProtocolOptions,
+  protocolOptions,
+  startIdleSweep,
+} from "./protocol_connection.ts";

@@ -28,7 +28,7 @@ import {
   type SecureChannel,
 } from "./mesh_channel.ts";
 import { type Member, Membership, parseMembershipMessage } from "./membership.ts";
-import { type AckMode, type ReplicationMessage, Replicator } from "./replicator.ts";
+import { type AckMode, type PeerLag, type ReplicationMessage, Replicator } from "./replicator.ts";
 import type { MeshConnection, MeshListener, MeshTransport } from "./transport.ts";
 import { tcpTransport } from "./tcp_transport.ts";
 
@@ -202,6 +202,21 @@ export class Mesh {
   /** Lost-range records dropped to keep their cap. */
   lostRangesDropped(): number {
     return this.#replicator.lostRangesDropped;
+  }
+
+  /** How far each linked peer is behind this node: {@linkcode Replicator.peerLag}. */
+  replicationLag(): PeerLag[] {
+    return this.#replicator.peerLag(Date.now());
+  }
+
+  /** Peers this node has a link up to now. */
+  get links(): number {
+    return this.#links.size;
+  }
+
+  /** Anti-entropy replies sent and received so far. */
+  get antiEntropyBatches(): { readonly sent: number; readonly received: number } {
+    return this.#replicator.antiEntropyBatches;
   }
 
   /** Binds the mesh port, dials the seeds and starts the timers. */

@@ -38,9 +38,9 @@
  * @module
  */
 import { setImmediate } from "node:timers";
-import { type ChatEvent, parseEvent } from "../../core/event.ts";
+import { type ChatEvent, nodeOf, parseEvent } from "../../core/event.ts";
 import { eventBytes, MAX_EVENT_BYTES } from "../../core/event_size.ts";
-import type { RetiredJson, VersionVectorJson } from "../../core/version_vector.ts";
+import { epochOf, type RetiredJson, type VersionVectorJson } from "../../core/version_vector.ts";
 import { EventBatch } from "../chat/event_batch.ts";
 import type { EventLog } from "../chat/event_log.ts";
 import { AckPacer } from "./ack_pacer.ts";
@@ -79,6 +79,16 @@ export interface VectorReport {
   readonly vv: VersionVectorJson;
   readonly retired?: RetiredJson;
   readonly final?: VersionVectorJson;
+}
+
+/** How far a linked peer is behind this node: {@linkcode Replicator.peerLag}. */
+export interface PeerLag {
+  /** The peer's node id. */
+  readonly peer: string;
+  /** Events this node holds that the peer's last report did not. */
+  readonly events: number;
+  /** Age (ms) of the oldest of them this node still retains; 0 when none. */
+  readonly ms: number;
 }
 
 /** What replicators send each other. */
@@ -168,6 +178,10 @@ export class Replicator {
   /** The newest lost range of each origin, the one a new adjacent range extends. */
   readonly #lastLost = new Map<string, LostRange>();
   #lostDropped = 0;
+  /** Each linked peer's last `vv` or `have` report, for {@linkcode Replicator.peerLag}. */
+  readonly #reported = new Map<string, PeerReport>();
+  #batchesSent = 0;
+  #batchesReceived = 0;
   #pushQueue: ChatEvent[] = [];
   readonly #acks: AckPacer;
 
@@ -251,6 +265,39 @@ export class Replicator {
     return this.#lostDropped;
   }
 
+  /** Anti-entropy replies (`ev` batches answering a `vv`) sent and received so far. */
+  get antiEntropyBatches(): { readonly sent: number; readonly received: number } {
+    return { sent: this.#batchesSent, received: this.#batchesReceived };
+  }
+
+  /**
+   * How far each linked peer is behind this node, by its last report (a
+   * `vv` each anti-entropy round, a `have` after it applies events).
+   * O(peers × origins).
+   *
+   * @param now The current time (ms), for the age of the oldest event a peer lacks.
+   * @returns One entry per linked peer.
+   */
+  peerLag(now: number): PeerLag[] {
+    const versions = this.#log.versions;
+    return [...this.#linked].map((peer) => {
+      const report = this.#reported.get(peer);
+      let events = 0;
+      let oldest = Infinity;
+      for (const origin of versions.origins()) {
+        // An origin the peer retired, it holds complete.
+        if ((report?.retired[nodeOf(origin)] ?? 0) > epochOf(origin)) continue;
+        const has = report?.vv[origin] ?? 0;
+        const held = versions.contiguous(origin);
+        if (held <= has) continue;
+        events += held - has;
+        const first = this.#log.get(origin, has + 1);
+        if (first !== undefined) oldest = Math.min(oldest, first.hlc.wall);
+      }
+      return { peer, events, ms: oldest === Infinity ? 0 : Math.max(0, now - oldest) };
+    });
+  }
+
   /** Ranges some but not all reachable peers reported lost, still counting. */
   get gapReportCount(): number {
     return this.#gapReports.size;
@@ -273,6 +320,7 @@ export class Replicator {
    */
   linkDown(peer: string): void {
     this.#linked.delete(peer);
+    this.#reported.delete(peer);
     this.#acks.forget(peer);
     this.#have.delete(peer);
     this.releaseAcks();
@@ -302,6 +350,8 @@ export class Replicator {
   #receive(peer: string, message: ReplicationMessage): void {
     switch (message.k) {
       case "ev":
+        // Pushes carry no `more`; anti-entropy replies do.
+        if (message.more !== undefined) this.#batchesReceived++;
         // A full anti-entropy batch: ask for the next one now, not at the next round;
         // unless nothing in it was new (all refused, e.g. stamps too far ahead): asking
         // again would bring the same batch back at once, in a loop.
@@ -309,13 +359,19 @@ export class Replicator {
           this.#send(peer, this.#vector("vv", peer));
         }
         break;
-      case "vv":
-        this.#onVersionVector(peer, this.#retirement.report(peer, message));
+      case "vv": {
+        const report = this.#retirement.report(peer, message);
+        if (this.#linked.has(peer)) this.#reported.set(peer, report);
+        this.#onVersionVector(peer, report);
         break;
-      case "have":
-        this.#have.set(peer, this.#retirement.report(peer, message).vv);
+      }
+      case "have": {
+        const report = this.#retirement.report(peer, message);
+        if (this.#linked.has(peer)) this.#reported.set(peer, report);
+        this.#have.set(peer, report.vv);
         this.releaseAcks();
         break;
+      }
       case "gap":
         if (
           typeof message.origin !== "string" || !ORIGIN_PATTERN.test(message.origin) ||
@@ -405,7 +461,10 @@ export class Replicator {
       origins: this.#retirement.servedTo(report),
     });
     // Events first: a gap is taken only once what precedes it is held.
-    if (events.length > 0) this.#send(peer, { k: "ev", events, more });
+    if (events.length > 0) {
+      this.#batchesSent++;
+      this.#send(peer, { k: "ev", events, more });
+    }
     for (const gap of gaps) this.#send(peer, { k: "gap", ...gap });
   }
 

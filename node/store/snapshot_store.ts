@@ -165,6 +165,8 @@ export interface RestoreSummary {
   readonly ageMs: number | undefined;
   /** How the previous run ended. */
   readonly previousStop: PreviousStop;
+  /** Time to read the file (at open) and restore it into the log (ms). */
+  readonly ms: number;
 }
 
 /** What one {@linkcode SnapshotStore.snapshotNow} did. */
@@ -319,6 +321,9 @@ export class SnapshotStore {
   #evictedUnwritten = 0;
   #failures = 0;
   #lastFailureWarning = -Infinity;
+  /** Time {@linkcode SnapshotStore.open} took to read the file (ms). */
+  readonly #loadMs: number;
+  readonly #written = new Set<(result: SnapshotResult) => void>();
 
   private constructor(
     path: string,
@@ -333,6 +338,7 @@ export class SnapshotStore {
       timers: SnapshotTimers;
       commitBytes: number;
       chunkChars: number;
+      loadMs: number;
     },
   ) {
     this.path = path;
@@ -353,6 +359,7 @@ export class SnapshotStore {
     this.#timers = options.timers;
     this.#commitBytes = options.commitBytes;
     this.#chunkChars = options.chunkChars;
+    this.#loadMs = options.loadMs;
   }
 
   /**
@@ -429,7 +436,9 @@ export class SnapshotStore {
       throw isAccessError(error) ? accessError(path, error) : corruptError(path, error);
     }
     try {
+      const loadStarted = performance.now();
       const loaded = await load(kv, path);
+      const loadMs = performance.now() - loadStarted;
       const { boot, previousStop } = decideBoot(loaded, nodeId, path, now(), movedTo);
       try {
         await commitOrThrow(kv.atomic().set(["meta"], boot));
@@ -448,6 +457,7 @@ export class SnapshotStore {
         timers,
         commitBytes: Math.min(commitBytes, KV_MAX_COMMIT_BYTES - 32 * 1024),
         chunkChars,
+        loadMs,
       });
     } catch (error) {
       kv.close();
@@ -468,6 +478,7 @@ export class SnapshotStore {
    * @throws {TypeError} When the log's origin differs or a log is attached already.
    */
   attach(log: EventLog): RestoreSummary {
+    const started = performance.now();
     const loaded = this.#loaded;
     if (loaded === undefined || this.#log !== undefined || this.#closed) {
       throw new TypeError("Cannot attach snapshot store: it is attached or closed already");
@@ -536,6 +547,7 @@ export class SnapshotStore {
       versions,
       ageMs,
       previousStop: this.previousStop,
+      ms: Math.round((this.#loadMs + performance.now() - started) * 10) / 10,
     };
     this.#logger.info(
       this.previousStop === "none" ? "no snapshot yet, starting empty" : "snapshot restored",
@@ -575,6 +587,17 @@ export class SnapshotStore {
       lastSavedAt: this.#lastSavedAt,
       failures: this.#failures,
     };
+  }
+
+  /**
+   * Listens to every snapshot written (not those that found nothing to write), for `/metrics`.
+   *
+   * @param listener Called with what the snapshot did.
+   * @returns A function that removes the listener.
+   */
+  onSnapshot(listener: (result: SnapshotResult) => void): () => void {
+    this.#written.add(listener);
+    return () => this.#written.delete(listener);
   }
 
   /** Schedules periodic snapshots (none when the interval is 0). Idempotent. */
@@ -971,6 +994,7 @@ export class SnapshotStore {
       ms: result.ms,
       clean,
     });
+    for (const listener of this.#written) listener(result);
     return result;
   }
 }

@@ -39,8 +39,30 @@ export interface LatencyResult {
 
 const encoder = new TextEncoder();
 
+/** A receiving connection of any transport: counts lines (frames), can time them. */
+export interface FanoutReceiver {
+  /** Lines received so far. */
+  readonly lines: number;
+  /** Send-to-receive times (ms) of the lines received while `timing`. */
+  readonly latencies: number[];
+  /** Whether to time lines (parsing costs the measuring process). */
+  timing: boolean;
+  /** Resolves once `target` lines have arrived in total. */
+  until(target: number): Promise<void>;
+  /** Closes the connection. */
+  close(): void;
+}
+
+/** A sending connection of any transport. */
+export interface FanoutSender {
+  /** Sends lines (each ending in a newline). */
+  write(text: string): Promise<void>;
+  /** Closes the connection. */
+  close(): void;
+}
+
 /** A receiving connection that counts lines and can time them. */
-export class Receiver {
+export class Receiver implements FanoutReceiver {
   lines = 0;
   readonly latencies: number[] = [];
   timing = false;
@@ -110,7 +132,7 @@ export class Receiver {
 }
 
 /** Sends lines, batched into few writes; reads and discards what comes back. */
-export class Sender {
+export class Sender implements FanoutSender {
   readonly #conn: Deno.TcpConn;
   constructor(conn: Deno.TcpConn) {
     this.#conn = conn;
@@ -143,9 +165,9 @@ export class Sender {
 /** How a target is driven: how to connect, join, and frame one message. */
 export interface FanoutTarget {
   /** Opens a receiver and waits until it is ready to receive room traffic. */
-  receiver(index: number): Promise<Receiver>;
+  receiver(index: number): Promise<FanoutReceiver>;
   /** Opens the sender. */
-  sender(): Promise<Sender>;
+  sender(): Promise<FanoutSender>;
   /** One message line for sequence number `seq` with a timestamp. */
   line(seq: number, sentAt: number): string;
   /** Lines each receiver gets per message sent (after setup). */
@@ -167,8 +189,8 @@ function percentile(sorted: number[], p: number): number {
 export async function connectAll(
   target: FanoutTarget,
   count: number,
-): Promise<{ receivers: Receiver[]; sender: Sender }> {
-  const receivers: Receiver[] = [];
+): Promise<{ receivers: FanoutReceiver[]; sender: FanoutSender }> {
+  const receivers: FanoutReceiver[] = [];
   for (let i = 0; i < count; i++) receivers.push(await target.receiver(i));
   const sender = await target.sender();
   await new Promise((r) => setTimeout(r, 300));
@@ -187,8 +209,8 @@ export async function connectAll(
  */
 export async function measureThroughput(
   target: FanoutTarget,
-  receivers: Receiver[],
-  sender: Sender,
+  receivers: FanoutReceiver[],
+  sender: FanoutSender,
   messages: number,
 ): Promise<FanoutResult> {
   const base = receivers.map((r) => r.lines);
@@ -232,8 +254,8 @@ const WARM_UP_SECONDS = 1;
  */
 export async function measureLatency(
   target: FanoutTarget,
-  receivers: Receiver[],
-  sender: Sender,
+  receivers: FanoutReceiver[],
+  sender: FanoutSender,
   rate: number,
   seconds: number,
 ): Promise<LatencyResult> {
@@ -274,7 +296,7 @@ export async function measureLatency(
  */
 async function sendPaced(
   target: FanoutTarget,
-  sender: Sender,
+  sender: FanoutSender,
   rate: number,
   first: number,
   count: number,

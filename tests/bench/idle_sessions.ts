@@ -5,8 +5,8 @@
  * then stay idle. The node's resident set and live JavaScript heap, after a
  * forced full garbage collection (through its inspector), are compared with
  * the same node before they opened: the difference over N is what one idle
- * session costs. The node runs with its default limits, apart from the
- * connection counts.
+ * session costs, measured once the node's hello deadlines have passed. The
+ * node runs with its default limits, apart from the connection counts.
  *
  * N is capped by the open-file limit of the node and of this process (each
  * holds one descriptor per session); the figures say when it was.
@@ -63,11 +63,16 @@ const ROOM_SIZE = 100;
 const IN_FLIGHT = 200;
 /** Descriptors kept free for everything else a process opens. */
 const SPARE_FILES = 200;
+/**
+ * The node's hello deadline (its default `--hello-timeout`, ms): a timer per
+ * new connection until then, part of connecting rather than of being idle.
+ */
+const HELLO_TIMEOUT_MS = 10_000;
 
 const encoder = new TextEncoder();
 
 /** One idle client: hello sent, everything read and counted, nothing more sent. */
-class IdleClient {
+export class IdleClient {
   received = 0;
   readonly welcomed: Promise<void>;
   readonly #conn: Deno.TcpConn;
@@ -115,8 +120,15 @@ class IdleClient {
   }
 }
 
-/** Opens `count` sessions, `IN_FLIGHT` at a time. */
-async function openSessions(
+/**
+ * Opens `count` idle sessions, `IN_FLIGHT` at a time, {@linkcode ROOM_SIZE} to a room.
+ *
+ * @param port The node's client port.
+ * @param count Sessions to open.
+ * @param prefix Starts their nicks and room names.
+ * @returns The sessions, welcomed.
+ */
+export async function openSessions(
   port: number,
   count: number,
   prefix: string,
@@ -134,7 +146,13 @@ async function openSessions(
   return clients;
 }
 
-function received(clients: readonly IdleClient[]): number {
+/**
+ * Bytes the sessions received so far, for {@linkcode untilQuiet}.
+ *
+ * @param clients The sessions.
+ * @returns The sum.
+ */
+export function received(clients: readonly IdleClient[]): number {
   return clients.reduce((sum, c) => sum + c.received, 0);
 }
 
@@ -178,8 +196,11 @@ export async function benchIdleSessions(
     const before = await inspector.memory(node.child.pid);
     const started = performance.now();
     clients.push(...await openSessions(node.port, sessions, "i"));
-    const openSeconds = Math.round((performance.now() - started) / 100) / 10;
+    const opened = performance.now();
+    const openSeconds = Math.round((opened - started) / 100) / 10;
     await untilQuiet(() => received(clients));
+    const deadlinesLeft = HELLO_TIMEOUT_MS + 500 - (performance.now() - opened);
+    if (deadlinesLeft > 0) await new Promise((resolve) => setTimeout(resolve, deadlinesLeft));
     const after = await inspector.memory(node.child.pid);
     if (heapSnapshot !== undefined) await inspector.heapSnapshot(heapSnapshot);
     const each = perSession(before, after, sessions);
@@ -211,7 +232,9 @@ export async function benchIdleSessions(
 export function formatIdleSessionsResult(result: IdleSessionsResult): string[] {
   const fmt = (n: number) => n.toLocaleString("en-US");
   const capped = result.sessions < result.requested
-    ? ` (${fmt(result.requested)} asked: capped by the open-file limit ${fmt(result.openFileLimit)})`
+    ? ` (${fmt(result.requested)} asked: capped by the open-file limit ${
+      fmt(result.openFileLimit)
+    })`
     : "";
   const mib = (kib: number) => (kib / 1024).toFixed(1);
   return [

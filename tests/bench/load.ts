@@ -13,6 +13,7 @@
 import { type NodeProcess, startNodeProcess } from "../helpers/node_process.ts";
 import {
   connect,
+  type FanoutReceiver,
   type FanoutTarget,
   type LatencyResult,
   PAD,
@@ -124,7 +125,7 @@ class SenderPool {
  */
 async function latency(
   spec: FanoutTarget,
-  receivers: Receiver[],
+  receivers: FanoutReceiver[],
   senders: SenderPool,
   seconds: number,
 ): Promise<LatencyResult> {
@@ -299,7 +300,7 @@ async function floodPhase(flags: string[]): Promise<FloodPhase> {
   });
   try {
     const spec = target(node.port);
-    const receivers: Receiver[] = [];
+    const receivers: FanoutReceiver[] = [];
     for (let i = 0; i < RECEIVERS; i++) receivers.push(await spec.receiver(i));
     const senders: Sender[] = [];
     for (let i = 0; i < SENDERS; i++) {

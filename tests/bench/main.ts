@@ -11,9 +11,12 @@ import { meshBench } from "./mesh.ts";
 import { benchSnapshot, printSnapshotBench } from "./snapshot.ts";
 import { benchRestore, printRestoreBench } from "./restore.ts";
 import { benchSsh, formatSshResult } from "./ssh.ts";
+import { benchWsFanout, formatWsFanout } from "./ws_fanout.ts";
 import {
   connect,
   connectAll,
+  type FanoutReceiver,
+  type FanoutSender,
   type FanoutTarget,
   measureLatency,
   measureThroughput,
@@ -89,7 +92,7 @@ async function startBare(): Promise<{ port: number; stop: () => Promise<void> }>
   };
 }
 
-function closeAll(receivers: Receiver[], sender: Sender): void {
+function closeAll(receivers: FanoutReceiver[], sender: FanoutSender): void {
   for (const r of receivers) r.close();
   sender.close();
 }
@@ -146,6 +149,7 @@ async function fanout() {
 
 const micro = await microBenchmarks();
 const e2e = await fanout();
+const wsFanout = await benchWsFanout();
 const mesh = await meshBench();
 const snapshot = await benchSnapshot();
 const restore = await benchRestore();
@@ -156,6 +160,7 @@ const results = {
   deno: Deno.version.deno,
   micro,
   fanout: e2e,
+  wsFanout,
   mesh,
   snapshot,
   restore,
@@ -210,6 +215,8 @@ console.log(
     fmt(mesh.clusterFanout.deliveriesPerSecond)
   } deliveries/s, lost ${mesh.clusterFanout.lost}`,
 );
+console.log("");
+for (const line of formatWsFanout(wsFanout)) console.log(line);
 printSnapshotBench(snapshot);
 printRestoreBench(restore);
 console.log("");

@@ -1,8 +1,9 @@
 /**
  * The live-port fuzzer: a real node process with its mesh on, two control
  * clients chatting throughout, and a bounded number of connections throwing
- * random and mutated-valid bytes at its client and mesh ports (seeded, with
- * random chunking, pauses and early closes). Reports what the control
+ * random and mutated-valid bytes at its client port, its mesh port and its
+ * WebSocket (`/ws` on the HTTP port: handshakes, then masked frames) (seeded,
+ * with random chunking, pauses and early closes). Reports what the control
  * clients saw and the node's memory, for the caller to assert on.
  *
  * @module
@@ -12,6 +13,7 @@ import { freePort, type NodeProcess, startNodeProcess } from "../helpers/node_pr
 import { RawClient } from "../helpers/raw_client.ts";
 import { concatBytes } from "../../core/bytes.ts";
 import { seededRandom } from "../helpers/memory_network.ts";
+import { clientFrame, handshake } from "../helpers/ws_client.ts";
 
 /** Options of {@linkcode fuzzLivePorts}. */
 export interface LiveFuzzOptions {
@@ -30,7 +32,7 @@ export interface LiveFuzzResult {
   /** The seed used. */
   readonly seed: number;
   /** Connections made, per port. */
-  readonly connections: { readonly client: number; readonly mesh: number };
+  readonly connections: { readonly client: number; readonly mesh: number; readonly ws: number };
   /** Bytes written, over both ports. */
   readonly bytesSent: number;
   /** Connections the node refused or reset before we closed them. */
@@ -183,6 +185,53 @@ class Payloads {
     }
   }
 
+  /** Something to throw at the WebSocket: a handshake (mostly valid), then frames. */
+  webSocket(port: number): Uint8Array {
+    const headers = this.pick<Record<string, string>>([
+      {},
+      {},
+      {},
+      { Origin: `http://127.0.0.1:${port}` },
+      { Origin: "https://evil.example" },
+      { "Sec-WebSocket-Version": "8" },
+    ]);
+    const request = handshake(port, headers);
+    const opening = this.int(8) === 0 ? this.mutate(request) : request;
+    const frames: Uint8Array[] = [];
+    for (let n = 1 + this.int(6); n > 0; n--) {
+      const lines = new TextDecoder().decode(this.clientFrames()).split("\n");
+      switch (this.int(8)) {
+        case 0: // random bytes where a frame should be
+          frames.push(this.bytes(this.int(512)));
+          break;
+        case 1: // a mutated frame (its header or its masked payload)
+          frames.push(this.mutate(clientFrame(lines[0]!)));
+          break;
+        case 2: // binary, ping, close with a random body, or a reserved opcode
+          frames.push(clientFrame(this.bytes(this.int(64)), this.pick([2, 8, 9, 10, 3, 0xb])));
+          break;
+        case 3: // a text message in fragments, maybe never finished
+          frames.push(clientFrame(lines[0]!.slice(0, 5), 1, false));
+          if (this.int(2) === 0) frames.push(clientFrame(lines[0]!.slice(5), 0, true));
+          break;
+        case 4: // invalid UTF-8 in a text frame
+          frames.push(
+            clientFrame(concatBytes(encoder.encode('{"t":"say","text":"'), this.bytes(8))),
+          );
+          break;
+        case 5: // a message over the size limit
+          frames.push(clientFrame("x".repeat(20_000 + this.int(50_000))));
+          break;
+        case 6: // a length header that promises far more than comes
+          frames.push(new Uint8Array([0x81, 0xff, 0, 0, 0, 0, 0x7f, 0xff, 0xff, 0xff, 1, 2, 3, 4]));
+          break;
+        default: // valid frames, one JSON frame per message
+          for (const line of lines) if (line !== "") frames.push(clientFrame(line));
+      }
+    }
+    return concatBytes(opening, ...frames);
+  }
+
   /** Something to throw at the mesh port. */
   mesh(): Uint8Array {
     const init = framed(encodeMeshHandshake(MeshHandshakeType.init, this.bytes(48)));
@@ -282,9 +331,13 @@ async function roundTrip(from: RawClient, to: RawClient, text: string): Promise<
 export async function fuzzLivePorts(options: LiveFuzzOptions = {}): Promise<LiveFuzzResult> {
   const { seed = 1, connectionsPerPort = 300, concurrency = 8, budgetMs = 15_000 } = options;
   const meshPort = freePort();
+  const httpPort = freePort();
   const node: NodeProcess = await startNodeProcess({
     id: "fuzz1",
-    args: ["--mesh-port", String(meshPort), "--cluster-secret", "fuzz-secret-0123456789"],
+    args: [
+      ...["--mesh-port", String(meshPort), "--cluster-secret", "fuzz-secret-0123456789"],
+      ...["--http-port", String(httpPort)],
+    ],
   });
   let alive = true;
   node.exited.then(() => alive = false);
@@ -309,9 +362,10 @@ export async function fuzzLivePorts(options: LiveFuzzOptions = {}): Promise<Live
 
     const rand = seededRandom(seed);
     const p = new Payloads(rand);
-    const jobs: ("client" | "mesh")[] = [];
-    for (let i = 0; i < connectionsPerPort; i++) jobs.push("client", "mesh");
-    const counts = { client: 0, mesh: 0 };
+    const jobs: ("client" | "mesh" | "ws")[] = [];
+    for (let i = 0; i < connectionsPerPort; i++) jobs.push("client", "mesh", "ws");
+    const counts = { client: 0, mesh: 0, ws: 0 };
+    const ports = { client: node.port, mesh: meshPort, ws: httpPort };
     let bytesSent = 0;
     let refused = 0;
     const started = performance.now();
@@ -319,8 +373,12 @@ export async function fuzzLivePorts(options: LiveFuzzOptions = {}): Promise<Live
       while (jobs.length > 0 && performance.now() - started < budgetMs && alive) {
         const target = jobs.shift()!;
         counts[target]++;
-        const payload = target === "client" ? p.client() : p.mesh();
-        const result = await throwBytes(target === "client" ? node.port : meshPort, payload, p);
+        const payload = target === "client"
+          ? p.client()
+          : target === "mesh"
+          ? p.mesh()
+          : p.webSocket(httpPort);
+        const result = await throwBytes(ports[target], payload, p);
         bytesSent += result.sent;
         if (result.refused) refused++;
       }

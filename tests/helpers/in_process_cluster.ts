@@ -81,6 +81,8 @@ export async function startInProcessCluster(
     const config = parseNodeConfig(
       [
         ...["--id", id, "--host", "127.0.0.1", "--port", "0", "--ssh-port", "0"],
+        "--http-port",
+        "0",
         ...["--data", dataDir, "--mesh-host", id, "--mesh-port", String(MESH_PORT)],
         ...["--peers", peers.join(","), "--burst", "0", ...args, ...extra],
       ],

@@ -61,11 +61,14 @@ export function freePort(): number {
   return port;
 }
 
-/** The default ports of a 3-node cluster (client, SSH, mesh; node 1, 2, 3). */
-export const CLUSTER_DEFAULT_PORTS = [8080, 8081, 8082, 2222, 2223, 2224, 7946, 7947, 7948];
+/** The default ports of a 3-node cluster (client, SSH, mesh, HTTP; node 1, 2, 3). */
+export const CLUSTER_DEFAULT_PORTS = [
+  ...[8080, 8081, 8082, 2222, 2223, 2224, 7946, 7947, 7948],
+  ...[8090, 8091, 8092],
+];
 
 /**
- * A port offset whose nine default cluster ports are free now and lie below
+ * A port offset whose default cluster ports are free now and lie below
  * the kernel's ephemeral range (32768+), where outgoing connections could
  * take them: clear of a cluster a developer may be running.
  *
@@ -107,6 +110,8 @@ export async function startNodeProcess(options: StartNodeOptions = {}): Promise<
   const defaults = [
     ...(scratch ? ["--data", scratch] : []),
     ...(args.includes("--mesh-port") ? [] : ["--mesh-port", "0"]),
+    // HTTP's default port is fixed (8090): off unless a test asks for it.
+    ...(args.includes("--http-port") ? [] : ["--http-port", "0"]),
   ];
   const command = new Deno.Command("deno", {
     args: [

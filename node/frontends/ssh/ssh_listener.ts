@@ -212,6 +212,35 @@ function clamp(value: unknown, max: number): number {
   return n < 1 ? 80 : Math.min(n, max);
 }
 
+/**
+ * A shell or exec channel as its chat session writes to it: everything one
+ * write produces leaves in one socket write. ssh2 hands the socket four
+ * pieces per packet (length, ciphertext, final block, tag), each a write of
+ * its own; corked, they are joined into one, which is one system call and
+ * one short-lived buffer per flush instead of four per packet.
+ */
+function chatChannel(channel: ServerChannel, socket: net.Socket): SshChannel {
+  return {
+    write(data: string): boolean {
+      socket.cork();
+      try {
+        return channel.write(data);
+      } finally {
+        socket.uncork();
+      }
+    },
+    get writableLength(): number {
+      return channel.writableLength;
+    },
+    on(event: "data" | "end" | "close", listener: (data: Uint8Array) => void): unknown {
+      return channel.on(event, listener);
+    },
+    exit: (status) => channel.exit(status),
+    end: () => channel.end(),
+    close: () => channel.close(),
+  };
+}
+
 /** Accepts SSH connections and serves chat sessions on them. */
 export class SshListener {
   readonly #hub: Hub;
@@ -311,6 +340,11 @@ export class SshListener {
    * @throws {Error} When the port cannot be bound (`code` `EADDRINUSE`...).
    */
   static async listen(hub: Hub, options: SshListenerOptions): Promise<SshListener> {
+    // Every small Buffer ssh2 keeps for a connection's life (its keys, IVs,
+    // idents, the last auth tag: about ten) would otherwise pin an 8 KiB slab
+    // of node:buffer's pool, some 6 KiB per connection. Without the pool each
+    // Buffer is its own allocation. Only ssh2 uses node:buffer in a node.
+    Buffer.poolSize = 0;
     const listener = new SshListener(hub, options);
     const { hostname = "0.0.0.0", port = 2222 } = options;
     await new Promise<void>((resolve, reject) => {
@@ -666,7 +700,7 @@ export class SshListener {
       clearTimeout(conn.deadline);
       chat = new SshChatSession(
         this.#hub,
-        channel as unknown as SshChannel,
+        chatChannel(channel, conn.socket),
         {
           username: conn.username,
           fingerprint: conn.fingerprint,

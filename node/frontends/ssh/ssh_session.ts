@@ -398,12 +398,24 @@ export class SshChatSession implements SessionSink {
   }
 
   /**
+   * Bytes the SSH channel holds unsent (SessionSink), for `/metrics`.
+   *
+   * @returns The count.
+   */
+  queuedBytes(): number {
+    return this.#channel.writableLength;
+  }
+
+  /**
    * Renders a hub frame for the terminal.
    *
    * @param frame From the hub.
    */
   send(frame: ServerFrame): void {
-    if (this.#closing) return;
+    if (this.#closing) {
+      this.#hub.counters.framesDropped++;
+      return;
+    }
     this.#show(this.#view.show(frame));
   }
 

@@ -131,10 +131,16 @@ export class OutboundQueue {
     return true;
   }
 
-  /** Drops everything not yet in flight (to make room for a final frame). */
-  discardPending(): void {
+  /**
+   * Drops everything not yet in flight (to make room for a final frame).
+   *
+   * @returns How many frames were dropped.
+   */
+  discardPending(): number {
+    const dropped = this.#chunks.length;
     for (const chunk of this.#chunks) this.#queuedBytes -= chunk.length;
     this.#chunks = [];
+    return dropped;
   }
 
   /**
