@@ -99,6 +99,10 @@ export interface NodeMemory {
   readonly heapUsedKiB: number;
   /** JavaScript heap V8 holds, live or not (KiB). */
   readonly heapTotalKiB: number;
+  /** Contents of live ArrayBuffers, outside the JavaScript heap (KiB). */
+  readonly buffersKiB: number;
+  /** The runtime's native objects on V8's C++ heap (sockets, keys…) (KiB). */
+  readonly embedderKiB: number;
 }
 
 /**
@@ -173,11 +177,16 @@ export class NodeInspector {
     const usage = await this.#call("Runtime.getHeapUsage") as {
       usedSize: number;
       totalSize: number;
+      backingStorageSize?: number;
+      embedderHeapUsedSize?: number;
     };
+    const kib = (bytes = NaN) => Math.round(bytes / 1024);
     return {
       rssKiB: await procStatusKiB(pid, "VmRSS"),
-      heapUsedKiB: Math.round(usage.usedSize / 1024),
-      heapTotalKiB: Math.round(usage.totalSize / 1024),
+      heapUsedKiB: kib(usage.usedSize),
+      heapTotalKiB: kib(usage.totalSize),
+      buffersKiB: kib(usage.backingStorageSize),
+      embedderKiB: kib(usage.embedderHeapUsedSize),
     };
   }
 
@@ -235,10 +244,12 @@ export function perSession(
   before: NodeMemory,
   after: NodeMemory,
   sessions: number,
-): { rssKiB: number; heapKiB: number } {
+): { rssKiB: number; heapKiB: number; buffersKiB: number; embedderKiB: number } {
   const each = (kib: number) => Math.round((kib * 10) / sessions) / 10;
   return {
     rssKiB: each(after.rssKiB - before.rssKiB),
     heapKiB: each(after.heapUsedKiB - before.heapUsedKiB),
+    buffersKiB: each(after.buffersKiB - before.buffersKiB),
+    embedderKiB: each(after.embedderKiB - before.embedderKiB),
   };
 }

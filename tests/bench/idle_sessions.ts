@@ -47,6 +47,10 @@ export interface IdleSessionsResult {
   readonly rssPerSessionKiB: number;
   /** Live JavaScript heap added per idle session (KiB). */
   readonly heapPerSessionKiB: number;
+  /** Live ArrayBuffer contents added per session (KiB). */
+  readonly buffersPerSessionKiB: number;
+  /** Native runtime objects (V8's C++ heap) added per session (KiB). */
+  readonly embedderPerSessionKiB: number;
 }
 
 /** Options of {@linkcode benchIdleSessions}. */
@@ -214,6 +218,8 @@ export async function benchIdleSessions(
       after,
       rssPerSessionKiB: each.rssKiB,
       heapPerSessionKiB: each.heapKiB,
+      buffersPerSessionKiB: each.buffersKiB,
+      embedderPerSessionKiB: each.embedderKiB,
     };
   } finally {
     inspector.close();
@@ -242,7 +248,9 @@ export function formatIdleSessionsResult(result: IdleSessionsResult): string[] {
     `${result.roomSize} per room, opened in ${result.openSeconds} s`,
     `  node RSS ${mib(result.before.rssKiB)} → ${mib(result.after.rssKiB)} MiB, ` +
     `JS heap ${mib(result.before.heapUsedKiB)} → ${mib(result.after.heapUsedKiB)} MiB (after GC)`,
-    `  per idle session: RSS ${result.rssPerSessionKiB} KiB, JS heap ${result.heapPerSessionKiB} KiB`,
+    `  per idle session: RSS ${result.rssPerSessionKiB} KiB; live: JS heap ` +
+    `${result.heapPerSessionKiB} KiB, buffers ${result.buffersPerSessionKiB} KiB, ` +
+    `runtime objects ${result.embedderPerSessionKiB} KiB`,
   ];
 }
 

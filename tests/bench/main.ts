@@ -11,6 +11,7 @@ import { meshBench } from "./mesh.ts";
 import { benchSnapshot, printSnapshotBench } from "./snapshot.ts";
 import { benchRestore, printRestoreBench } from "./restore.ts";
 import { benchSsh, formatSshResult } from "./ssh.ts";
+import { benchIdleSessions, formatIdleSessionsResult } from "./idle_sessions.ts";
 import { benchWsFanout, formatWsFanout } from "./ws_fanout.ts";
 import {
   connect,
@@ -154,6 +155,7 @@ const mesh = await meshBench();
 const snapshot = await benchSnapshot();
 const restore = await benchRestore();
 const ssh = await benchSsh();
+const idleSessions = await benchIdleSessions();
 const load = await loadBench();
 const results = {
   date: new Date().toISOString(),
@@ -165,6 +167,7 @@ const results = {
   snapshot,
   restore,
   ssh,
+  idleSessions,
   load,
 };
 
@@ -221,6 +224,7 @@ printSnapshotBench(snapshot);
 printRestoreBench(restore);
 console.log("");
 for (const line of formatSshResult(ssh)) console.log(line);
+for (const line of formatIdleSessionsResult(idleSessions)) console.log(line);
 printLoadBench(load);
 await Deno.mkdir("data/bench", { recursive: true });
 await Deno.writeTextFile("data/bench/results.json", JSON.stringify(results, null, 2) + "\n");

@@ -66,6 +66,10 @@ export interface SshMemoryResult {
   readonly rssPerSessionKiB: number;
   /** Live JavaScript heap added per PTY session (KiB). */
   readonly heapPerSessionKiB: number;
+  /** Live ArrayBuffer contents added per session (KiB). */
+  readonly buffersPerSessionKiB: number;
+  /** Native runtime objects (V8's C++ heap) added per session (KiB). */
+  readonly embedderPerSessionKiB: number;
 }
 
 /** Options of {@linkcode benchSshMemory}. */
@@ -215,6 +219,8 @@ export async function benchSshMemory(options: SshMemoryOptions = {}): Promise<Ss
       after,
       rssPerSessionKiB: each.rssKiB,
       heapPerSessionKiB: each.heapKiB,
+      buffersPerSessionKiB: each.buffersKiB,
+      embedderPerSessionKiB: each.embedderKiB,
     };
   } finally {
     inspector.close();
@@ -344,8 +350,9 @@ export function formatSshMemoryResult(memory: SshMemoryResult): string[] {
     `${memory.openSeconds} s: node RSS ${mib(memory.before.rssKiB)} → ` +
     `${mib(memory.after.rssKiB)} MiB, JS heap ${mib(memory.before.heapUsedKiB)} → ` +
     `${mib(memory.after.heapUsedKiB)} MiB (after GC)`,
-    `  per SSH PTY session: RSS ${memory.rssPerSessionKiB} KiB, ` +
-    `JS heap ${memory.heapPerSessionKiB} KiB`,
+    `  per SSH PTY session: RSS ${memory.rssPerSessionKiB} KiB; live: JS heap ` +
+    `${memory.heapPerSessionKiB} KiB, buffers ${memory.buffersPerSessionKiB} KiB, ` +
+    `runtime objects ${memory.embedderPerSessionKiB} KiB`,
   ];
 }
 
@@ -372,7 +379,10 @@ if (import.meta.main) {
   } else {
     const result = await benchSsh(memoryOptions);
     console.log(formatSshResult(result).join("\n"));
-    await Deno.writeTextFile("data/bench/ssh.json", JSON.stringify({ date, ...result }, null, 2) + "\n");
+    await Deno.writeTextFile(
+      "data/bench/ssh.json",
+      JSON.stringify({ date, ...result }, null, 2) + "\n",
+    );
     if (result.lost > 0) Deno.exit(1);
   }
 }
