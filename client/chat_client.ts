@@ -29,23 +29,45 @@
 import { normalizeRoom } from "../core/names.ts";
 import type { MsgFrame, ServerFrame } from "../core/protocol.ts";
 import { PROTOCOL_VERSION } from "../core/protocol.ts";
-import { ChatView, type ViewLine } from "./chat_view.ts";
+import type { ChatView, ViewLine } from "./chat_view.ts";
 import { ConnectError, NodeConnection } from "./node_connection.ts";
 import { isNodeCommand } from "./node_commands.ts";
 import { type ClientCommandHelp, mergeHelp } from "./help_lines.ts";
 import { PREFERENCE_HELP, type Preferences } from "./preferences.ts";
 import { type Opening, SealedRooms } from "./sealed_rooms.ts";
 
+/**
+ * One connection to a node as the client uses it: TCP for the terminal
+ * client ({@linkcode NodeConnection}), a WebSocket for the web client.
+ */
+export interface NodeLink {
+  /** The address connected to, as given. */
+  readonly address: string;
+  /** Sends one frame; rejects when the connection is gone. */
+  send(frame: Record<string, unknown>): Promise<void>;
+  /** Frames from the node until the connection ends. */
+  frames(): AsyncGenerator<ServerFrame>;
+  /** Closes the connection. */
+  close(): void;
+}
+
 /** Options of {@linkcode ChatClient.start}. */
 export interface ChatClientOptions {
-  /** Servers to try in order, `host:port`. */
+  /** Servers to try in order, `host:port` (or whatever `connect` takes). */
   servers: readonly string[];
   /** Requested nick. */
   user: string;
   /** Room to start in. */
   room: string;
-  /** Renders frames. */
-  view: ChatView;
+  /** Renders frames: what to print for each (a page may draw them itself and return none). */
+  view: Pick<ChatView, "show">;
+  /**
+   * Opens a connection to one of `servers`.
+   *
+   * @throws {ConnectError} When the server cannot be reached.
+   * @default {NodeConnection.open: TCP}
+   */
+  connect?: (server: string) => Promise<NodeLink>;
   /** Where lines to show go. */
   print: (lines: ViewLine[]) => void;
   /** Called after any change that may change the prompt (nick, room, seal, key). */
@@ -130,7 +152,7 @@ interface Pending {
 
 /** A client connected and welcomed by a node. */
 export class ChatClient {
-  #conn: NodeConnection;
+  #conn: NodeLink;
   readonly #options: ChatClientOptions;
   readonly #sealed: SealedRooms;
   readonly #now: () => number;
@@ -147,8 +169,14 @@ export class ChatClient {
   #expelled = false;
   #nick = "";
   #current = "";
-  /** Line ids are unique per client run: a resent line is recognised, a new run's is not. */
-  readonly #cidPrefix = crypto.randomUUID().slice(0, 8);
+  /**
+   * Line ids are unique per client run: a resent line is recognised, a new run's is not.
+   * (`getRandomValues`, not `randomUUID`: a page served over plain HTTP has only the former.)
+   */
+  readonly #cidPrefix = Array.from(
+    crypto.getRandomValues(new Uint8Array(4)),
+    (byte) => byte.toString(16).padStart(2, "0"),
+  ).join("");
   readonly #seen = new Set<string>();
   /** Line ids refused by the rate limit (and those after them), resent in order. */
   readonly #throttled: string[] = [];
@@ -160,7 +188,7 @@ export class ChatClient {
   #ended: string | undefined;
 
   private constructor(
-    conn: NodeConnection,
+    conn: NodeLink,
     options: ChatClientOptions,
     welcome: ServerFrame,
     frames: AsyncGenerator<ServerFrame>,
@@ -188,9 +216,9 @@ export class ChatClient {
   static async start(options: ChatClientOptions): Promise<ChatClient> {
     let lastError: ConnectError | undefined;
     for (const server of options.servers) {
-      let conn: NodeConnection;
+      let conn: NodeLink;
       try {
-        conn = await NodeConnection.open(server);
+        conn = await (options.connect ?? NodeConnection.open)(server);
       } catch (error) {
         if (!(error instanceof ConnectError)) throw error;
         lastError = error;
@@ -655,9 +683,9 @@ export class ChatClient {
   }
 
   async #hello(server: string, room: string): Promise<AsyncGenerator<ServerFrame> | undefined> {
-    let conn: NodeConnection;
+    let conn: NodeLink;
     try {
-      conn = await NodeConnection.open(server);
+      conn = await (this.#options.connect ?? NodeConnection.open)(server);
     } catch {
       return undefined;
     }

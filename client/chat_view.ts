@@ -152,18 +152,45 @@ export class ChatView {
     const from = paintNick(frame.from, this.color) + (mark ? this.#dim(mark) : "");
     const text = sanitizeText(opening.text);
     const body = frame.kind === "action" ? `* ${from} ${text}` : `<${from}> ${text}`;
-    const warning = opening.trust === "changed"
-      ? ` ${
-        this.#dim(`[signed with another key than ${sanitizeText(frame.from)}'s earlier messages]`)
-      }`
-      : "";
-    const replay = opening.stale ? ` ${replayWarning(opening.sentAt, frame.time)}` : "";
-    return stamp + tag + body + warning + replay;
+    const { keyChanged, replayed } = sealedRemarks(frame, opening);
+    return stamp + tag + body + (keyChanged ? ` ${this.#dim(keyChanged)}` : "") +
+      (replayed ? ` ${replayed}` : "");
   }
 
   #dim(text: string): string {
     return this.color ? `\x1b[2m${text}\x1b[22m` : text;
   }
+}
+
+/** The warnings an opened sealed message may carry (see {@linkcode sealedRemarks}). */
+export interface SealedRemarks {
+  /** `[signed with another key than X's earlier messages]`. */
+  readonly keyChanged?: string;
+  /** `[sealed … UTC, 3 days before the node's time: possibly replayed]`. */
+  readonly replayed?: string;
+}
+
+/**
+ * The warnings shown after an opened sealed message, sanitised: a signing
+ * key other than the sender's earlier one, and a send time far from the
+ * node's (a node may be replaying it). The web client shows the same ones.
+ *
+ * @param frame The event.
+ * @param opening What opening it gave (opened).
+ * @returns The warnings that apply.
+ */
+export function sealedRemarks(
+  frame: MsgFrame,
+  opening: Extract<Opening, { ok: true }>,
+): SealedRemarks {
+  return {
+    ...(opening.trust === "changed"
+      ? {
+        keyChanged: `[signed with another key than ${sanitizeText(frame.from)}'s earlier messages]`,
+      }
+      : {}),
+    ...(opening.stale ? { replayed: replayWarning(opening.sentAt, frame.time) } : {}),
+  };
 }
 
 /**

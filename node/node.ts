@@ -23,6 +23,12 @@ import { NodeMetrics } from "./node_metrics.ts";
 import { HttpServer } from "./frontends/web/http_server.ts";
 import { healthBody, readyBody } from "./frontends/web/health.ts";
 import { WebSocketFrontend } from "./frontends/web/ws_frontend.ts";
+import { linkBase, WebSignIn } from "./frontends/web/signin.ts";
+import { SignInTokens } from "./frontends/web/signin_tokens.ts";
+import { KeyUpload } from "./frontends/web/key_upload.ts";
+import type { SshListenerOptions } from "./frontends/ssh/ssh_listener.ts";
+import { staticAssets } from "./frontends/web/static_assets.ts";
+import { WEB_ASSETS } from "../client/web/dist/web_assets.ts";
 import type { ProtocolOptions } from "./frontends/protocol_connection.ts";
 
 /** The ops file (`--ops FILE`) cannot be read or has a bad line. */
@@ -174,8 +180,22 @@ export async function startNode(
     maxBytesPerMinute: config.limits.maxBytesPerMinute,
     ...(mesh ? { ackGate: (event) => mesh.replicated(event) } : {}),
   };
+  // Web sign-in with an SSH key (`/web`) and key upload; their state is in this node's memory.
+  const webOrigins = new Set(config.webOrigins);
+  const signIn = config.http && new WebSignIn({
+    nodeId: config.id,
+    tokens: new SignInTokens(),
+    webOrigins,
+    tls: config.http.tls !== undefined,
+    logger,
+  });
+  const keyUpload = config.http && new KeyUpload({ nicks: log.nicks, webOrigins, logger });
   const web = config.http &&
-    new WebSocketFrontend(hub, logger, { ...clientProtocol, webOrigins: config.webOrigins });
+    new WebSocketFrontend(hub, logger, {
+      ...clientProtocol,
+      webOrigins: config.webOrigins,
+      ...(signIn ? { identify: signIn.identify } : {}),
+    });
   let stopping = false;
   let http: HttpServer | undefined;
   let clientPort: Deno.TcpListener;
@@ -192,6 +212,7 @@ export async function startNode(
         }),
       metrics: () => metrics!.render(),
       webSocket: web?.handler,
+      pages: [signIn!.route, keyUpload!.route, staticAssets(WEB_ASSETS)],
     }, { ...config.http, hostname: config.http.host, logger });
     clientPort = Deno.listen({ hostname: config.host, port: config.port, transport: "tcp" });
   } catch (error) {
@@ -211,7 +232,18 @@ export async function startNode(
   });
   let ssh: SshListener | undefined;
   try {
-    ssh = await startSsh(config, hub, log.nicks, logger, limits);
+    const endpoint = http && {
+      hostname: http.addr.hostname,
+      port: http.addr.port,
+      tls: config.http?.tls !== undefined,
+      webOrigins: config.webOrigins,
+    };
+    const webSignIn: SshListenerOptions["webSignIn"] = signIn && endpoint &&
+      ((identity, localAddress) => ({
+        url: signIn.link(identity, linkBase(endpoint, localAddress)),
+        ttlMs: signIn.linkTtlMs,
+      }));
+    ssh = await startSsh(config, hub, log.nicks, logger, limits, webSignIn);
   } catch (error) {
     clearInterval(quietSweep);
     metrics?.stop();
@@ -265,6 +297,7 @@ async function startSsh(
   nicks: NickRegistryView,
   logger: Logger,
   limits: ConnectionLimits,
+  webSignIn: SshListenerOptions["webSignIn"],
 ): Promise<SshListener | undefined> {
   if (config.ssh === undefined) return undefined;
   const { port, hostKeyFile, guests } = config.ssh;
@@ -292,6 +325,7 @@ async function startSsh(
       idleTimeoutMs: config.limits.idleTimeoutMs,
       maxBytesPerMinute: config.limits.maxBytesPerMinute,
       logger,
+      ...(webSignIn ? { webSignIn } : {}),
     });
   } catch (error) {
     if ((error as { code?: unknown }).code === "EADDRINUSE") {

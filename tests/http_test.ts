@@ -31,7 +31,7 @@ async function failingStart(args: string[]): Promise<{ code: number; text: strin
   return { code: output.code, text: decode(output.stdout) + decode(output.stderr) };
 }
 
-Deno.test("a node answers /healthz and /readyz with JSON and security headers, / in plain text, other paths 404", async () => {
+Deno.test("a node answers /healthz and /readyz with JSON and security headers, / with the web client, other paths 404", async () => {
   const { node, url } = await startHttpNode({ id: "h1" });
   try {
     const health = await fetch(`${url}/healthz`);
@@ -52,8 +52,21 @@ Deno.test("a node answers /healthz and /readyz with JSON and security headers, /
     assert.equal(typeof ready.body.restoreMs, "number");
     const root = await fetch(`${url}/`);
     assert.equal(root.status, 200);
-    assert.match(root.headers.get("content-type") ?? "", /^text\/plain/);
-    assert.match(await root.text(), /web client is not served yet/);
+    assert.match(root.headers.get("content-type") ?? "", /^text\/html/);
+    assert.match(await root.text(), /<script type="module" src="\/assets\/app.js">/);
+    const policy = root.headers.get("content-security-policy") ?? "";
+    for (const rule of ["script-src 'self' 'wasm-unsafe-eval'", "connect-src 'self'"]) {
+      assert.match(policy, new RegExp(rule));
+    }
+    assert.doesNotMatch(policy, /unsafe-inline/);
+    const script = await fetch(`${url}/assets/app.js`);
+    assert.match(script.headers.get("content-type") ?? "", /^text\/javascript/);
+    assert.equal(script.headers.get("cache-control"), "no-cache");
+    await script.body?.cancel();
+    const etag = script.headers.get("etag") ?? "";
+    const again = await fetch(`${url}/assets/app.js`, { headers: { "If-None-Match": etag } });
+    await again.body?.cancel();
+    assert.equal(again.status, 304);
     const missing = await fetch(`${url}/nope`);
     await missing.body?.cancel();
     assert.equal(missing.status, 404);

@@ -2,7 +2,8 @@
  * The WebSocket at `/ws` on a real node process, behind the node's HTTP
  * server: TCP and WebSocket clients in one room, the Origin rule with
  * `--web-origin`, an oversize message, and a WebSocket reader that stops
- * reading, dropped after the fan-out like a TCP one (tests/slow_reader_test.ts).
+ * reading (with and without batched output), dropped after the fan-out like
+ * a TCP one (tests/slow_reader_test.ts).
  * The details of each rule are in node/frontends/web/ws_frontend_test.ts.
  *
  * @module
@@ -11,6 +12,7 @@ import assert from "node:assert/strict";
 import { type Frame, RawClient } from "./helpers/raw_client.ts";
 import { freePort, startNodeProcess } from "./helpers/node_process.ts";
 import { joinAndStopReading, WsClient } from "./helpers/ws_client.ts";
+import { NDJSON_PROTOCOL } from "../node/frontends/web/ws_frontend.ts";
 
 /** Waits until a frame that matches has arrived, whether or not an earlier wait skipped it. */
 async function seen(client: WsClient | RawClient, match: (frame: Frame) => boolean) {
@@ -74,48 +76,57 @@ Deno.test("a node serves protocol v1 over a WebSocket beside TCP, from its own p
   }
 });
 
-Deno.test("a WebSocket reader that stops reading leaves after the message that overflowed it reached everyone", async () => {
-  const httpPort = freePort();
-  const node = await startNodeProcess({
-    id: "wslow",
-    args: [
-      ...["--http-port", String(httpPort), "--burst", "0", "--max-bytes-per-conn", "0"],
-      ...["--max-queue", "65536"],
-    ],
+for (const batched of [false, true]) {
+  const how = batched ? " (meshchat.ndjson)" : "";
+  Deno.test(`a WebSocket reader${how} that stops reading leaves after the message that overflowed it reached everyone`, async () => {
+    const httpPort = freePort();
+    const node = await startNodeProcess({
+      id: "wslow",
+      args: [
+        ...["--http-port", String(httpPort), "--burst", "0", "--max-bytes-per-conn", "0"],
+        ...["--max-queue", "65536"],
+      ],
+    });
+    const room = "flood";
+    const url = `ws://127.0.0.1:${httpPort}/ws`;
+    // First in the room, so its sink comes first in every fan-out.
+    const sleeper = await joinAndStopReading(
+      httpPort,
+      { t: "hello", v: 1, user: "sleeper", room },
+      batched ? { "Sec-WebSocket-Protocol": NDJSON_PROTOCOL } : {},
+    );
+    const talker = await RawClient.join(node.port, "talker", room);
+    const listeners = [
+      await WsClient.join(url, "ann", room),
+      await RawClient.join(node.port, "ben", room),
+    ];
+    try {
+      const text = "z".repeat(3000);
+      const dropped = (f: Frame) => f.t === "msg" && f.kind === "leave" && f.from === "sleeper";
+      // Kernel buffers absorb a few MB before the queue fills: talk until the drop (bounded).
+      let sent = 0;
+      while (!listeners[0]!.frames.some(dropped) && sent < 20_000) {
+        for (let i = 0; i < 100; i++) {
+          await talker.send({ t: "say", room, text, cid: `f${sent++}` });
+        }
+        await talker.next((f) => f.t === "ack" && f.cid === `f${sent - 1}`);
+      }
+      const lastId = talker.frames.findLast((f) => f.t === "ack")?.id;
+      for (const member of [talker, ...listeners]) {
+        assert.equal((await seen(member, dropped)).text, "too slow");
+        await seen(member, (f) => f.t === "msg" && f.id === lastId);
+        // One node, one origin: events reach each member in the order they were made,
+        // so nothing made before the leave comes after it.
+        const seqs = member.frames.filter((f) => f.t === "msg" && f.room === room)
+          .map((f) => Number(String(f.id).split(":").at(-1)));
+        assert.ok(seqs.every((seq, i) => i === 0 || seq > seqs[i - 1]!), "events out of order");
+      }
+      assert.match(node.log(), /slow reader dropped addr=127\.0\.0\.1:\d+ via=web nick=sleeper/);
+    } finally {
+      sleeper.close();
+      talker.close();
+      for (const listener of listeners) listener.close();
+      await node.stop();
+    }
   });
-  const room = "flood";
-  const url = `ws://127.0.0.1:${httpPort}/ws`;
-  // First in the room, so its sink comes first in every fan-out.
-  const sleeper = await joinAndStopReading(httpPort, { t: "hello", v: 1, user: "sleeper", room });
-  const talker = await RawClient.join(node.port, "talker", room);
-  const listeners = [
-    await WsClient.join(url, "ann", room),
-    await RawClient.join(node.port, "ben", room),
-  ];
-  try {
-    const text = "z".repeat(3000);
-    const dropped = (f: Frame) => f.t === "msg" && f.kind === "leave" && f.from === "sleeper";
-    // Kernel buffers absorb a few MB before the queue fills: talk until the drop (bounded).
-    let sent = 0;
-    while (!listeners[0]!.frames.some(dropped) && sent < 20_000) {
-      for (let i = 0; i < 100; i++) await talker.send({ t: "say", room, text, cid: `f${sent++}` });
-      await talker.next((f) => f.t === "ack" && f.cid === `f${sent - 1}`);
-    }
-    const lastId = talker.frames.findLast((f) => f.t === "ack")?.id;
-    for (const member of [talker, ...listeners]) {
-      assert.equal((await seen(member, dropped)).text, "too slow");
-      await seen(member, (f) => f.t === "msg" && f.id === lastId);
-      // One node, one origin: events reach each member in the order they were made,
-      // so nothing made before the leave comes after it.
-      const seqs = member.frames.filter((f) => f.t === "msg" && f.room === room)
-        .map((f) => Number(String(f.id).split(":").at(-1)));
-      assert.ok(seqs.every((seq, i) => i === 0 || seq > seqs[i - 1]!), "events out of order");
-    }
-    assert.match(node.log(), /slow reader dropped addr=127\.0\.0\.1:\d+ via=web nick=sleeper/);
-  } finally {
-    sleeper.close();
-    talker.close();
-    for (const listener of listeners) listener.close();
-    await node.stop();
-  }
-});
+}

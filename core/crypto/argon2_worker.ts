@@ -28,9 +28,14 @@ export type { DeriveRequest, DeriveResponse };
 
 /**
  * The Worker's source (JavaScript, web-standard worker scope only). Kept
- * tiny and dependency-free apart from hash-wasm so it can be inlined.
+ * tiny and dependency-free apart from hash-wasm so it can be inlined, or
+ * served as a file beside a bundle of hash-wasm (the web client's
+ * `/assets/argon2_worker.js`, where a page's CSP refuses `data:` workers).
+ *
+ * @param hashWasm The specifier the Worker imports hash-wasm's `argon2id` from.
+ * @returns The module's source.
  */
-function workerSource(hashWasm: string): string {
+export function argon2WorkerSource(hashWasm: string): string {
   return `import { argon2id } from ${JSON.stringify(hashWasm)};
 onmessage = async (event) => {
   const request = event.data ?? {};
@@ -75,5 +80,5 @@ onmessage = async (event) => {
  * ```
  */
 export function argon2WorkerUrl(hashWasm: string = HASH_WASM_SPECIFIER): string {
-  return `data:text/javascript;charset=utf-8,${encodeURIComponent(workerSource(hashWasm))}`;
+  return `data:text/javascript;charset=utf-8,${encodeURIComponent(argon2WorkerSource(hashWasm))}`;
 }

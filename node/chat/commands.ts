@@ -54,6 +54,22 @@ export function commandContext(hub: Hub, session: Session, room?: string): Comma
   };
 }
 
+/**
+ * What a session's sink offers when its frontend can sign its person in on
+ * the web (`/web`): an SSH session with a key, on a node that serves HTTP
+ * (node/frontends/ssh/ssh_session.ts).
+ */
+export interface WebSignInOffer {
+  /**
+   * Makes a one-time link that signs a browser in as this session's key.
+   *
+   * @param nick A nick the key owns, the one the browser signs in as.
+   * @returns The link and how long it works (ms), or undefined when the
+   *   node signs no one in on the web (no HTTP port).
+   */
+  webSignInLink(nick: string): { readonly url: string; readonly ttlMs: number } | undefined;
+}
+
 /** Most history lines one `/history` returns. */
 const MAX_HISTORY = 500;
 
@@ -758,6 +774,40 @@ commands
       }
       ctx.hub.moderate(ctx.session, { a: "unseal", room: room.name });
       ctx.reply("unseal", [`#${room.name} is unsealed`], { room: room.name });
+    },
+  })
+  .register({
+    name: "web",
+    help: "a one-time link that signs a browser in as you (over SSH with a key)",
+    run(ctx) {
+      const { session } = ctx;
+      const fingerprint = session.origin.fingerprint;
+      // Only an SSH session's sink makes links: it knows the key and the address it was reached at.
+      const offer = session.origin.via === "ssh"
+        ? (session.sink as Partial<WebSignInOffer>).webSignInLink
+        : undefined;
+      if (fingerprint === undefined || offer === undefined) {
+        throw new ProtocolError(
+          "forbidden",
+          "/web works in an SSH session signed in with a key (ssh -i ~/.ssh/id_ed25519 …)",
+        );
+      }
+      if (ctx.hub.nickGuard?.ownerOf(session.nick) !== fingerprint) {
+        throw new ProtocolError(
+          "forbidden",
+          `Nick ${session.nick} is not registered to your key: /nick to one it owns first`,
+        );
+      }
+      const link = offer.call(session.sink, session.nick);
+      if (link === undefined) {
+        throw new ProtocolError("forbidden", "This node serves no web page: /web is off here");
+      }
+      const within = formatDuration(link.ttlMs);
+      ctx.reply("web", [
+        `Open this link within ${within} to sign a browser in as ${session.nick}:`,
+        `  ${link.url}`,
+        "It works once, on this node only. Whoever opens it first is you: do not share it.",
+      ]);
     },
   })
   .register({

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { ProtocolError, type ServerFrame } from "../../core/protocol.ts";
-import { commandContext, commands, handleInput } from "./commands.ts";
+import { commandContext, commands, handleInput, type WebSignInOffer } from "./commands.ts";
+import { EventLog } from "./event_log.ts";
 import { Hub, type HubOptions, type SessionSink } from "./hub.ts";
 
 /** Records what a member would see. */
@@ -81,4 +82,59 @@ Deno.test("/join past the limit of one room per session says 1 room", async () =
       error instanceof ProtocolError && error.code === "too_many_rooms" &&
       error.message.includes("you are in 1 room,"),
   );
+});
+
+Deno.test("/web: a link for an SSH session with a key, for a nick the key owns", async () => {
+  const log = new EventLog({ origin: "n1" });
+  const hub = new Hub({ nodeId: "n1", log, nickGuard: log.nicks, rateBurst: 0 });
+  const alice = `SHA256:${"a".repeat(43)}`;
+  /** An SSH session's sink: it makes links for its key. */
+  class SshLikeSink extends RecordingSink implements WebSignInOffer {
+    readonly asked: string[] = [];
+    constructor(readonly enabled = true) {
+      super();
+    }
+    webSignInLink(nick: string) {
+      this.asked.push(nick);
+      return this.enabled
+        ? { url: `http://node/signin#token-for-${nick}`, ttlMs: 300_000 }
+        : undefined;
+    }
+  }
+  const web = (sink: RecordingSink, user: string, via: string, fingerprint?: string) => {
+    const session = hub.connect(sink, { user }, {
+      via,
+      address: "-",
+      ...(fingerprint === undefined ? {} : { fingerprint }),
+    });
+    return handleInput(commandContext(hub, session), "/web");
+  };
+  const refused = (run: Promise<unknown>, pattern: RegExp) =>
+    assert.rejects(run, (error: ProtocolError) => {
+      assert.equal(error.code, "forbidden");
+      assert.match(error.message, pattern);
+      return true;
+    });
+
+  const ssh = new SshLikeSink();
+  await web(ssh, "alice", "ssh", alice);
+  assert.deepEqual(ssh.info("web").slice(0, 2), [
+    "Open this link within 5m 0s to sign a browser in as alice:",
+    "  http://node/signin#token-for-alice",
+  ]);
+  await refused(web(new SshLikeSink(), "guest", "ssh"), /signed in with a key/);
+  // A web session with a key makes no links: only SSH knows where the person reached the node.
+  await refused(web(new SshLikeSink(), "alice_web", "web", alice), /signed in with a key/);
+  // A nick the key does not own: another key's.
+  log.nicks.claim("carol", `SHA256:${"c".repeat(43)}`);
+  const borrowed = new SshLikeSink();
+  const session = hub.connect(borrowed, { user: "dave" }, {
+    via: "ssh",
+    address: "-",
+    fingerprint: `SHA256:${"d".repeat(43)}`,
+  });
+  session.nick = "carol"; // as if it kept the nick from before the claim
+  await refused(handleInput(commandContext(hub, session), "/web"), /Nick carol is not registered/);
+  assert.deepEqual(borrowed.asked, []);
+  await refused(web(new SshLikeSink(false), "bob", "ssh", `SHA256:${"b".repeat(43)}`), /no web/);
 });

@@ -144,6 +144,12 @@ export interface ProtocolConnectionInit {
   readonly via: string;
   /** The peer's address. */
   readonly remote: { readonly hostname: string; readonly port: number };
+  /**
+   * The SSH key the connection proved (a web sign-in credential), as a
+   * `SHA256:` fingerprint: its session's origin carries it, as an SSH
+   * session's does. @default none: a guest
+   */
+  readonly fingerprint?: string;
   /** Logger. */
   readonly logger: Logger;
   /** Limits, with their defaults filled in ({@linkcode protocolOptions}). */
@@ -165,6 +171,7 @@ export class ProtocolConnection implements SessionSink {
   readonly #hub: Hub;
   readonly #output: FrameOutput;
   readonly #via: string;
+  readonly #fingerprint: string | undefined;
   readonly #hostname: string;
   readonly #address: string;
   readonly #logger: Logger;
@@ -183,10 +190,11 @@ export class ProtocolConnection implements SessionSink {
    * @param init The frontend, the peer, logger and limits.
    */
   constructor(hub: Hub, output: FrameOutput, init: ProtocolConnectionInit) {
-    const { via, remote, logger, options } = init;
+    const { via, remote, fingerprint, logger, options } = init;
     this.#hub = hub;
     this.#output = output;
     this.#via = via;
+    this.#fingerprint = fingerprint;
     this.#hostname = remote.hostname;
     this.#address = `${remote.hostname}:${remote.port}`;
     this.#logger = logger;
@@ -371,7 +379,11 @@ export class ProtocolConnection implements SessionSink {
       if (this.#session) {
         throw new ProtocolError("already_hello", `Already joined as ${this.#session.nick}`);
       }
-      this.#session = this.#hub.connect(this, frame, { via: this.#via, address: this.#address });
+      this.#session = this.#hub.connect(this, frame, {
+        via: this.#via,
+        address: this.#address,
+        ...(this.#fingerprint === undefined ? {} : { fingerprint: this.#fingerprint }),
+      });
       return;
     }
     const session = this.#session;

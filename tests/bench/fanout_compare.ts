@@ -119,7 +119,9 @@ async function prepareHarness(source: string): Promise<string> {
   const script =
     `rm -rf "$2" && mkdir -p "$(dirname "$2")" && cp -r "$1" "$2" && rm -rf "$2/run" "$2/results" && cp tests/bench/fanout/meshchat.mjs "$2/servers/meshchat.mjs"`;
   const copied = await run("bash", ["-c", script, "copy", source, copy]);
-  if (!copied.ok) throw new Error(`Cannot copy the fan-out harness from ${source}: pass --harness DIR`);
+  if (!copied.ok) {
+    throw new Error(`Cannot copy the fan-out harness from ${source}: pass --harness DIR`);
+  }
   return copy;
 }
 

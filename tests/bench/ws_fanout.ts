@@ -1,10 +1,11 @@
 /**
  * Fan-out over WebSockets beside TCP, on one node in one run: 1 sender and
  * 100 receivers in a room, all over the node's `/ws` (raw TCP clients
- * that speak the WebSocket framing), then the same over its TCP client port
- * (fanout.ts). Prints
- * deliveries/s of each and their ratio, and writes them to
- * `data/bench/ws_fanout.json`. Part of `deno task bench`; alone:
+ * that speak the WebSocket framing) with one frame per message, then again
+ * with subprotocol `meshchat.ndjson` (several frames per message, which the
+ * receivers split into lines), then the same over its TCP client port
+ * (fanout.ts). Prints deliveries/s of each and their ratio to TCP's, and
+ * writes them to `data/bench/ws_fanout.json`. Part of `deno task bench`; alone:
  *
  * ```sh
  * deno run -P=e2e-bench tests/bench/ws_fanout.ts
@@ -25,28 +26,32 @@ import {
 } from "./fanout.ts";
 import { clientFrame, handshake } from "../helpers/ws_client.ts";
 import { concatBytes } from "../../core/bytes.ts";
+import { NDJSON_PROTOCOL } from "../../node/frontends/web/ws_frontend.ts";
 
 const RECEIVERS = 100;
 const MESSAGES = 20_000;
 
 /**
- * A WebSocket receiver over raw TCP that counts frames in the byte stream:
- * Deno's WebSocket client spends more per message than the node does, and
- * would measure itself.
+ * A WebSocket receiver over raw TCP that counts protocol frames in the byte
+ * stream: one per message, or with {@linkcode NDJSON_PROTOCOL} one per line
+ * of each message. Deno's WebSocket client spends more per message than the
+ * node does, and would measure itself.
  */
 class WsReceiver implements FanoutReceiver {
   lines = 0;
   readonly latencies: number[] = [];
   timing = false;
   readonly #conn: Deno.TcpConn;
+  readonly #ndjson: boolean;
   #wait: { target: number; resolve: () => void } | undefined;
-  /** Bytes of the frame in progress still to come (header included, once known). */
+  /** Bytes of the message in progress still to come (header included, once known). */
   #header = new Uint8Array(0);
   #left = 0;
   #text = "";
 
-  constructor(conn: Deno.TcpConn) {
+  constructor(conn: Deno.TcpConn, ndjson: boolean) {
     this.#conn = conn;
+    this.#ndjson = ndjson;
     this.#read();
   }
 
@@ -81,43 +86,67 @@ class WsReceiver implements FanoutReceiver {
     }
   }
 
-  /** Counts the frames that end in `chunk` (server frames are unmasked, under 64 KiB here). */
+  /**
+   * Counts the frames that end in `chunk`: server messages are unmasked,
+   * unfragmented, and under 4 GiB.
+   */
   #frames(chunk: Uint8Array): void {
     let at = 0;
     while (at < chunk.length) {
       if (this.#left === 0) {
-        const header = concatBytes(this.#header, chunk.subarray(at, at + 4));
+        const header = concatBytes(this.#header, chunk.subarray(at, at + 10));
         if (header.length < 2) {
           this.#header = header;
           return;
         }
         const short = header[1]! & 0x7f;
-        const size = short < 126 ? 2 : 4;
+        const size = short < 126 ? 2 : short === 126 ? 4 : 10;
         if (header.length < size) {
           this.#header = header;
           return;
         }
-        const payload = short < 126 ? short : (header[2]! << 8) | header[3]!;
+        const view = new DataView(header.buffer, header.byteOffset);
+        const payload = short < 126 ? short : size === 4 ? view.getUint16(2) : view.getUint32(6);
         at += size - this.#header.length;
         this.#header = new Uint8Array(0);
         this.#left = payload;
         this.#text = "";
-        if (payload === 0) this.lines++;
+        if (payload === 0 && !this.#ndjson) this.lines++;
         continue;
       }
       const take = Math.min(this.#left, chunk.length - at);
-      if (this.timing) this.#text += new TextDecoder().decode(chunk.subarray(at, at + take));
+      const payload = chunk.subarray(at, at + take);
+      if (this.timing) this.#text += new TextDecoder().decode(payload);
+      else if (this.#ndjson) this.lines += countNewlines(payload);
       at += take;
       this.#left -= take;
-      if (this.#left === 0) {
-        this.lines++;
-        const sent = this.#text.indexOf("sent=");
-        if (this.timing && sent !== -1) {
-          this.latencies.push(performance.now() - parseFloat(this.#text.slice(sent + 5)));
-        }
-      }
+      if (this.#left === 0 && this.timing) this.#timeMessage();
+      else if (this.#left === 0 && !this.#ndjson) this.lines++;
     }
   }
+
+  /** Counts and times the frames of the message just read whole. */
+  #timeMessage(): void {
+    const now = performance.now();
+    const frames = this.#ndjson
+      ? this.#text.split("\n").filter((line) => line !== "")
+      : [this.#text];
+    for (const frame of frames) {
+      this.lines++;
+      const sent = frame.indexOf("sent=");
+      if (sent !== -1) this.latencies.push(now - parseFloat(frame.slice(sent + 5)));
+    }
+  }
+}
+
+function countNewlines(bytes: Uint8Array): number {
+  let count = 0;
+  let at = bytes.indexOf(10);
+  while (at !== -1) {
+    count++;
+    at = bytes.indexOf(10, at + 1);
+  }
+  return count;
 }
 
 async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
@@ -159,19 +188,33 @@ class WsSender implements FanoutSender {
   }
 }
 
-/** Opens a WebSocket over raw TCP, says hello, and reads up to the end of the welcome. */
-async function join(port: number, user: string, room: string): Promise<Deno.TcpConn> {
+/**
+ * Opens a WebSocket over raw TCP (offering {@linkcode NDJSON_PROTOCOL} when
+ * `ndjson`), says hello, and reads up to the end of the welcome.
+ */
+async function join(
+  port: number,
+  user: string,
+  room: string,
+  ndjson: boolean,
+): Promise<Deno.TcpConn> {
   const conn = await Deno.connect({ hostname: "127.0.0.1", port });
   conn.setNoDelay(true);
-  await writeAll(conn, handshake(port));
+  await writeAll(
+    conn,
+    handshake(port, ndjson ? { "Sec-WebSocket-Protocol": NDJSON_PROTOCOL } : {}),
+  );
   await writeAll(conn, clientFrame(JSON.stringify({ t: "hello", v: 1, user, room })));
   // The welcome of an empty room is the only thing sent: read until its frame is whole.
   const buffer = new Uint8Array(65536);
   let seen = "";
-  while (!/"t":"welcome".*\}$/s.test(seen)) {
+  while (!/"t":"welcome".*\}\n?$/s.test(seen)) {
     const n = await conn.read(buffer);
     if (n === null) throw new Error(`Connection closed before the welcome: ${seen}`);
     seen += new TextDecoder().decode(buffer.subarray(0, n));
+  }
+  if (ndjson !== /^sec-websocket-protocol: meshchat\.ndjson\r$/im.test(seen)) {
+    throw new Error(`The node did not answer the subprotocol as expected: ${seen}`);
   }
   return conn;
 }
@@ -181,16 +224,17 @@ async function join(port: number, user: string, room: string): Promise<Deno.TcpC
  *
  * @param httpPort The node's HTTP port.
  * @param room Room name.
+ * @param ndjson Whether the receivers ask for batched output ({@linkcode NDJSON_PROTOCOL}).
  * @returns The target.
  */
-export function webSocketTarget(httpPort: number, room = "wsbench"): FanoutTarget {
+export function webSocketTarget(httpPort: number, room = "wsbench", ndjson = false): FanoutTarget {
   return {
     linesPerMessage: 1,
     async receiver(index) {
-      return new WsReceiver(await join(httpPort, `w${index}`, room));
+      return new WsReceiver(await join(httpPort, `w${index}`, room, ndjson), ndjson);
     },
     async sender() {
-      return new WsSender(await join(httpPort, "wsender", room));
+      return new WsSender(await join(httpPort, "wsender", room, false));
     },
     line: (seq, sentAt) => `{"t":"say","room":"${room}","text":"m${seq} sent=${sentAt} ${PAD}"}\n`,
   };
@@ -200,12 +244,16 @@ export function webSocketTarget(httpPort: number, room = "wsbench"): FanoutTarge
 export interface WsFanoutBench {
   /** Receivers per run. */
   readonly receivers: number;
-  /** Over WebSockets. */
+  /** Over WebSockets, one frame per message. */
   readonly webSocket: FanoutResult;
+  /** Over WebSockets with {@linkcode NDJSON_PROTOCOL}: the frames of a burst in one message. */
+  readonly webSocketBatched: FanoutResult;
   /** Over TCP, on the same node in the same run. */
   readonly tcp: FanoutResult;
   /** WebSocket deliveries/s over TCP's. */
   readonly ratio: number;
+  /** Batched WebSocket deliveries/s over TCP's. */
+  readonly batchedRatio: number;
 }
 
 async function measure(target: FanoutTarget): Promise<FanoutResult> {
@@ -236,9 +284,18 @@ export async function benchWsFanout(): Promise<WsFanoutBench> {
   });
   try {
     const webSocket = await measure(webSocketTarget(httpPort));
+    const webSocketBatched = await measure(webSocketTarget(httpPort, "wsbatched", true));
     const tcp = await measure(meshchatTarget([node.port], "tcpbench"));
-    const ratio = Math.round(webSocket.deliveriesPerSecond / tcp.deliveriesPerSecond * 100) / 100;
-    return { receivers: RECEIVERS, webSocket, tcp, ratio };
+    const toTcp = (result: FanoutResult) =>
+      Math.round(result.deliveriesPerSecond / tcp.deliveriesPerSecond * 100) / 100;
+    return {
+      receivers: RECEIVERS,
+      webSocket,
+      webSocketBatched,
+      tcp,
+      ratio: toTcp(webSocket),
+      batchedRatio: toTcp(webSocketBatched),
+    };
   } finally {
     await node.stop("SIGTERM");
   }
@@ -252,17 +309,17 @@ export async function benchWsFanout(): Promise<WsFanoutBench> {
  */
 export function formatWsFanout(bench: WsFanoutBench): string[] {
   const fmt = (n: number) => n.toLocaleString("en-US");
+  const row = (name: string, result: FanoutResult, ratio?: number) =>
+    `  ${name.padEnd(19)} ${fmt(result.deliveriesPerSecond).padStart(12)} deliveries/s, lost ${
+      String(result.lost).padEnd(3)
+    }${ratio === undefined ? "" : ` ${ratio}× TCP`}`;
   return [
     `fan-out over WebSockets: 1 sender, ${bench.receivers} receivers, ${
       fmt(MESSAGES)
     } messages, one node`,
-    `  WebSocket ${
-      fmt(bench.webSocket.deliveriesPerSecond).padStart(12)
-    } deliveries/s, lost ${bench.webSocket.lost}`,
-    `  TCP       ${
-      fmt(bench.tcp.deliveriesPerSecond).padStart(12)
-    } deliveries/s, lost ${bench.tcp.lost}`,
-    `  WebSocket / TCP: ${bench.ratio}`,
+    row("WebSocket", bench.webSocket, bench.ratio),
+    row(`WebSocket ${NDJSON_PROTOCOL}`, bench.webSocketBatched, bench.batchedRatio),
+    row("TCP", bench.tcp),
   ];
 }
 

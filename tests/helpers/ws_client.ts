@@ -23,6 +23,8 @@ export interface WsClosed {
 export interface WsClientOptions {
   /** The `Origin` header to send, as a browser page would. @default none */
   origin?: string;
+  /** The `Cookie` header to send (a web sign-in credential), as a browser would. @default none */
+  cookie?: string;
 }
 
 /** A protocol v1 client over Deno's WebSocket. */
@@ -60,7 +62,10 @@ export class WsClient {
    * @throws {Error} When the handshake fails (its message has the HTTP status).
    */
   static async connect(url: string, options: WsClientOptions = {}): Promise<WsClient> {
-    const headers = options.origin === undefined ? undefined : { origin: options.origin };
+    const headers = options.origin === undefined && options.cookie === undefined ? undefined : {
+      ...(options.origin === undefined ? {} : { origin: options.origin }),
+      ...(options.cookie === undefined ? {} : { cookie: options.cookie }),
+    };
     // Deno's WebSocket takes headers, which a browser's does not.
     const socket = new WebSocket(url, headers && ({ headers } as unknown as string[]));
     const client = new WsClient(socket);
@@ -264,11 +269,16 @@ export async function handshakeAnswer(
  *
  * @param port The HTTP port.
  * @param hello The hello frame.
+ * @param headers Extra handshake headers, such as `Sec-WebSocket-Protocol`.
  * @returns The connection (close it at the end).
  */
-export async function joinAndStopReading(port: number, hello: unknown): Promise<Deno.TcpConn> {
+export async function joinAndStopReading(
+  port: number,
+  hello: unknown,
+  headers: Record<string, string> = {},
+): Promise<Deno.TcpConn> {
   const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-  await writeAll(conn, handshake(port));
+  await writeAll(conn, handshake(port, headers));
   await writeAll(conn, clientFrame(JSON.stringify(hello)));
   const buffer = new Uint8Array(65_536);
   let seen = "";

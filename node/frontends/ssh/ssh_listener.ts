@@ -123,6 +123,15 @@ export interface SshListenerOptions {
   maxBytesPerMinute?: number;
   /** Logger. @default silentLogger */
   logger?: Logger;
+  /**
+   * Makes a one-time web sign-in link (`/web`) for a key, a nick it owns,
+   * and the local address the person's SSH connection reached (the link
+   * names a host they can reach). @default none: `/web` is off
+   */
+  webSignIn?: (
+    identity: { readonly fingerprint: string; readonly nick: string },
+    localAddress: string,
+  ) => { readonly url: string; readonly ttlMs: number };
 }
 
 /** One TCP connection and what it has proved so far. */
@@ -249,6 +258,7 @@ export class SshListener {
   readonly #logger: Logger;
   readonly #registry: Pick<NickRegistryView, "nicksOf"> | undefined;
   readonly #settings: UserSettingsStore | undefined;
+  readonly #webSignIn: SshListenerOptions["webSignIn"];
   readonly #guests: boolean;
   readonly #maxAuthAttempts: number;
   readonly #handshakeTimeoutMs: number;
@@ -297,6 +307,7 @@ export class SshListener {
     this.#logger = logger;
     this.#registry = registry;
     this.#settings = settings;
+    this.#webSignIn = options.webSignIn;
     this.#guests = guests;
     this.#maxAuthAttempts = maxAuthAttempts;
     this.#handshakeTimeoutMs = handshakeTimeoutMs;
@@ -696,6 +707,8 @@ export class SshListener {
       }
     });
     const start = (channel: ServerChannel, command: string | undefined) => {
+      const webSignIn = this.#webSignIn;
+      const fingerprint = conn.fingerprint;
       conn.started = true;
       clearTimeout(conn.deadline);
       chat = new SshChatSession(
@@ -720,6 +733,10 @@ export class SshListener {
           maxLineBytes: this.#maxLineBytes,
           logger: this.#logger,
           onClosed: () => conn.chats.delete(chat!),
+          ...(webSignIn === undefined || fingerprint === undefined ? {} : {
+            webSignIn: (nick: string) =>
+              webSignIn({ fingerprint, nick }, conn.socket.localAddress ?? "localhost"),
+          }),
         },
       );
       conn.chats.add(chat);

@@ -42,7 +42,7 @@ import {
 } from "../../../core/protocol.ts";
 import { type ScreenInput, TerminalScreen } from "../../../core/terminal_screen.ts";
 import { sanitizeText } from "../../../core/text_sanitizer.ts";
-import { commands } from "../../chat/commands.ts";
+import { commands, type WebSignInOffer } from "../../chat/commands.ts";
 import { handleLine } from "../handle_line.ts";
 import type { Hub, Session, SessionSink } from "../../chat/hub.ts";
 import { type Logger, silentLogger } from "../../logger.ts";
@@ -123,6 +123,11 @@ export interface SshChatSessionOptions {
   logger?: Logger;
   /** Called once the session is over (channel closed or dropped). */
   onClosed?: () => void;
+  /**
+   * Makes a one-time web sign-in link for this person's key and a nick it
+   * owns (`/web`, node/frontends/web/signin.ts). @default none: `/web` is off
+   */
+  webSignIn?: (nick: string) => { readonly url: string; readonly ttlMs: number };
 }
 
 /**
@@ -212,7 +217,7 @@ export function nickCandidates(username: string, owned: readonly string[] = []):
 }
 
 /** An SSH channel serving one chat session. */
-export class SshChatSession implements SessionSink {
+export class SshChatSession implements SessionSink, WebSignInOffer {
   readonly #hub: Hub;
   readonly #channel: SshChannel;
   readonly #person: SshPerson;
@@ -234,6 +239,7 @@ export class SshChatSession implements SessionSink {
   readonly #maxPendingLines: number;
   readonly #escapeWaitMs: number;
   readonly #onClosed: () => void;
+  readonly #webSignIn: SshChatSessionOptions["webSignIn"];
   #session: Session | undefined;
   #refusal: string | undefined;
   /** Lines to show at the next flush. */
@@ -275,6 +281,7 @@ export class SshChatSession implements SessionSink {
       escapeWaitMs = 50,
       logger = silentLogger,
       onClosed = () => {},
+      webSignIn,
     } = options;
     this.#hub = hub;
     this.#channel = channel;
@@ -291,6 +298,7 @@ export class SshChatSession implements SessionSink {
     this.#maxPendingLines = maxPendingLines;
     this.#escapeWaitMs = escapeWaitMs;
     this.#onClosed = onClosed;
+    this.#webSignIn = webSignIn;
     this.#view = new FrameView({
       greeting: (welcome) => this.#greeting(welcome),
       formatEvent: (frame) => this.#format(frame),
@@ -404,6 +412,16 @@ export class SshChatSession implements SessionSink {
    */
   queuedBytes(): number {
     return this.#channel.writableLength;
+  }
+
+  /**
+   * A one-time web sign-in link for the person's key (`/web`).
+   *
+   * @param nick A nick the key owns.
+   * @returns The link, or undefined without a key or web sign-in.
+   */
+  webSignInLink(nick: string): { readonly url: string; readonly ttlMs: number } | undefined {
+    return this.#person.fingerprint === undefined ? undefined : this.#webSignIn?.(nick);
   }
 
   /**

@@ -12,46 +12,11 @@
  *
  * @module
  */
-import { setImmediate } from "node:timers";
+import { concatBytes } from "../../../core/bytes.ts";
+import { batchLength, sharedJoin, startWritesSoon } from "../write_batches.ts";
 
-/** Starts of the queues that got their first frame since the last start, in order. */
-const pendingStarts: Array<() => void> = [];
-let holding = false;
-let releaseScheduled = false;
-
-function startPending(): void {
-  if (pendingStarts.length === 0) return;
-  for (const start of pendingStarts.splice(0)) start();
-}
-
-function startUnlessHeld(): void {
-  if (!holding) startPending();
-}
-
-function releaseAtTurnEnd(): void {
-  releaseScheduled = false;
-  releaseWrites();
-}
-
-/**
- * Holds back the first write of every queue that gets frames from now until
- * {@linkcode releaseWrites}, so that the output of a batch of input (every
- * line of one read) leaves in one write per reader. A hold never outlasts
- * the event-loop turn: when handling the batch waits for I/O, the writes
- * start then, and nobody else's output waits behind it.
- */
-export function holdWrites(): void {
-  holding = true;
-  if (releaseScheduled) return;
-  releaseScheduled = true;
-  setImmediate(releaseAtTurnEnd);
-}
-
-/** Ends a hold (see {@linkcode holdWrites}) and starts the writes it held back. */
-export function releaseWrites(): void {
-  holding = false;
-  startPending();
-}
+// The hold is shared with every frontend's queue; TCP's callers import it from here.
+export { holdWrites, releaseWrites } from "../write_batches.ts";
 
 /** The write half of a connection. */
 export interface ByteWriter {
@@ -125,8 +90,7 @@ export class OutboundQueue {
     this.#queuedBytes += bytes.length;
     if (!this.#busy) {
       this.#busy = true;
-      // One microtask for every queue of a fan-out, not one per queue.
-      if (pendingStarts.push(this.#start) === 1) queueMicrotask(startUnlessHeld);
+      startWritesSoon(this.#start);
     }
     return true;
   }
@@ -203,44 +167,18 @@ export class OutboundQueue {
     // pop(), not shift(): V8 keeps the array's storage, so the usual single
     // frame costs no allocation.
     if (this.#chunks.length === 1) return this.#chunks.pop()!;
-    const first = this.#chunks[0]!;
-    if (first.length >= this.#maxBatchBytes) {
-      this.#chunks.shift();
-      return first;
-    }
-    let count = 0;
-    let size = 0;
-    while (count < this.#chunks.length) {
-      const next = this.#chunks[count]!.length;
-      if (count > 0 && size + next > this.#maxBatchBytes) break;
-      size += next;
-      count++;
-    }
-    const chunks = this.#chunks.splice(0, count);
-    if (sameFrames(chunks, lastBatch.chunks)) return lastBatch.bytes;
-    const batch = new Uint8Array(size);
-    let at = 0;
-    for (const chunk of chunks) {
-      batch.set(chunk, at);
-      at += chunk.length;
-    }
-    lastBatch = { chunks, bytes: batch };
-    return batch;
+    const count = batchLength(this.#chunks, byteLength, this.#maxBatchBytes);
+    if (count === 1) return this.#chunks.shift()!;
+    return joinShared(this.#chunks.splice(0, count));
   }
 }
 
-/**
- * The batch built last. A room's frames are encoded once and shared, so
- * every reader of a fan-out usually has the same frames waiting: they share
- * one copy too (a batch is never written to after it is built).
- */
-let lastBatch: { chunks: readonly Uint8Array[]; bytes: Uint8Array } = {
-  chunks: [],
-  bytes: new Uint8Array(0),
-};
-
-function sameFrames(a: readonly Uint8Array[], b: readonly Uint8Array[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
+function byteLength(chunk: Uint8Array): number {
+  return chunk.length;
 }
+
+/**
+ * A room's frames are encoded once and shared, so every reader of a fan-out
+ * usually has the same frames waiting: they share one copy of the batch too.
+ */
+const joinShared = sharedJoin((chunks: readonly Uint8Array[]) => concatBytes(...chunks));

@@ -9,7 +9,8 @@
  * | `/readyz` | 200 or 503, JSON: ready for people, or why not |
  * | `/metrics` | Prometheus text; on the metrics listener only, when there is one |
  * | `/ws` | the WebSocket route (node/frontends/web/ws_frontend.ts); 404 until one is given |
- * | `/` | a short plain-text page: the web client is not served yet |
+ * | `/signin`, `/keys`… | the `pages` given: web sign-in (signin.ts), key upload (key_upload.ts) |
+ * | `/`, `/assets/…` | the web client (a `pages` route: static_assets.ts, client/web/) |
  *
  * With `metrics` set, a second listener at that address answers `/metrics`
  * (and `/healthz`, `/readyz`), and the main one answers `/metrics` with
@@ -42,7 +43,22 @@ export interface HttpRoutes {
   metrics(): string;
   /** The `/ws` route. @default none: `/ws` answers 404 */
   webSocket?: WebSocketRoute | undefined;
+  /**
+   * Pages and JSON APIs of the main listener (web sign-in, key upload),
+   * asked in order before the built-in paths; each answers its own paths
+   * and methods. @default none
+   */
+  pages?: readonly PageRoute[];
 }
+
+/**
+ * A group of pages: the answer to a request for one of its paths (any
+ * method), or undefined when the path is not its.
+ */
+export type PageRoute = (
+  request: Request,
+  info: Deno.ServeHandlerInfo<Deno.NetAddr>,
+) => Response | undefined | Promise<Response | undefined>;
 
 /** Options of {@linkcode HttpServer.start}. */
 export interface HttpServerOptions {
@@ -150,6 +166,10 @@ async function answer(
   if (path === "/ws" && listener.main && routes.webSocket) {
     return secure(await routes.webSocket(request, info));
   }
+  for (const page of listener.main ? routes.pages ?? [] : []) {
+    const response = await page(request, info);
+    if (response !== undefined) return secure(response);
+  }
   const route = pageOf(routes, listener, path);
   if (route === undefined) return secure(text("Not found\n", 404));
   if (request.method !== "GET" && request.method !== "HEAD") {
@@ -183,14 +203,6 @@ function pageOf(
         response.headers.set("Cache-Control", "no-store");
         return response;
       };
-    case "/":
-      if (!listener.main) return undefined;
-      return () =>
-        text(
-          "This is a meshchat node. Its web client is not served yet: join with the terminal\n" +
-            "client or any SSH client (see the README). /healthz and /readyz say how it is.\n",
-          200,
-        );
     default:
       return undefined;
   }

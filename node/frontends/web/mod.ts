@@ -3,7 +3,10 @@
  * `/healthz` and `/readyz` (bodies from health.ts), `/metrics` (the node's
  * registry, node/node_metrics.ts) — optionally on a listener of its own —
  * and hands `/ws` to the WebSocket route the node passes in
- * (ws_frontend.ts). The browser client at `/` is not served yet.
+ * (ws_frontend.ts). Web sign-in with an SSH key (`/web`, `/signin`:
+ * signin.ts, signin_tokens.ts) and key upload (`/keys`: key_upload.ts) are
+ * `pages` routes, and so is the web client (`/`, `/assets/…`:
+ * static_assets.ts serves client/web/dist/web_assets.ts).
  *
  * @module
  */
@@ -27,3 +30,12 @@ export {
   type WebSocketFrontendOptions,
   type WebSocketHandler,
 } from "./ws_frontend.ts";
+export { type HttpEndpoint, linkBase, WebSignIn, type WebSignInOptions } from "./signin.ts";
+export {
+  SignInTokens,
+  type SignInTokensOptions,
+  type WebCredential,
+  type WebIdentity,
+} from "./signin_tokens.ts";
+export { KeyUpload, type KeyUploadOptions, SIGNATURE_NAMESPACE } from "./key_upload.ts";
+export { type StaticAsset, staticAssets, WEB_CLIENT_CSP } from "./static_assets.ts";

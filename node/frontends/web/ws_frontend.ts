@@ -5,8 +5,12 @@
  * run on one {@linkcode ProtocolConnection} (../protocol_connection.ts):
  * hello deadline, idle timeout, bytes per minute, connection counts and
  * offences per address (`ConnectionLimits`, shared with TCP and SSH), rate
- * limits and acks on the one input path. Sessions say `via: "web"`. Guests
- * only for now: a hello names a nick nobody owns, as on TCP.
+ * limits and acks on the one input path. Sessions say `via: "web"`. A
+ * handshake whose cookie carries a web sign-in credential (signin.ts,
+ * `identify`) speaks for that SSH key: its session's origin has the key's
+ * fingerprint, as an SSH session's does, so the key's nicks are allowed and
+ * moderation by key applies. Without one the visitor is a guest, under the
+ * rules of SSH guests: no nick an SSH key owns.
  *
  * What is the WebSocket's own:
  *
@@ -21,6 +25,11 @@
  *   or cooling off, the handshake is answered 429 or 503 with the `error`
  *   frame as its JSON body. A refused peer is never upgraded: Deno cannot
  *   force a WebSocket shut once upgraded (see below).
+ * - **Batched output** (opt-in): a client that offers the subprotocol
+ *   {@linkcode NDJSON_PROTOCOL} gets it echoed, and then the frames of one
+ *   burst as one text message of NDJSON lines (ndjson_messages.ts), as TCP
+ *   writes them: a WebSocket message costs Deno about as much as a TCP
+ *   write, whatever its size. What it sends stays one frame per message.
  * - **Frames**: a text message is one frame; a binary message is told
  *   `bad_frame` and closed (1003); a message over `maxLineBytes` is told
  *   `line_too_long` and closed (1009) — it was already read whole, unlike a
@@ -45,7 +54,7 @@
  *
  * @module
  */
-import { decodeFrameText } from "../../../core/ndjson.ts";
+import { decodeFrameText, encodeFrameText } from "../../../core/ndjson.ts";
 import { utf8Length } from "../../../core/event_size.ts";
 import type { ServerFrame } from "../../../core/protocol.ts";
 import type { Hub } from "../../chat/hub.ts";
@@ -59,6 +68,15 @@ import {
   protocolOptions,
   startIdleSweep,
 } from "../protocol_connection.ts";
+import { holdWrites } from "../write_batches.ts";
+import { type EncodedLine, NdjsonMessages } from "./ndjson_messages.ts";
+
+/**
+ * The WebSocket subprotocol (`Sec-WebSocket-Protocol`) of batched output:
+ * node → client messages carry one or more frames, each a line of JSON
+ * ending in `\n` (docs/protocol.md#websocket).
+ */
+export const NDJSON_PROTOCOL = "meshchat.ndjson";
 
 /** Options of {@linkcode WebSocketFrontend}. */
 export interface WebSocketFrontendOptions extends ProtocolOptions {
@@ -69,6 +87,12 @@ export interface WebSocketFrontendOptions extends ProtocolOptions {
    * @default none
    */
   webOrigins?: readonly string[];
+  /**
+   * The SSH key a handshake's request speaks for: the web sign-in
+   * credential its cookie carries (signin.ts), as a `SHA256:` fingerprint;
+   * undefined makes the visitor a guest. @default everyone is a guest
+   */
+  identify?: (request: Request) => string | undefined;
 }
 
 /** The handler of `GET /ws` the HTTP server calls. */
@@ -114,6 +138,11 @@ const encodeShared = encodedOncePerFrame((frame): EncodedFrame => {
   return { text, bytes: utf8Length(text) };
 });
 
+const encodeLine = encodedOncePerFrame((frame): EncodedLine => {
+  const text = encodeFrameText(frame);
+  return { text, bytes: utf8Length(text) };
+});
+
 /**
  * Serves protocol v1 over WebSockets: hand {@linkcode WebSocketFrontend.handler}
  * to the HTTP server for `GET /ws`.
@@ -132,6 +161,7 @@ export class WebSocketFrontend {
   readonly #logger: Logger;
   readonly #options: Required<ProtocolOptions>;
   readonly #webOrigins: ReadonlySet<string>;
+  readonly #identify: (request: Request) => string | undefined;
   readonly #connections = new Set<WsConnection>();
   #idleSweep: ReturnType<typeof setInterval> | undefined;
   #closed = false;
@@ -144,11 +174,12 @@ export class WebSocketFrontend {
    *   65536, or a web origin is not an `http:` or `https:` origin.
    */
   constructor(hub: Hub, logger: Logger, options: WebSocketFrontendOptions = {}) {
-    const { webOrigins = [], ...protocol } = options;
+    const { webOrigins = [], identify = () => undefined, ...protocol } = options;
     this.#hub = hub;
     this.#logger = logger;
     this.#options = protocolOptions(protocol);
     this.#webOrigins = new Set(webOrigins.map(webOrigin));
+    this.#identify = identify;
   }
 
   /** Connections open now (closing ones included until their socket is gone). */
@@ -202,9 +233,12 @@ export class WebSocketFrontend {
         headers: { "content-type": "application/json" },
       });
     }
+    const batched = offers(request.headers.get("sec-websocket-protocol"), NDJSON_PROTOCOL);
+    // Before the upgrade: once upgraded, the request's headers can no longer be read.
+    const fingerprint = this.#identify(request);
     let upgrade: Deno.WebSocketUpgrade;
     try {
-      upgrade = Deno.upgradeWebSocket(request);
+      upgrade = Deno.upgradeWebSocket(request, batched ? { protocol: NDJSON_PROTOCOL } : {});
     } catch (error) {
       admission.release();
       return plain(400, `Bad request: ${(error as Error).message}`);
@@ -214,7 +248,8 @@ export class WebSocketFrontend {
       remote,
       logger: this.#logger,
       options: this.#options,
-    });
+      ...(fingerprint === undefined ? {} : { fingerprint }),
+    }, batched);
     this.#connections.add(connection);
     this.#idleSweep ??= startIdleSweep(this.#options.idleTimeoutMs, () => this.#protocols());
     connection.closed.then(() => {
@@ -234,18 +269,35 @@ export class WebSocketFrontend {
     this.#idleSweep = undefined;
   }
 
-  /** The node's own origin is the request's `Host`, with either scheme; or a configured one. */
   #originAllowed(origin: string, host: string | null): boolean {
-    let url: URL;
-    try {
-      url = new URL(origin);
-    } catch {
-      return false; // "null" (a sandboxed page, a file) and anything else unparsable
-    }
-    if (url.protocol !== "http:" && url.protocol !== "https:") return false;
-    if (this.#webOrigins.has(url.origin)) return true;
-    return host !== null && url.host === hostOf(host);
+    return pageOriginAllowed(origin, host, this.#webOrigins);
   }
+}
+
+/**
+ * Whether a request's `Origin` is one of the node's own pages: the
+ * request's `Host`, with either scheme, or one of the configured web
+ * origins. The WebSocket and the sign-in and key pages' POSTs ask it.
+ *
+ * @param origin The `Origin` header.
+ * @param host The `Host` header.
+ * @param webOrigins Other origins allowed (`--web-origin`), as {@linkcode webOrigin} writes them.
+ * @returns Whether the page may.
+ */
+export function pageOriginAllowed(
+  origin: string,
+  host: string | null,
+  webOrigins: ReadonlySet<string>,
+): boolean {
+  let url: URL;
+  try {
+    url = new URL(origin);
+  } catch {
+    return false; // "null" (a sandboxed page, a file) and anything else unparsable
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") return false;
+  if (webOrigins.has(url.origin)) return true;
+  return host !== null && url.host === hostOf(host);
 }
 
 /** One WebSocket: the socket side of a {@linkcode ProtocolConnection}. */
@@ -261,13 +313,17 @@ class WsConnection implements FrameOutput {
   /** Frames are served one after another, in the order they came. */
   #serving: Promise<void> = Promise.resolve();
   #backlogCheck: ReturnType<typeof setTimeout> | undefined;
+  /** Frames waiting for the end of their burst, with {@linkcode NDJSON_PROTOCOL}. */
+  readonly #messages: NdjsonMessages | undefined;
 
   constructor(
     hub: Hub,
     socket: WebSocket,
     init: ConstructorParameters<typeof ProtocolConnection>[2],
+    batched: boolean,
   ) {
     this.#socket = socket;
+    this.#messages = batched ? new NdjsonMessages((text) => this.#sendNow(text)) : undefined;
     this.#maxLineBytes = init.options.maxLineBytes;
     this.#maxQueueBytes = init.options.maxQueueBytes;
     this.#closeGraceMs = init.options.closeGraceMs;
@@ -284,6 +340,7 @@ class WsConnection implements FrameOutput {
     };
     socket.onclose = () => {
       clearTimeout(this.#backlogCheck);
+      this.#messages?.discard();
       this.protocol.ended();
       resolve();
     };
@@ -291,12 +348,19 @@ class WsConnection implements FrameOutput {
 
   enqueue(frame: ServerFrame): boolean {
     if (this.#socket.readyState !== WebSocket.OPEN) return true; // closing: nothing leaves
-    const { text, bytes } = encodeShared(frame);
-    const queued = this.#socket.bufferedAmount + bytes;
+    const messages = this.#messages;
+    const encoded = messages === undefined ? encodeShared(frame) : encodeLine(frame);
+    const queued = this.queuedBytes + encoded.bytes;
     if (queued > this.#maxQueueBytes * BUSY_SLACK) return false;
-    this.#socket.send(text);
+    if (messages === undefined) this.#socket.send(encoded.text);
+    else messages.add(encoded);
     if (queued > this.#maxQueueBytes) this.#checkBacklogSoon();
     return true;
+  }
+
+  /** Sends a text message, unless the socket is closing (a batch can outlive its turn). */
+  #sendNow(text: string): void {
+    if (this.#socket.readyState === WebSocket.OPEN) this.#socket.send(text);
   }
 
   /**
@@ -309,8 +373,7 @@ class WsConnection implements FrameOutput {
     if (this.#backlogCheck !== undefined) return;
     this.#backlogCheck = setTimeout(() => {
       this.#backlogCheck = undefined;
-      const socket = this.#socket;
-      if (socket.readyState === WebSocket.OPEN && socket.bufferedAmount > this.#maxQueueBytes) {
+      if (this.#socket.readyState === WebSocket.OPEN && this.queuedBytes > this.#maxQueueBytes) {
         this.protocol.overflowed();
       }
     }, 0);
@@ -318,15 +381,23 @@ class WsConnection implements FrameOutput {
 
   enqueueLast(frame: ServerFrame): number {
     // What the socket holds cannot be taken back: the frame goes after it.
-    if (this.#socket.readyState === WebSocket.OPEN) this.#socket.send(JSON.stringify(frame));
-    return 0;
+    const messages = this.#messages;
+    if (messages === undefined) {
+      this.#sendNow(JSON.stringify(frame));
+      return 0;
+    }
+    const dropped = messages.discard();
+    this.#sendNow(encodeFrameText(frame));
+    return dropped;
   }
 
   get queuedBytes(): number {
-    return this.#socket.bufferedAmount;
+    return this.#socket.bufferedAmount + (this.#messages?.pendingBytes ?? 0);
   }
 
   close(reason: string): void {
+    // The frames of this burst (the error frame that says why among them) go before the close.
+    this.#messages?.flush();
     const socket = this.#socket;
     const code = CLOSE_CODES[reason] ?? 1000;
     if (socket.readyState === WebSocket.CONNECTING) socket.close(code, closeReason(reason));
@@ -365,6 +436,8 @@ class WsConnection implements FrameOutput {
     }
     const decoded = decodeFrameText(text);
     if (decoded === undefined) return;
+    // Messages read in one turn answer together: one message per batched reader.
+    holdWrites();
     // After the frames before it: handling one may wait (a command), and order matters.
     this.#serving = this.#serving.then(() => {
       if (protocol.closing) return;
@@ -416,6 +489,11 @@ function remoteOf(addr: Deno.Addr): { hostname: string; port: number } {
     hostname: "local",
     port: 0,
   };
+}
+
+/** Whether a `Sec-WebSocket-Protocol` header (a comma-separated list) offers `protocol`. */
+function offers(header: string | null, protocol: string): boolean {
+  return header !== null && header.split(",").some((offered) => offered.trim() === protocol);
 }
 
 function byteLengthOf(data: unknown): number {

@@ -1,0 +1,96 @@
+/**
+ * The output of a WebSocket that asked for subprotocol `meshchat.ndjson`:
+ * frames wait here for the end of the burst that queued them, then leave
+ * in as few text messages as fit, each frame a line (docs/protocol.md). A
+ * WebSocket message costs Deno a send and a write whatever its size, so a
+ * busy room costs one message per reader per burst rather than one per
+ * frame; readers of a fan-out with the same frames waiting share one
+ * message text (write_batches.ts).
+ *
+ * @module
+ */
+import { batchLength, sharedJoin, startWritesSoon } from "../write_batches.ts";
+
+/** One frame as a line of NDJSON, and its size in UTF-8 (the queue bound counts bytes). */
+export interface EncodedLine {
+  /** The JSON text, ending in `\n`. */
+  readonly text: string;
+  /** Its size in UTF-8. */
+  readonly bytes: number;
+}
+
+/**
+ * The most frame bytes in one message (a bigger frame travels alone). Deno
+ * copies every message into a buffer of its own per reader; past a few
+ * tens of KiB those copies fault in fresh pages and cost more than the
+ * messages they save (measured with tests/bench/ws_fanout.ts).
+ */
+export const MAX_MESSAGE_BYTES = 1 << 14;
+
+/** Frames waiting to leave one WebSocket, sent as NDJSON messages when their burst is over. */
+export class NdjsonMessages {
+  readonly #send: (text: string) => void;
+  #pending: EncodedLine[] = [];
+  #pendingBytes = 0;
+  // Bound once: a fan-out to a hundred readers allocates no closures.
+  readonly #flush = () => this.flush();
+
+  /**
+   * @param send Sends one text message (the socket is open, or it ignores it).
+   */
+  constructor(send: (text: string) => void) {
+    this.#send = send;
+  }
+
+  /** Bytes of the frames waiting. */
+  get pendingBytes(): number {
+    return this.#pendingBytes;
+  }
+
+  /**
+   * Queues a frame: it leaves when the burst is over (see `startWritesSoon`).
+   *
+   * @param line The frame (not copied: shared between readers).
+   */
+  add(line: EncodedLine): void {
+    if (this.#pending.push(line) === 1) startWritesSoon(this.#flush);
+    this.#pendingBytes += line.bytes;
+  }
+
+  /** Sends what is waiting now, in messages of at most {@linkcode MAX_MESSAGE_BYTES}. */
+  flush(): void {
+    let pending = this.#pending;
+    if (pending.length === 0) return;
+    this.#pending = [];
+    this.#pendingBytes = 0;
+    while (pending.length > 0) {
+      // Never cut what was handed to joinShared: it remembers the array.
+      const count = batchLength(pending, bytesOf, MAX_MESSAGE_BYTES);
+      const batch = count === pending.length ? pending : pending.slice(0, count);
+      pending = count === pending.length ? [] : pending.slice(count);
+      this.#send(batch.length === 1 ? batch[0]!.text : joinShared(batch));
+    }
+  }
+
+  /**
+   * Drops what is waiting (to make room for a last frame).
+   *
+   * @returns How many frames were dropped.
+   */
+  discard(): number {
+    const dropped = this.#pending.length;
+    this.#pending = [];
+    this.#pendingBytes = 0;
+    return dropped;
+  }
+}
+
+function bytesOf(line: EncodedLine): number {
+  return line.bytes;
+}
+
+const joinShared = sharedJoin((lines: readonly EncodedLine[]) => {
+  let text = "";
+  for (const line of lines) text += line.text;
+  return text;
+});

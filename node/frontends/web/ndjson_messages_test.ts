@@ -1,0 +1,74 @@
+import assert from "node:assert/strict";
+import { holdWrites, releaseWrites } from "../write_batches.ts";
+import { type EncodedLine, MAX_MESSAGE_BYTES, NdjsonMessages } from "./ndjson_messages.ts";
+
+function line(text: string): EncodedLine {
+  return { text: text + "\n", bytes: new TextEncoder().encode(text + "\n").length };
+}
+
+/** Resolves after the microtasks queued so far (the queue starts at one). */
+function nextMicrotask(): Promise<void> {
+  return new Promise((resolve) => queueMicrotask(resolve));
+}
+
+Deno.test("NdjsonMessages sends the frames of one synchronous run as one message", async () => {
+  const sent: string[] = [];
+  const messages = new NdjsonMessages((text) => sent.push(text));
+  messages.add(line('{"t":"a"}'));
+  messages.add(line('{"t":"é"}'));
+  assert.equal(messages.pendingBytes, 10 + 11);
+  assert.deepEqual(sent, []);
+  await nextMicrotask();
+  assert.deepEqual(sent, ['{"t":"a"}\n{"t":"é"}\n']);
+  assert.equal(messages.pendingBytes, 0);
+  messages.add(line('{"t":"b"}'));
+  await nextMicrotask();
+  assert.deepEqual(sent.slice(1), ['{"t":"b"}\n']);
+});
+
+Deno.test("NdjsonMessages waits for the end of a hold", async () => {
+  const sent: string[] = [];
+  const messages = new NdjsonMessages((text) => sent.push(text));
+  holdWrites();
+  try {
+    messages.add(line("1"));
+    await nextMicrotask();
+    messages.add(line("2"));
+    await nextMicrotask();
+    assert.deepEqual(sent, []);
+  } finally {
+    releaseWrites();
+  }
+  assert.deepEqual(sent, ["1\n2\n"]);
+});
+
+Deno.test("NdjsonMessages cuts a burst into messages of at most MAX_MESSAGE_BYTES", () => {
+  const sent: string[] = [];
+  const messages = new NdjsonMessages((text) => sent.push(text));
+  const big = line("x".repeat(MAX_MESSAGE_BYTES / 2 - 1)); // half the limit with its newline
+  const huge = line("y".repeat(MAX_MESSAGE_BYTES + 10));
+  for (const frame of [big, big, big, huge, big]) messages.add(frame);
+  messages.flush();
+  assert.deepEqual(sent, [big.text + big.text, big.text, huge.text, big.text]);
+});
+
+Deno.test("NdjsonMessages sends each reader its own frames when readers of a fan-out share some", () => {
+  const sent: string[][] = [[], []];
+  const readers = sent.map((out) => new NdjsonMessages((text) => out.push(text)));
+  const shared = [line("1"), line("2")];
+  for (const reader of readers) for (const frame of shared) reader.add(frame);
+  readers[1]!.add(line("3"));
+  for (const reader of readers) reader.flush();
+  assert.deepEqual(sent, [["1\n2\n"], ["1\n2\n3\n"]]);
+});
+
+Deno.test("NdjsonMessages.discard() drops what waits, and the burst's end sends nothing", async () => {
+  const sent: string[] = [];
+  const messages = new NdjsonMessages((text) => sent.push(text));
+  messages.add(line("1"));
+  messages.add(line("2"));
+  assert.equal(messages.discard(), 2);
+  assert.equal(messages.pendingBytes, 0);
+  await nextMicrotask();
+  assert.deepEqual(sent, []);
+});
