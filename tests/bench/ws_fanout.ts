@@ -310,7 +310,7 @@ export async function benchWsFanout(): Promise<WsFanoutBench> {
 export function formatWsFanout(bench: WsFanoutBench): string[] {
   const fmt = (n: number) => n.toLocaleString("en-US");
   const row = (name: string, result: FanoutResult, ratio?: number) =>
-    `  ${name.padEnd(19)} ${fmt(result.deliveriesPerSecond).padStart(12)} deliveries/s, lost ${
+    `  ${name.padEnd(25)} ${fmt(result.deliveriesPerSecond).padStart(12)} deliveries/s, lost ${
       String(result.lost).padEnd(3)
     }${ratio === undefined ? "" : ` ${ratio}× TCP`}`;
   return [
