@@ -4,32 +4,9 @@
  * with a certificate made here by openssl, and the errors of bad flags.
  */
 import assert from "node:assert/strict";
-import { freePort, startNodeProcess } from "./helpers/node_process.ts";
+import { failingNodeStart, freePort, startNodeProcess } from "./helpers/node_process.ts";
 import { getJson, startHttpNode } from "./helpers/http_node.ts";
 import { waitFor } from "./helpers/wait_for.ts";
-
-/** Runs a node that must refuse to start; returns its exit code and output. */
-async function failingStart(args: string[]): Promise<{ code: number; text: string }> {
-  const data = `./data/tmp/http-fail-${crypto.randomUUID().slice(0, 8)}`;
-  const output = await new Deno.Command("deno", {
-    args: [
-      "run",
-      "-P=node",
-      "--quiet",
-      "main.ts",
-      "node",
-      ...["--host", "127.0.0.1", "--port", "0", "--ssh-port", "0", "--mesh-port", "0"],
-      ...["--data", data, ...args],
-    ],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    signal: AbortSignal.timeout(20_000),
-  }).output();
-  await Deno.remove(data, { recursive: true }).catch(() => {});
-  const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
-  return { code: output.code, text: decode(output.stdout) + decode(output.stderr) };
-}
 
 Deno.test("a node answers /healthz and /readyz with JSON and security headers, / with the web client, other paths 404", async () => {
   const { node, url } = await startHttpNode({ id: "h1" });
@@ -186,13 +163,13 @@ Deno.test("bad HTTP flags and a taken HTTP port stop the node with a message tha
     [["--metrics-port", "9464"], /--metrics-port without --metrics-host/],
   ];
   for (const [args, message] of cases) {
-    const { code, text } = await failingStart(args);
+    const { code, text } = await failingNodeStart(args);
     assert.equal(code, 2, text);
     assert.match(text, message);
   }
   const squatter = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   try {
-    const { code, text } = await failingStart([
+    const { code, text } = await failingNodeStart([
       ...["--http-host", "127.0.0.1", "--http-port", String(squatter.addr.port)],
     ]);
     assert.equal(code, 1, text);

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { startCluster } from "./helpers/cluster.ts";
 import { RawClient } from "./helpers/raw_client.ts";
 import { generateKey, SshTestClient } from "./helpers/ssh_client.ts";
+import { pathExists } from "./helpers/path_exists.ts";
 
 const FIXTURE = "./tests/fixtures/nicks.json";
 
@@ -32,16 +33,6 @@ async function waitRegistered(port: number, nick: string, waitMs = 20_000): Prom
   throw new Error(`Nick ${nick} is not registered on port ${port}; last answer: ${last}`);
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
-}
-
 Deno.test("a nick claimed on one node holds on another and survives a restart of both, with no nicks.json", async () => {
   const cluster = await startCluster({ size: 2, ssh: true });
   try {
@@ -63,7 +54,7 @@ Deno.test("a nick claimed on one node holds on another and survives a restart of
     await cluster.restart(0);
     await waitRegistered(n1.process.port, "dora", 5000);
     for (const node of [n1, n2]) {
-      assert.equal(await exists(`${node.dataDir}/nicks.json`), false, node.id);
+      assert.equal(await pathExists(`${node.dataDir}/nicks.json`), false, node.id);
     }
   } finally {
     await cluster.close();
@@ -85,8 +76,8 @@ Deno.test("an old nicks.json is imported once as claim events, which replicate",
     await waitRegistered(n1.process.port, "dora", 5000);
     await waitRegistered(n2.process.port, "Eve");
     await waitRegistered(n2.process.port, "eve_alt");
-    assert.equal(await exists(path), false);
-    assert.equal(await exists(`${path}.imported`), true);
+    assert.equal(await pathExists(path), false);
+    assert.equal(await pathExists(`${path}.imported`), true);
 
     await n1.process.stop();
     await cluster.restart(0);

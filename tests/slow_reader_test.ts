@@ -4,21 +4,11 @@
  * in the room gets that message before they see it leave.
  */
 import assert from "node:assert/strict";
-import { type Frame, RawClient } from "./helpers/raw_client.ts";
+import { RawClient } from "./helpers/raw_client.ts";
 import { startNodeProcess } from "./helpers/node_process.ts";
+import { floodUntilSlowReaderLeaves } from "./helpers/slow_reader_flood.ts";
 
 const ROOM = "flood";
-
-/** The sequence number of a frame's event id (`origin:seq`); every event here has one origin. */
-function seqOf(frame: Frame): number {
-  return Number(String(frame.id).split(":").at(-1));
-}
-
-/** Waits until a frame that matches has arrived, whether or not an earlier wait skipped it. */
-async function seen(client: RawClient, match: (frame: Frame) => boolean): Promise<Frame> {
-  while (!client.frames.some(match)) await client.next();
-  return client.frames.find(match)!;
-}
 
 /**
  * Says hello on a raw connection, reads until the welcome is in, and never
@@ -53,30 +43,7 @@ Deno.test("a slow reader leaves after the message that overflowed it has reached
     await RawClient.join(node.port, "ben", ROOM),
   ];
   try {
-    const text = "z".repeat(3000);
-    const dropped = (f: Frame) => f.t === "msg" && f.kind === "leave" && f.from === "sleeper";
-    // Kernel buffers absorb a few MB before the queue fills: talk until the drop (bounded).
-    let sent = 0;
-    while (!listeners[0]!.frames.some(dropped) && sent < 20_000) {
-      for (let i = 0; i < 100; i++) {
-        await talker.send({ t: "say", room: ROOM, text, cid: `f${sent++}` });
-      }
-      await talker.next((f) => f.t === "ack" && f.cid === `f${sent - 1}`);
-    }
-    const lastId = talker.frames.findLast((f) => f.t === "ack")?.id;
-    for (const member of [talker, ...listeners]) {
-      assert.equal((await seen(member, dropped)).text, "too slow");
-      await seen(member, (f) => f.t === "msg" && f.id === lastId);
-      // One node, one origin: events reach each member in the order they were made.
-      const events = member.frames.filter((f) => f.t === "msg" && f.room === ROOM);
-      const late = events.findIndex((f, i) => i > 0 && seqOf(f) <= seqOf(events[i - 1]!));
-      const [before, after] = [events[late - 1], events[late]];
-      assert.equal(
-        late,
-        -1,
-        `${after?.kind} ${after?.id} came after ${before?.kind} ${before?.id}`,
-      );
-    }
+    await floodUntilSlowReaderLeaves({ room: ROOM, talker, listeners, sleeper: "sleeper" });
   } finally {
     sleeper.close();
     talker.close();

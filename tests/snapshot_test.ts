@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { SNAPSHOT_FILE } from "../node/store/snapshot_store.ts";
 import { type Frame, RawClient } from "./helpers/raw_client.ts";
-import { type NodeProcess, startNodeProcess } from "./helpers/node_process.ts";
+import { failingNodeStart, type NodeProcess, startNodeProcess } from "./helpers/node_process.ts";
 
 const isMsg = (text: string) => (f: Frame) => f.t === "msg" && f.text === text;
 
@@ -36,40 +36,6 @@ function bootLine(node: NodeProcess): Record<string, string> {
 async function history(client: RawClient, room: string, count = 500): Promise<Frame[]> {
   await client.send({ t: "cmd", line: `/history ${count}`, room });
   return (await client.next((f) => f.t === "history")).history as Frame[];
-}
-
-/** Runs a node that must refuse to start; returns its exit code and output. */
-async function failingStart(id: string, dir: string, extra: string[] = []) {
-  const output = await new Deno.Command("deno", {
-    args: [
-      "run",
-      "-P=node",
-      "--quiet",
-      "main.ts",
-      "node",
-      "--id",
-      id,
-      "--host",
-      "127.0.0.1",
-      "--port",
-      "0",
-      "--mesh-port",
-      "0",
-      "--ssh-port",
-      "0",
-      "--http-port",
-      "0",
-      "--data",
-      dir,
-      ...extra,
-    ],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    signal: AbortSignal.timeout(20_000),
-  }).output();
-  const text = new TextDecoder().decode(output.stdout) + new TextDecoder().decode(output.stderr);
-  return { code: output.code, text };
 }
 
 Deno.test("a graceful restart keeps history, topics and sequence numbers", async () => {
@@ -271,7 +237,14 @@ Deno.test("a corrupt, truncated or newer-schema data file gives a clear error an
     for (const [name, damage, problem] of cases) {
       await damage();
       const before = await Deno.readFile(path);
-      const { code, text } = await failingStart("bad", dir);
+      const { code, text } = await failingNodeStart([
+        "--id",
+        "bad",
+        "--http-port",
+        "0",
+        "--data",
+        dir,
+      ]);
       assert.equal(code, 1, `${name}: ${text}`);
       assert.match(text, /snapshot\.kv/, `${name}: names the file`);
       assert.match(text, problem, name);

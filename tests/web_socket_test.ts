@@ -9,16 +9,11 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { type Frame, RawClient } from "./helpers/raw_client.ts";
+import { RawClient } from "./helpers/raw_client.ts";
 import { freePort, startNodeProcess } from "./helpers/node_process.ts";
 import { joinAndStopReading, WsClient } from "./helpers/ws_client.ts";
+import { floodUntilSlowReaderLeaves } from "./helpers/slow_reader_flood.ts";
 import { NDJSON_PROTOCOL } from "../node/frontends/web/ws_frontend.ts";
-
-/** Waits until a frame that matches has arrived, whether or not an earlier wait skipped it. */
-async function seen(client: WsClient | RawClient, match: (frame: Frame) => boolean) {
-  while (!client.frames.some(match)) await client.next();
-  return client.frames.find(match)!;
-}
 
 Deno.test("a node serves protocol v1 over a WebSocket beside TCP, from its own pages only", async (t) => {
   const httpPort = freePort();
@@ -101,26 +96,7 @@ for (const batched of [false, true]) {
       await RawClient.join(node.port, "ben", room),
     ];
     try {
-      const text = "z".repeat(3000);
-      const dropped = (f: Frame) => f.t === "msg" && f.kind === "leave" && f.from === "sleeper";
-      // Kernel buffers absorb a few MB before the queue fills: talk until the drop (bounded).
-      let sent = 0;
-      while (!listeners[0]!.frames.some(dropped) && sent < 20_000) {
-        for (let i = 0; i < 100; i++) {
-          await talker.send({ t: "say", room, text, cid: `f${sent++}` });
-        }
-        await talker.next((f) => f.t === "ack" && f.cid === `f${sent - 1}`);
-      }
-      const lastId = talker.frames.findLast((f) => f.t === "ack")?.id;
-      for (const member of [talker, ...listeners]) {
-        assert.equal((await seen(member, dropped)).text, "too slow");
-        await seen(member, (f) => f.t === "msg" && f.id === lastId);
-        // One node, one origin: events reach each member in the order they were made,
-        // so nothing made before the leave comes after it.
-        const seqs = member.frames.filter((f) => f.t === "msg" && f.room === room)
-          .map((f) => Number(String(f.id).split(":").at(-1)));
-        assert.ok(seqs.every((seq, i) => i === 0 || seq > seqs[i - 1]!), "events out of order");
-      }
+      await floodUntilSlowReaderLeaves({ room, talker, listeners, sleeper: "sleeper" });
       assert.match(node.log(), /slow reader dropped addr=127\.0\.0\.1:\d+ via=web nick=sleeper/);
     } finally {
       sleeper.close();

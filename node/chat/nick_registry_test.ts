@@ -4,7 +4,7 @@ import { HybridClock } from "../../core/hybrid_clock.ts";
 import { ProtocolError } from "../../core/protocol.ts";
 import { EventLog } from "./event_log.ts";
 import { Hub } from "./hub.ts";
-import { type LogFields, type Logger, silentLogger } from "../logger.ts";
+import { warningLogger } from "../../tests/helpers/chat_fixtures.ts";
 
 const A = `SHA256:${"a".repeat(43)}`;
 const B = `SHA256:${"b".repeat(43)}`;
@@ -27,13 +27,7 @@ function claim(origin: string, seq: number, wall: number, nick: string, fp: stri
 function logAt(origin: string, options: { raceWindowMs?: number } = {}) {
   let time = START;
   const now = () => time;
-  const warnings: string[] = [];
-  const logger = {
-    ...silentLogger,
-    warn(message: string, fields?: LogFields) {
-      warnings.push(`${message} ${JSON.stringify(fields ?? {})}`);
-    },
-  } as Logger;
+  const { logger, warnings } = warningLogger();
   const log = new EventLog({
     origin,
     now,

@@ -8,7 +8,7 @@ import type { ChatEvent } from "../../core/event.ts";
 import { HybridClock } from "../../core/hybrid_clock.ts";
 import type { ServerFrame } from "../../core/protocol.ts";
 import { Hub, type SessionSink } from "./hub.ts";
-import { type LogFields, type Logger, silentLogger } from "../logger.ts";
+import { warningLogger } from "../../tests/helpers/chat_fixtures.ts";
 import { formatModAction } from "./moderation.ts";
 
 const OP_FP = "SHA256:" + "A".repeat(43);
@@ -29,13 +29,7 @@ class RecordingSink implements SessionSink {
 function setup() {
   let time = START;
   const now = () => time;
-  const warnings: string[] = [];
-  const logger = {
-    ...silentLogger,
-    warn(message: string, fields?: LogFields) {
-      warnings.push(`${message} ${JSON.stringify(fields ?? {})}`);
-    },
-  } as Logger;
+  const { logger, warnings } = warningLogger();
   const hub = new Hub({
     nodeId: "n1",
     now,

@@ -1,32 +1,14 @@
 import assert from "node:assert/strict";
-import { ProtocolError } from "../../core/protocol.ts";
+import { refusalCode, sessionIn } from "../../tests/helpers/chat_fixtures.ts";
 import { RateLimits } from "./rate_limits.ts";
-import { Session } from "./session.ts";
-
-function session(rooms: string[], rates: RateLimits): Session {
-  const sink = { send() {}, close() {} };
-  const s = new Session(1, "ann", sink, { via: "test", address: "10.0.0.1:1" }, rates.limiter(), 0);
-  for (const room of rooms) s.rooms.add(room);
-  return s;
-}
-
-function code(fn: () => void): string | undefined {
-  try {
-    fn();
-    return undefined;
-  } catch (error) {
-    if (!(error instanceof ProtocolError)) throw error;
-    return error.code;
-  }
-}
 
 Deno.test("RateLimits.spend() takes one token per action and refuses past the burst", () => {
   let time = 0;
   const rates = new RateLimits({ burst: 2, perSecond: 1, now: () => time });
-  const ann = session(["a"], rates);
+  const ann = sessionIn(["a"], rates.limiter());
   rates.spend(ann);
   rates.spend(ann);
-  assert.equal(code(() => rates.spend(ann)), "rate_limited");
+  assert.equal(refusalCode(() => rates.spend(ann)), "rate_limited");
   time += 1000;
   rates.spend(ann);
   assert.equal(ann.lastActive, 1000);
@@ -34,7 +16,7 @@ Deno.test("RateLimits.spend() takes one token per action and refuses past the bu
 
 Deno.test("RateLimits with a burst of 0 gives no limiter: nothing is refused", () => {
   const rates = new RateLimits({ burst: 0, perSecond: 1, now: () => 0 });
-  const ann = session(Array.from({ length: 64 }, (_, i) => `r${i}`), rates);
+  const ann = sessionIn(Array.from({ length: 64 }, (_, i) => `r${i}`), rates.limiter());
   assert.equal(ann.limiter, undefined);
   for (let i = 0; i < 100; i++) rates.spend(ann);
   rates.spendPerRoom(ann);
@@ -42,13 +24,13 @@ Deno.test("RateLimits with a burst of 0 gives no limiter: nothing is refused", (
 
 Deno.test("RateLimits.spendPerRoom() charges one more token per 8 rooms past the first 8", () => {
   const rates = new RateLimits({ burst: 10, perSecond: 1, now: () => 0 });
-  const few = session(["a"], rates);
+  const few = sessionIn(["a"], rates.limiter());
   rates.spendPerRoom(few);
   assert.equal(few.limiter!.msUntilAvailable(10), 0, "8 rooms or fewer cost nothing more");
-  const many = session(Array.from({ length: 64 }, (_, i) => `r${i}`), rates);
+  const many = sessionIn(Array.from({ length: 64 }, (_, i) => `r${i}`), rates.limiter());
   rates.spendPerRoom(many); // 7 more tokens
   assert.ok(many.limiter!.tryTake(3));
-  assert.equal(code(() => rates.spendPerRoom(many)), "rate_limited");
+  assert.equal(refusalCode(() => rates.spendPerRoom(many)), "rate_limited");
 });
 
 Deno.test("RateLimits refuses a negative burst or a rate not above 0", () => {

@@ -1,9 +1,8 @@
 import assert from "node:assert/strict";
 import { HybridClock } from "../../core/hybrid_clock.ts";
-import { ProtocolError } from "../../core/protocol.ts";
 import { EventLog } from "./event_log.ts";
 import { RoomLimits } from "./room_limits.ts";
-import { Session } from "./session.ts";
+import { refusalCode, sessionIn } from "../../tests/helpers/chat_fixtures.ts";
 
 const DAY = 86_400_000;
 
@@ -23,23 +22,6 @@ function setup(options: { maxRooms?: number; maxRoomsPerSession?: number } = {})
   return { log, limits, occupied, say, advance: (ms: number) => (time += ms) };
 }
 
-function session(rooms: string[]): Session {
-  const sink = { send() {}, close() {} };
-  const s = new Session(1, "ann", sink, { via: "test", address: "10.0.0.1:1" }, undefined, 0);
-  for (const room of rooms) s.rooms.add(room);
-  return s;
-}
-
-function code(fn: () => void): string | undefined {
-  try {
-    fn();
-    return undefined;
-  } catch (error) {
-    if (!(error instanceof ProtocolError)) throw error;
-    return error.code;
-  }
-}
-
 Deno.test("RoomLimits.makeSpaceFor() expires an idle room for a new one, and refuses when none is idle", () => {
   const { log, limits, occupied, say } = setup({ maxRooms: 2 });
   say("a");
@@ -50,7 +32,7 @@ Deno.test("RoomLimits.makeSpaceFor() expires an idle room for a new one, and ref
   assert.deepEqual([...log.rooms.keys()], ["b"]);
   say("c", "message");
   occupied.add("c");
-  assert.equal(code(() => limits.makeSpaceFor("d")), "rooms_full");
+  assert.equal(refusalCode(() => limits.makeSpaceFor("d")), "rooms_full");
   // Existing rooms and the default room are always allowed.
   limits.makeSpaceFor("b");
   limits.makeSpaceFor("lobby");
@@ -83,10 +65,10 @@ Deno.test("RoomLimits.applied() and mayBeIdle() note rooms swept only when space
 
 Deno.test("RoomLimits.checkJoin() caps the rooms of a session, rejoining is fine", () => {
   const { limits } = setup({ maxRoomsPerSession: 2 });
-  const ann = session(["a", "b"]);
-  assert.equal(code(() => limits.checkJoin(ann, "c")), "too_many_rooms");
+  const ann = sessionIn(["a", "b"]);
+  assert.equal(refusalCode(() => limits.checkJoin(ann, "c")), "too_many_rooms");
   limits.checkJoin(ann, "a");
-  limits.checkJoin(session(["a"]), "c");
+  limits.checkJoin(sessionIn(["a"]), "c");
 });
 
 Deno.test("RoomLimits refuses limits out of range", () => {

@@ -384,6 +384,8 @@ export class ProtocolConnection implements SessionSink {
         address: this.#address,
         ...(this.#fingerprint === undefined ? {} : { fingerprint: this.#fingerprint }),
       });
+      // The deadline is met: its timer (and the closure it holds) can go now.
+      clearTimeout(this.#helloTimer);
       return;
     }
     const session = this.#session;

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { EventLog } from "../chat/event_log.ts";
 import { importNicksJson, parseNicksJson } from "./nicks_json_import.ts";
+import { pathExists } from "../../tests/helpers/path_exists.ts";
 
 const FIXTURE = "./tests/fixtures/nicks.json";
 const DORA_KEY = "SHA256:nFf7GpkKLgfV3XXzM2Ee30mraT23O5duFxLzfKUyWD4";
@@ -24,7 +25,7 @@ Deno.test("importNicksJson() claims an old nicks.json as events once, persisting
     log.nicks.claim("dora", DORA_KEY); // already in the log (a crash after a snapshot)
     const steps: string[] = [];
     const imported = await importNicksJson(path, log.nicks, async () => {
-      steps.push(`persist: file there ${await exists(path)}, ${log.nicks.size} nicks`);
+      steps.push(`persist: file there ${await pathExists(path)}, ${log.nicks.size} nicks`);
     });
     assert.deepEqual(steps, ["persist: file there true, 3 nicks"]);
     assert.deepEqual(imported, {
@@ -40,7 +41,7 @@ Deno.test("importNicksJson() claims an old nicks.json as events once, persisting
       "n1:2 Eve",
       "n1:3 eve_alt",
     ]);
-    assert.equal(await exists(path), false);
+    assert.equal(await pathExists(path), false);
     assert.equal(await Deno.readTextFile(`${path}.imported`), await Deno.readTextFile(FIXTURE));
     assert.equal(await importNicksJson(path, log.nicks, () => Promise.resolve()), undefined);
   });
@@ -58,7 +59,7 @@ Deno.test("importNicksJson() leaves a broken file in place and says how to fix i
       importNicksJson(path, log.nicks, persist),
       /Cannot import nick registry .*nicks\.json: expected \{v: 1.*move it aside/,
     );
-    assert.equal(await exists(path), true);
+    assert.equal(await pathExists(path), true);
     assert.equal(log.nicks.size, 0);
   });
 });
@@ -77,13 +78,3 @@ Deno.test("parseNicksJson() refuses a claim that is not a nick, a key and a time
     assert.throws(() => parseNicksJson({ v: 1, claims: [good, bad] }), /claim 1 is not/);
   }
 });
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
-}

@@ -1,9 +1,11 @@
 /**
  * What the memory benchmarks of a single node process share: how it is
- * started (rate limits off, its own data folder) and how its memory is read.
+ * started (rate limits off, its own data folder), how its memory is read,
+ * and the steps of a per-session figure ({@linkcode measureSessionMemory}).
  *
  * @module
  */
+import { freePort, type NodeProcess, startNodeProcess } from "../helpers/node_process.ts";
 
 /**
  * Node flags for a memory benchmark: data in `dir`, no rate limits, a
@@ -71,10 +73,29 @@ export async function procStatusKiB(pid: number, field: "VmHWM" | "VmRSS"): Prom
  * @returns The limit; Infinity when unlimited.
  * @throws {Error} When the limit cannot be read.
  */
-export async function openFileLimit(pid: number): Promise<number> {
+async function openFileLimit(pid: number): Promise<number> {
   const match = /^Max open files\s+(\d+|unlimited)/m.exec(await procFile(pid, "limits"));
   if (match === null) throw new Error(`Cannot read the open-file limit of process ${pid}`);
   return match[1] === "unlimited" ? Infinity : Number(match[1]);
+}
+
+/** Descriptors kept free for everything else a process opens. */
+const SPARE_FILES = 200;
+
+/**
+ * How many sessions fit the open-file limits of a node and of this process
+ * (each holds one descriptor per session).
+ *
+ * @param nodePid The node's process id.
+ * @param requested Sessions asked for.
+ * @returns The sessions to open, and the lower of the two limits.
+ */
+export async function sessionsWithinFileLimit(
+  nodePid: number,
+  requested: number,
+): Promise<{ sessions: number; openFileLimit: number }> {
+  const limit = Math.min(await openFileLimit(nodePid), await openFileLimit(Deno.pid));
+  return { sessions: Math.min(requested, limit - SPARE_FILES), openFileLimit: limit };
 }
 
 /**
@@ -251,5 +272,186 @@ export function perSession(
     heapKiB: each(after.heapUsedKiB - before.heapUsedKiB),
     buffersKiB: each(after.buffersKiB - before.buffersKiB),
     embedderKiB: each(after.embedderKiB - before.embedderKiB),
+  };
+}
+
+/** What {@linkcode measureSessionMemory} measured. */
+export interface SessionMemoryResult {
+  /** Sessions asked for. */
+  readonly requested: number;
+  /** Sessions opened (fewer when the open-file limit is lower). */
+  readonly sessions: number;
+  /** The lower of the node's and this process's open-file limits. */
+  readonly openFileLimit: number;
+  /** Seconds to open them all (login to welcome). */
+  readonly openSeconds: number;
+  /** The node before they opened, after a full GC. */
+  readonly before: NodeMemory;
+  /** The node with every session open and quiet, after a full GC. */
+  readonly after: NodeMemory;
+  /** Resident memory added per session (KiB). */
+  readonly rssPerSessionKiB: number;
+  /** Live JavaScript heap added per session (KiB). */
+  readonly heapPerSessionKiB: number;
+  /** Live ArrayBuffer contents added per session (KiB). */
+  readonly buffersPerSessionKiB: number;
+  /** Native runtime objects (V8's C++ heap) added per session (KiB). */
+  readonly embedderPerSessionKiB: number;
+}
+
+/** The kind of session a memory benchmark opens: TCP clients, SSH PTYs… */
+export interface BenchSessions<S> {
+  /**
+   * Opens `count` sessions on `node`, their names starting with `prefix`.
+   *
+   * @returns The sessions, each welcomed.
+   */
+  open(node: NodeProcess, count: number, prefix: string): Promise<S[]>;
+  /** Bytes the sessions received so far, summed. */
+  received(sessions: readonly S[]): number;
+  /** Closes one session. */
+  close(session: S): void;
+}
+
+/** Options of {@linkcode measureSessionMemory}. */
+export interface SessionMemoryOptions<S> {
+  /** Node id, which also names its data folder under `./data`. */
+  readonly id: string;
+  /** Run the node's SSH listener. @default false */
+  readonly ssh?: boolean;
+  /** Sessions to open (fewer when the open-file limits are lower). */
+  readonly requested: number;
+  /** Sessions opened and closed first, so the code paths are loaded and compiled. */
+  readonly warmUp: number;
+  /** Starts the nicks of the measured sessions (the warm-up's start with `w`). */
+  readonly prefix: string;
+  /** The sessions to open. */
+  readonly kind: BenchSessions<S>;
+  /** Read the figure no sooner than this long after the last session opened (ms). @default 0 */
+  readonly settleMs?: number;
+  /** Write a heap snapshot of the node with the sessions open here. @default none */
+  readonly heapSnapshot?: string | undefined;
+}
+
+/**
+ * What one session costs a fresh node: a node with its connection counts
+ * raised and its inspector open takes a warm-up round, then `requested`
+ * sessions, which are left until nothing has arrived for a second; its
+ * memory after a full GC, minus the same before they opened, over their
+ * number.
+ *
+ * @param options The node, the sessions, when to read.
+ * @returns The figures.
+ */
+export async function measureSessionMemory<S>(
+  options: SessionMemoryOptions<S>,
+): Promise<SessionMemoryResult> {
+  const { requested, kind } = options;
+  const dir = `./data/${options.id}-${crypto.randomUUID().slice(0, 8)}`;
+  const inspectorPort = freePort();
+  const node = await startNodeProcess({
+    id: options.id,
+    ssh: options.ssh ?? false,
+    denoFlags: [inspectFlag(inspectorPort)],
+    args: [
+      "--data",
+      dir,
+      "--max-conns-per-addr",
+      String(requested + 100),
+      "--max-conns",
+      String(requested + 100),
+    ],
+  });
+  const inspector = await NodeInspector.open(inspectorPort);
+  const open: S[] = [];
+  try {
+    const { sessions, openFileLimit: limit } = await sessionsWithinFileLimit(
+      node.child.pid,
+      requested,
+    );
+    const warm = await kind.open(node, options.warmUp, "w");
+    await untilQuiet(() => kind.received(warm));
+    for (const session of warm) kind.close(session);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const before = await inspector.memory(node.child.pid);
+    const started = performance.now();
+    open.push(...await kind.open(node, sessions, options.prefix));
+    const opened = performance.now();
+    await untilQuiet(() => kind.received(open));
+    const settleLeft = (options.settleMs ?? 0) - (performance.now() - opened);
+    if (settleLeft > 0) await new Promise((resolve) => setTimeout(resolve, settleLeft));
+    const after = await inspector.memory(node.child.pid);
+    if (options.heapSnapshot !== undefined) await inspector.heapSnapshot(options.heapSnapshot);
+    const each = perSession(before, after, sessions);
+    return {
+      requested,
+      sessions,
+      openFileLimit: limit,
+      openSeconds: Math.round((opened - started) / 100) / 10,
+      before,
+      after,
+      rssPerSessionKiB: each.rssKiB,
+      heapPerSessionKiB: each.heapKiB,
+      buffersPerSessionKiB: each.buffersKiB,
+      embedderPerSessionKiB: each.embedderKiB,
+    };
+  } finally {
+    inspector.close();
+    for (const session of open) kind.close(session);
+    await node.stop();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
+/**
+ * The node's memory before and after, for a bench report.
+ *
+ * @param result From {@linkcode measureSessionMemory}.
+ * @returns One line, without indent.
+ */
+export function formatMemoryChange(result: SessionMemoryResult): string {
+  const mib = (kib: number) => (kib / 1024).toFixed(1);
+  return `node RSS ${mib(result.before.rssKiB)} → ${mib(result.after.rssKiB)} MiB, ` +
+    `JS heap ${mib(result.before.heapUsedKiB)} → ${mib(result.after.heapUsedKiB)} MiB (after GC)`;
+}
+
+/**
+ * What one session costs, for a bench report.
+ *
+ * @param what The session, e.g. `idle session`.
+ * @param result From {@linkcode measureSessionMemory}.
+ * @returns One line, without indent.
+ */
+export function formatPerSession(what: string, result: SessionMemoryResult): string {
+  return `per ${what}: RSS ${result.rssPerSessionKiB} KiB; live: JS heap ` +
+    `${result.heapPerSessionKiB} KiB, buffers ${result.buffersPerSessionKiB} KiB, ` +
+    `runtime objects ${result.embedderPerSessionKiB} KiB`;
+}
+
+/** What a per-session memory benchmark lets its caller choose. */
+export interface MemoryBenchOptions {
+  /** Sessions to open. @default each benchmark's own */
+  sessions?: number;
+  /** Write a heap snapshot of the node with the sessions open here. @default none */
+  heapSnapshot?: string;
+}
+
+/**
+ * The command-line options a memory benchmark run alone takes:
+ * `--sessions N` and `--heap-snapshot FILE`.
+ *
+ * @param args The command line.
+ * @returns The options given.
+ */
+export function memoryBenchFlags(args: readonly string[]): MemoryBenchOptions {
+  const flag = (name: string) => {
+    const at = args.indexOf(name);
+    return at < 0 ? undefined : args[at + 1];
+  };
+  const sessions = flag("--sessions");
+  const heapSnapshot = flag("--heap-snapshot");
+  return {
+    ...(sessions === undefined ? {} : { sessions: Number(sessions) }),
+    ...(heapSnapshot === undefined ? {} : { heapSnapshot }),
   };
 }

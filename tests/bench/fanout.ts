@@ -61,17 +61,21 @@ export interface FanoutSender {
   close(): void;
 }
 
-/** A receiving connection that counts lines and can time them. */
-export class Receiver implements FanoutReceiver {
+/**
+ * A receiving connection that counts what arrives: the read loop and the
+ * waits; a subclass says how a chunk of bytes counts ({@linkcode count}).
+ */
+export abstract class CountingReceiver implements FanoutReceiver {
   lines = 0;
   readonly latencies: number[] = [];
   timing = false;
   readonly #conn: Deno.TcpConn;
   #wait: { target: number; resolve: () => void } | undefined;
-  #tail = "";
 
   constructor(conn: Deno.TcpConn) {
     this.#conn = conn;
+    // The loop waits for bytes before its first count, so a subclass's own
+    // fields are set by then.
     this.#read();
   }
 
@@ -89,36 +93,19 @@ export class Receiver implements FanoutReceiver {
     }
   }
 
+  /**
+   * Counts (and while `timing`, times) the lines that end in `chunk`, the
+   * next bytes read.
+   */
+  protected abstract count(chunk: Uint8Array): void;
+
   async #read(): Promise<void> {
     const buffer = new Uint8Array(256 * 1024);
-    const decoder = new TextDecoder();
     try {
       while (true) {
         const n = await this.#conn.read(buffer);
         if (n === null) return;
-        const chunk = buffer.subarray(0, n);
-        if (this.timing) {
-          const now = performance.now();
-          const text = this.#tail + decoder.decode(chunk);
-          let start = 0;
-          let end = text.indexOf("\n");
-          while (end !== -1) {
-            const at = text.indexOf("sent=", start);
-            if (at !== -1 && at < end) {
-              this.latencies.push(now - parseFloat(text.slice(at + 5, at + 25)));
-            }
-            this.lines++;
-            start = end + 1;
-            end = text.indexOf("\n", start);
-          }
-          this.#tail = text.slice(start);
-        } else {
-          let at = chunk.indexOf(10);
-          while (at !== -1) {
-            this.lines++;
-            at = chunk.indexOf(10, at + 1);
-          }
-        }
+        this.count(buffer.subarray(0, n));
         if (this.#wait && this.lines >= this.#wait.target) {
           const { resolve } = this.#wait;
           this.#wait = undefined;
@@ -131,7 +118,64 @@ export class Receiver implements FanoutReceiver {
   }
 }
 
-/** Sends lines, batched into few writes; reads and discards what comes back. */
+/**
+ * Counts the newlines in `bytes`.
+ *
+ * @param bytes The bytes.
+ * @returns How many.
+ */
+export function countNewlines(bytes: Uint8Array): number {
+  let count = 0;
+  let at = bytes.indexOf(10);
+  while (at !== -1) {
+    count++;
+    at = bytes.indexOf(10, at + 1);
+  }
+  return count;
+}
+
+/** A receiving connection that counts lines and can time them. */
+export class Receiver extends CountingReceiver {
+  readonly #decoder = new TextDecoder();
+  #tail = "";
+
+  protected override count(chunk: Uint8Array): void {
+    if (!this.timing) {
+      this.lines += countNewlines(chunk);
+      return;
+    }
+    const now = performance.now();
+    const text = this.#tail + this.#decoder.decode(chunk);
+    let start = 0;
+    let end = text.indexOf("\n");
+    while (end !== -1) {
+      const at = text.indexOf("sent=", start);
+      if (at !== -1 && at < end) {
+        this.latencies.push(now - parseFloat(text.slice(at + 5, at + 25)));
+      }
+      this.lines++;
+      start = end + 1;
+      end = text.indexOf("\n", start);
+    }
+    this.#tail = text.slice(start);
+  }
+}
+
+/**
+ * Writes all of `bytes`.
+ *
+ * @param conn The connection.
+ * @param bytes What to write.
+ */
+export async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+  let offset = 0;
+  while (offset < bytes.length) offset += await conn.write(bytes.subarray(offset));
+}
+
+/**
+ * Sends lines, batched into few writes; reads and discards what comes back.
+ * A subclass may frame the lines otherwise ({@linkcode encode}).
+ */
 export class Sender implements FanoutSender {
   readonly #conn: Deno.TcpConn;
   constructor(conn: Deno.TcpConn) {
@@ -149,9 +193,7 @@ export class Sender implements FanoutSender {
     }
   }
   async write(text: string): Promise<void> {
-    const bytes = encoder.encode(text);
-    let offset = 0;
-    while (offset < bytes.length) offset += await this.#conn.write(bytes.subarray(offset));
+    await writeAll(this.#conn, this.encode(text));
   }
   close(): void {
     try {
@@ -159,6 +201,10 @@ export class Sender implements FanoutSender {
     } catch {
       // closed
     }
+  }
+  /** The bytes that carry `text`'s lines: as they are, here. */
+  protected encode(text: string): Uint8Array {
+    return encoder.encode(text);
   }
 }
 

@@ -17,56 +17,29 @@
  *
  * @module
  */
-import { freePort, startNodeProcess } from "../helpers/node_process.ts";
 import {
-  inspectFlag,
-  NodeInspector,
-  type NodeMemory,
-  openFileLimit,
-  perSession,
-  untilQuiet,
+  type BenchSessions,
+  formatMemoryChange,
+  formatPerSession,
+  measureSessionMemory,
+  memoryBenchFlags,
+  type MemoryBenchOptions,
+  type SessionMemoryResult,
 } from "./_node_memory.ts";
 
-/** Figures of {@linkcode benchIdleSessions}. */
-export interface IdleSessionsResult {
-  /** Sessions asked for. */
-  readonly requested: number;
-  /** Sessions opened (fewer when the open-file limit is lower). */
-  readonly sessions: number;
-  /** The lower of the node's and this process's open-file limits. */
-  readonly openFileLimit: number;
+/** Figures of {@linkcode benchIdleSessions}: per idle session, and its room size. */
+export interface IdleSessionsResult extends SessionMemoryResult {
   /** Sessions per room. */
   readonly roomSize: number;
-  /** Seconds to open them all (hello to welcome), 200 at a time. */
-  readonly openSeconds: number;
-  /** The node before they opened, after a full GC. */
-  readonly before: NodeMemory;
-  /** The node with every session open and quiet, after a full GC. */
-  readonly after: NodeMemory;
-  /** Resident memory added per idle session (KiB). */
-  readonly rssPerSessionKiB: number;
-  /** Live JavaScript heap added per idle session (KiB). */
-  readonly heapPerSessionKiB: number;
-  /** Live ArrayBuffer contents added per session (KiB). */
-  readonly buffersPerSessionKiB: number;
-  /** Native runtime objects (V8's C++ heap) added per session (KiB). */
-  readonly embedderPerSessionKiB: number;
 }
 
-/** Options of {@linkcode benchIdleSessions}. */
-export interface IdleSessionsOptions {
-  /** Sessions to open. @default 10000 */
-  sessions?: number;
-  /** Write a heap snapshot of the node with the sessions open here. @default none */
-  heapSnapshot?: string;
-}
+/** Options of {@linkcode benchIdleSessions} (sessions: 10,000 unless given). */
+export type IdleSessionsOptions = MemoryBenchOptions;
 
 /** Sessions per room: the join notices of a room go to everyone in it. */
 const ROOM_SIZE = 100;
 /** Connections opened at once. */
 const IN_FLIGHT = 200;
-/** Descriptors kept free for everything else a process opens. */
-const SPARE_FILES = 200;
 /**
  * The node's hello deadline (its default `--hello-timeout`, ms): a timer per
  * new connection until then, part of connecting rather than of being idle.
@@ -151,7 +124,7 @@ export async function openSessions(
 }
 
 /**
- * Bytes the sessions received so far, for {@linkcode untilQuiet}.
+ * Bytes the sessions received so far, to wait until they are quiet.
  *
  * @param clients The sessions.
  * @returns The sum.
@@ -159,6 +132,13 @@ export async function openSessions(
 export function received(clients: readonly IdleClient[]): number {
   return clients.reduce((sum, c) => sum + c.received, 0);
 }
+
+/** Idle TCP sessions, for {@linkcode measureSessionMemory}. */
+const idleTcpSessions: BenchSessions<IdleClient> = {
+  open: (node, count, prefix) => openSessions(node.port, count, prefix),
+  received,
+  close: (client) => client.close(),
+};
 
 /**
  * Runs the idle-session benchmark.
@@ -169,64 +149,16 @@ export function received(clients: readonly IdleClient[]): number {
 export async function benchIdleSessions(
   options: IdleSessionsOptions = {},
 ): Promise<IdleSessionsResult> {
-  const { sessions: requested = 10_000, heapSnapshot } = options;
-  const dir = `./data/bench-idle-${crypto.randomUUID().slice(0, 8)}`;
-  const inspectorPort = freePort();
-  const node = await startNodeProcess({
+  const measured = await measureSessionMemory({
     id: "bench-idle",
-    denoFlags: [inspectFlag(inspectorPort)],
-    args: [
-      "--data",
-      dir,
-      "--max-conns-per-addr",
-      String(requested + 100),
-      "--max-conns",
-      String(requested + 100),
-    ],
+    requested: options.sessions ?? 10_000,
+    warmUp: 200,
+    prefix: "i",
+    kind: idleTcpSessions,
+    settleMs: HELLO_TIMEOUT_MS + 500,
+    heapSnapshot: options.heapSnapshot,
   });
-  const inspector = await NodeInspector.open(inspectorPort);
-  const clients: IdleClient[] = [];
-  try {
-    const limit = Math.min(
-      await openFileLimit(node.child.pid),
-      await openFileLimit(Deno.pid),
-    );
-    const sessions = Math.min(requested, limit - SPARE_FILES);
-    // Warm-up: the code paths loaded and compiled, then left.
-    const warm = await openSessions(node.port, 200, "w");
-    await untilQuiet(() => received(warm));
-    for (const client of warm) client.close();
-    await new Promise((resolve) => setTimeout(resolve, 1000));
-    const before = await inspector.memory(node.child.pid);
-    const started = performance.now();
-    clients.push(...await openSessions(node.port, sessions, "i"));
-    const opened = performance.now();
-    const openSeconds = Math.round((opened - started) / 100) / 10;
-    await untilQuiet(() => received(clients));
-    const deadlinesLeft = HELLO_TIMEOUT_MS + 500 - (performance.now() - opened);
-    if (deadlinesLeft > 0) await new Promise((resolve) => setTimeout(resolve, deadlinesLeft));
-    const after = await inspector.memory(node.child.pid);
-    if (heapSnapshot !== undefined) await inspector.heapSnapshot(heapSnapshot);
-    const each = perSession(before, after, sessions);
-    return {
-      requested,
-      sessions,
-      openFileLimit: limit,
-      roomSize: ROOM_SIZE,
-      openSeconds,
-      before,
-      after,
-      rssPerSessionKiB: each.rssKiB,
-      heapPerSessionKiB: each.heapKiB,
-      buffersPerSessionKiB: each.buffersKiB,
-      embedderPerSessionKiB: each.embedderKiB,
-    };
-  } finally {
-    inspector.close();
-    for (const client of clients) client.close();
-    await node.stop();
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
-  }
+  return { ...measured, roomSize: ROOM_SIZE };
 }
 
 /**
@@ -242,29 +174,16 @@ export function formatIdleSessionsResult(result: IdleSessionsResult): string[] {
       fmt(result.openFileLimit)
     })`
     : "";
-  const mib = (kib: number) => (kib / 1024).toFixed(1);
   return [
     `idle TCP sessions: ${fmt(result.sessions)}${capped}, hello then silent, ` +
     `${result.roomSize} per room, opened in ${result.openSeconds} s`,
-    `  node RSS ${mib(result.before.rssKiB)} → ${mib(result.after.rssKiB)} MiB, ` +
-    `JS heap ${mib(result.before.heapUsedKiB)} → ${mib(result.after.heapUsedKiB)} MiB (after GC)`,
-    `  per idle session: RSS ${result.rssPerSessionKiB} KiB; live: JS heap ` +
-    `${result.heapPerSessionKiB} KiB, buffers ${result.buffersPerSessionKiB} KiB, ` +
-    `runtime objects ${result.embedderPerSessionKiB} KiB`,
+    `  ${formatMemoryChange(result)}`,
+    `  ${formatPerSession("idle session", result)}`,
   ];
 }
 
 if (import.meta.main) {
-  const flag = (name: string) => {
-    const at = Deno.args.indexOf(name);
-    return at < 0 ? undefined : Deno.args[at + 1];
-  };
-  const sessions = flag("--sessions");
-  const heapSnapshot = flag("--heap-snapshot");
-  const result = await benchIdleSessions({
-    ...(sessions === undefined ? {} : { sessions: Number(sessions) }),
-    ...(heapSnapshot === undefined ? {} : { heapSnapshot }),
-  });
+  const result = await benchIdleSessions(memoryBenchFlags(Deno.args));
   console.log(formatIdleSessionsResult(result).join("\n"));
   await Deno.mkdir("data/bench", { recursive: true });
   await Deno.writeTextFile(

@@ -14,7 +14,7 @@
  * @module
  */
 import { freePort, startNodeProcess } from "../helpers/node_process.ts";
-import { openFileLimit, untilQuiet } from "./_node_memory.ts";
+import { sessionsWithinFileLimit, untilQuiet } from "./_node_memory.ts";
 import { type IdleClient, openSessions, received } from "./idle_sessions.ts";
 
 /** Timings of one round of requests to one path (ms). */
@@ -48,8 +48,6 @@ export interface MetricsScrapeResult {
 
 const WARM_UP = 20;
 const ROUNDS = 200;
-/** Descriptors kept free for everything else a process opens. */
-const SPARE_FILES = 200;
 
 /** Times `ROUNDS` GETs of `url` after `WARM_UP`; in the child process (see {@linkcode scrapeRound}). */
 async function timeRequests(url: string): Promise<{ timings: Timings; body: string }> {
@@ -113,8 +111,7 @@ export async function benchMetricsScrape(sessions = 10_000): Promise<MetricsScra
   const clients: IdleClient[] = [];
   try {
     const idle = await scrapeRound(base, 0);
-    const limit = Math.min(await openFileLimit(node.child.pid), await openFileLimit(Deno.pid));
-    const count = Math.min(sessions, limit - SPARE_FILES);
+    const count = (await sessionsWithinFileLimit(node.child.pid, sessions)).sessions;
     clients.push(...await openSessions(node.port, count, "m"));
     await untilQuiet(() => received(clients));
     return { idle, loaded: await scrapeRound(base, count) };

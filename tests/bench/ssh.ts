@@ -20,16 +20,17 @@
  */
 // @deno-types="@types/ssh2"
 import type { ClientChannel } from "ssh2";
-import { freePort, startNodeProcess } from "../helpers/node_process.ts";
+import { startNodeProcess } from "../helpers/node_process.ts";
 import { generateKey, type SshStream, SshTestClient } from "../helpers/ssh_client.ts";
 import { connect, Sender, writeLine } from "./fanout.ts";
 import {
-  inspectFlag,
-  NodeInspector,
-  type NodeMemory,
-  openFileLimit,
-  perSession,
-  untilQuiet,
+  type BenchSessions,
+  formatMemoryChange,
+  formatPerSession,
+  measureSessionMemory,
+  memoryBenchFlags,
+  type MemoryBenchOptions,
+  type SessionMemoryResult,
 } from "./_node_memory.ts";
 
 /** Figures of {@linkcode benchSsh}. */
@@ -51,34 +52,10 @@ export interface SshBenchResult {
 }
 
 /** What open SSH PTY sessions cost a node ({@linkcode benchSshMemory}). */
-export interface SshMemoryResult {
-  /** Sessions asked for. */
-  readonly requested: number;
-  /** Sessions opened (fewer when the open-file limit is lower). */
-  readonly sessions: number;
-  /** Seconds to log them all in, 8 at a time. */
-  readonly openSeconds: number;
-  /** The node before they logged in, after a full GC. */
-  readonly before: NodeMemory;
-  /** The node with every session open and quiet, after a full GC. */
-  readonly after: NodeMemory;
-  /** Resident memory added per PTY session (KiB). */
-  readonly rssPerSessionKiB: number;
-  /** Live JavaScript heap added per PTY session (KiB). */
-  readonly heapPerSessionKiB: number;
-  /** Live ArrayBuffer contents added per session (KiB). */
-  readonly buffersPerSessionKiB: number;
-  /** Native runtime objects (V8's C++ heap) added per session (KiB). */
-  readonly embedderPerSessionKiB: number;
-}
+export type SshMemoryResult = SessionMemoryResult;
 
-/** Options of {@linkcode benchSshMemory}. */
-export interface SshMemoryOptions {
-  /** PTY sessions to open. @default MEMORY_SESSIONS */
-  sessions?: number;
-  /** Write a heap snapshot of the node with the sessions open here. @default none */
-  heapSnapshot?: string;
-}
+/** Options of {@linkcode benchSshMemory} (sessions: {@linkcode MEMORY_SESSIONS} unless given). */
+export type SshMemoryOptions = MemoryBenchOptions;
 
 const SESSIONS = 100;
 const MESSAGES = 5_000;
@@ -87,8 +64,6 @@ const MARK = "\u00a4";
 const MEMORY_SESSIONS = 1_000;
 /** Logins in flight at once (the node allows 16 per address before login). */
 const LOGINS_IN_FLIGHT = 8;
-/** Descriptors kept free for everything else a process opens. */
-const SPARE_FILES = 200;
 
 async function handshake(port: number, username: string, key: ReturnType<typeof generateKey>) {
   const client = await SshTestClient.connect(port, { username, key });
@@ -162,9 +137,12 @@ async function openPtys(port: number, count: number, prefix: string): Promise<Id
   return ptys;
 }
 
-function receivedBy(ptys: readonly IdlePty[]): number {
-  return ptys.reduce((sum, pty) => sum + pty.received, 0);
-}
+/** Idle PTY sessions, for {@linkcode measureSessionMemory}. */
+const idlePtySessions: BenchSessions<IdlePty> = {
+  open: (node, count, prefix) => openPtys(node.sshPort!, count, prefix),
+  received: (ptys) => ptys.reduce((sum, pty) => sum + pty.received, 0),
+  close: (pty) => pty.client.end(),
+};
 
 /**
  * Measures what open SSH PTY sessions cost a fresh node (see the module doc).
@@ -172,62 +150,16 @@ function receivedBy(ptys: readonly IdlePty[]): number {
  * @param options Sessions, heap snapshot.
  * @returns The figures.
  */
-export async function benchSshMemory(options: SshMemoryOptions = {}): Promise<SshMemoryResult> {
-  const { sessions: requested = MEMORY_SESSIONS, heapSnapshot } = options;
-  const dir = `./data/bench-ssh-memory-${crypto.randomUUID().slice(0, 8)}`;
-  const inspectorPort = freePort();
-  const node = await startNodeProcess({
+export function benchSshMemory(options: SshMemoryOptions = {}): Promise<SshMemoryResult> {
+  return measureSessionMemory({
     id: "bench-ssh-memory",
     ssh: true,
-    denoFlags: [inspectFlag(inspectorPort)],
-    args: [
-      "--data",
-      dir,
-      "--max-conns-per-addr",
-      String(requested + 100),
-      "--max-conns",
-      String(requested + 100),
-    ],
+    requested: options.sessions ?? MEMORY_SESSIONS,
+    warmUp: 20,
+    prefix: "p",
+    kind: idlePtySessions,
+    heapSnapshot: options.heapSnapshot,
   });
-  const port = node.sshPort!;
-  const inspector = await NodeInspector.open(inspectorPort);
-  const ptys: IdlePty[] = [];
-  try {
-    const limit = Math.min(
-      await openFileLimit(node.child.pid),
-      await openFileLimit(Deno.pid),
-    );
-    const sessions = Math.min(requested, limit - SPARE_FILES);
-    // Warm-up: the code paths loaded and compiled, then left.
-    const warm = await openPtys(port, 20, "w");
-    await untilQuiet(() => receivedBy(warm));
-    for (const pty of warm) pty.client.end();
-    await new Promise((resolve) => setTimeout(resolve, 1000));
-    const before = await inspector.memory(node.child.pid);
-    const started = performance.now();
-    ptys.push(...await openPtys(port, sessions, "p"));
-    const openSeconds = Math.round((performance.now() - started) / 100) / 10;
-    await untilQuiet(() => receivedBy(ptys));
-    const after = await inspector.memory(node.child.pid);
-    if (heapSnapshot !== undefined) await inspector.heapSnapshot(heapSnapshot);
-    const each = perSession(before, after, sessions);
-    return {
-      requested,
-      sessions,
-      openSeconds,
-      before,
-      after,
-      rssPerSessionKiB: each.rssKiB,
-      heapPerSessionKiB: each.heapKiB,
-      buffersPerSessionKiB: each.buffersKiB,
-      embedderPerSessionKiB: each.embedderKiB,
-    };
-  } finally {
-    inspector.close();
-    for (const pty of ptys) pty.client.end();
-    await node.stop();
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
-  }
 }
 
 /**
@@ -341,32 +273,18 @@ export function formatSshResult(result: SshBenchResult): string[] {
  */
 export function formatSshMemoryResult(memory: SshMemoryResult): string[] {
   const fmt = (n: number) => n.toLocaleString("en-US");
-  const mib = (kib: number) => (kib / 1024).toFixed(1);
   const capped = memory.sessions < memory.requested
     ? ` (${fmt(memory.requested)} asked: capped by the open-file limit)`
     : "";
   return [
     `  ${fmt(memory.sessions)} PTY sessions${capped} in one room, logged in in ` +
-    `${memory.openSeconds} s: node RSS ${mib(memory.before.rssKiB)} → ` +
-    `${mib(memory.after.rssKiB)} MiB, JS heap ${mib(memory.before.heapUsedKiB)} → ` +
-    `${mib(memory.after.heapUsedKiB)} MiB (after GC)`,
-    `  per SSH PTY session: RSS ${memory.rssPerSessionKiB} KiB; live: JS heap ` +
-    `${memory.heapPerSessionKiB} KiB, buffers ${memory.buffersPerSessionKiB} KiB, ` +
-    `runtime objects ${memory.embedderPerSessionKiB} KiB`,
+    `${memory.openSeconds} s: ${formatMemoryChange(memory)}`,
+    `  ${formatPerSession("SSH PTY session", memory)}`,
   ];
 }
 
 if (import.meta.main) {
-  const flag = (name: string) => {
-    const at = Deno.args.indexOf(name);
-    return at < 0 ? undefined : Deno.args[at + 1];
-  };
-  const sessions = flag("--sessions");
-  const heapSnapshot = flag("--heap-snapshot");
-  const memoryOptions = {
-    ...(sessions === undefined ? {} : { sessions: Number(sessions) }),
-    ...(heapSnapshot === undefined ? {} : { heapSnapshot }),
-  };
+  const memoryOptions = memoryBenchFlags(Deno.args);
   await Deno.mkdir("data/bench", { recursive: true });
   const date = new Date().toISOString();
   if (Deno.args.includes("--memory-only")) {

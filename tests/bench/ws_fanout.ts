@@ -15,14 +15,17 @@
  */
 import { freePort, startNodeProcess } from "../helpers/node_process.ts";
 import {
+  connect,
   connectAll,
-  type FanoutReceiver,
+  CountingReceiver,
+  countNewlines,
   type FanoutResult,
-  type FanoutSender,
   type FanoutTarget,
   measureThroughput,
   meshchatTarget,
   PAD,
+  Sender,
+  writeAll,
 } from "./fanout.ts";
 import { clientFrame, handshake } from "../helpers/ws_client.ts";
 import { concatBytes } from "../../core/bytes.ts";
@@ -37,60 +40,23 @@ const MESSAGES = 20_000;
  * of each message. Deno's WebSocket client spends more per message than the
  * node does, and would measure itself.
  */
-class WsReceiver implements FanoutReceiver {
-  lines = 0;
-  readonly latencies: number[] = [];
-  timing = false;
-  readonly #conn: Deno.TcpConn;
+class WsReceiver extends CountingReceiver {
   readonly #ndjson: boolean;
-  #wait: { target: number; resolve: () => void } | undefined;
   /** Bytes of the message in progress still to come (header included, once known). */
   #header = new Uint8Array(0);
   #left = 0;
   #text = "";
 
   constructor(conn: Deno.TcpConn, ndjson: boolean) {
-    this.#conn = conn;
+    super(conn);
     this.#ndjson = ndjson;
-    this.#read();
-  }
-
-  until(target: number): Promise<void> {
-    if (this.lines >= target) return Promise.resolve();
-    return new Promise((resolve) => (this.#wait = { target, resolve }));
-  }
-
-  close(): void {
-    try {
-      this.#conn.close();
-    } catch {
-      // closed
-    }
-  }
-
-  async #read(): Promise<void> {
-    const buffer = new Uint8Array(256 * 1024);
-    try {
-      while (true) {
-        const n = await this.#conn.read(buffer);
-        if (n === null) return;
-        this.#frames(buffer.subarray(0, n));
-        if (this.#wait && this.lines >= this.#wait.target) {
-          const { resolve } = this.#wait;
-          this.#wait = undefined;
-          resolve();
-        }
-      }
-    } catch {
-      // closed
-    }
   }
 
   /**
    * Counts the frames that end in `chunk`: server messages are unmasked,
    * unfragmented, and under 4 GiB.
    */
-  #frames(chunk: Uint8Array): void {
+  protected override count(chunk: Uint8Array): void {
     let at = 0;
     while (at < chunk.length) {
       if (this.#left === 0) {
@@ -139,52 +105,11 @@ class WsReceiver implements FanoutReceiver {
   }
 }
 
-function countNewlines(bytes: Uint8Array): number {
-  let count = 0;
-  let at = bytes.indexOf(10);
-  while (at !== -1) {
-    count++;
-    at = bytes.indexOf(10, at + 1);
-  }
-  return count;
-}
-
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  let offset = 0;
-  while (offset < bytes.length) offset += await conn.write(bytes.subarray(offset));
-}
-
 /** A WebSocket sender over raw TCP: each line of a batch is one masked text frame. */
-class WsSender implements FanoutSender {
-  readonly #conn: Deno.TcpConn;
-
-  constructor(conn: Deno.TcpConn) {
-    this.#conn = conn;
-    this.#drain();
-  }
-
-  async write(text: string): Promise<void> {
-    const frames = text.split("\n").filter((line) => line !== "").map((line) => clientFrame(line));
-    await writeAll(this.#conn, concatBytes(...frames));
-  }
-
-  close(): void {
-    try {
-      this.#conn.close();
-    } catch {
-      // closed
-    }
-  }
-
-  async #drain(): Promise<void> {
-    const buffer = new Uint8Array(65536);
-    try {
-      while ((await this.#conn.read(buffer)) !== null) {
-        // discard acks and echoes
-      }
-    } catch {
-      // closed
-    }
+class WsSender extends Sender {
+  protected override encode(text: string): Uint8Array {
+    const lines = text.split("\n").filter((line) => line !== "");
+    return concatBytes(...lines.map((line) => clientFrame(line)));
   }
 }
 
@@ -198,8 +123,7 @@ async function join(
   room: string,
   ndjson: boolean,
 ): Promise<Deno.TcpConn> {
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-  conn.setNoDelay(true);
+  const conn = await connect(port);
   await writeAll(
     conn,
     handshake(port, ndjson ? { "Sec-WebSocket-Protocol": NDJSON_PROTOCOL } : {}),

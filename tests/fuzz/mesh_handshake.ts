@@ -15,7 +15,7 @@ import {
   MeshFrameOpener,
   MeshHandshakeType,
 } from "../../core/mesh_crypto.ts";
-import type { ByteStream } from "../../node/mesh/frame_reader.ts";
+import { type ByteStream, framed } from "../../node/mesh/frame_reader.ts";
 import {
   acceptChannel,
   HandshakeError,
@@ -67,18 +67,6 @@ class ScriptedStream implements ByteStream {
   close(): void {
     this.closed = true;
   }
-}
-
-function framed(...bodies: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(bodies.reduce((n, b) => n + 4 + b.length, 0));
-  const view = new DataView(out.buffer);
-  let at = 0;
-  for (const body of bodies) {
-    view.setUint32(at, body.length);
-    out.set(body, at + 4);
-    at += 4 + body.length;
-  }
-  return out;
 }
 
 const handshakeType = fc.constantFrom(...Object.values(MeshHandshakeType));

@@ -192,6 +192,39 @@ export async function startNodeProcess(options: StartNodeOptions = {}): Promise<
 }
 
 /**
+ * Runs `main.ts node` where it must refuse to start (a bad flag, a damaged
+ * data file, a taken port): on loopback, client port 0, SSH and mesh off, a
+ * scratch data directory unless `args` gives `--data`.
+ *
+ * @param args Node flags.
+ * @returns Its exit code, and what it wrote to stdout and stderr.
+ */
+export async function failingNodeStart(args: string[]): Promise<{ code: number; text: string }> {
+  const scratch = args.includes("--data")
+    ? undefined
+    : `./data/tmp/fail-${crypto.randomUUID().slice(0, 8)}`;
+  const output = await new Deno.Command("deno", {
+    args: [
+      "run",
+      "-P=node",
+      "--quiet",
+      "main.ts",
+      "node",
+      ...["--host", "127.0.0.1", "--port", "0", "--ssh-port", "0", "--mesh-port", "0"],
+      ...(scratch ? ["--data", scratch] : []),
+      ...args,
+    ],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(20_000),
+  }).output();
+  if (scratch) await Deno.remove(scratch, { recursive: true }).catch(() => {});
+  const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+  return { code: output.code, text: decode(output.stdout) + decode(output.stderr) };
+}
+
+/**
  * Takes `--cluster-secret VALUE` (or `--cluster-secret=VALUE`) out of a
  * node's arguments: the node refuses the flag, so the helper passes the
  * value in the environment instead.

@@ -5,25 +5,18 @@
  * @module
  */
 import { encodeFrame, FrameDecoder } from "../../core/ndjson.ts";
+import { type Frame, FrameInbox } from "./frame_inbox.ts";
 
-/** A frame as received (loosely typed for assertions). */
-export type Frame = Record<string, unknown> & { t: string };
+export type { Frame } from "./frame_inbox.ts";
 
-/** How long a test waits for an expected frame before it fails (ms). */
-const WAIT_MS = 10_000;
-
-/** A raw protocol v1 connection. */
-export class RawClient {
-  /** Every frame received so far, in order. */
-  readonly frames: Frame[] = [];
+/** A raw protocol v1 connection; its frames and waits are {@linkcode FrameInbox}'s. */
+export class RawClient extends FrameInbox {
   readonly #conn: Deno.TcpConn;
-  #cursor = 0;
-  #wake: (() => void) | undefined;
-  #ended = false;
   /** Resolves when the node closes the connection. */
   readonly ended: Promise<void>;
 
   private constructor(conn: Deno.TcpConn) {
+    super("connection ended");
     this.#conn = conn;
     this.ended = this.#read();
   }
@@ -53,11 +46,6 @@ export class RawClient {
     return client;
   }
 
-  /** Whether the node closed the connection. */
-  get isEnded(): boolean {
-    return this.#ended;
-  }
-
   /**
    * Sends one frame.
    *
@@ -78,50 +66,6 @@ export class RawClient {
     while (offset < bytes.length) offset += await this.#conn.write(bytes.subarray(offset));
   }
 
-  /**
-   * Waits for the next frame (after those already taken) that matches.
-   *
-   * @param match Predicate; frames before the match are skipped.
-   * @param waitMs Longest wait.
-   * @returns The frame.
-   * @throws {Error} When none arrives in time or the connection ends, listing what did arrive.
-   */
-  async next(match: (frame: Frame) => boolean = () => true, waitMs = WAIT_MS): Promise<Frame> {
-    const deadline = Date.now() + waitMs;
-    while (true) {
-      while (this.#cursor < this.frames.length) {
-        const frame = this.frames[this.#cursor++]!;
-        if (match(frame)) return frame;
-      }
-      const left = deadline - Date.now();
-      if (this.#ended || left <= 0) {
-        const seen = this.frames.slice(-5).map((f) => JSON.stringify(f)).join("\n  ");
-        throw new Error(
-          `Expected frame did not arrive (${
-            this.#ended ? "connection ended" : "timeout"
-          }); last:\n  ${seen}`,
-        );
-      }
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.#wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-    }
-  }
-
-  /**
-   * Waits for an error frame.
-   *
-   * @param code Expected code.
-   * @returns The frame.
-   */
-  error(code: string): Promise<Frame> {
-    return this.next((f) => f.t === "error" && f.code === code);
-  }
-
   /** Closes the connection. */
   close(): void {
     try {
@@ -138,16 +82,13 @@ export class RawClient {
       while (true) {
         const n = await this.#conn.read(buffer);
         if (n === null) break;
-        for (const line of decoder.push(buffer.subarray(0, n))) {
-          if (line.ok) this.frames.push(line.value as Frame);
-        }
-        this.#wake?.();
+        const lines = decoder.push(buffer.subarray(0, n));
+        this.receive(...lines.flatMap((line) => line.ok ? [line.value as Frame] : []));
       }
     } catch {
       // reset or closed locally
     } finally {
-      this.#ended = true;
-      this.#wake?.();
+      this.markEnded();
     }
   }
 }

@@ -6,10 +6,7 @@
  *
  * @module
  */
-import type { Frame } from "./raw_client.ts";
-
-/** How long a test waits for an expected frame before it fails (ms). */
-const WAIT_MS = 10_000;
+import { type Frame, FrameInbox } from "./frame_inbox.ts";
 
 /** How a WebSocket ended. */
 export interface WsClosed {
@@ -27,28 +24,20 @@ export interface WsClientOptions {
   cookie?: string;
 }
 
-/** A protocol v1 client over Deno's WebSocket. */
-export class WsClient {
-  /** Every frame received so far, in order. */
-  readonly frames: Frame[] = [];
+/** A protocol v1 client over Deno's WebSocket; its frames and waits are {@linkcode FrameInbox}'s. */
+export class WsClient extends FrameInbox {
   /** Resolves when the socket closes, with the code and reason. */
   readonly closed: Promise<WsClosed>;
   readonly #socket: WebSocket;
-  #cursor = 0;
-  #wake: (() => void) | undefined;
-  #ended = false;
 
   private constructor(socket: WebSocket) {
+    super("closed");
     this.#socket = socket;
     const { promise, resolve } = Promise.withResolvers<WsClosed>();
     this.closed = promise;
-    socket.onmessage = (event) => {
-      this.frames.push(JSON.parse(String(event.data)) as Frame);
-      this.#wake?.();
-    };
+    socket.onmessage = (event) => this.receive(JSON.parse(String(event.data)) as Frame);
     socket.onclose = (event) => {
-      this.#ended = true;
-      this.#wake?.();
+      this.markEnded();
       resolve({ code: event.code, reason: event.reason });
     };
   }
@@ -91,11 +80,6 @@ export class WsClient {
     return client;
   }
 
-  /** Whether the socket has closed. */
-  get isEnded(): boolean {
-    return this.#ended;
-  }
-
   /**
    * Sends one frame as one text message.
    *
@@ -112,48 +96,6 @@ export class WsClient {
    */
   sendRaw(data: string | Uint8Array<ArrayBuffer>): void {
     this.#socket.send(data);
-  }
-
-  /**
-   * Waits for the next frame (after those already taken) that matches.
-   *
-   * @param match Predicate; frames before the match are skipped.
-   * @param waitMs Longest wait.
-   * @returns The frame.
-   * @throws {Error} When none arrives in time or the socket closes, listing what did arrive.
-   */
-  async next(match: (frame: Frame) => boolean = () => true, waitMs = WAIT_MS): Promise<Frame> {
-    const deadline = Date.now() + waitMs;
-    while (true) {
-      while (this.#cursor < this.frames.length) {
-        const frame = this.frames[this.#cursor++]!;
-        if (match(frame)) return frame;
-      }
-      const left = deadline - Date.now();
-      if (this.#ended || left <= 0) {
-        const seen = this.frames.slice(-5).map((f) => JSON.stringify(f)).join("\n  ");
-        throw new Error(
-          `Expected frame did not arrive (${this.#ended ? "closed" : "timeout"}); last:\n  ${seen}`,
-        );
-      }
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.#wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-    }
-  }
-
-  /**
-   * Waits for an error frame.
-   *
-   * @param code Expected code.
-   * @returns The frame.
-   */
-  error(code: string): Promise<Frame> {
-    return this.next((f) => f.t === "error" && f.code === code);
   }
 
   /** Closes the socket (normal closure). */

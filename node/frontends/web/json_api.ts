@@ -1,7 +1,8 @@
 /**
  * What the node's small JSON APIs (web sign-in, key upload) share: a POST
  * from one of the node's own pages, a bounded JSON body, JSON answers that
- * are never cached, and the strict policy of their static pages.
+ * are never cached, and their static pages ({@linkcode pageFile}) under a
+ * strict policy.
  *
  * A POST must come from the node's own page: its `Origin`, when a browser
  * sends one, must be the node's (or a `--web-origin`), and its body must be
@@ -14,6 +15,8 @@
  */
 import { concatBytes } from "../../../core/bytes.ts";
 import { pageOriginAllowed } from "./ws_frontend.ts";
+import PAGE_CSS from "./pages/page.css" with { type: "text" };
+import PAGE_JS from "./pages/page.js" with { type: "text" };
 
 /** The policy of the sign-in and key pages: their own script and style, nothing else. */
 export const PAGE_CSP = "default-src 'none'; script-src 'self'; style-src 'self'; " +
@@ -134,14 +137,40 @@ async function boundedText(request: Request, maxBytes: number): Promise<string> 
   return new TextDecoder().decode(concatBytes(...chunks));
 }
 
+const JAVASCRIPT = "text/javascript; charset=utf-8";
+
 /**
- * A static file of a page, with its type and the page policy.
- *
- * @param body The file's text.
- * @param type Its `Content-Type`.
- * @returns The response.
+ * One of the node's own pages (in `pages/`): its HTML at `/NAME`, its script
+ * at `/NAME/NAME.js`, and beside them what every page shares: the style
+ * sheet `page.css` and the script module `page.js`.
  */
-export function staticFile(body: string, type: string): Response {
+export interface Page {
+  /** The page's path, without the slash. */
+  readonly name: string;
+  /** Its HTML. */
+  readonly html: string;
+  /** Its script, a module. */
+  readonly script: string;
+}
+
+/**
+ * A file of a page, for a GET or HEAD.
+ *
+ * @param page The page.
+ * @param path The request's path.
+ * @returns The file with the page policy; undefined when `path` is none of the page's.
+ */
+export function pageFile(page: Page, path: string): Response | undefined {
+  const base = `/${page.name}`;
+  if (path === base) return staticFile(page.html, "text/html; charset=utf-8");
+  if (path === `${base}/${page.name}.js`) return staticFile(page.script, JAVASCRIPT);
+  if (path === `${base}/page.js`) return staticFile(PAGE_JS, JAVASCRIPT);
+  if (path === `${base}/page.css`) return staticFile(PAGE_CSS, "text/css; charset=utf-8");
+  return undefined;
+}
+
+/** A static file of a page, with its type and the page policy. */
+function staticFile(body: string, type: string): Response {
   return new Response(body, {
     headers: {
       "Content-Type": type,

@@ -47,13 +47,16 @@ import {
   apiAnswer,
   ApiError,
   jsonAnswer,
+  type Page,
+  pageFile,
   postedJson,
-  staticFile,
   stringField,
 } from "./json_api.ts";
 import KEYS_HTML from "./pages/keys.html" with { type: "text" };
 import KEYS_JS from "./pages/keys.js" with { type: "text" };
-import PAGE_CSS from "./pages/page.css" with { type: "text" };
+
+/** The key page. */
+const KEYS_PAGE: Page = { name: "keys", html: KEYS_HTML, script: KEYS_JS };
 
 /** The namespace signatures must be made for (`ssh-keygen -n`). */
 export const SIGNATURE_NAMESPACE = "meshchat";
@@ -121,11 +124,8 @@ export class KeyUpload {
     const get = request.method === "GET" || request.method === "HEAD";
     const post = request.method === "POST";
     const address = info.remoteAddr.hostname;
-    if (path === "/keys" && get) return staticFile(KEYS_HTML, "text/html; charset=utf-8");
-    if (path === "/keys/keys.js" && get) {
-      return staticFile(KEYS_JS, "text/javascript; charset=utf-8");
-    }
-    if (path === "/keys/page.css" && get) return staticFile(PAGE_CSS, "text/css; charset=utf-8");
+    const file = get ? pageFile(KEYS_PAGE, path) : undefined;
+    if (file !== undefined) return file;
     if (path === "/keys/challenge" && post) {
       return apiAnswer(() => this.#challenge(request, address));
     }

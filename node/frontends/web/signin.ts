@@ -39,14 +39,17 @@ import {
   apiAnswer,
   ApiError,
   jsonAnswer,
+  type Page,
+  pageFile,
   postedJson,
-  staticFile,
   stringField,
 } from "./json_api.ts";
 import type { SignInTokens, WebIdentity } from "./signin_tokens.ts";
 import SIGNIN_HTML from "./pages/signin.html" with { type: "text" };
 import SIGNIN_JS from "./pages/signin.js" with { type: "text" };
-import PAGE_CSS from "./pages/page.css" with { type: "text" };
+
+/** The sign-in page. */
+const SIGNIN_PAGE: Page = { name: "signin", html: SIGNIN_HTML, script: SIGNIN_JS };
 
 /** Options of {@linkcode WebSignIn}. */
 export interface WebSignInOptions {
@@ -141,11 +144,8 @@ export class WebSignIn {
     const path = new URL(request.url).pathname;
     const get = request.method === "GET" || request.method === "HEAD";
     const post = request.method === "POST";
-    if (path === "/signin" && get) return staticFile(SIGNIN_HTML, "text/html; charset=utf-8");
-    if (path === "/signin/signin.js" && get) {
-      return staticFile(SIGNIN_JS, "text/javascript; charset=utf-8");
-    }
-    if (path === "/signin/page.css" && get) return staticFile(PAGE_CSS, "text/css; charset=utf-8");
+    const file = get ? pageFile(SIGNIN_PAGE, path) : undefined;
+    if (file !== undefined) return file;
     if (path === "/signin/token" && post) {
       return apiAnswer(() => this.#exchange(request, info.remoteAddr.hostname));
     }

@@ -40,7 +40,7 @@ export default {
         '--data', path.join(dir, `data-b${i + 1}`), '--snapshot-interval', '0',
         '--burst', '0', '--max-conns-per-addr', '100000', '--max-bytes-per-conn', '0',
         '--max-queue', String(64 << 20), '--log-level', 'warn',
-        '--mesh-port', n > 1 ? String(mesh[i]) : '0'];
+        '--mesh-port', n > 1 ? String(mesh[i]) : '0', '--http-port', '0'];
       if (n > 1 && i > 0) args.push('--peers', `${HOST}:${mesh[0]}`);
       return spawnServer(dir, `meshchat${i + 1}`, 'deno', args, { cwd: DIR });
     });

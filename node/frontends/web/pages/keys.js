@@ -1,23 +1,10 @@
 // The key page: asks the node for a challenge bound to a nick and a public
 // key, shows the ssh-keygen command that signs it, and posts the signature.
+import { post, show } from "./page.js";
+
 const ask = document.getElementById("ask");
 const prove = document.getElementById("prove");
-const status = document.getElementById("status");
 let challenge = "";
-
-function show(text, isError = false) {
-  status.textContent = text;
-  status.className = isError ? "error" : "";
-}
-
-async function post(path, body) {
-  const response = await fetch(path, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify(body),
-  });
-  return { ok: response.ok, body: await response.json() };
-}
 
 ask.addEventListener("submit", async (event) => {
   event.preventDefault();

@@ -2,26 +2,11 @@
 // the node's sign-in cookie. The fragment never leaves the browser in a
 // request line, a log or a Referer; it is taken out of the address bar and
 // the history before anything else.
-const status = document.getElementById("status");
+import { post, show } from "./page.js";
+
 const signout = document.getElementById("signout");
 const token = location.hash.slice(1);
 history.replaceState(null, "", location.pathname);
-
-/** Shows who is signed in, or the reason not. */
-function show(text, isError = false) {
-  status.textContent = text;
-  status.className = isError ? "error" : "";
-}
-
-async function post(path, body) {
-  const response = await fetch(path, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify(body),
-    credentials: "same-origin",
-  });
-  return { ok: response.ok, body: await response.json() };
-}
 
 function signedIn(who) {
   show(`Signed in as ${who.nick} (key ${who.fingerprint}).`);
