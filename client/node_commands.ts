@@ -42,6 +42,7 @@ export const NODE_COMMANDS: ReadonlySet<string> = new Set([
   "ignore",
   "unignore",
   "motd",
+  "web",
   "op",
   "deop",
   "kick",
