@@ -301,6 +301,7 @@ export async function runLocalCluster(
       Array.from({ length: flags.nodes }, (_, j) => `localhost:${8080 + offset + j}`).join(",")
     } -user NAME`,
     `  ssh:             ssh -p ${2222 + offset} NAME@localhost`,
+    `  web:             http://localhost:${8090 + offset}/`,
     restart
       ? `  a node that exits is started again after a short pause; Ctrl-C stops all nodes.`
       : `  a node that exits stays down (--no-restart); Ctrl-C stops all nodes.`,

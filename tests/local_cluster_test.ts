@@ -307,7 +307,8 @@ Deno.test("the local cluster's banner with the join commands comes once, after e
       /^ {2}terminal client: deno task client -server localhost:/,
     );
     assert.equal(lines[banner + 4], `  ssh:             ssh -p ${2222 + offset} NAME@localhost`);
-    assert.match(lines[banner + 5] ?? "", /Ctrl-C stops all nodes/);
+    assert.equal(lines[banner + 5], `  web:             http://localhost:${8090 + offset}/`);
+    assert.match(lines[banner + 6] ?? "", /Ctrl-C stops all nodes/);
     assert.equal(log().match(/local cluster of 3 nodes/g)?.length, 1, log());
   } finally {
     await interruptAndExpectCleanExit(child, log, done, timer);
