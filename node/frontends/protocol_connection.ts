@@ -27,7 +27,8 @@
  * @module
  */
 import type { ChatEvent } from "../../core/event.ts";
-import type { FrameError } from "../../core/ndjson.ts";
+import { encodeFrameText, type FrameError } from "../../core/ndjson.ts";
+import { utf8Length } from "../../core/event_size.ts";
 import { TokenBucket } from "../../core/rate_limiter.ts";
 import {
   type ClientFrame,
@@ -455,6 +456,24 @@ export function encodedOncePerFrame<T>(
     return value;
   };
 }
+
+/** A frame as one NDJSON line, and its size in UTF-8. */
+export interface FrameLine {
+  /** The JSON text, ending in `\n`. */
+  readonly text: string;
+  /** Its size in UTF-8. */
+  readonly bytes: number;
+}
+
+/**
+ * A frame as one NDJSON line, worked out once per fanned-out frame for every
+ * transport: a room with terminal, browser and batched-browser readers
+ * encodes each message's JSON once, not once per kind of reader.
+ */
+export const frameLine: (frame: ServerFrame) => FrameLine = encodedOncePerFrame((frame) => {
+  const text = encodeFrameText(frame);
+  return { text, bytes: utf8Length(text) };
+});
 
 /** The line a `say` or `cmd` frame carries (a `cmd` line may leave out its `/`). */
 function lineOf(frame: LineFrame): InputLine {

@@ -23,6 +23,7 @@ import type { ErrorCode, ServerFrame } from "../../../core/protocol.ts";
 import {
   encodedOncePerFrame,
   FLOOD_STREAK,
+  frameLine,
   type FrameOutput,
   ProtocolConnection,
   type ProtocolOptions,
@@ -54,7 +55,9 @@ const RATE_LIMITED_PAUSE_MS = 200;
 /** Read size of a connection that was rate-limited recently (bytes). */
 const LIMITED_READ_BYTES = 1024;
 
-const encodeShared = encodedOncePerFrame(encodeFrame);
+const encoder = new TextEncoder();
+/** A fanned-out frame's bytes, from the JSON every transport shares. */
+const encodeShared = encodedOncePerFrame((frame) => encoder.encode(frameLine(frame).text));
 
 /** Accepts terminal-client connections and serves each one. */
 export class ClientListener {

@@ -9,15 +9,8 @@
  *
  * @module
  */
+import type { FrameLine } from "../protocol_connection.ts";
 import { batchLength, sharedJoin, startWritesSoon } from "../write_batches.ts";
-
-/** One frame as a line of NDJSON, and its size in UTF-8 (the queue bound counts bytes). */
-export interface EncodedLine {
-  /** The JSON text, ending in `\n`. */
-  readonly text: string;
-  /** Its size in UTF-8. */
-  readonly bytes: number;
-}
 
 /**
  * The most frame bytes in one message (a bigger frame travels alone). Deno
@@ -30,7 +23,7 @@ export const MAX_MESSAGE_BYTES = 1 << 14;
 /** Frames waiting to leave one WebSocket, sent as NDJSON messages when their burst is over. */
 export class NdjsonMessages {
   readonly #send: (text: string) => void;
-  #pending: EncodedLine[] = [];
+  #pending: FrameLine[] = [];
   #pendingBytes = 0;
   // Bound once: a fan-out to a hundred readers allocates no closures.
   readonly #flush = () => this.flush();
@@ -52,7 +45,7 @@ export class NdjsonMessages {
    *
    * @param line The frame (not copied: shared between readers).
    */
-  add(line: EncodedLine): void {
+  add(line: FrameLine): void {
     if (this.#pending.push(line) === 1) startWritesSoon(this.#flush);
     this.#pendingBytes += line.bytes;
   }
@@ -85,11 +78,11 @@ export class NdjsonMessages {
   }
 }
 
-function bytesOf(line: EncodedLine): number {
+function bytesOf(line: FrameLine): number {
   return line.bytes;
 }
 
-const joinShared = sharedJoin((lines: readonly EncodedLine[]) => {
+const joinShared = sharedJoin((lines: readonly FrameLine[]) => {
   let text = "";
   for (const line of lines) text += line.text;
   return text;

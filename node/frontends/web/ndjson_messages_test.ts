@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { holdWrites, releaseWrites } from "../write_batches.ts";
-import { type EncodedLine, MAX_MESSAGE_BYTES, NdjsonMessages } from "./ndjson_messages.ts";
+import type { FrameLine } from "../protocol_connection.ts";
+import { MAX_MESSAGE_BYTES, NdjsonMessages } from "./ndjson_messages.ts";
 
-function line(text: string): EncodedLine {
+function line(text: string): FrameLine {
   return { text: text + "\n", bytes: new TextEncoder().encode(text + "\n").length };
 }
 

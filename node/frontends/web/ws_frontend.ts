@@ -62,6 +62,7 @@ import type { Logger } from "../../logger.ts";
 import type { Refusal } from "../connection_limits.ts";
 import {
   encodedOncePerFrame,
+  frameLine,
   type FrameOutput,
   ProtocolConnection,
   type ProtocolOptions,
@@ -69,7 +70,7 @@ import {
   startIdleSweep,
 } from "../protocol_connection.ts";
 import { holdWrites } from "../write_batches.ts";
-import { type EncodedLine, NdjsonMessages } from "./ndjson_messages.ts";
+import { NdjsonMessages } from "./ndjson_messages.ts";
 
 /**
  * The WebSocket subprotocol (`Sec-WebSocket-Protocol`) of batched output:
@@ -133,14 +134,10 @@ interface EncodedFrame {
   readonly bytes: number;
 }
 
+/** One frame per message: the shared NDJSON line without its newline. */
 const encodeShared = encodedOncePerFrame((frame): EncodedFrame => {
-  const text = JSON.stringify(frame);
-  return { text, bytes: utf8Length(text) };
-});
-
-const encodeLine = encodedOncePerFrame((frame): EncodedLine => {
-  const text = encodeFrameText(frame);
-  return { text, bytes: utf8Length(text) };
+  const line = frameLine(frame);
+  return { text: line.text.slice(0, -1), bytes: line.bytes - 1 };
 });
 
 /**
@@ -349,7 +346,7 @@ class WsConnection implements FrameOutput {
   enqueue(frame: ServerFrame): boolean {
     if (this.#socket.readyState !== WebSocket.OPEN) return true; // closing: nothing leaves
     const messages = this.#messages;
-    const encoded = messages === undefined ? encodeShared(frame) : encodeLine(frame);
+    const encoded = messages === undefined ? encodeShared(frame) : frameLine(frame);
     const queued = this.queuedBytes + encoded.bytes;
     if (queued > this.#maxQueueBytes * BUSY_SLACK) return false;
     if (messages === undefined) this.#socket.send(encoded.text);
