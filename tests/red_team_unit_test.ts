@@ -10,7 +10,7 @@ import { sanitizeText } from "../core/text_sanitizer.ts";
 import type { ServerFrame } from "../core/protocol.ts";
 import { commandContext, handleInput } from "../node/chat/commands.ts";
 import { Hub, type Session, type SessionSink } from "../node/chat/hub.ts";
-import { MemoryNetwork } from "./helpers/memory_network.ts";
+import { MemoryNetwork, replicatorEndpoint } from "./helpers/memory_network.ts";
 import { formatModAction, type ModAction, Moderation } from "../node/chat/moderation.ts";
 import { type ReplicationMessage, Replicator } from "../node/mesh/replicator.ts";
 import { HybridClock } from "../core/hybrid_clock.ts";
@@ -99,12 +99,7 @@ Deno.test("events a peer refuses (a clock 11 minutes ahead) are not re-sent in a
       },
       upPeers: () => (net.linked("a", "b") ? [id === "a" ? "b" : "a"] : []),
     });
-    net.attach(id, `${id}:1`, {
-      receive: (from, message) => replicator.receive(from, message),
-      linkUp: (peer) => replicator.linkUp(peer),
-      linkDown: (peer) => replicator.linkDown(peer),
-      tick: () => replicator.antiEntropy(),
-    });
+    net.attach(id, `${id}:1`, replicatorEndpoint(replicator));
     const session = hub.connect(new RecordingSink(), { user: `u-${id}` }, {
       via: "test",
       address: "-",

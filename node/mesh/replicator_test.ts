@@ -3,7 +3,11 @@ import fc from "fast-check";
 import type { ServerFrame } from "../../core/protocol.ts";
 import { HybridClock } from "../../core/hybrid_clock.ts";
 import { Hub, type Session } from "../chat/hub.ts";
-import { type LinkFaults, MemoryNetwork } from "../../tests/helpers/memory_network.ts";
+import {
+  type LinkFaults,
+  MemoryNetwork,
+  replicatorEndpoint,
+} from "../../tests/helpers/memory_network.ts";
 import { MAX_LOST_RANGES, type ReplicationMessage, Replicator } from "./replicator.ts";
 import { silentLogger } from "../logger.ts";
 import type { ChatEvent } from "../../core/event.ts";
@@ -42,12 +46,7 @@ function cluster(
       upPeers: () => ids.filter((peer) => peer !== id && net.linked(id, peer)),
       ackIntervalMs: 0, // virtual time: one ack per turn, not per real-time interval
     });
-    net.attach(id, `${id}:1`, {
-      receive: (from, message) => replicator.receive(from, message),
-      linkUp: (peer) => replicator.linkUp(peer),
-      linkDown: (peer) => replicator.linkDown(peer),
-      tick: () => replicator.antiEntropy(),
-    });
+    net.attach(id, `${id}:1`, replicatorEndpoint(replicator));
     const session = hub.connect(sink, { user: `u-${id}` }, { via: "test", address: "-" });
     replicas.set(id, { id, hub, replicator, session });
   }
@@ -209,12 +208,7 @@ function framedPair() {
       },
       upPeers: () => (net.linked("a", "b") ? [id === "a" ? "b" : "a"] : []),
     });
-    net.attach(id, `${id}:1`, {
-      receive: (from, message) => replicator.receive(from, message),
-      linkUp: (peer) => replicator.linkUp(peer),
-      linkDown: (peer) => replicator.linkDown(peer),
-      tick: () => replicator.antiEntropy(),
-    });
+    net.attach(id, `${id}:1`, replicatorEndpoint(replicator));
     const session = hub.connect(sink, { user: `u-${id}` }, { via: "test", address: "-" });
     replicas.set(id, { id, hub, replicator, session });
   }

@@ -17,6 +17,7 @@
  * @module
  */
 
+import type { ReplicationMessage, Replicator } from "../../node/mesh/replicator.ts";
 import {
   Membership,
   type MembershipConfig,
@@ -59,6 +60,22 @@ export interface LinkFaults {
 /** The fault-free {@linkcode LinkFaults}: every message arrives once, in order, after 1 ms. */
 export function noFaults(): LinkFaults {
   return { drop: 0, duplicate: 0, minDelayMs: 1, maxDelayMs: 1 };
+}
+
+/**
+ * The endpoint of a {@linkcode Replicator}: messages in, link changes, and
+ * an anti-entropy round on every tick.
+ *
+ * @param replicator The replicator.
+ * @returns The endpoint to attach.
+ */
+export function replicatorEndpoint(replicator: Replicator): MemoryEndpoint<ReplicationMessage> {
+  return {
+    receive: (from, message) => replicator.receive(from, message),
+    linkUp: (peer) => replicator.linkUp(peer),
+    linkDown: (peer) => replicator.linkDown(peer),
+    tick: () => replicator.antiEntropy(),
+  };
 }
 
 /** Options of {@linkcode MemoryNetwork}. */

@@ -435,6 +435,17 @@ Deno.test("nickCandidates() makes any user name a valid nick", () => {
   assert.ok(nickCandidates("a".repeat(40)).every((nick) => nick.length <= 16));
 });
 
+/** The time of #lobby's newest message, as `HH:MM` in a time zone. */
+function lastLobbyTimeIn(hub: Hub, timeZone: string): string {
+  const time = toMsgFrame(hub.findRoom("lobby")!.recent(1)[0]!).time;
+  return new Intl.DateTimeFormat("en-GB", {
+    timeZone,
+    hour: "2-digit",
+    minute: "2-digit",
+    hourCycle: "h23",
+  }).format(time);
+}
+
 Deno.test("SshChatSession restores a key's settings from the first screen and keeps its changes", async () => {
   const { hub, bob } = setup();
   hub.say(bob, undefined, "before");
@@ -448,13 +459,7 @@ Deno.test("SshChatSession restores a key's settings from the first screen and ke
   assert.match(welcome, /Your saved settings: theme mono, timestamps on, time zone Asia\/Tokyo/);
   // Mono from the first line on: no colour codes, and the time is Tokyo's.
   assert.doesNotMatch(welcome, /\x1b\[38;5;/);
-  const time = toMsgFrame(hub.findRoom("lobby")!.recent(1)[0]!).time;
-  const tokyo = new Intl.DateTimeFormat("en-GB", {
-    timeZone: "Asia/Tokyo",
-    hour: "2-digit",
-    minute: "2-digit",
-    hourCycle: "h23",
-  }).format(time);
+  const tokyo = lastLobbyTimeIn(hub, "Asia/Tokyo");
   assert.ok(
     welcome.includes(`${tokyo}\x1b[22m <bob> before`) || welcome.includes(`${tokyo} <bob> before`),
   );
@@ -483,13 +488,7 @@ Deno.test("SshChatSession keeps nothing for a guest, and shows times in the zone
   assert.equal(store.size, 0);
   hub.say(bob, undefined, "late");
   await settle();
-  const time = toMsgFrame(hub.findRoom("lobby")!.recent(1)[0]!).time;
-  const tokyo = new Intl.DateTimeFormat("en-GB", {
-    timeZone: "Asia/Tokyo",
-    hour: "2-digit",
-    minute: "2-digit",
-    hourCycle: "h23",
-  }).format(time);
+  const tokyo = lastLobbyTimeIn(hub, "Asia/Tokyo");
   assert.ok(channel.take().includes(`${tokyo} <bob> late`));
   chat.leave();
 });
