@@ -7,25 +7,18 @@
 import assert from "node:assert/strict";
 import type { ChatEvent } from "../core/event.ts";
 import { eventBytes } from "../core/event_size.ts";
-import type { ServerFrame } from "../core/protocol.ts";
+
 import { commandContext, handleInput } from "../node/chat/commands.ts";
 import { EVENT_OVERHEAD_BYTES } from "../node/chat/history_budget.ts";
-import { Hub, KEPT_PER_ROOM, type SessionSink } from "../node/chat/hub.ts";
+import { Hub, KEPT_PER_ROOM } from "../node/chat/hub.ts";
 import { type NodeConfig, parseNodeConfig } from "../node/node_config.ts";
 import { UsageError } from "../core/cli_flags.ts";
 import { startNodeProcess } from "./helpers/node_process.ts";
 import { RawClient } from "./helpers/raw_client.ts";
 import { directoryBytes } from "./bench/soak_probe.ts";
+import { RecordingSink } from "./helpers/chat_fixtures.ts";
 
 const MIB = 1024 * 1024;
-
-class RecordingSink implements SessionSink {
-  readonly frames: ServerFrame[] = [];
-  send(frame: ServerFrame): void {
-    this.frames.push(frame);
-  }
-  close(): void {}
-}
 
 /** What the hub retains, counted independently of its own accounting. */
 function retainedBytes(hub: Hub): { bytes: number; events: number } {

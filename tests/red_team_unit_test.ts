@@ -7,9 +7,9 @@ import assert from "node:assert/strict";
 import type { ChatEvent } from "../core/event.ts";
 import { checkEventRules } from "../core/event_rules.ts";
 import { sanitizeText } from "../core/text_sanitizer.ts";
-import type { ServerFrame } from "../core/protocol.ts";
+
 import { commandContext, handleInput } from "../node/chat/commands.ts";
-import { Hub, type Session, type SessionSink } from "../node/chat/hub.ts";
+import { Hub, type Session } from "../node/chat/hub.ts";
 import { MemoryNetwork, replicatorEndpoint } from "./helpers/memory_network.ts";
 import { formatModAction, type ModAction, Moderation } from "../node/chat/moderation.ts";
 import { type ReplicationMessage, Replicator } from "../node/mesh/replicator.ts";
@@ -18,14 +18,7 @@ import { EventLog } from "../node/chat/event_log.ts";
 import { OriginRetirement } from "../node/mesh/origin_retirement.ts";
 import { VersionVector } from "../core/version_vector.ts";
 import { turnEnd } from "./helpers/turn_end.ts";
-
-class RecordingSink implements SessionSink {
-  readonly frames: ServerFrame[] = [];
-  send(frame: ServerFrame): void {
-    this.frames.push(frame);
-  }
-  close(): void {}
-}
+import { RecordingSink } from "./helpers/chat_fixtures.ts";
 
 const OP_KEY = "SHA256:" + "A".repeat(43);
 

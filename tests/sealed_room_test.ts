@@ -12,14 +12,9 @@ import {
   validateSealParams,
 } from "../core/crypto/mod.ts";
 import { encodeFrame } from "../core/ndjson.ts";
-import {
-  type MsgFrame,
-  parseClientFrame,
-  ProtocolError,
-  type ServerFrame,
-} from "../core/protocol.ts";
+import { type MsgFrame, parseClientFrame, ProtocolError } from "../core/protocol.ts";
 import { commandContext, handleInput, handleSealed } from "../node/chat/commands.ts";
-import { Hub, type SessionSink } from "../node/chat/hub.ts";
+import { Hub } from "../node/chat/hub.ts";
 import type { Opening } from "../client/sealed_rooms.ts";
 import { SealedRooms } from "../client/sealed_rooms.ts";
 import { ChatView } from "../client/chat_view.ts";
@@ -27,21 +22,10 @@ import { startNodeProcess } from "./helpers/node_process.ts";
 import { RawClient } from "./helpers/raw_client.ts";
 import { ClientProcess, RecordingProxy } from "./helpers/client_process.ts";
 import { concatBytes } from "../core/bytes.ts";
+import { RecordingSink } from "./helpers/chat_fixtures.ts";
 
 // ---------------------------------------------------------------------------
 // In process: the hub's rules
-
-/** Records what a member would see. */
-class RecordingSink implements SessionSink {
-  readonly frames: ServerFrame[] = [];
-  send(frame: ServerFrame): void {
-    this.frames.push(frame);
-  }
-  close(): void {}
-  msgs(room: string): MsgFrame[] {
-    return this.frames.flatMap((f) => f.t === "msg" && f.room === room ? [f] : []);
-  }
-}
 
 function setup(nodeId = "n1") {
   const hub = new Hub({ nodeId, rateBurst: 0, historySize: 64 });

@@ -1,23 +1,9 @@
 import assert from "node:assert/strict";
-import { ProtocolError, type ServerFrame } from "../../core/protocol.ts";
+import { ProtocolError } from "../../core/protocol.ts";
 import { commandContext, commands, handleInput, type WebSignInOffer } from "./commands.ts";
 import { EventLog } from "./event_log.ts";
-import { Hub, type HubOptions, type SessionSink } from "./hub.ts";
-
-/** Records what a member would see. */
-class RecordingSink implements SessionSink {
-  readonly frames: ServerFrame[] = [];
-  send(frame: ServerFrame): void {
-    this.frames.push(frame);
-  }
-  close(): void {}
-  /** The lines of the last `info` reply to `cmd`. */
-  info(cmd: string): readonly string[] {
-    const frame = this.frames.findLast((f) => f.t === "info" && f.cmd === cmd);
-    assert.ok(frame?.t === "info", `no ${cmd} reply`);
-    return frame.lines;
-  }
-}
+import { Hub, type HubOptions } from "./hub.ts";
+import { RecordingSink } from "../../tests/helpers/chat_fixtures.ts";
 
 const OP_KEY = "SHA256:op";
 
@@ -44,7 +30,7 @@ Deno.test("/help lists each command once, and not /seal, which only the terminal
   for (const fingerprint of [undefined, OP_KEY]) {
     const person = join(fingerprint === undefined ? "alice" : "root", fingerprint);
     await person.run("/help");
-    const words = person.sink.info("help").slice(1).map((line) => line.split(" ")[0]);
+    const words = person.sink.reply("help").slice(1).map((line) => line.split(" ")[0]);
     assert.deepEqual(words, [...new Set(words)]);
     assert.ok(words.includes("/join") && !words.includes("/seal"), words.join(" "));
     assert.equal(words.includes("/kick"), fingerprint !== undefined);
@@ -57,20 +43,20 @@ Deno.test("/rooms, /nodes and /banned count in the singular for one", async () =
   const { hub, join } = setup();
   const root = join("root", OP_KEY);
   await root.run("/rooms");
-  assert.equal(root.sink.info("rooms")[0], "1 room:");
+  assert.equal(root.sink.reply("rooms")[0], "1 room:");
   hub.cluster = {
     members:
       () => [{ id: "n1", addr: "127.0.0.1:7946", state: "alive", incarnation: 1, connected: true }],
     lostRanges: () => [],
   };
   await root.run("/nodes");
-  assert.equal(root.sink.info("nodes")[0], "1 node:");
+  assert.equal(root.sink.reply("nodes")[0], "1 node:");
   await root.run("/ban mallory");
   await root.run("/banned");
-  assert.equal(root.sink.info("banned")[0], "1 ban:");
+  assert.equal(root.sink.reply("banned")[0], "1 ban:");
   await root.run("/join dev");
   await root.run("/rooms");
-  assert.equal(root.sink.info("rooms")[0], "2 rooms:");
+  assert.equal(root.sink.reply("rooms")[0], "2 rooms:");
 });
 
 Deno.test("/join past the limit of one room per session says 1 room", async () => {
@@ -118,7 +104,7 @@ Deno.test("/web: a link for an SSH session with a key, for a nick the key owns",
 
   const ssh = new SshLikeSink();
   await web(ssh, "alice", "ssh", alice);
-  assert.deepEqual(ssh.info("web").slice(0, 2), [
+  assert.deepEqual(ssh.reply("web").slice(0, 2), [
     "Open this link within 5m 0s to sign a browser in as alice:",
     "  http://node/signin#token-for-alice",
   ]);

@@ -1,25 +1,11 @@
 import assert from "node:assert/strict";
 import type { ChatEvent } from "../../core/event.ts";
 import { HybridClock } from "../../core/hybrid_clock.ts";
-import { ProtocolError, type ServerFrame } from "../../core/protocol.ts";
+import { ProtocolError } from "../../core/protocol.ts";
 import { commandContext, handleInput } from "./commands.ts";
-import { Hub, type Session, type SessionSink } from "./hub.ts";
+import { Hub, type Session } from "./hub.ts";
 import { MAX_PRESENCE_BYTES } from "./presence.ts";
-
-/** Records what a member would see. */
-class RecordingSink implements SessionSink {
-  readonly frames: ServerFrame[] = [];
-  closed: string | undefined;
-  send(frame: ServerFrame): void {
-    this.frames.push(frame);
-  }
-  close(reason: string): void {
-    this.closed = reason;
-  }
-  texts(kind = "message"): string[] {
-    return this.frames.flatMap((f) => f.t === "msg" && f.kind === kind ? [f.text] : []);
-  }
-}
+import { RecordingSink } from "../../tests/helpers/chat_fixtures.ts";
 
 function setup(options: { burst?: number } = {}) {
   let time = 1_000_000;

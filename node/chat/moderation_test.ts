@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import type { ChatEvent } from "../../core/event.ts";
 import { HybridClock } from "../../core/hybrid_clock.ts";
-import { ProtocolError, type ServerFrame } from "../../core/protocol.ts";
+import { ProtocolError } from "../../core/protocol.ts";
 import { commandContext, handleInput } from "./commands.ts";
-import { Hub, type SessionOrigin, type SessionSink } from "./hub.ts";
+import { Hub, type SessionOrigin } from "./hub.ts";
 import {
   formatModAction,
   hostOf,
@@ -14,6 +14,7 @@ import {
   parseModAction,
   parseOpsFile,
 } from "./moderation.ts";
+import { RecordingSink } from "../../tests/helpers/chat_fixtures.ts";
 
 const OP_FP = "SHA256:" + "A".repeat(43);
 const BOB_FP = "SHA256:" + "B".repeat(43);
@@ -217,23 +218,6 @@ Deno.test("hostOf(), parseDuration() and parseOpsFile() read what people write",
 });
 
 // ---- The hub, with fake sinks ----
-
-class RecordingSink implements SessionSink {
-  readonly frames: ServerFrame[] = [];
-  closed: string | undefined;
-  send(frame: ServerFrame): void {
-    this.frames.push(frame);
-  }
-  close(reason: string): void {
-    this.closed = reason;
-  }
-  texts(): string[] {
-    return this.frames.flatMap((f) => f.t === "msg" && f.kind === "message" ? [f.text] : []);
-  }
-  info(): string[] {
-    return this.frames.flatMap((f) => f.t === "info" ? f.lines : []);
-  }
-}
 
 function setup() {
   let time = 1_000_000;

@@ -6,25 +6,14 @@
 import assert from "node:assert/strict";
 import type { ChatEvent } from "../../core/event.ts";
 import { HybridClock } from "../../core/hybrid_clock.ts";
-import type { ServerFrame } from "../../core/protocol.ts";
-import { Hub, type SessionSink } from "./hub.ts";
-import { warningLogger } from "../../tests/helpers/chat_fixtures.ts";
+
+import { Hub } from "./hub.ts";
+import { RecordingSink, warningLogger } from "../../tests/helpers/chat_fixtures.ts";
 import { formatModAction } from "./moderation.ts";
 
 const OP_FP = "SHA256:" + "A".repeat(43);
 const EVIL_FP = "SHA256:" + "E".repeat(43);
 const START = 1_700_000_000_000;
-
-class RecordingSink implements SessionSink {
-  readonly frames: ServerFrame[] = [];
-  send(frame: ServerFrame): void {
-    this.frames.push(frame);
-  }
-  close(): void {}
-  texts(): string[] {
-    return this.frames.flatMap((f) => f.t === "msg" && f.kind === "message" ? [f.text] : []);
-  }
-}
 
 function setup() {
   let time = START;

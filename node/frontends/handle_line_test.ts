@@ -1,17 +1,9 @@
 import assert from "node:assert/strict";
-import type { ServerFrame } from "../../core/protocol.ts";
-import { Hub, type SessionSink } from "../chat/hub.ts";
+
+import { Hub } from "../chat/hub.ts";
 import { silentLogger } from "../logger.ts";
 import { errorFrame, handleLine } from "./handle_line.ts";
-
-/** Records what a person would see. */
-class RecordingSink implements SessionSink {
-  readonly frames: ServerFrame[] = [];
-  send(frame: ServerFrame): void {
-    this.frames.push(frame);
-  }
-  close(): void {}
-}
+import { RecordingSink } from "../../tests/helpers/chat_fixtures.ts";
 
 function setup(rateBurst = 0) {
   // A clock that stands still: the rate limiter refills nothing between lines.
