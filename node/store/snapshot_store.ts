@@ -319,6 +319,13 @@ export class SnapshotStore {
   /** `#pending`'s length at which it is compacted next. */
   #compactAt = PENDING_COMPACT_MIN;
   #evictedUnwritten = 0;
+  /**
+   * Records of `#pending` whose event the log still holds, kept as events
+   * come and go so that {@linkcode SnapshotStore.status} (read by every
+   * `/metrics`) costs O(1) rather than a walk of the backlog. Counted again
+   * exactly whenever `#pending` is rebuilt.
+   */
+  #pendingHeld = 0;
   #failures = 0;
   #lastFailureWarning = -Infinity;
   /** Time {@linkcode SnapshotStore.open} took to read the file (ms). */
@@ -526,6 +533,7 @@ export class SnapshotStore {
       if (PINNED_KINDS.has(event.kind)) this.#pin(event);
       if (this.#chunkOf.get(event.origin, event.seq) === 0) {
         this.#pending.push({ event, origin: event.origin, contiguous: 0 });
+        this.#pendingHeld++;
       }
     }
     const unlistenEvents = log.onApplied((event, evicted) => this.#track(event, evicted));
@@ -570,18 +578,11 @@ export class SnapshotStore {
    * log retains them (its history is the bound), and those it evicts first
    * are counted in `evictedUnwritten`.
    *
-   * @returns The backlog and the time of the last snapshot. O(backlog).
+   * @returns The backlog and the time of the last snapshot. O(1).
    */
   status(): SnapshotStatus {
-    const log = this.#log;
-    let unwritten = 0;
-    if (log !== undefined) {
-      for (const { event } of this.#pending) {
-        if (event !== undefined && log.get(event.origin, event.seq) === event) unwritten++;
-      }
-    }
     return {
-      unwritten,
+      unwritten: this.#pendingHeld,
       evictedUnwritten: this.#evictedUnwritten,
       queued: this.#pending.length,
       lastSavedAt: this.#lastSavedAt,
@@ -696,6 +697,7 @@ export class SnapshotStore {
     if (PINNED_KINDS.has(event.kind)) this.#pin(event);
     // Written even if evicted before the snapshot (then found dead in its
     // chunk): every cut of a snapshot is then exactly a past state.
+    if (evicted !== event) this.#pendingHeld++;
     this.#pending.push({
       event: evicted === event ? undefined : event,
       origin: event.origin,
@@ -726,7 +728,18 @@ export class SnapshotStore {
       }
     }
     this.#pending = kept;
+    this.#pendingHeld = kept.length;
     this.#compactAt = Math.max(PENDING_COMPACT_MIN, 2 * kept.length);
+  }
+
+  /** Records of `#pending` whose event the log still holds, counted. */
+  #countHeld(): number {
+    const log = this.#log!;
+    let held = 0;
+    for (const { event } of this.#pending) {
+      if (event !== undefined && log.get(event.origin, event.seq) === event) held++;
+    }
+    return held;
   }
 
   /** Drops a chunk that never reached KV: its events are in no chunk now. */
@@ -745,7 +758,12 @@ export class SnapshotStore {
   /** An event is no longer retained (or moves): its chunk loses it. */
   #release(event: ChatEvent): void {
     const number = this.#chunkOf.delete(event.origin, event.seq);
-    if (number === 0) return;
+    if (number === 0) {
+      // Unwritten, so queued: in `#pending`, or in a snapshot in flight
+      // (then the count is low until that snapshot ends; never below 0).
+      this.#pendingHeld = Math.max(0, this.#pendingHeld - 1);
+      return;
+    }
     const chunk = this.#chunks.get(number);
     if (chunk === undefined) return;
     chunk.live--;
@@ -808,6 +826,7 @@ export class SnapshotStore {
     const dirtyPins = this.#dirtyPins;
     const pins = [...dirtyPins].map((key) => [key, this.#pins.get(key)] as const);
     this.#pending = [];
+    this.#pendingHeld = 0;
     this.#dirtyChunks = new Set();
     this.#dirtyPins = new Set();
     const vv = Object.entries(log.versions.toJSON());
@@ -949,6 +968,7 @@ export class SnapshotStore {
       // Everything taken is dirty again; chunks written meanwhile lose their
       // events when those are written anew, and are deleted then.
       this.#pending = [...pending, ...this.#pending];
+      this.#pendingHeld = this.#countHeld();
       for (const number of dirtyChunks) this.#dirtyChunks.add(number);
       for (const key of dirtyPins) this.#dirtyPins.add(key);
       // Chunks never committed are forgotten, so retries on a full disk do
