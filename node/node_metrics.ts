@@ -10,6 +10,7 @@
  *
  * @module
  */
+import process from "node:process";
 import { isSpoken } from "../core/event.ts";
 import { MetricsRegistry, type Sample } from "../core/metrics.ts";
 import type { Hub } from "./chat/hub.ts";
@@ -83,6 +84,14 @@ export class NodeMetrics {
       "process_start_time_seconds",
       "When this node's process started, in seconds since 1970.",
       () => [{ value: Math.round(Date.now() - performance.now()) / 1000 }],
+    );
+    r.counter(
+      "process_cpu_seconds_total",
+      "CPU time this process has used, user and system, in seconds.",
+      () => {
+        const { user, system } = process.cpuUsage();
+        return [{ value: (user + system) / 1e6 }];
+      },
     );
     r.gauge(
       "meshchat_sessions",

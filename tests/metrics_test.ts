@@ -37,6 +37,7 @@ Deno.test("/metrics passes promtool check metrics, and counts messages received,
     assert.equal(samples.get("meshchat_messages_delivered_total"), 4, after.text);
     assert.ok(samples.get('meshchat_line_refusals_total{code="rate_limited"}')! >= 1, after.text);
     assert.ok(samples.get('meshchat_memory_bytes{kind="rss"}')! > 0);
+    assert.ok(samples.get("process_cpu_seconds_total")! > 0, "the node has used some CPU");
     await waitFor(
       async () => await value(url, "meshchat_event_loop_delay_seconds_count") > 0,
       "event-loop delay samples",

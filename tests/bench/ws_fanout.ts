@@ -164,27 +164,50 @@ export function webSocketTarget(httpPort: number, room = "wsbench", ndjson = fal
   };
 }
 
+/** One transport's run, with what it cost the node. */
+export interface WsFanoutRun extends FanoutResult {
+  /**
+   * The node's CPU time per delivery (ns) during the timed run: steadier
+   * than deliveries/s on a busy machine, where the clients share its cores.
+   */
+  readonly nodeCpuNsPerDelivery: number;
+}
+
 /** The figures of {@linkcode benchWsFanout}. */
 export interface WsFanoutBench {
   /** Receivers per run. */
   readonly receivers: number;
   /** Over WebSockets, one frame per message. */
-  readonly webSocket: FanoutResult;
+  readonly webSocket: WsFanoutRun;
   /** Over WebSockets with {@linkcode NDJSON_PROTOCOL}: the frames of a burst in one message. */
-  readonly webSocketBatched: FanoutResult;
+  readonly webSocketBatched: WsFanoutRun;
   /** Over TCP, on the same node in the same run. */
-  readonly tcp: FanoutResult;
+  readonly tcp: WsFanoutRun;
   /** WebSocket deliveries/s over TCP's. */
   readonly ratio: number;
   /** Batched WebSocket deliveries/s over TCP's. */
   readonly batchedRatio: number;
+  /** TCP's node CPU per delivery over batched WebSocket's (1 = as cheap as TCP). */
+  readonly batchedCpuRatio: number;
 }
 
-async function measure(target: FanoutTarget): Promise<FanoutResult> {
+/** The node's CPU time so far (ms), from its `/metrics`. */
+async function nodeCpuMs(httpPort: number): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+  const seconds = /^process_cpu_seconds_total (\S+)$/m.exec(text)?.[1];
+  if (seconds === undefined) throw new Error("No process_cpu_seconds_total in /metrics");
+  return Number(seconds) * 1000;
+}
+
+async function measure(target: FanoutTarget, httpPort: number): Promise<WsFanoutRun> {
   const { receivers, sender } = await connectAll(target, RECEIVERS);
   try {
     await measureThroughput(target, receivers, sender, 2000); // warm-up
-    return await measureThroughput(target, receivers, sender, MESSAGES);
+    const cpuBefore = await nodeCpuMs(httpPort);
+    const result = await measureThroughput(target, receivers, sender, MESSAGES);
+    const deliveries = MESSAGES * RECEIVERS - result.lost;
+    const cpuNs = (await nodeCpuMs(httpPort) - cpuBefore) * 1e6;
+    return { ...result, nodeCpuNsPerDelivery: Math.round(cpuNs / deliveries) };
   } finally {
     for (const receiver of receivers) receiver.close();
     sender.close();
@@ -207,9 +230,9 @@ export async function benchWsFanout(): Promise<WsFanoutBench> {
     ],
   });
   try {
-    const webSocket = await measure(webSocketTarget(httpPort));
-    const webSocketBatched = await measure(webSocketTarget(httpPort, "wsbatched", true));
-    const tcp = await measure(meshchatTarget([node.port], "tcpbench"));
+    const webSocket = await measure(webSocketTarget(httpPort), httpPort);
+    const webSocketBatched = await measure(webSocketTarget(httpPort, "wsbatched", true), httpPort);
+    const tcp = await measure(meshchatTarget([node.port], "tcpbench"), httpPort);
     const toTcp = (result: FanoutResult) =>
       Math.round(result.deliveriesPerSecond / tcp.deliveriesPerSecond * 100) / 100;
     return {
@@ -219,6 +242,9 @@ export async function benchWsFanout(): Promise<WsFanoutBench> {
       tcp,
       ratio: toTcp(webSocket),
       batchedRatio: toTcp(webSocketBatched),
+      batchedCpuRatio: Math.round(
+        tcp.nodeCpuNsPerDelivery / webSocketBatched.nodeCpuNsPerDelivery * 100,
+      ) / 100,
     };
   } finally {
     await node.stop("SIGTERM");
@@ -233,10 +259,12 @@ export async function benchWsFanout(): Promise<WsFanoutBench> {
  */
 export function formatWsFanout(bench: WsFanoutBench): string[] {
   const fmt = (n: number) => n.toLocaleString("en-US");
-  const row = (name: string, result: FanoutResult, ratio?: number) =>
+  const row = (name: string, result: WsFanoutRun, ratio?: number) =>
     `  ${name.padEnd(25)} ${fmt(result.deliveriesPerSecond).padStart(12)} deliveries/s, lost ${
       String(result.lost).padEnd(3)
-    }${ratio === undefined ? "" : ` ${ratio}× TCP`}`;
+    } node CPU ${String(result.nodeCpuNsPerDelivery).padStart(6)} ns/delivery${
+      ratio === undefined ? "" : `  ${ratio}× TCP`
+    }`;
   return [
     `fan-out over WebSockets: 1 sender, ${bench.receivers} receivers, ${
       fmt(MESSAGES)
@@ -244,6 +272,7 @@ export function formatWsFanout(bench: WsFanoutBench): string[] {
     row("WebSocket", bench.webSocket, bench.ratio),
     row(`WebSocket ${NDJSON_PROTOCOL}`, bench.webSocketBatched, bench.batchedRatio),
     row("TCP", bench.tcp),
+    `  TCP's node CPU per delivery ÷ batched WebSocket's: ${bench.batchedCpuRatio} (1 = as cheap as TCP)`,
   ];
 }
 

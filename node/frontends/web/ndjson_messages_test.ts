@@ -73,3 +73,31 @@ Deno.test("NdjsonMessages.discard() drops what waits, and the burst's end sends 
   await nextMicrotask();
   assert.deepEqual(sent, []);
 });
+
+/** Resolves after the event loop's next check phase (where put-off flushes run). */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
+Deno.test("NdjsonMessages holds bursts while the socket is writing, until it is free or a message is full", async () => {
+  const sent: string[] = [];
+  let writing = true;
+  const messages = new NdjsonMessages((text) => sent.push(text), () => writing);
+  messages.add(line("1"));
+  await nextMicrotask();
+  messages.add(line("2"));
+  await nextTurn();
+  assert.deepEqual(sent, [], "nothing leaves while the previous message is being written");
+  writing = false;
+  await nextTurn();
+  assert.deepEqual(sent, ["1\n2\n"], "the bursts leave together once the socket is free");
+  writing = true;
+  const half = line("x".repeat(MAX_MESSAGE_BYTES / 2 - 1));
+  messages.add(half);
+  messages.add(half);
+  await nextMicrotask();
+  assert.deepEqual(sent.slice(1), [half.text + half.text], "a full message does not wait");
+  messages.add(line("3"));
+  messages.flush();
+  assert.deepEqual(sent.slice(2), ["3\n"], "flush() sends at once, writing or not");
+});

@@ -312,6 +312,12 @@ class WsConnection implements FrameOutput {
   #backlogCheck: ReturnType<typeof setTimeout> | undefined;
   /** Frames waiting for the end of their burst, with {@linkcode NDJSON_PROTOCOL}. */
   readonly #messages: NdjsonMessages | undefined;
+  /**
+   * The socket's `bufferedAmount` as read at the first frame of the burst
+   * that is waiting: reading it is a call into Deno, too dear for every
+   * frame of a fan-out, and nothing of this burst has reached the socket yet.
+   */
+  #bufferedAtBurst = 0;
 
   constructor(
     hub: Hub,
@@ -320,7 +326,9 @@ class WsConnection implements FrameOutput {
     batched: boolean,
   ) {
     this.#socket = socket;
-    this.#messages = batched ? new NdjsonMessages((text) => this.#sendNow(text)) : undefined;
+    this.#messages = batched
+      ? new NdjsonMessages((text) => this.#sendNow(text), () => socket.bufferedAmount > 0)
+      : undefined;
     this.#maxLineBytes = init.options.maxLineBytes;
     this.#maxQueueBytes = init.options.maxQueueBytes;
     this.#closeGraceMs = init.options.closeGraceMs;
@@ -346,11 +354,26 @@ class WsConnection implements FrameOutput {
   enqueue(frame: ServerFrame): boolean {
     if (this.#socket.readyState !== WebSocket.OPEN) return true; // closing: nothing leaves
     const messages = this.#messages;
-    const encoded = messages === undefined ? encodeShared(frame) : frameLine(frame);
-    const queued = this.queuedBytes + encoded.bytes;
+    if (messages === undefined) {
+      const encoded = encodeShared(frame);
+      if (!this.#admit(this.#socket.bufferedAmount + encoded.bytes)) return false;
+      this.#socket.send(encoded.text);
+      return true;
+    }
+    const line = frameLine(frame);
+    const pending = messages.pendingBytes;
+    if (pending === 0) this.#bufferedAtBurst = this.#socket.bufferedAmount;
+    if (!this.#admit(this.#bufferedAtBurst + pending + line.bytes)) return false;
+    messages.add(line);
+    return true;
+  }
+
+  /**
+   * Whether a frame may join an output of `queued` bytes (itself included):
+   * refused far past the limit, judged soon past it.
+   */
+  #admit(queued: number): boolean {
     if (queued > this.#maxQueueBytes * BUSY_SLACK) return false;
-    if (messages === undefined) this.#socket.send(encoded.text);
-    else messages.add(encoded);
     if (queued > this.#maxQueueBytes) this.#checkBacklogSoon();
     return true;
   }
