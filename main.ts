@@ -14,6 +14,8 @@ import { createLogger } from "./node/logger.ts";
 import { OpsFileError, startNode } from "./node/node.ts";
 import { NODE_HELP, parseNodeConfig } from "./node/node_config.ts";
 import { HostKeyError } from "./node/frontends/ssh/ssh_host_key.ts";
+import { ClientCertificateError } from "./node/frontends/tcp/client_tls.ts";
+import { NatsStartError } from "./node/nats/nats_replication.ts";
 import { SnapshotStore, SnapshotStoreError } from "./node/store/snapshot_store.ts";
 import { runLocalCluster } from "./node/local_cluster.ts";
 import { securePrivateDir } from "./node/store/private_dir.ts";
@@ -95,7 +97,10 @@ async function runNode(args: readonly string[]): Promise<number> {
       );
       return 1;
     }
-    if (error instanceof HostKeyError || error instanceof OpsFileError) {
+    if (
+      error instanceof HostKeyError || error instanceof OpsFileError ||
+      error instanceof NatsStartError || error instanceof ClientCertificateError
+    ) {
       logger.error(error.message);
       return 1;
     }

@@ -30,11 +30,15 @@ import { normalizeRoom } from "../core/names.ts";
 import type { MsgFrame, ServerFrame } from "../core/protocol.ts";
 import { PROTOCOL_VERSION } from "../core/protocol.ts";
 import type { ChatView, ViewLine } from "./chat_view.ts";
-import { ConnectError, NodeConnection } from "./node_connection.ts";
+import { ConnectError, NodeConnection, WRONG_PORT_HINT } from "./node_connection.ts";
+import type { LoginSigner } from "../core/login_proof.ts";
+import { sayHello } from "./key_hello.ts";
 import { isNodeCommand } from "./node_commands.ts";
 import { type ClientCommandHelp, mergeHelp } from "./help_lines.ts";
 import { PREFERENCE_HELP, type Preferences } from "./preferences.ts";
 import { type Opening, SealedRooms } from "./sealed_rooms.ts";
+import { localSearchLines, OpenedMessages } from "./local_search.ts";
+import { parseSearch, type SearchQuery } from "../core/search_query.ts";
 
 /**
  * One connection to a node as the client uses it: TCP for the terminal
@@ -103,6 +107,11 @@ export interface ChatClientOptions {
   preferences?: Preferences;
   /** How long to look for another node after losing one (ms). @default 30000 */
   reconnectWindowMs?: number;
+  /**
+   * The client's key: each `hello` names it and proves it (client/key_hello.ts),
+   * so the node admits the client as that identity. @default none: a guest
+   */
+  identity?: LoginSigner;
 }
 
 /** How long a rate-limited line waits before it is sent again (ms). */
@@ -118,8 +127,6 @@ const RECONNECT_WINDOW_MS = 30_000;
 const WELCOME_TIMEOUT_MS = 5000;
 
 /** Said when something other than a node's client port answered. */
-const WRONG_PORT_HINT =
-  "is it a meshchat node's client port? (8080 by default; SSH's 2222 and the mesh's 7946 are not)";
 
 /** Ids of messages already shown, so a failover's welcome history is not shown twice. */
 const SEEN_IDS = 10_000;
@@ -155,6 +162,8 @@ export class ChatClient {
   #conn: NodeLink;
   readonly #options: ChatClientOptions;
   readonly #sealed: SealedRooms;
+  /** Sealed messages opened so far, for `/search` (the node cannot search them). */
+  readonly #opened = new OpenedMessages();
   readonly #now: () => number;
   readonly #pending = new Map<string, Pending>();
   readonly #rooms = new Set<string>();
@@ -225,14 +234,14 @@ export class ChatClient {
         continue;
       }
       const frames = conn.frames();
-      await conn.send(helloFrame(options.user, options.room, options.history)).catch(() => {});
       // A wrong port may hold the connection open and say nothing: give up on it, saying so.
       let silent = false;
       const timer = setTimeout(() => {
         silent = true;
         conn.close();
       }, WELCOME_TIMEOUT_MS);
-      const first = await frames.next();
+      const hello = helloFrame(options.user, options.room, options.history);
+      const first = await sayHello(conn, frames, hello, options.identity);
       clearTimeout(timer);
       if (first.done) {
         conn.close();
@@ -293,7 +302,8 @@ export class ChatClient {
   /**
    * Sends what the person typed: `/command` lines as commands (in the
    * current room), anything else as a message to the current room, sealed
-   * when that room is sealed. `/seal` and `/key` are handled here.
+   * when that room is sealed. `/seal`, `/key` and the sealed part of `/search`
+   * are handled here.
    *
    * @param line The line.
    * @returns Resolves when the node has acknowledged it (or refused it).
@@ -369,6 +379,9 @@ export class ChatClient {
         this.#plain(rest.trim());
         done();
         return;
+      case "/search":
+        this.#search(line, rest, done);
+        return;
       case "/me":
         if (this.#sealed.isSealed(this.#current) && rest.trim() !== "") {
           await this.#saySealed(rest, "action", done);
@@ -403,6 +416,40 @@ export class ChatClient {
     acked.then(() => done());
     // Lines after a join or leave wait, so they go to the room it makes current.
     if (ROOM_COMMANDS.test(line)) await Promise.race([acked, this.#closed]);
+  }
+
+  /**
+   * `/search`: the node searches the plain rooms, this client the sealed
+   * messages it opened. A search that names a sealed room is answered here
+   * alone: its words never reach the node.
+   */
+  #search(line: string, args: string, done: () => void): void {
+    let query: SearchQuery | undefined;
+    try {
+      query = parseSearch(args);
+    } catch {
+      query = undefined; // the node says what is wrong with it
+    }
+    const named = query?.room;
+    const sealed = [...this.#rooms].filter((room) =>
+      this.#sealed.isSealed(room) && (named === undefined || room === named)
+    );
+    const searchHere = () => {
+      if (query === undefined || sealed.length === 0) return;
+      const hits = this.#opened.search(query, new Set(sealed));
+      const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+      const lines = localSearchLines(query, sealed, hits, zone).map((text) => ({ text }));
+      this.#display = this.#display.then(() => this.#options.print(lines));
+    };
+    if (named !== undefined && sealed.length > 0) {
+      searchHere();
+      done();
+      return;
+    }
+    this.#command(line).then((error) => {
+      if (error === undefined) searchHere();
+      done();
+    });
   }
 
   async #saySealed(text: string, kind: "message" | "action", done: () => void): Promise<void> {
@@ -690,9 +737,9 @@ export class ChatClient {
       return undefined;
     }
     const frames = conn.frames();
-    await conn.send(helloFrame(this.#nick, room, this.#options.history)).catch(() => {});
     const timer = setTimeout(() => conn.close(), WELCOME_TIMEOUT_MS);
-    const first = await frames.next();
+    const hello = helloFrame(this.#nick, room, this.#options.history);
+    const first = await sayHello(conn, frames, hello, this.#options.identity);
     clearTimeout(timer);
     // nick_taken: the old node's session may linger until it is declared dead; try again.
     if (first.done || first.value.t !== "welcome") {
@@ -810,7 +857,11 @@ export class ChatClient {
     if (frame === undefined) return;
     this.#display = this.#display.then(async () => {
       const openings = new Map<MsgFrame, Opening>();
-      for (const msg of sealedEvents(frame)) openings.set(msg, await this.#sealed.open(msg));
+      for (const msg of sealedEvents(frame)) {
+        const opening = await this.#sealed.open(msg);
+        openings.set(msg, opening);
+        if (opening.ok) this.#opened.remember(msg, opening.text);
+      }
       this.#options.print(this.#options.view.show(frame, openings));
       for (const [msg, opening] of openings) {
         if (!opening.ok && opening.reason === "wrong passphrase" && !this.#hinted.has(msg.room)) {

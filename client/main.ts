@@ -17,6 +17,11 @@
  * settings last for the session only. The `client` permission set in
  * deno.json grants all but the key file and the settings directory.
  *
+ * The client's identity is an ed25519 key in the settings directory
+ * (client/identity_key.ts), made on the first run and proven in every
+ * `hello` (client/key_hello.ts); `-identity FILE` uses another key file,
+ * `-guest` none. Without access to the settings directory it is a guest.
+ *
  * @module
  */
 import { type FlagSpec, formatHelp, parseFlags, UsageError } from "../core/cli_flags.ts";
@@ -36,6 +41,10 @@ import {
   ROOM_KEY_ENV,
 } from "./passphrase.ts";
 import { Preferences } from "./preferences.ts";
+import { pinnedConnect } from "./pinned_connect.ts";
+import { ServerPins } from "./server_pins.ts";
+import { IdentityKeyError, loadIdentity } from "./identity_key.ts";
+import type { SshEd25519Key } from "../core/crypto/ssh_ed25519_key.ts";
 import { SealedRooms } from "./sealed_rooms.ts";
 import { SettingsFile } from "./settings.ts";
 import { processTerminal, type TerminalIo, TerminalMode } from "./terminal_mode.ts";
@@ -73,6 +82,18 @@ const CLIENT_FLAGS = {
     help: "messages of history shown on joining a room, 0 to 500 (0: none, for bots); " +
       "the node's default when not given",
   },
+  identity: {
+    type: "string",
+    default: "",
+    arg: "FILE",
+    help: "your identity key: an unencrypted OpenSSH ed25519 key file, e.g. ~/.ssh/id_ed25519 " +
+      "(default: id_ed25519 in the settings directory, made on the first run)",
+  },
+  guest: {
+    type: "boolean",
+    default: false,
+    help: "join without a key, as a guest: you can use only nicks no key owns",
+  },
   "key-file": {
     type: "string",
     default: "",
@@ -91,8 +112,13 @@ const HELP = formatHelp(
     "/theme, /timestamp, /tz and /ignore are saved in $XDG_CONFIG_HOME/meshchat/settings.json",
     "(~/.config/meshchat/settings.json) when the client may use that directory: deno task client",
     "grants it; a plain deno run asks for the network only, and keeps them for the session.",
+    "Your identity is the key in $XDG_CONFIG_HOME/meshchat/id_ed25519 (made on the first run):",
+    "the first nick it uses is yours on every node; ssh -i that file logs in as you too.",
     `Sealed rooms ask for their passphrase; line mode takes it from -key-file FILE`,
     `or ${ROOM_KEY_ENV} (reading FILE needs --allow-read=FILE).`,
+    "The connection is encrypted (TLS). A node's own certificate is pinned on first use in",
+    "$XDG_CONFIG_HOME/meshchat/known_nodes, one line per address; a changed one is refused",
+    "(remove its line to accept it). A node without TLS is used with a NOT encrypted warning.",
   ],
 );
 
@@ -122,6 +148,7 @@ export interface RunClientOptions {
  * @throws {UsageError} For a mistake on the command line.
  * @throws {ConnectError} When no node lets the client in.
  * @throws {KeyFileError} When the key file cannot be read.
+ * @throws {IdentityKeyError} When the identity key cannot be read or made.
  */
 export async function runClient(
   args: readonly string[],
@@ -168,6 +195,10 @@ export async function runClient(
     ...(options.settingsDirectory === undefined ? {} : { directory: options.settingsDirectory }),
   });
   if (saved.warning !== undefined) console.error(`meshchat: ${saved.warning}`);
+  // Node certificates pinned on first use, beside the settings (known_nodes).
+  const pinFile = ServerPins.open(saved.file.directory);
+  if (pinFile.warning !== undefined) console.error(`meshchat: ${pinFile.warning}`);
+  const identity = await identityOf(flags.identity, flags.guest, saved.file.directory, interactive);
   const preferences = new Preferences(view, {
     settings: saved.settings,
     save: (chosen) => saved.file.save(chosen),
@@ -175,8 +206,15 @@ export async function runClient(
   });
   // A flag given on the command line wins over what was saved, for this run.
   if (args.some((arg) => /^--?(no-)?timestamps(=|$)/.test(arg))) view.timestamps = flags.timestamps;
+  // While the connection is plain text, the prompt says so (set by each connect).
+  let plainText = false;
   const screen = terminal
-    ? new TerminalMode(view, (room) => sealed.status(room), terminal)
+    ? new TerminalMode(
+      view,
+      (room) => sealed.status(room),
+      terminal,
+      () => plainText ? " ⚠ not encrypted" : "",
+    )
     : undefined;
   const print = screen ? (lines: ViewLine[]) => screen.print(lines) : (lines: ViewLine[]) => {
     for (const line of lines) (line.error ? console.error : console.log)(line.text);
@@ -215,6 +253,11 @@ export async function runClient(
     identity: await SenderIdentity.generate(),
     pins: new SignerPins(),
   });
+  // A script hears only warnings (on stderr); a person also hears of a first pin.
+  const openNode = pinnedConnect(pinFile.pins, (lines, warning) => {
+    if (screen) screen.print(lines.map((text) => ({ text, error: warning })));
+    else if (warning) { for (const line of lines) console.error(line); }
+  });
   const client = await ChatClient.start({
     servers,
     user: flags.user,
@@ -224,6 +267,12 @@ export async function runClient(
     sealed,
     preferences,
     reconnectWindowMs: flags.reconnect * 1000,
+    connect: async (server: string) => {
+      const conn = await openNode(server);
+      plainText = conn.security.kind === "plain";
+      return conn;
+    },
+    ...(identity === undefined ? {} : { identity }),
     ...(history === undefined ? {} : { history }),
     ...(screen
       ? {
@@ -234,6 +283,31 @@ export async function runClient(
       : {}),
   });
   return screen ? await screen.run(client) : await runLineMode(client);
+}
+
+/**
+ * The identity key the flags ask for (none with `-guest`), saying on stderr
+ * when it was made, or (to a person, not a script) why there is none.
+ */
+async function identityOf(
+  file: string,
+  guest: boolean,
+  directory: string | undefined,
+  interactive: boolean,
+): Promise<SshEd25519Key | undefined> {
+  if (guest) {
+    if (file !== "") throw new UsageError("Give -identity FILE or -guest, not both");
+    return undefined;
+  }
+  const loaded = await loadIdentity({ directory, ...(file === "" ? {} : { file }) });
+  if (loaded.notice !== undefined && interactive) console.error(`meshchat: ${loaded.notice}`);
+  if (loaded.created && loaded.key !== undefined) {
+    console.error(
+      `meshchat: made your identity key ${loaded.path} (${await loaded.key.fingerprint()}): ` +
+        `the first nick it uses is yours on every node; ssh -i ${loaded.path} logs in as you too`,
+    );
+  }
+  return loaded.key;
 }
 
 /** `-history N`: undefined when not given. */
@@ -253,7 +327,8 @@ if (import.meta.main) {
     Deno.exit(await runClient(Deno.args));
   } catch (error) {
     if (
-      error instanceof UsageError || error instanceof ConnectError || error instanceof KeyFileError
+      error instanceof UsageError || error instanceof ConnectError ||
+      error instanceof KeyFileError || error instanceof IdentityKeyError
     ) {
       console.error(`meshchat: ${error.message}`);
       Deno.exit(error instanceof ConnectError ? 1 : 2);

@@ -5,6 +5,7 @@
  */
 import { encodeFrame, FrameDecoder } from "../core/ndjson.ts";
 import type { ServerFrame } from "../core/protocol.ts";
+import type { ByteStream } from "../node/frontends/tcp/socket_stream.ts";
 
 /** A node could not be reached; the message is one line for the user. */
 export class ConnectError extends Error {
@@ -17,6 +18,10 @@ export class ConnectError extends Error {
     this.name = "ConnectError";
   }
 }
+
+/** Said when something at the address does not answer as a node would. */
+export const WRONG_PORT_HINT =
+  "is it a meshchat node's client port? (8080 by default; SSH's 2222 and the mesh's 7946 are not)";
 
 /**
  * Splits `host:port` (or `[v6]:port`).
@@ -36,7 +41,13 @@ export function parseAddress(address: string): { hostname: string; port: number 
   return { hostname: match[1]!, port };
 }
 
-function reason(error: unknown): string {
+/**
+ * Why a connection failed, in a few words for a person.
+ *
+ * @param error What connecting threw.
+ * @returns For example `connection refused`.
+ */
+export function connectFailureReason(error: unknown): string {
   if (error instanceof Deno.errors.ConnectionRefused) return "connection refused";
   if (error instanceof Deno.errors.TimedOut) return "timed out";
   if (error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied) {
@@ -49,34 +60,83 @@ function reason(error: unknown): string {
   return message.replace(/\s*\(os error \d+\)/, "").toLowerCase();
 }
 
+/** How a connection to a node is protected (the terminal client's TLS: ./tls_connect.ts). */
+export type ConnectionSecurity =
+  | {
+    /** TLS, the certificate verified by a CA for the name dialled. */
+    readonly kind: "verified";
+  }
+  | {
+    /** TLS, the certificate matched (or, on first use, became) the address's pin. */
+    readonly kind: "pinned";
+    /** `SHA256:` fingerprint of the certificate. */
+    readonly fingerprint: string;
+    /** Set on first use: whether the new pin was saved, and why not. */
+    readonly firstUse: { readonly saved: boolean; readonly reason?: string } | undefined;
+  }
+  | {
+    /** No TLS. */
+    readonly kind: "plain";
+  };
+
+/**
+ * Opens a TCP connection to a node.
+ *
+ * @param address `host:port`.
+ * @returns The connection (no delay on small writes).
+ * @throws {ConnectError} With a one-line reason.
+ */
+export async function dialNode(address: string): Promise<Deno.TcpConn> {
+  const { hostname, port } = parseAddress(address);
+  try {
+    const conn = await Deno.connect({ hostname, port });
+    conn.setNoDelay(true);
+    return conn;
+  } catch (error) {
+    throw new ConnectError(`Cannot connect to ${address}: ${connectFailureReason(error)}`, {
+      cause: error,
+    });
+  }
+}
+
 /** One open connection to a node. */
 export class NodeConnection {
   /** The address connected to, as given. */
   readonly address: string;
-  readonly #conn: Deno.TcpConn;
+  /** Whether the connection is encrypted, and how its certificate was checked. */
+  readonly security: ConnectionSecurity;
+  readonly #conn: ByteStream;
   #writing: Promise<unknown> = Promise.resolve();
 
-  private constructor(address: string, conn: Deno.TcpConn) {
+  private constructor(address: string, conn: ByteStream, security: ConnectionSecurity) {
     this.address = address;
     this.#conn = conn;
+    this.security = security;
   }
 
   /**
-   * Connects to a node.
+   * Connects to a node in plain text. The terminal client encrypts: it
+   * opens nodes with ./tls_connect.ts, which ends in
+   * {@linkcode NodeConnection.over}.
    *
    * @param address `host:port`.
    * @returns The connection.
    * @throws {ConnectError} With a one-line reason.
    */
   static async open(address: string): Promise<NodeConnection> {
-    const { hostname, port } = parseAddress(address);
-    try {
-      const conn = await Deno.connect({ hostname, port });
-      conn.setNoDelay(true);
-      return new NodeConnection(address, conn);
-    } catch (error) {
-      throw new ConnectError(`Cannot connect to ${address}: ${reason(error)}`, { cause: error });
-    }
+    return new NodeConnection(address, await dialNode(address), { kind: "plain" });
+  }
+
+  /**
+   * A connection over a stream opened already (a TLS session).
+   *
+   * @param address `host:port`, as given.
+   * @param stream The bytes to and from the node.
+   * @param security How they are protected.
+   * @returns The connection.
+   */
+  static over(address: string, stream: ByteStream, security: ConnectionSecurity): NodeConnection {
+    return new NodeConnection(address, stream, security);
   }
 
   /**

@@ -153,13 +153,13 @@ export class SettingsFile {
     options: SettingsFileOptions = {},
   ): { file: SettingsFile; settings: ClientSettings; warning?: string } {
     const env = (name: string) => {
-      if (!allowed({ name: "env", variable: name })) return undefined;
+      if (!permissionGranted({ name: "env", variable: name })) return undefined;
       return Deno.env.get(name);
     };
     const file = new SettingsFile(options.directory ?? settingsDirectory(env));
     const path = file.path;
     if (path === undefined) return { file, settings: {} };
-    if (!allowed({ name: "read", path: file.directory! })) return { file, settings: {} };
+    if (!permissionGranted({ name: "read", path: file.directory! })) return { file, settings: {} };
     let text: string;
     try {
       text = Deno.readTextFileSync(path);
@@ -191,7 +191,8 @@ export class SettingsFile {
     const dir = this.directory;
     const path = this.path;
     const permitted = dir !== undefined && path !== undefined &&
-      allowed({ name: "read", path: dir }) && allowed({ name: "write", path: dir });
+      permissionGranted({ name: "read", path: dir }) &&
+      permissionGranted({ name: "write", path: dir });
     if (!permitted) {
       if (this.#warned) return undefined;
       this.#warned = true;
@@ -210,8 +211,13 @@ export class SettingsFile {
   }
 }
 
-/** Whether a permission is granted; never prompts. */
-function allowed(descriptor: Deno.PermissionDescriptor): boolean {
+/**
+ * Whether a permission is granted; never prompts.
+ *
+ * @param descriptor The permission.
+ * @returns True when granted.
+ */
+export function permissionGranted(descriptor: Deno.PermissionDescriptor): boolean {
   try {
     return Deno.permissions.querySync(descriptor).state === "granted";
   } catch {

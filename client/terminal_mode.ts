@@ -80,20 +80,24 @@ export class TerminalMode {
   readonly #encoder = new TextEncoder();
   readonly #nicks = new Set<string>();
   readonly #roomStatus: (room: string) => RoomStatus;
+  readonly #connectionNote: () => string;
 
   /**
    * @param view Supplies nick, room and theme (`view.color`) for the prompt.
    * @param roomStatus Whether a room is sealed (a lock in the prompt).
    * @param io The terminal. @default processTerminal
+   * @param connectionNote Said in the prompt about the connection (` not encrypted`), or "".
    */
   constructor(
     view: ChatView,
     roomStatus: (room: string) => RoomStatus = () => "plain",
     io: TerminalIo = processTerminal,
+    connectionNote: () => string = () => "",
   ) {
     this.#view = view;
     this.#io = io;
     this.#roomStatus = roomStatus;
+    this.#connectionNote = connectionNote;
     const { columns, rows } = io.size();
     this.#screen = new TerminalScreen({
       columns,
@@ -178,7 +182,7 @@ export class TerminalMode {
     const room = this.#view.room;
     return chatPrompt(room, this.#view.nick, {
       color: this.#view.color,
-      roomNote: room ? ROOM_NOTES[this.#roomStatus(room)] : "",
+      roomNote: (room ? ROOM_NOTES[this.#roomStatus(room)] : "") + this.#connectionNote(),
     });
   }
 

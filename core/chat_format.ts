@@ -220,11 +220,11 @@ export function formatMsg(frame: MsgFrame, options: FormatOptions = {}): string 
 /**
  * Whether a message mentions a nick (as a whole word, any case).
  *
- * @param frame The event.
+ * @param frame The event (a frame, or the event it was made from).
  * @param nick The reader's nick.
  * @returns `true` for a mention by someone else.
  */
-export function mentions(frame: MsgFrame, nick: string): boolean {
+export function mentions(frame: Pick<MsgFrame, "from" | "kind" | "text">, nick: string): boolean {
   if (frame.from.toLowerCase() === nick.toLowerCase()) return false;
   if (frame.kind !== "message" && frame.kind !== "action") return frame.kind === "private";
   return mentionPattern(nick).test(frame.text);

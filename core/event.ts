@@ -39,7 +39,25 @@ export type EventKind =
    * the nick, `text` the key's `SHA256:` fingerprint (see
    * `node/chat/nick_registry.ts`).
    */
-  | "claim";
+  | "claim"
+  /**
+   * A nick marked as a bot (`text` `on`) or no longer (`off`), cluster-wide
+   * in room `""`: `from` is the nick (see `node/chat/bots.ts`).
+   */
+  | "bot"
+  /**
+   * A key linked to a registered nick (`text` `+SHA256:…`) or unlinked
+   * (`-SHA256:…`), cluster-wide in room `""`: `from` is the nick (see
+   * `node/chat/linked_keys.ts`).
+   */
+  | "link"
+  /**
+   * Where a person whose key owns their nick stopped reading: `from` is the
+   * nick, `room` the room (`""`: their private messages), `text` the
+   * position of the last event they were shown (core/seen_mark.ts). Kept per
+   * nick and room, never shown (see `node/chat/last_seen.ts`).
+   */
+  | "seen";
 
 /** Every kind, for validation. */
 export const EVENT_KINDS: readonly EventKind[] = [
@@ -54,6 +72,9 @@ export const EVENT_KINDS: readonly EventKind[] = [
   "seal",
   "mod",
   "claim",
+  "bot",
+  "link",
+  "seen",
 ];
 
 /** Kinds that are conversation rather than presence. */
@@ -71,7 +92,10 @@ export interface ChatEvent {
   readonly seq: number;
   /** Hybrid logical clock stamp; `hlc.node` equals `origin`. */
   readonly hlc: HlcStamp;
-  /** Room name (normalised), or `""` for private messages, moderation and nick claims. */
+  /**
+   * Room name (normalised), or `""` for private messages, moderation, nick
+   * claims, linked keys, bot marks and the private `seen` mark.
+   */
   readonly room: string;
   /** What the event changes. */
   readonly kind: EventKind;

@@ -30,6 +30,7 @@ import { MAX_SEALED_LENGTH, MAX_TEXT_LENGTH } from "./protocol.ts";
 import { sanitizeText } from "./text_sanitizer.ts";
 import { readEnvelopeHeader } from "./crypto/envelope.ts";
 import { validateSealParams } from "./crypto/room_params.ts";
+import { parseSeenMark } from "./seen_mark.ts";
 
 /** Longest topic, in UTF-16 code units (what `/topic` keeps). */
 export const MAX_TOPIC_LENGTH = 300;
@@ -87,11 +88,12 @@ function checkVisible(event: ChatEvent, text: string, max: number, what = "text"
  *
  * - `hlc.node` is the event's `origin`;
  * - `from` is a valid nick; `to` (private messages only) too;
- * - room events name a normalised room; private, `mod` and `claim` events
- *   room `""`;
+ * - room events name a normalised room; private, `mod`, `claim`, `bot` and
+ *   `link` events room `""`;
  * - visible text is sanitised and within the length of its kind; a join
  *   carries no text, a nick event a valid nick, a seal valid parameters, a
- *   nick claim a key fingerprint ({@linkcode KEY_FINGERPRINT_PATTERN});
+ *   nick claim a key fingerprint ({@linkcode KEY_FINGERPRINT_PATTERN}), a
+ *   `seen` mark a position (core/seen_mark.ts; room `""` for the private one);
  * - a sealed body only on a message or action, with empty `text`, no longer
  *   than the protocol allows, whose public header names the event's room and
  *   sender.
@@ -106,8 +108,11 @@ export function checkEventRules(event: ChatEvent): void {
     refuse(event, `its stamp names node ${event.hlc.node}, not its origin`);
   }
   if (!NICK_PATTERN.test(event.from)) refuse(event, "from is not a valid nick");
-  const roomless = event.kind === "private" || event.kind === "mod" || event.kind === "claim";
-  if (roomless ? event.room !== "" : !ROOM_PATTERN.test(event.room)) {
+  const roomless = event.kind === "private" || event.kind === "mod" || event.kind === "claim" ||
+    event.kind === "bot" || event.kind === "link";
+  // A seen mark names a room, or "" for its person's private messages.
+  const privateMark = event.kind === "seen" && event.room === "";
+  if (!privateMark && (roomless ? event.room !== "" : !ROOM_PATTERN.test(event.room))) {
     refuse(event, roomless ? "room must be empty" : "room is not a normalised room name");
   }
   if (event.kind === "private") {
@@ -154,6 +159,21 @@ export function checkEventRules(event: ChatEvent): void {
     case "claim":
       if (!KEY_FINGERPRINT_PATTERN.test(event.text)) {
         refuse(event, "the key is not SHA256: and 43 base64 characters");
+      }
+      return;
+    case "bot":
+      if (event.text !== "on" && event.text !== "off") refuse(event, "a bot mark is on or off");
+      return;
+    case "link":
+      if (!/^[+-]/.test(event.text) || !KEY_FINGERPRINT_PATTERN.test(event.text.slice(1))) {
+        refuse(event, "a link is + or - and a SHA256: key fingerprint");
+      }
+      return;
+    case "seen":
+      try {
+        parseSeenMark(event.text);
+      } catch {
+        refuse(event, "the text is not a position wall:counter:origin:seq");
       }
       return;
   }

@@ -10,6 +10,8 @@
  *   clock stamps, the total order every node agrees on.
  * - {@linkcode ChatEvent} and {@linkcode VersionVector}: the event log and
  *   what each node has seen of it.
+ * - {@linkcode SeenMark}: where a person stopped reading, as the text of a
+ *   `seen` event.
  * - {@linkcode FrameDecoder} and {@linkcode encodeFrame}: bounded
  *   newline-delimited JSON framing for the client protocol, whose frames are
  *   described in `protocol.ts`.
@@ -19,10 +21,17 @@
  *   nick and room name rules.
  * - {@linkcode TokenBucket}: rate limiting with an injected clock.
  * - {@linkcode CommandTable}: the slash commands shared by every frontend.
+ * - {@linkcode parseSearch} and {@linkcode formatHit}: what `/search` asks
+ *   for and how a match is shown, the same on the node and in the clients.
  * - {@linkcode FrameView} and {@linkcode TerminalScreen}: what a terminal
  *   shows for each frame, and the screen that draws it (lines above a line
  *   editor, a no-echo secret prompt), shared by the terminal client and the
  *   SSH frontend; {@linkcode formatMsg} formats one event.
+ *
+ * - {@linkcode signLogin} and {@linkcode verifyLogin}: proving a key in the
+ *   client protocol's `hello` (a signed challenge), with SSH signatures
+ *   (crypto/sshsig.ts) and the terminal client's OpenSSH-format key
+ *   (crypto/ssh_ed25519_key.ts).
  *
  * End-to-end encryption of sealed rooms (which loads WASM) lives behind its
  * own entry point, `core/crypto/mod.ts`, and is not re-exported here.
@@ -49,11 +58,14 @@ export * from "./command_table.ts";
 export * from "./event.ts";
 export * from "./frame_view.ts";
 export * from "./hybrid_clock.ts";
+export * from "./login_proof.ts";
 export * from "./names.ts";
 export * from "./ndjson.ts";
 export * from "./protocol.ts";
 export * from "./rate_limiter.ts";
+export * from "./search_query.ts";
 export * from "./ring_buffer.ts";
+export * from "./seen_mark.ts";
 export * from "./terminal_screen.ts";
 export * from "./text_sanitizer.ts";
 export * from "./version_vector.ts";

@@ -30,6 +30,12 @@ export const MAX_SEALED_LENGTH = 24 * 1024;
  */
 export const MAX_HELLO_HISTORY = 500;
 
+/** Longest public key line a `hello` may name (an RSA-16384 key's is about 2.8 KiB). */
+const MAX_KEY_LINE_LENGTH = 8192;
+
+/** Longest armored signature an `auth` frame may carry (an RSA-16384 one is about 6 KiB). */
+const MAX_SIGNATURE_LENGTH = 16_384;
+
 /** What a sealed envelope looks like on the wire: unpadded base64url. */
 const SEALED_PATTERN = /^[A-Za-z0-9_-]+$/;
 
@@ -69,6 +75,8 @@ export type ErrorCode =
   | "idle_timeout"
   /** The connection sent more bytes per minute than allowed. */
   | "flood"
+  /** Plain text on a client port that takes only TLS (`--client-tls required`). */
+  | "tls_required"
   | "shutdown"
   | "server_error"
   /** Plain text was sent to a sealed room: it must be sealed by the client. */
@@ -82,7 +90,9 @@ export type ErrorCode =
   /** The person (nick, SSH key or address) is banned from the chat. */
   | "banned"
   /** The person is muted: their messages are refused. */
-  | "muted";
+  | "muted"
+  /** The key a `hello` named could not be proven (bad or missing signature, weak key). */
+  | "auth_failed";
 
 /** A chat event as clients see it. */
 export interface MsgFrame {
@@ -167,6 +177,16 @@ export type ServerFrame =
     readonly cid?: string;
   }
   | { readonly t: "pong" }
+  /**
+   * The answer to a `hello` that names a key: sign `meshchat-login NODE
+   * NONCE` in `namespace` with it and send `auth` (core/login_proof.ts).
+   */
+  | {
+    readonly t: "challenge";
+    readonly node: string;
+    readonly nonce: string;
+    readonly namespace: string;
+  }
   | {
     readonly t: "bye";
     readonly reason: string;
@@ -189,7 +209,15 @@ export type ClientFrame =
      * output queue; `/history` asks for older messages at any time.
      */
     readonly history?: number;
+    /**
+     * An OpenSSH public key line (`ssh-ed25519 AAAA…`) the client will prove
+     * it holds: the node answers `challenge`, and the `welcome` waits for
+     * the `auth` frame. Absent: a guest.
+     */
+    readonly key?: string;
   }
+  /** The answer to a `challenge`: an armored SSH signature (core/login_proof.ts). */
+  | { readonly t: "auth"; readonly signature: string }
   | {
     readonly t: "say";
     readonly room?: string;
@@ -328,14 +356,18 @@ export function parseClientFrame(value: unknown): ClientFrame {
           `Invalid hello frame: field "history" must be an integer from 0 to ${MAX_HELLO_HISTORY}`,
         );
       }
+      const key = optionalString(value, "key", MAX_KEY_LINE_LENGTH);
       return {
         t: type,
         v,
         user,
         ...(room === undefined ? {} : { room }),
         ...(history === undefined ? {} : { history }),
+        ...(key === undefined ? {} : { key }),
       };
     }
+    case "auth":
+      return { t: type, signature: requiredString(value, "signature", MAX_SIGNATURE_LENGTH) };
     case "say": {
       const sealed = optionalString(value, "sealed", MAX_SEALED_LENGTH);
       const text = sealed === undefined
@@ -389,7 +421,7 @@ export function parseClientFrame(value: unknown): ClientFrame {
     default:
       throw new ProtocolError(
         "unknown_type",
-        `Unknown frame type "${type.slice(0, 32)}": expected hello, say, cmd or ping`,
+        `Unknown frame type "${type.slice(0, 32)}": expected hello, auth, say, cmd or ping`,
       );
   }
 }

@@ -5,11 +5,14 @@
  * @module
  */
 import { ClientListener } from "./frontends/tcp/client_listener.ts";
+import { type ClientPortTls, prepareClientTls } from "./frontends/tcp/client_tls.ts";
 import { ConnectionLimits } from "./frontends/connection_limits.ts";
 import { Hub } from "./chat/hub.ts";
 import { EventLog } from "./chat/event_log.ts";
+import { SEEN_INTERVAL_MS } from "./chat/coming_back.ts";
 import type { Logger } from "./logger.ts";
 import { Mesh } from "./mesh/mesh.ts";
+import { NatsReplication } from "./nats/nats_replication.ts";
 import type { MeshTransport } from "./mesh/transport.ts";
 import type { NickRegistryView } from "./chat/nick_registry.ts";
 import { importNicksJson } from "./store/nicks_json_import.ts";
@@ -137,6 +140,13 @@ export async function startNode(
     if (expired > 0) logger.info("quiet rooms expired", { rooms: expired });
   }, Math.min(config.roomTtlMs, 3_600_000));
   Deno.unrefTimer(quietSweep);
+  // Where people who stay stopped reading, so a crash loses little (node/chat/coming_back.ts).
+  const seenSweep = setInterval(() => hub.comingBack.markAll(hub.sessions()), SEEN_INTERVAL_MS);
+  Deno.unrefTimer(seenSweep);
+  const stopSweeps = () => {
+    clearInterval(quietSweep);
+    clearInterval(seenSweep);
+  };
   const mesh = config.mesh && new Mesh(hub, {
     identity: {
       nodeId: config.id,
@@ -151,7 +161,17 @@ export async function startNode(
     logger,
     transport: options.meshTransport,
   });
-  if (mesh) {
+  // With --nats, JetStream replicates instead: the stream is replayed before any port opens.
+  const nats = config.nats && await NatsReplication.start(hub, config.nats, {
+    nodeId: config.id,
+    dataDir: config.dataDir,
+    store,
+    restored: restored !== undefined && restored.previousStop !== "none",
+    logger,
+  });
+  if (nats) {
+    hub.cluster = nats;
+  } else if (mesh) {
     mesh.start();
     hub.cluster = mesh;
     const addr = mesh.addr!;
@@ -179,6 +199,7 @@ export async function startNode(
     idleTimeoutMs: config.limits.idleTimeoutMs,
     maxBytesPerMinute: config.limits.maxBytesPerMinute,
     ...(mesh ? { ackGate: (event) => mesh.replicated(event) } : {}),
+    ...(nats ? { ackGate: (event) => nats.replicated(event) } : {}),
   };
   // Web sign-in with an SSH key (`/web`) and key upload; their state is in this node's memory.
   const webOrigins = new Set(config.webOrigins);
@@ -189,7 +210,8 @@ export async function startNode(
     tls: config.http.tls !== undefined,
     logger,
   });
-  const keyUpload = config.http && new KeyUpload({ nicks: log.nicks, webOrigins, logger });
+  const keyUpload = config.http &&
+    new KeyUpload({ nicks: log.nicks, moderation: log.moderation, webOrigins, logger });
   const web = config.http &&
     new WebSocketFrontend(hub, logger, {
       ...clientProtocol,
@@ -199,6 +221,7 @@ export async function startNode(
   let stopping = false;
   let http: HttpServer | undefined;
   let clientPort: Deno.TcpListener;
+  let clientTls: ClientPortTls;
   try {
     // Before the client port: a node that says it listens for clients answers health checks too.
     http = config.http && HttpServer.start({
@@ -208,22 +231,28 @@ export async function startNode(
           node: config.id,
           stopping,
           restoreMs: restored?.ms,
-          mesh: mesh && { seeded: config.mesh!.peers.length > 0, links: mesh.links },
+          mesh: mesh && { seeded: config.mesh!.peers.length > 0, links: mesh.links } ||
+            nats && { seeded: true, links: nats.connected ? 1 : 0 },
         }),
       metrics: () => metrics!.render(),
       webSocket: web?.handler,
       pages: [signIn!.route, keyUpload!.route, staticAssets(WEB_ASSETS)],
     }, { ...config.http, hostname: config.http.host, logger });
+    clientTls = await prepareClientTls(config.clientTls, config.dataDir, config.id, logger);
     clientPort = Deno.listen({ hostname: config.host, port: config.port, transport: "tcp" });
   } catch (error) {
-    clearInterval(quietSweep);
+    stopSweeps();
     metrics?.stop();
     await http?.close();
     await mesh?.stop();
+    await nats?.stop();
     throw error;
   }
   metrics?.start();
-  const clients = new ClientListener(hub, clientPort, logger, clientProtocol);
+  const clients = new ClientListener(hub, clientPort, logger, {
+    ...clientProtocol,
+    tls: clientTls,
+  });
   const serving = clients.serve();
   store?.start();
   logger.info("listening", {
@@ -245,10 +274,11 @@ export async function startNode(
       }));
     ssh = await startSsh(config, hub, log.nicks, logger, limits, webSignIn);
   } catch (error) {
-    clearInterval(quietSweep);
+    stopSweeps();
     metrics?.stop();
     await Promise.all([clients.close(), http?.close()]);
     await mesh?.stop();
+    await nats?.stop();
     throw error;
   }
   return {
@@ -259,13 +289,14 @@ export async function startNode(
     metricsAddr: http?.metricsAddr,
     async stop(reason: string) {
       stopping = true;
-      clearInterval(quietSweep);
+      stopSweeps();
       metrics?.stop();
       hub.shutdown(reason);
       // WebSockets first: they are told why before the HTTP server ends what is left.
       await Promise.all([clients.close(), ssh?.close(), web?.close().then(() => http?.close())]);
       await serving;
       await mesh?.stop();
+      await nats?.stop();
       await store?.close();
     },
   };

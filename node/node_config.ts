@@ -9,6 +9,7 @@ import { readClusterSecretFile } from "./mesh/cluster_secret.ts";
 import { LOG_LEVELS, type LogLevel } from "./logger.ts";
 import { MAX_ROOMS_PER_ENTRY } from "./chat/presence.ts";
 import { webOrigin } from "./frontends/web/ws_frontend.ts";
+import { NATS_FLAGS, type NatsConfig, natsConfig } from "./nats/nats_config.ts";
 
 /** Every node flag with its default; the help text says what each trades off. */
 export const NODE_FLAGS = {
@@ -29,6 +30,15 @@ export const NODE_FLAGS = {
     default: 8080,
     arg: "PORT",
     help: "client port (terminal client, NDJSON); 0 picks a free one",
+  },
+  "client-tls": {
+    type: "string",
+    default: "auto",
+    arg: "MODE",
+    help: "TLS on the client port, told apart from plain text by its first byte: auto " +
+      "(both; the terminal client encrypts), required (plain connections are refused), " +
+      "off; the certificate is --tls-cert, else one generated once in the data directory " +
+      "that clients pin on first use",
   },
   "ssh-port": {
     type: "number",
@@ -193,8 +203,8 @@ export const NODE_FLAGS = {
     type: "string",
     default: "",
     arg: "FILE",
-    help: "PEM certificate (chain): the HTTP port speaks HTTPS; needs --tls-key " +
-      "(keep both under ./data, the only place deno task node may read)",
+    help: "PEM certificate (chain): the HTTP port speaks HTTPS, and the client port's TLS " +
+      "uses it; needs --tls-key (keep both under ./data, the only place deno task node may read)",
   },
   "tls-key": {
     type: "string",
@@ -285,6 +295,7 @@ export const NODE_FLAGS = {
     default: false,
     help: "stop gracefully when stdin closes (the local cluster uses it so no node is orphaned)",
   },
+  ...NATS_FLAGS,
 } as const satisfies FlagSpec;
 
 /** A validated node configuration. */
@@ -327,8 +338,12 @@ export interface NodeConfig {
   readonly ssh: SshConfig | undefined;
   /** Mesh settings, or undefined when the mesh is off. */
   readonly mesh: MeshConfig | undefined;
+  /** NATS JetStream replication (`--nats`), in place of the mesh; undefined for the mesh. */
+  readonly nats: NatsConfig | undefined;
   /** HTTP settings (health, metrics, web), or undefined when HTTP is off. */
   readonly http: HttpConfig | undefined;
+  /** TLS on the client port (`--client-tls`). */
+  readonly clientTls: ClientTlsConfig;
   /** Origins besides the node's own whose pages may open `/ws` (`--web-origin`), as `URL.origin`. */
   readonly webOrigins: readonly string[];
   /** Stop when stdin reaches end of file. */
@@ -379,6 +394,14 @@ export interface HttpConfig {
   readonly metrics: { readonly host: string; readonly port: number } | undefined;
 }
 
+/** TLS on the client port. */
+export interface ClientTlsConfig {
+  /** `auto`: TLS and plain text; `required`: TLS only; `off`: plain text only. */
+  readonly mode: "auto" | "required" | "off";
+  /** `--tls-cert` and `--tls-key` (PEM text), or undefined for the node's generated certificate. */
+  readonly pem: { readonly cert: string; readonly key: string } | undefined;
+}
+
 /** Node-to-node settings. */
 export interface MeshConfig {
   /** Listen address. */
@@ -422,6 +445,18 @@ function hostPort(name: string, value: string): string {
     throw new UsageError(`Invalid ${name} "${value}": use HOST:PORT, e.g. 127.0.0.1:7946`);
   }
   return value.trim();
+}
+
+/** With `--nats` the mesh stays closed: asking for it too is a mistake, said as one. */
+function noMesh(args: readonly string[], meshPort: number): undefined {
+  const meshFlag = ["peers", "advertise", "ack", ...(meshPort === 0 ? [] : ["mesh-port"])]
+    .find((name) => given(args, name));
+  if (meshFlag !== undefined) {
+    throw new UsageError(
+      `Cannot use --${meshFlag} with --nats: NATS replaces the mesh (acks wait for JetStream)`,
+    );
+  }
+  return undefined;
 }
 
 /**
@@ -480,11 +515,11 @@ const WILDCARD_HOSTS = new Set(["0.0.0.0", "::", "[::]"]);
 function httpConfig(
   flags: ReturnType<typeof parseFlags<typeof NODE_FLAGS>>,
   args: readonly string[],
-  readTextFile: (path: string) => string,
+  tls: HttpConfig["tls"],
 ): HttpConfig | undefined {
   const httpPort = port("http-port", flags["http-port"]);
   if (httpPort === 0) {
-    const needsHttp = ["http-host", "tls-cert", "tls-key", "metrics-host", "metrics-port"]
+    const needsHttp = ["http-host", "metrics-host", "metrics-port"]
       .find((name) => given(args, name));
     if (needsHttp !== undefined) {
       throw new UsageError(`Cannot use --${needsHttp} with --http-port 0: HTTP is off`);
@@ -492,18 +527,6 @@ function httpConfig(
     return undefined;
   }
   const host = flags["http-host"] === "" ? flags.host : flags["http-host"];
-  const cert = flags["tls-cert"];
-  const key = flags["tls-key"];
-  if ((cert === "") !== (key === "")) {
-    const [have, lack] = cert === "" ? ["--tls-key", "--tls-cert"] : ["--tls-cert", "--tls-key"];
-    throw new UsageError(
-      `Cannot serve HTTPS with ${have} alone: give ${lack} FILE too (both or neither)`,
-    );
-  }
-  const tls = cert === "" ? undefined : {
-    cert: pemFile("tls-cert", cert, /-----BEGIN CERTIFICATE-----/, "certificate", readTextFile),
-    key: pemFile("tls-key", key, /-----BEGIN [A-Z ]*PRIVATE KEY-----/, "private key", readTextFile),
-  };
   const metricsHost = flags["metrics-host"];
   const metricsPortFlag = port("metrics-port", flags["metrics-port"]);
   if (metricsHost === "") {
@@ -522,6 +545,34 @@ function httpConfig(
     );
   }
   return { host, port: httpPort, tls, metrics: { host: metricsHost, port: metricsPort } };
+}
+
+/** `--tls-cert` and `--tls-key`, both or neither: the HTTPS and client-port certificate. */
+function tlsFiles(
+  flags: ReturnType<typeof parseFlags<typeof NODE_FLAGS>>,
+  readTextFile: (path: string) => string,
+): { cert: string; key: string } | undefined {
+  const cert = flags["tls-cert"];
+  const key = flags["tls-key"];
+  if ((cert === "") !== (key === "")) {
+    const [have, lack] = cert === "" ? ["--tls-key", "--tls-cert"] : ["--tls-cert", "--tls-key"];
+    throw new UsageError(`Cannot use ${have} alone: give ${lack} FILE too (both or neither)`);
+  }
+  return cert === "" ? undefined : {
+    cert: pemFile("tls-cert", cert, /-----BEGIN CERTIFICATE-----/, "certificate", readTextFile),
+    key: pemFile("tls-key", key, /-----BEGIN [A-Z ]*PRIVATE KEY-----/, "private key", readTextFile),
+  };
+}
+
+/** `--client-tls`: the mode, and the certificate when one was given. */
+function clientTlsConfig(
+  mode: string,
+  pem: ClientTlsConfig["pem"],
+): ClientTlsConfig {
+  if (mode !== "auto" && mode !== "required" && mode !== "off") {
+    throw new UsageError(`Invalid --client-tls "${mode}": use auto, required or off`);
+  }
+  return { mode, pem };
 }
 
 /** The text of a PEM file named by a flag, or a usage error saying what is wrong with it. */
@@ -665,6 +716,8 @@ export function parseNodeConfig(
     throw new UsageError(`Invalid --log-level "${level}": use ${LOG_LEVELS.join(", ")}`);
   }
   if (!(flags.rate > 0)) throw new UsageError(`Invalid --rate ${flags.rate}: must be above 0`);
+  const nats = natsConfig(flags, readTextFile);
+  const tls = tlsFiles(flags, readTextFile);
   return {
     id: flags.id,
     host: flags.host,
@@ -694,8 +747,12 @@ export function parseNodeConfig(
       hostKeyFile: flags["ssh-host-key"] === "" ? undefined : flags["ssh-host-key"],
       guests: flags.guests,
     },
-    mesh: meshConfig(flags, args, env, readSecretFile),
-    http: httpConfig(flags, args, readTextFile),
+    mesh: nats === undefined
+      ? meshConfig(flags, args, env, readSecretFile)
+      : noMesh(args, flags["mesh-port"]),
+    nats,
+    http: httpConfig(flags, args, tls),
+    clientTls: clientTlsConfig(flags["client-tls"], tls),
     webOrigins: webOrigins(flags["web-origin"]),
     exitOnStdinEof: flags["exit-on-stdin-eof"],
     opsFile: flags.ops === "" ? undefined : flags.ops,

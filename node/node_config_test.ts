@@ -66,8 +66,8 @@ Deno.test("parseNodeConfig() serves HTTP on 8090 at --host by default, and --htt
   });
   assert.equal((parseNodeConfig(["--http-port", "0"]) as NodeConfig).http, undefined);
   assert.throws(
-    () => parseNodeConfig(["--http-port", "0", "--tls-cert", "c.pem"]),
-    /Cannot use --tls-cert with --http-port 0: HTTP is off/,
+    () => parseNodeConfig(["--http-port", "0", "--http-host", "127.0.0.1"]),
+    /Cannot use --http-host with --http-port 0: HTTP is off/,
   );
 });
 
@@ -83,6 +83,10 @@ Deno.test("parseNodeConfig() reads --tls-cert and --tls-key, both or neither, an
   const parse = (args: string[]) => parseNodeConfig(args, undefined, { readTextFile });
   const config = parse(["--tls-cert", "cert.pem", "--tls-key", "key.pem"]) as NodeConfig;
   assert.deepEqual(config.http?.tls, { cert: files["cert.pem"], key: files["key.pem"] });
+  // The client port's TLS uses the same certificate, with or without HTTP.
+  assert.deepEqual(config.clientTls, { mode: "auto", pem: config.http?.tls });
+  const noHttp = parse(["--http-port", "0", "--tls-cert", "cert.pem", "--tls-key", "key.pem"]);
+  assert.deepEqual((noHttp as NodeConfig).clientTls.pem, config.http?.tls);
   assert.throws(() => parse(["--tls-key", "key.pem"]), /--tls-key alone: give --tls-cert FILE/);
   assert.throws(
     () => parse(["--tls-cert", "cert.pem", "--tls-key", "gone.pem"]),
@@ -92,6 +96,14 @@ Deno.test("parseNodeConfig() reads --tls-cert and --tls-key, both or neither, an
     () => parse(["--tls-cert", "key.pem", "--tls-key", "key.pem"]),
     /Invalid --tls-cert key.pem: not a PEM certificate/,
   );
+});
+
+Deno.test("parseNodeConfig() takes --client-tls auto, required or off; auto by default", () => {
+  const mode = (args: string[]) => (parseNodeConfig(args) as NodeConfig).clientTls.mode;
+  assert.equal(mode([]), "auto");
+  assert.equal(mode(["--client-tls", "required"]), "required");
+  assert.equal(mode(["--client-tls", "off"]), "off");
+  assert.throws(() => mode(["--client-tls", "yes"]), /Invalid --client-tls "yes": use auto/);
 });
 
 Deno.test("parseNodeConfig() puts /metrics on --metrics-host, refusing a port the HTTP listener holds there", () => {

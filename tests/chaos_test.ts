@@ -12,6 +12,7 @@ import {
   runChaos,
 } from "./chaos/scenario.ts";
 import { seededRandom } from "./helpers/memory_network.ts";
+import { hasNatsServer } from "./helpers/nats_servers.ts";
 
 Deno.test("seededRandom() replays the same numbers for the same seed", () => {
   const a = seededRandom(42);
@@ -39,6 +40,26 @@ for (const faults of [["kill", "stop"], ["cut", "cut"]] satisfies FaultKind[][])
     }
   });
 }
+
+Deno.test({
+  name:
+    "kill -9 and SIGSTOP under traffic, nodes replicating over NATS JetStream, lose and duplicate nothing acknowledged",
+  ignore: !hasNatsServer(),
+  fn: async () => {
+    const report = await runChaos({
+      faults: ["kill", "stop"],
+      perSecond: 4,
+      calmMs: 1500,
+      nats: true,
+    });
+    const table = formatReport(report);
+    console.log(table);
+    assert.deepEqual(chaosFailures(report), [], table);
+    assert.ok(report.acked > 50, `only ${report.acked} acks\n${table}`);
+    assert.equal(report.delivered, report.acked, table);
+    for (const fault of report.faults) assert.ok(fault.ackedDuring > 0, table);
+  },
+});
 
 Deno.test("runChaos() refuses to mix cuts with kill or stop in one run", async () => {
   await assert.rejects(runChaos({ faults: ["kill", "cut"] }), RangeError);

@@ -128,11 +128,13 @@ Deno.test("the local cluster starts three joined nodes and Ctrl-C stops every on
   }));
   const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
   try {
-    await waitFor(() => (log.match(/mesh link up/g) ?? []).length >= 6, "six mesh links up", {
-      timeoutMs: 30_000,
-      detail: () => log,
-    });
     const secretFile = `./data/tmp/local-cluster-${offset}/cluster.secret`;
+    // The runner prints its banner once every node listens, which may come after the links.
+    await waitFor(
+      () => (log.match(/mesh link up/g) ?? []).length >= 6 && log.includes("cluster secret:"),
+      "six mesh links up and the runner's banner",
+      { timeoutMs: 30_000, detail: () => log },
+    );
     assert.ok(log.includes(`cluster secret:  ${secretFile} (new, mode 0600)`), log);
     assert.equal((await Deno.stat(secretFile)).mode! & 0o777, 0o600);
     for (const id of ["n1", "n2", "n3"]) {

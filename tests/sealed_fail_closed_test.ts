@@ -20,6 +20,7 @@ import { ChatView } from "../client/chat_view.ts";
 import { SealedRooms } from "../client/sealed_rooms.ts";
 import { ClientProcess, RecordingProxy } from "./helpers/client_process.ts";
 import { startNodeProcess } from "./helpers/node_process.ts";
+import { acceptPlainText } from "./helpers/plain_text_accept.ts";
 import { RawClient } from "./helpers/raw_client.ts";
 
 const PASSPHRASE = "correct horse battery staple";
@@ -73,7 +74,8 @@ Deno.test("client/main.ts seals a room without read permission: the Argon2id wor
 });
 
 Deno.test("A /seal whose room key cannot be made keeps the room closed until the person decides", async () => {
-  const node = await startNodeProcess({ id: "jfail" });
+  // Plain text on the client port: the proxy reads the bytes as the node reads them.
+  const node = await startNodeProcess({ id: "jfail", args: ["--client-tls", "off"] });
   const proxy = new RecordingProxy(node.port);
   const derivation = Promise.withResolvers<RoomKey>();
   const outcomes = [
@@ -126,7 +128,8 @@ Deno.test("A /seal whose room key cannot be made keeps the room closed until the
 });
 
 Deno.test("In a sealed room, /-lines that name no command and /quit MESSAGE never reach the node in plain text", async () => {
-  const node = await startNodeProcess({ id: "jcmd" });
+  // Plain text on the client port: the proxy reads the bytes as the node reads them.
+  const node = await startNodeProcess({ id: "jcmd", args: ["--client-tls", "off"] });
   const proxy = new RecordingProxy(node.port);
   const sealed = new SealedRooms({
     passphrase: () => Promise.resolve(PASSPHRASE),
@@ -218,7 +221,7 @@ Deno.test("An envelope a node replays days later shows its sealed time, is flagg
   // A hostile node: it replays an old envelope as a new event.
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const serving = (async () => {
-    const conn = await listener.accept();
+    const conn = await acceptPlainText(listener);
     const writer = conn.writable.getWriter();
     let first = true;
     for await (const chunk of conn.readable.pipeThrough(new TextDecoderStream())) {

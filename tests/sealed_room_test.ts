@@ -19,6 +19,7 @@ import type { Opening } from "../client/sealed_rooms.ts";
 import { SealedRooms } from "../client/sealed_rooms.ts";
 import { ChatView } from "../client/chat_view.ts";
 import { startNodeProcess } from "./helpers/node_process.ts";
+import { acceptPlainText } from "./helpers/plain_text_accept.ts";
 import { RawClient } from "./helpers/raw_client.ts";
 import { ClientProcess, RecordingProxy } from "./helpers/client_process.ts";
 import { concatBytes } from "../core/bytes.ts";
@@ -392,6 +393,9 @@ Deno.test({
         "0",
         "--mesh-port",
         "0",
+        // Plain text on the client port: the proxy reads the bytes as the node reads them.
+        "--client-tls",
+        "off",
       ],
     });
     const proxy = new RecordingProxy(node.port);
@@ -539,7 +543,7 @@ Deno.test("The real client refuses a room whose seal parameters are below the fl
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const received: string[] = [];
   const serving = (async () => {
-    const conn = await listener.accept();
+    const conn = await acceptPlainText(listener);
     const lines = conn.readable.pipeThrough(new TextDecoderStream());
     const writer = conn.writable.getWriter();
     let first = true;

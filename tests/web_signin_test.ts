@@ -287,6 +287,19 @@ Deno.test("web sign-in and key upload on a 2-node cluster", async (t) => {
       assert.match(refused.body.error!, /another key/);
     });
 
+    await t.step("attack: a banned key cannot register a nick by key upload", async () => {
+      const grace = await keys.key("ed25519");
+      const op = await SshTestClient.connect(sshPort, { username: "op", key: opKey });
+      const ban = await op.exec(`/ban ${grace.fingerprint}`);
+      await ban.waitFor("Banned key");
+      ban.end();
+      op.end();
+      const refused = await post(base, "/keys/challenge", { nick: "grace", key: grace.publicLine });
+      assert.equal(refused.status, 403, JSON.stringify(refused.body));
+      assert.match(refused.body.error!, /banned/);
+      assert.equal((await tcpHello(a.port, "grace")).t, "welcome"); // not registered
+    });
+
     await t.step("a nick owned by another key is refused before any signing", async () => {
       const refused = await post(base, "/keys/challenge", { nick: "alice", key: dave.publicLine });
       assert.equal(refused.status, 409);

@@ -181,7 +181,13 @@ function printable(name: string): string {
   return name.replace(/[^\x21-\x7e]/g, "?").slice(0, 40);
 }
 
-function wireString(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
+/**
+ * Bytes as an SSH wire `string`: a uint32 length, then the bytes.
+ *
+ * @param bytes The bytes.
+ * @returns The encoded string.
+ */
+export function sshWireString(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
   const out = new Uint8Array(4 + bytes.length);
   new DataView(out.buffer).setUint32(0, bytes.length);
   out.set(bytes, 4);
@@ -353,10 +359,10 @@ export function parseSshSignature(armored: string): SshSignature {
     signedData: (messageHash) =>
       concatBytes(
         encoder.encode(MAGIC),
-        wireString(namespace),
-        wireString(reserved),
-        wireString(hashName),
-        wireString(messageHash),
+        sshWireString(namespace),
+        sshWireString(reserved),
+        sshWireString(hashName),
+        sshWireString(messageHash),
       ),
   };
 }

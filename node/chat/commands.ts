@@ -19,7 +19,12 @@ import { cleanVisibleText, MAX_REASON_LENGTH } from "../../core/event_rules.ts";
 import { type BanTarget, formatUntil, normalizeHost, parseDuration } from "./moderation.ts";
 import { budgetOf, fitHistory, frameLength, itemsThatFit } from "./reply_budget.ts";
 import { formatStats, gatherStats } from "./stats.ts";
+import { MAX_SEARCH_RESULTS, searchReply } from "./history_search.ts";
 import { MAX_IGNORED, validTimeZone } from "./user_preferences.ts";
+import { MENTIONS_LIMIT } from "./coming_back.ts";
+import { mentionsReply, unreadReply } from "./coming_back_replies.ts";
+import { MAIL_PER_RECIPIENT } from "./offline_mail.ts";
+import { keysCommand, whoamiCommand } from "./identity_commands.ts";
 
 /** What a command runs with. */
 export interface CommandContext {
@@ -255,9 +260,13 @@ commands
     help: "list the people in a room",
     run(ctx, args) {
       const room = ctx.hub.roomOf(ctx.session, args === "" ? ctx.room : args);
-      const members = ctx.hub.members(room.name);
+      const members = ctx.hub.members(room.name).map((m) =>
+        ctx.hub.isBot(m.nick) ? { ...m, bot: true } : m
+      );
       const lines = members.map((m) =>
-        `  ${m.nick} (${m.node})${m.away === undefined ? "" : ` away: ${m.away}`}`
+        `  ${m.nick} (${m.node})${"bot" in m ? " [bot]" : ""}${
+          m.away === undefined ? "" : ` away: ${m.away}`
+        }`
       );
       replyList(ctx, "who", `${members.length} in #${room.name}:`, lines, members);
     },
@@ -286,7 +295,13 @@ commands
     run(ctx, args) {
       const [nick, text] = firstWord(args);
       requireArgs(text, "/msg NICK TEXT");
-      ctx.hub.sendPrivate(ctx.session, nick, text);
+      const sent = ctx.hub.sendPrivate(ctx.session, nick, text);
+      if (ctx.hub.onlineNick(nick) === undefined) {
+        ctx.reply("msg", [
+          `${sent.to} is offline: your message is kept for them (the last ${MAIL_PER_RECIPIENT}) ` +
+          "and shown when they log in",
+        ], { to: sent.to, kept: true });
+      }
     },
   })
   .register({
@@ -392,6 +407,32 @@ commands
     },
   })
   .register({
+    name: "search",
+    args: "TEXT [#ROOM] [from:NICK]",
+    help: `find messages in your rooms, newest first (at most ${MAX_SEARCH_RESULTS}); ` +
+      "sealed rooms: the terminal client searches them",
+    run(ctx, args) {
+      const found = searchReply(ctx.hub, ctx.session, requireArgs(args, "/search TEXT"));
+      replyList(ctx, "search", found.header, found.lines, found.hits, found.notes);
+    },
+  })
+  .register({
+    name: "unread",
+    help: "list the rooms you left that have new messages, with how many",
+    run(ctx) {
+      const { header, lines, data } = unreadReply(ctx.hub.comingBack, ctx.session);
+      replyList(ctx, "unread", header, lines, data);
+    },
+  })
+  .register({
+    name: "mentions",
+    help: `list the messages that named you since you were last seen (the last ${MENTIONS_LIMIT})`,
+    run(ctx) {
+      const { header, lines, data } = mentionsReply(ctx.hub.comingBack, ctx.session);
+      replyList(ctx, "mentions", header, lines, data);
+    },
+  })
+  .register({
     name: "away",
     args: "[MESSAGE]",
     help: "mark yourself away",
@@ -443,6 +484,7 @@ commands
         throw new ProtocolError("no_such_user", `No such user: ${sanitizeText(nick).slice(0, 32)}`);
       }
       const owner = ctx.hub.nickGuard?.ownerOf(person.nick);
+      const bot = ctx.hub.isBot(person.nick);
       const idle = person.idleMs === undefined
         ? "idle time known on its node only"
         : `idle ${formatDuration(person.idleMs)}`;
@@ -454,7 +496,45 @@ commands
           : `  nick registered to SSH key ${owner}`,
         `  rooms: ${person.rooms.map((r) => `#${r}`).join(" ") || "none"}`,
         ...(person.away === undefined ? [] : [`  away: ${person.away}`]),
-      ], { ...person, ...(owner === undefined ? {} : { fingerprint: owner }) });
+        ...(bot ? ["  a bot (marked with /bot)"] : []),
+      ], {
+        ...person,
+        ...(owner === undefined ? {} : { fingerprint: owner }),
+        ...(bot ? { bot } : {}),
+      });
+    },
+  })
+  .register(whoamiCommand)
+  .register(keysCommand)
+  .register({
+    name: "bot",
+    args: "[on|off] [NICK]",
+    help: "mark your registered nick as a bot (no history on join, shown in /who), or not; " +
+      "operators: anyone's",
+    run(ctx, args) {
+      const [choice, rest] = firstWord(args);
+      const nick = firstWord(rest)[0] || undefined;
+      const word = choice.toLowerCase();
+      if (word === "") {
+        const bot = ctx.hub.isBot(ctx.session.nick);
+        ctx.reply("bot", [`${ctx.session.nick} is ${bot ? "" : "not "}marked as a bot`], {
+          nick: ctx.session.nick,
+          bot,
+        });
+        return;
+      }
+      if (word !== "on" && word !== "off") {
+        throw new ProtocolError(
+          "bad_args",
+          `Invalid choice ${quoteText(choice, 16)}: use on or off`,
+        );
+      }
+      const marked = ctx.hub.markBot(ctx.session, nick, word === "on");
+      ctx.reply("bot", [
+        word === "on"
+          ? `${marked} is a bot now: shown as one in /who, no history on join unless asked`
+          : `${marked} is no longer marked as a bot`,
+      ], { nick: marked, bot: word === "on" });
     },
   })
   .register({

@@ -3,7 +3,9 @@
  * node derives from the same events. It is the only writer of the version
  * vector, the hybrid clock, the room logs, the private and moderation logs,
  * the id and line-id indexes, the moderation state, the nick registry (its
- * claim events are the nick log) and the history budget.
+ * claim events are the nick log), the bot marks, the seen marks
+ * (last_seen.ts), the mail kept for owned nicks (offline_mail.ts) and the
+ * history budget.
  * It does no I/O, keeps no timers and knows nothing of sessions.
  *
  * Three ways in, one path:
@@ -56,6 +58,9 @@ import { HistoryBudget } from "./history_budget.ts";
 import { type Logger, silentLogger } from "../logger.ts";
 import { type ModAction, Moderation, type ModerationView } from "./moderation.ts";
 import { NickRegistry, type NickRegistryOptions, type NickRegistryView } from "./nick_registry.ts";
+import { BotRegistry, type BotRegistryView } from "./bots.ts";
+import { SeenMarks, type SeenMarksView } from "./last_seen.ts";
+import { OfflineMail, type OfflineMailView } from "./offline_mail.ts";
 import { Room } from "./room.ts";
 
 /** The default room everyone starts in; never sealed, never expired. */
@@ -232,6 +237,10 @@ export interface EventLogOptions {
   nicks?: Omit<NickRegistryOptions, "now">;
 }
 
+function isClaim(event: ChatEvent): boolean {
+  return event.kind === "claim";
+}
+
 function cidKey(nick: string, cid: string): string {
   return `${nickKey(nick)}\u0000${cid}`;
 }
@@ -256,6 +265,12 @@ export class EventLog {
   readonly #modLog = new RingBuffer<ChatEvent>(MODERATION_LOG_SIZE);
   /** Nick ownership; its live claim events are the nick log (one per nick). */
   readonly #nicks: NickRegistry;
+  /** Bot marks; their live events are the bot log (one per nick). */
+  readonly #bots = new BotRegistry();
+  /** Where each person stopped reading; their live `seen` events (one per nick and room). */
+  readonly #seen = new SeenMarks();
+  /** Private messages to owned nicks, kept for their recipient instead of the private log. */
+  readonly #mail = new OfflineMail();
   /** Every retained event by id, for replication. */
   readonly #byId = new Map<string, ChatEvent>();
   /** Retained events that carry a client line id, by sender and that id. */
@@ -328,6 +343,21 @@ export class EventLog {
    */
   get nicks(): NickRegistryView {
     return this.#nicks;
+  }
+
+  /** Which nicks are bots, derived from `bot` events (read-only). */
+  get bots(): BotRegistryView {
+    return this.#bots;
+  }
+
+  /** Where each person stopped reading, derived from `seen` events (read-only). */
+  get seen(): SeenMarksView {
+    return this.#seen;
+  }
+
+  /** Private messages to nicks a key owns, kept for their recipient (read-only). */
+  get mail(): OfflineMailView {
+    return this.#mail;
   }
 
   /** The sequence number of the last event this node originated. */
@@ -451,7 +481,9 @@ export class EventLog {
    * @param events Events in any order.
    */
   restore(events: Iterable<ChatEvent>): void {
-    for (const event of events) {
+    // Claims first: whether a private message is kept as mail depends on them.
+    const all = [...events];
+    for (const event of [...all.filter(isClaim), ...all.filter((e) => !isClaim(e))]) {
       if (this.#versions.add(event.origin, event.seq)) {
         this.#store(event, false);
         this.#holdBudget(); // per event: a restore never holds more than the budget
@@ -599,6 +631,10 @@ export class EventLog {
     yield* this.#privateLog;
     yield* this.#modLog;
     yield* this.#nicks.claims();
+    yield* this.#nicks.links();
+    yield* this.#bots.marks();
+    yield* this.#seen.events();
+    yield* this.#mail.events();
   }
 
   /**
@@ -610,14 +646,11 @@ export class EventLog {
    */
   privateHistory(nick: string, limit: number): ChatEvent[] {
     const key = nickKey(nick);
-    const out: ChatEvent[] = [];
-    for (let i = this.#privateLog.length - 1; i >= 0 && out.length < limit; i--) {
-      const event = this.#privateLog.at(i);
-      if (event && (nickKey(event.from) === key || nickKey(event.to ?? "") === key)) {
-        out.push(event);
-      }
-    }
-    return out.reverse();
+    // Those to owned nicks are kept as mail, the others in the private log.
+    const involved = [...this.#privateLog, ...this.#mail.events()]
+      .filter((event) => nickKey(event.from) === key || nickKey(event.to ?? "") === key)
+      .sort(compareEvents);
+    return involved.slice(Math.max(0, involved.length - limit));
   }
 
   /**
@@ -744,11 +777,19 @@ export class EventLog {
   #store(event: ChatEvent, live: boolean): { evicted: ChatEvent | undefined; mod?: ModEffect } {
     let evicted: ChatEvent | undefined;
     let mod: ModEffect | undefined;
-    if (event.kind === "private") {
+    if (this.#isMail(event)) {
+      evicted = this.#mail.apply(event);
+    } else if (event.kind === "private") {
       evicted = this.#privateLog.insertSorted(event, compareEvents);
     } else if (event.kind === "claim") {
       // One live claim per nick: the loser (or the claim replaced) is dropped.
       evicted = this.#nicks.apply(event, live);
+    } else if (event.kind === "link") {
+      evicted = this.#nicks.applyLink(event); // one live event per nick and key
+    } else if (event.kind === "bot") {
+      evicted = this.#bots.apply(event); // one live mark per nick, like claims
+    } else if (event.kind === "seen") {
+      evicted = this.#seen.apply(event); // one live mark per nick and room
     } else if (event.kind === "mod") {
       // Kept even when malformed or unauthorised: peers may ask this node for it by id.
       evicted = this.#modLog.insertSorted(event, compareEvents);
@@ -777,8 +818,14 @@ export class EventLog {
       evicted = this.#openRoom(event.room).record(event);
     }
     this.#index(event, evicted);
-    // Moderation and nick claims are state, capped on their own: the budget never evicts them.
-    if (event.kind !== "mod" && event.kind !== "claim") {
+    // Moderation, nick claims and bot marks are state, capped on their own: the budget never
+    // evicts them.
+    if (
+      event.kind !== "mod" && event.kind !== "claim" && event.kind !== "bot" &&
+      event.kind !== "link" &&
+      // Nor seen marks and messages kept for owned nicks (last_seen.ts, offline_mail.ts).
+      event.kind !== "seen" && !this.#isMail(event)
+    ) {
       if (evicted !== event) this.#budget.add(event);
       if (evicted !== undefined) this.#budget.remove(evicted);
     }
@@ -807,6 +854,14 @@ export class EventLog {
       this.#index(old, old);
       for (const listener of this.#forget) listener(old);
     }
+  }
+
+  /**
+   * A private message to a nick a key owns: kept for its recipient
+   * (offline_mail.ts), outside the history budget.
+   */
+  #isMail(event: ChatEvent): boolean {
+    return event.kind === "private" && this.#nicks.ownerOf(event.to ?? "") !== undefined;
   }
 
   #index(event: ChatEvent, evicted: ChatEvent | undefined): void {

@@ -45,6 +45,12 @@ import type { ModAction, ModerationView } from "./moderation.ts";
 import type { ClusterView, HelloRequest, HubOptions } from "./hub_types.ts";
 import { type NickGuard, NickPolicy, validNick } from "./nick_policy.ts";
 import { RoomSeals } from "./room_seals.ts";
+import { ComingBack } from "./coming_back.ts";
+import { linkText } from "./linked_keys.ts";
+import { PersonDevices } from "./person_devices.ts";
+
+/** Keys one nick may have: its registering key and the ones linked to it (`/keys add`). */
+export const MAX_KEYS_PER_NICK = 8;
 
 export { Session, type SessionOrigin, type SessionSink } from "./session.ts";
 export type { ClusterView, HelloRequest, HubOptions } from "./hub_types.ts";
@@ -74,6 +80,11 @@ export class Hub {
   readonly nickGuard: NickGuard | undefined;
   /** What happened to this node's people that nothing else counts, for `/metrics`. */
   readonly counters = new ChatCounters();
+  /**
+   * Where people whose key owns their nick stopped reading, and what they
+   * find when they return: {@linkcode ComingBack}.
+   */
+  readonly comingBack: ComingBack;
   readonly #local = new SessionTable();
   readonly #slowReaders = new SlowReaders((session) => {
     this.counters.slowReadersDropped++;
@@ -82,6 +93,8 @@ export class Hub {
   readonly #nicks: NickPolicy;
   readonly #seals: RoomSeals;
   readonly #roster: PresenceRoster;
+  /** One person's sessions (devices) kept as one: node/chat/person_devices.ts. */
+  readonly #devices: PersonDevices;
   readonly #limits: RoomLimits;
   readonly #enforcement: ModerationEnforcement;
   readonly #rates: RateLimits;
@@ -140,7 +153,17 @@ export class Hub {
       limits: this.#limits,
       yieldNick: (session, node) => this.#yieldNick(session, node),
       ownerOf,
+      owns: (nick, fingerprint) => this.#nicks.owns(nick, fingerprint),
       logger,
+    });
+    this.#devices = new PersonDevices({
+      local,
+      roster: this.#roster,
+      owns: (nick, fingerprint) => this.#nicks.owns(nick, fingerprint),
+      registered: (nick) => ownerOf(nick) !== undefined,
+      room: (name) => this.#room(name),
+      historyFor: (session) => this.#historyFor(session),
+      mayEnter: (session, room) => this.#mayEnter(session, room),
     });
     this.#enforcement = new ModerationEnforcement(this.log.moderation, {
       local,
@@ -153,6 +176,9 @@ export class Hub {
       rooms: () => this.log.rooms,
       present: (room) => this.members(room).length,
       inRoom: (room) => local.inRoom(room),
+    });
+    this.comingBack = new ComingBack(this.log, {
+      identity: (s) => this.#nicks.owns(s.nick, s.origin.fingerprint) ? s.nick : undefined,
     });
     this.log.onSettled((event, evicted, mod) =>
       this.#slowReaders.fanningOut(() => this.#settled(event, evicted, mod))
@@ -199,7 +225,9 @@ export class Hub {
 
   /**
    * Admits a person: validates the nick and room, sends `welcome` with the
-   * room's recent history, then announces the join.
+   * room's recent history (to a person whose key owns their nick: up to
+   * where they left, then what came since: {@linkcode ComingBack}), then
+   * announces the join.
    *
    * @param sink Where the session's frames go.
    * @param hello Requested nick, room and protocol version.
@@ -218,7 +246,12 @@ export class Hub {
       );
     }
     this.#enforcement.checkBan(validNick(user), origin.fingerprint, origin.address);
-    const nick = this.#nicks.checkFree(user, origin.fingerprint);
+    if (this.#keyBanOf(user, origin.fingerprint)) {
+      throw new ProtocolError("banned", `Cannot join: a key of ${user} is banned`);
+    }
+    const free = this.#nicks.checkFree(user, origin.fingerprint);
+    // Another device of a person already here: their nick as it is spelled.
+    const nick = this.onlineNick(free) ?? free;
     const room = this.#roomName(requestedRoom);
     this.#limits.makeSpaceFor(room);
     const session = new Session(
@@ -233,13 +266,21 @@ export class Hub {
     this.#local.add(session);
     this.#nicks.use(nick, origin.fingerprint);
     const target = this.#room(room);
-    sendWelcome(sink, target, hello.history ?? this.#welcomeHistory, {
+    const asked = this.#historyFor(session);
+    // The person's devices here have read up to now: a new one starts where they are.
+    const others = this.#devices.of(nick).filter((device) => device !== session);
+    if (others.length > 0) this.comingBack.markAll(others);
+    const upTo = this.comingBack.arrive(session, room, asked);
+    sendWelcome(sink, target, asked, {
       node: this.nodeId,
       nick,
       rooms: this.log.rooms.keys(),
       motd: this.moderation.motd,
+      upTo,
     });
+    this.comingBack.welcomeBack(session, target, upTo);
     this.#enter(session, target);
+    this.#devices.arrive(session);
     this.#roster.changed();
     this.#logger.info("session opened", {
       nick,
@@ -263,6 +304,7 @@ export class Hub {
     for (const room of rooms) {
       this.#exit(session, room, reason);
     }
+    this.comingBack.gone(session);
     this.#local.remove(session);
     this.#roster.changed();
     for (const room of rooms) this.#limits.expireIfIdle(room);
@@ -374,11 +416,13 @@ export class Hub {
    * @param to Recipient nick.
    * @param text The message.
    * @returns The accepted event.
-   * @throws {ProtocolError} `no_such_user`, `empty_message`.
+   * @throws {ProtocolError} `no_such_user` (offline, and no key owns the
+   *   nick: nothing would keep the message), `empty_message`.
    */
   sendPrivate(session: Session, to: string, text: string): ChatEvent {
     this.#enforcement.checkMute(session);
-    const target = this.onlineNick(to);
+    // To an owned nick it is kept for its recipient (node/chat/offline_mail.ts), online or not.
+    const target = this.onlineNick(to) ?? this.comingBack.keptFor(to);
     if (target === undefined) {
       throw new ProtocolError("no_such_user", `No such user: ${sanitizeText(to).slice(0, 32)}`);
     }
@@ -401,9 +445,13 @@ export class Hub {
     this.#limits.checkJoin(session, name);
     this.#limits.makeSpaceFor(name);
     const room = this.#room(name);
-    sendJoined(session.sink, room, session.joinHistory ?? this.#welcomeHistory);
+    const asked = this.#historyFor(session);
+    const upTo = this.comingBack.entering(session, name, asked);
+    sendJoined(session.sink, room, asked, upTo);
+    if (upTo !== undefined) this.comingBack.replay(session, room, upTo);
     if (!session.rooms.has(name)) {
       this.#enter(session, room);
+      this.#devices.followJoin(session, name);
       this.#roster.changed();
     }
     session.current = name;
@@ -420,7 +468,9 @@ export class Hub {
    */
   leave(session: Session, roomName: string | undefined): string {
     const name = this.#memberRoom(session, roomName);
-    this.#exit(session, name, "left");
+    // Said even when another device stays: the person leaves, and their devices elsewhere follow.
+    this.#exit(session, name, "left", true);
+    this.#devices.followLeave(session, name);
     if (session.current === name) {
       session.current = [...session.rooms].at(-1) ?? "";
     }
@@ -441,6 +491,12 @@ export class Hub {
   rename(session: Session, requested: string): string {
     // A new nick is announced in every room: a muted person may not speak that way.
     this.#enforcement.checkMute(session);
+    if (nickKey(requested) !== nickKey(session.nick) && this.#devices.hasOthers(session)) {
+      throw new ProtocolError(
+        "forbidden",
+        `You are ${session.nick} on other devices too: one nick for all of them, keep it`,
+      );
+    }
     if (nickKey(requested) !== nickKey(session.nick)) this.#rates.spendPerRoom(session);
     return this.#rename(session, requested);
   }
@@ -452,6 +508,7 @@ export class Hub {
     if (!sameKey) this.#enforcement.checkBan(nick, undefined, undefined);
     const old = session.nick;
     if (nick === old) return nick;
+    this.comingBack.markAll([session]); // where the old nick stopped reading
     this.#nicks.use(nick, fingerprint);
     session.nick = nick;
     this.#local.renamed(session, old);
@@ -535,11 +592,15 @@ export class Hub {
    * everything else is fanned out to the local sessions.
    */
   #settled(event: ChatEvent, evicted: ChatEvent | undefined, mod: ModEffect | undefined): void {
-    if (event.kind === "claim") return; // nick ownership: the log's registry, nothing to show
+    // Nick ownership, linked keys and bot marks: the log's registries, nothing to show.
+    if (event.kind === "claim" || event.kind === "bot") return;
+    if (event.kind === "link") return this.#revokeUnlinked(event.from);
+    if (event.kind === "seen") return; // where someone stopped reading: node/chat/coming_back.ts
     this.#limits.applied(event);
     if (event.kind === "seal") this.#seals.announce(event);
     if (event.kind === "mod") {
       if (mod !== undefined) this.#enforcement.enforce(event, mod);
+      if (mod?.action.a === "ban") this.#expelKeyBanned();
       return;
     }
     if (evicted === event) return;
@@ -557,6 +618,89 @@ export class Hub {
       }
       if (from !== undefined) this.counters.messagesDelivered += delivered;
     }
+    if ((event.kind === "join" || event.kind === "leave") && event.origin !== this.origin) {
+      this.#devices.followPeer(event.kind, event.from, event.room, event.text, event.hlc.wall);
+    }
+  }
+
+  /**
+   * Links a key to the session's nick, or unlinks one (a `link` event,
+   * cluster-wide; node/chat/linked_keys.ts). The session's own key must own
+   * its nick. The key that registered the nick stays: it cannot be unlinked.
+   *
+   * @param session Who links.
+   * @param action `+` to link, `-` to unlink.
+   * @param fingerprint The key's `SHA256:` fingerprint.
+   * @returns False when there was nothing to do (linked already, or not linked).
+   * @throws {ProtocolError} `forbidden` (the session's key does not own its
+   *   nick; unlinking the registering key), `bad_args` (too many keys).
+   */
+  linkKey(session: Session, action: "+" | "-", fingerprint: string): boolean {
+    const nick = session.nick;
+    if (!this.#nicks.owns(nick, session.origin.fingerprint)) {
+      throw new ProtocolError(
+        "forbidden",
+        `Only a key that owns ${nick} can change its keys: log in with one of them`,
+      );
+    }
+    const keys = this.log.nicks.keysOf(nick);
+    if (action === "-" && fingerprint === keys[0]) {
+      throw new ProtocolError(
+        "forbidden",
+        `${fingerprint} registered ${nick} and stays its key: remove another one`,
+      );
+    }
+    if (keys.includes(fingerprint) === (action === "+")) return false;
+    if (action === "+" && keys.length >= MAX_KEYS_PER_NICK) {
+      throw new ProtocolError(
+        "bad_args",
+        `${nick} has ${keys.length} keys, the most a nick may have: remove one first`,
+      );
+    }
+    this.#emit("link", "", nick, linkText(action, fingerprint));
+    return true;
+  }
+
+  /**
+   * Marks a registered nick as a bot, or no longer (a `bot` event,
+   * cluster-wide): the session's own nick, which its key must own, or any
+   * registered nick for an operator.
+   *
+   * @param session Who marks.
+   * @param nick The nick to mark, or undefined for the session's own.
+   * @param on True to mark it a bot, false to take the mark away.
+   * @returns The nick marked.
+   * @throws {ProtocolError} `forbidden` (own nick not owned by the session's
+   *   key; another's nick by a non-operator), `nick_invalid`, `no_such_user`
+   *   (a nick no key owns).
+   */
+  markBot(session: Session, nick: string | undefined, on: boolean): string {
+    const own = nick === undefined || nickKey(nick) === nickKey(session.nick);
+    const target = own ? session.nick : validNick(nick);
+    if (own && !this.#nicks.owns(target, session.origin.fingerprint)) {
+      throw new ProtocolError(
+        "forbidden",
+        `Only a registered nick can be a bot: ${target} is not owned by the key you logged in with`,
+      );
+    }
+    if (!own && !this.isOp(session)) {
+      throw new ProtocolError("forbidden", "Marking someone else as a bot is for operators only");
+    }
+    if (!own && this.#nicks.ownerOf(target) === undefined) {
+      throw new ProtocolError("no_such_user", `${target} is not a registered nick: no key owns it`);
+    }
+    this.#emit("bot", "", target, on ? "on" : "off");
+    return target;
+  }
+
+  /**
+   * Whether a nick is marked as a bot (`/bot`), cluster-wide.
+   *
+   * @param nick Any case.
+   * @returns True for a bot.
+   */
+  isBot(nick: string): boolean {
+    return this.log.bots.isBot(nick);
   }
 
   /** Whether a session is an operator here: {@linkcode ModerationEnforcement.isOp}. */
@@ -664,13 +808,15 @@ export class Hub {
   }
 
   #deliverPrivate(event: ChatEvent, frame: MsgFrame): void {
-    const sender = this.#local.localSession(event.from);
-    const recipient = this.#local.localSession(event.to ?? "");
-    if (recipient && !recipient.ignored.has(nickKey(event.from))) {
+    // Every device of the recipient and of the sender (a message to oneself once).
+    const recipients = this.#devices.of(event.to ?? "");
+    for (const recipient of recipients) {
+      if (recipient.ignored.has(nickKey(event.from))) continue;
       recipient.sink.send(frame);
       this.counters.messagesDelivered++;
     }
-    if (sender && sender !== recipient) {
+    for (const sender of this.#devices.of(event.from)) {
+      if (recipients.includes(sender)) continue;
       sender.sink.send(frame);
       this.counters.messagesDelivered++;
     }
@@ -680,11 +826,21 @@ export class Hub {
     session.rooms.add(room.name);
     session.current = room.name;
     this.#local.enter(session, room.name);
-    this.#emit("join", room.name, session.nick, "");
+    // Another device of the person already there: nobody new came.
+    if (this.#devices.announces(session, room.name)) {
+      this.#emit("join", room.name, session.nick, "");
+    }
   }
 
-  #exit(session: Session, room: string, reason: string): void {
-    this.#emit("leave", room, session.nick, reason);
+  /** Takes a session out of a room; the leave is said unless another device of the person stays. */
+  #exit(
+    session: Session,
+    room: string,
+    reason: string,
+    announce = this.#devices.announces(session, room),
+  ): void {
+    this.comingBack.left(session, room);
+    if (announce) this.#emit("leave", room, session.nick, reason);
     session.rooms.delete(room);
     this.#local.exit(session, room);
   }
@@ -761,6 +917,68 @@ export class Hub {
   /** The mute in force on a session: {@linkcode ModerationEnforcement.muteOf}. */
   muteOf(session: Session): MuteInForce | undefined {
     return this.#enforcement.muteOf(session);
+  }
+
+  /**
+   * Whether one of the keys of a person whose key owns their nick is
+   * banned: a ban on a key bans the person, whichever of their linked keys
+   * they come with.
+   */
+  #keyBanOf(nick: string, fingerprint: string | undefined): boolean {
+    if (!this.#nicks.owns(nick, fingerprint)) return false;
+    const now = this.now();
+    return this.log.nicks.keysOf(nick).some((key) =>
+      this.log.moderation.banOf({ fingerprint: key }, now) !== undefined
+    );
+  }
+
+  /** After a ban: puts out the devices of people one of whose keys it bans. */
+  #expelKeyBanned(): void {
+    for (const session of [...this.#local.sessions()]) {
+      if (!this.#keyBanOf(session.nick, session.origin.fingerprint)) continue;
+      this.#expel(session, `You were banned: a key of ${session.nick} is banned`, "banned");
+    }
+  }
+
+  /**
+   * Puts out this node's devices of a nick whose key no longer owns it: a
+   * key unlinked (`/keys remove`, here or on another node) logs out at
+   * once, so a stolen device stops being the person.
+   */
+  #revokeUnlinked(nick: string): void {
+    if (this.#nicks.ownerOf(nick) === undefined) return; // nothing registered: nothing to revoke
+    for (const device of [...this.#devices.of(nick)]) {
+      const fingerprint = device.origin.fingerprint;
+      if (fingerprint === undefined || this.#nicks.owns(nick, fingerprint)) continue;
+      this.#expel(
+        device,
+        `The key you logged in with (${fingerprint}) was unlinked from ${nick}`,
+        "key unlinked",
+      );
+    }
+  }
+
+  /** Whether a device may follow its person into a room: the limits a `/join` obeys. */
+  #mayEnter(session: Session, room: string): boolean {
+    try {
+      this.#limits.checkJoin(session, room);
+      this.#limits.makeSpaceFor(room);
+      return true;
+    } catch (error) {
+      if (error instanceof ProtocolError) return false;
+      throw error;
+    }
+  }
+
+  /**
+   * Messages of history a session gets on entering a room: what its hello
+   * asked, else none for a bot whose key owns its nick, else the default.
+   */
+  #historyFor(session: Session): number {
+    if (session.joinHistory !== undefined) return session.joinHistory;
+    const bot = this.isBot(session.nick) &&
+      this.#nicks.owns(session.nick, session.origin.fingerprint);
+    return bot ? 0 : this.#welcomeHistory;
   }
 
   /** Tells a session why, then ends it. */

@@ -27,15 +27,29 @@
  *   - {@linkcode RoomLimits} (room_limits.ts): rooms per session and per
  *     node, and the expiry of idle rooms;
  *   - {@linkcode ModerationEnforcement} (moderation_enforcement.ts): bans,
- *     mutes and kicks as this node's sessions feel them.
+ *     mutes and kicks as this node's sessions feel them;
+ *   - {@linkcode PersonDevices} (person_devices.ts): one person's sessions
+ *     (devices whose keys own the same nick) kept as one: shared rooms,
+ *     one presence.
  * - {@linkcode Session} / {@linkcode SessionSink} (session.ts): a connected
  *   person and where their frames go (a frontend implements the sink).
  * - {@linkcode Room}, {@linkcode Moderation}, {@linkcode RemotePresence},
- *   {@linkcode HistoryBudget}, {@linkcode NickRegistry}: the parts the log
- *   and the hub are made of.
+ *   {@linkcode HistoryBudget}, {@linkcode NickRegistry},
+ *   {@linkcode BotRegistry} (bots.ts: which nicks are bots): the parts the
+ *   log and the hub are made of; {@linkcode SeenMarks} (last_seen.ts: where
+ *   each person stopped reading) and {@linkcode OfflineMail}
+ *   (offline_mail.ts: private messages kept for owned nicks) among them;
+ *   {@linkcode LinkedKeys} (linked_keys.ts: other keys that own a nick, held
+ *   by the nick registry).
+ * - {@linkcode ComingBack} (coming_back.ts): what a person whose key owns
+ *   their nick finds when they return (replay, unread counts, kept private
+ *   messages, `/mentions`); coming_back_replies.ts words `/unread` and
+ *   `/mentions`.
  * - `commands` / {@linkcode handleInput} (commands.ts): the one command
  *   table every frontend shares, run with a {@linkcode commandContext};
- *   {@linkcode gatherStats} for `/stats`.
+ *   {@linkcode gatherStats} for `/stats`; {@linkcode searchRooms}
+ *   (history_search.ts) for `/search`; identity_commands.ts for `/whoami`
+ *   and `/keys`.
  *
  * @module
  */
@@ -66,6 +80,13 @@ export { type LocalSessions, PresenceRoster } from "./presence_roster.ts";
 export { DEFAULT_ROOM_TTL_MS, RoomLimits, type RoomLimitsOptions } from "./room_limits.ts";
 export { HistoryBudget } from "./history_budget.ts";
 export { NickRegistry } from "./nick_registry.ts";
+export { BotRegistry } from "./bots.ts";
+export { LinkedKeys } from "./linked_keys.ts";
+export { PersonDevices } from "./person_devices.ts";
+export { SeenMarks } from "./last_seen.ts";
+export { OfflineMail } from "./offline_mail.ts";
+export { ComingBack } from "./coming_back.ts";
+export { searchRooms } from "./history_search.ts";
 export {
   type CommandContext,
   commandContext,

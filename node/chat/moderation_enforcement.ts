@@ -209,11 +209,12 @@ export class ModerationEnforcement {
     const by = event.from;
     switch (action.a) {
       case "kick": {
-        const session = this.#local.localSession(action.nick);
-        // Someone who connected after the kick was issued is not kicked by it.
-        if (session === undefined || session.since > event.hlc.wall) return;
         const why = action.reason === "" ? "" : `: ${sanitizeText(action.reason)}`;
-        this.#expel(session, `You were kicked by ${by}${why}`, `kicked by ${by}`);
+        // Every device of the person; one who connected after the kick was issued is not kicked.
+        for (const session of [...this.#local.devices(action.nick)]) {
+          if (session.since > event.hlc.wall) continue;
+          this.#expel(session, `You were kicked by ${by}${why}`, `kicked by ${by}`);
+        }
         return;
       }
       case "ban": {

@@ -46,6 +46,16 @@ export interface NickGuard {
    * @returns The fingerprint, or undefined when nobody owns it.
    */
   ownerOf(nick: string): string | undefined;
+  /**
+   * Whether a key owns a nick: it is the nick's owner or a key linked to it.
+   * Per-identity state (unread marks, offline messages...) is keyed by a nick
+   * its session's key owns.
+   *
+   * @param nick The nick.
+   * @param fingerprint A key fingerprint, undefined without a key (then false).
+   * @returns True when that key owns the nick.
+   */
+  owns(nick: string, fingerprint: string | undefined): boolean;
 }
 
 /** Options of {@linkcode NickPolicy}. */
@@ -83,7 +93,9 @@ export class NickPolicy {
   }
 
   /**
-   * A nick a person may take: valid, used by nobody, allowed by the guard.
+   * A nick a person may take: valid, used by nobody (or only by the same
+   * person: a key that owns the nick may use it on several devices at once),
+   * allowed by the guard.
    *
    * @param requested The nick as typed.
    * @param fingerprint The person's key fingerprint, undefined without a key.
@@ -92,7 +104,7 @@ export class NickPolicy {
    */
   checkFree(requested: string, fingerprint: string | undefined): string {
     const nick = validNick(requested);
-    if (this.#inUse(nick)) {
+    if (this.#inUse(nick) && !this.owns(nick, fingerprint)) {
       throw new ProtocolError("nick_taken", `Nick ${nick} is taken: choose another`);
     }
     const refusal = this.#guard?.check(nick, fingerprint);
@@ -136,5 +148,16 @@ export class NickPolicy {
    */
   ownerOf(nick: string): string | undefined {
     return this.#guard?.ownerOf(nick);
+  }
+
+  /**
+   * Whether a key owns a nick (its owner or a linked key).
+   *
+   * @param nick The nick.
+   * @param fingerprint A key fingerprint, undefined without a key.
+   * @returns True when that key owns the nick; false without a guard.
+   */
+  owns(nick: string, fingerprint: string | undefined): boolean {
+    return this.#guard?.owns(nick, fingerprint) ?? false;
   }
 }

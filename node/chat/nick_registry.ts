@@ -1,7 +1,9 @@
 /**
- * Who owns which nick: the first SSH key (by its `SHA256:` fingerprint) that
- * uses a nick owns it, and nobody else — another key, a guest, a terminal
- * client — may use it afterwards.
+ * Who owns which nick: the first key (by its `SHA256:` fingerprint) that
+ * uses a nick owns it — an SSH key, the terminal client's key, a key signed
+ * in on the web — and nobody else, another key or a guest, may use it
+ * afterwards; except the keys linked to it (`/keys add`, linked_keys.ts,
+ * held here), which own it too ({@linkcode NickRegistry.owns}).
  *
  * A claim is an event like any other (kind `claim`, room `""`, `from` the
  * nick, `text` the fingerprint), so it is replicated, snapshotted and
@@ -34,6 +36,7 @@
  */
 import { type ChatEvent, compareEvents } from "../../core/event.ts";
 import { nickKey } from "../../core/names.ts";
+import { LinkedKeys } from "./linked_keys.ts";
 import type { NickGuard } from "./nick_policy.ts";
 
 /** What {@linkcode NickRegistry.claim} did. */
@@ -76,7 +79,7 @@ export type AppendClaim = (nick: string, fingerprint: string) => void;
 /** The registry as its readers see it: they may claim (through the log), not apply. */
 export type NickRegistryView = Pick<
   NickRegistry,
-  "size" | "ownerOf" | "nicksOf" | "claim" | "check" | "use" | "claims"
+  "size" | "ownerOf" | "owns" | "keysOf" | "nicksOf" | "claim" | "check" | "use" | "claims"
 >;
 
 /**
@@ -107,6 +110,8 @@ export class NickRegistry implements NickGuard {
   readonly #byKey = new Map<string, Set<string>>();
   /** When this registry learned each live claim (by nick key); -Infinity: restored, settled. */
   readonly #learnedAt = new Map<string, number>();
+  /** Other keys that own a nick beside its claiming key (`link` events). */
+  readonly #links = new LinkedKeys();
   readonly #append: AppendClaim;
   readonly #maxNicksPerKey: number;
   readonly #maxClaims: number;
@@ -154,6 +159,33 @@ export class NickRegistry implements NickGuard {
   }
 
   /**
+   * Whether a key owns a nick. Part of the hub's `NickGuard`.
+   *
+   * @param nick Any case.
+   * @param fingerprint A key fingerprint, undefined without a key (then false).
+   * @returns True when that key owns the nick.
+   */
+  owns(nick: string, fingerprint: string | undefined): boolean {
+    if (fingerprint === undefined) return false;
+    const owner = this.ownerOf(nick);
+    // A link counts only while the nick is claimed: it adds keys to an owner, it is not one.
+    return owner === fingerprint ||
+      (owner !== undefined && this.#links.isLinked(nick, fingerprint));
+  }
+
+  /**
+   * The keys that own a nick: the claiming key, then the linked ones.
+   *
+   * @param nick Any case.
+   * @returns Fingerprints; empty when nobody owns the nick.
+   */
+  keysOf(nick: string): string[] {
+    const owner = this.ownerOf(nick);
+    if (owner === undefined) return [];
+    return [owner, ...this.#links.keysOf(nick).filter((key) => key !== owner)];
+  }
+
+  /**
    * The nicks a key owns.
    *
    * @param fingerprint The key.
@@ -178,7 +210,7 @@ export class NickRegistry implements NickGuard {
    */
   claim(nick: string, fingerprint: string): ClaimOutcome {
     const owner = this.ownerOf(nick);
-    if (owner === fingerprint) return "owned";
+    if (this.owns(nick, fingerprint)) return "owned";
     if (owner !== undefined) return "taken";
     if ((this.#byKey.get(fingerprint)?.size ?? 0) >= this.#maxNicksPerKey) return "quota";
     if (this.#claims.size >= this.#maxClaims) return "full";
@@ -197,8 +229,7 @@ export class NickRegistry implements NickGuard {
    * @returns The reason, or undefined when the nick may be used.
    */
   check(nick: string, fingerprint: string | undefined): string | undefined {
-    const owner = this.ownerOf(nick);
-    if (owner === undefined || owner === fingerprint) return undefined;
+    if (this.ownerOf(nick) === undefined || this.owns(nick, fingerprint)) return undefined;
     return fingerprint === undefined
       ? `Nick ${nick} is registered to an SSH key: choose another`
       : `Nick ${nick} is registered to another SSH key: choose another`;
@@ -219,6 +250,22 @@ export class NickRegistry implements NickGuard {
   /** The live claim event of every owned nick (the nick log, for replication and snapshots). */
   claims(): IterableIterator<ChatEvent> {
     return this.#claims.values();
+  }
+
+  /** Every `link` event held (for replication and snapshots). */
+  links(): IterableIterator<ChatEvent> {
+    return this.#links.events();
+  }
+
+  /**
+   * Applies a `link` event the log accepted (for the event log only): see
+   * node/chat/linked_keys.ts.
+   *
+   * @param link A `link` event that passed core/event_rules.ts.
+   * @returns The event no longer retained, if any.
+   */
+  applyLink(link: ChatEvent): ChatEvent | undefined {
+    return this.#links.apply(link);
   }
 
   /**

@@ -39,8 +39,10 @@ import type { Session } from "./session.ts";
 export interface LocalSessions {
   /** Every connected session. */
   sessions(): Iterable<Session>;
-  /** A connected session by nick, in any case. */
+  /** A connected session by nick, in any case (the first of its devices). */
   localSession(nick: string): Session | undefined;
+  /** Every connected session of a nick (one person's devices), in any case. */
+  devices(nick: string): readonly Session[];
   /** The sessions in a room (normalised name). */
   inRoom(room: string): Iterable<Session>;
 }
@@ -60,6 +62,11 @@ export interface PresenceRosterOptions {
   yieldNick(session: Session, node: string): void;
   /** The key fingerprint that owns a nick, if any (it wins every race). @default none */
   ownerOf?(nick: string): string | undefined;
+  /**
+   * Whether a key owns a nick (its owner or a linked key): sessions of such
+   * keys are one person's devices, wherever they are. @default `ownerOf(nick) === fingerprint`
+   */
+  owns?(nick: string, fingerprint: string | undefined): boolean;
   /** Logger. @default silentLogger */
   logger?: Logger;
 }
@@ -71,6 +78,7 @@ export class PresenceRoster {
   readonly #limits: Pick<RoomLimits, "expireIfIdle" | "mayBeIdle">;
   readonly #yieldNick: (session: Session, node: string) => void;
   readonly #ownerOf: (nick: string) => string | undefined;
+  readonly #owns: (nick: string, fingerprint: string | undefined) => boolean;
   readonly #logger: Logger;
   readonly #remote = new RemotePresence();
   readonly #listeners = new Set<() => void>();
@@ -91,6 +99,8 @@ export class PresenceRoster {
     this.#limits = options.limits;
     this.#yieldNick = options.yieldNick;
     this.#ownerOf = options.ownerOf ?? (() => undefined);
+    this.#owns = options.owns ??
+      ((nick, fingerprint) => fingerprint !== undefined && this.#ownerOf(nick) === fingerprint);
     this.#logger = options.logger ?? silentLogger;
   }
 
@@ -143,7 +153,48 @@ export class PresenceRoster {
         ...(session.away === undefined ? {} : { away: session.away }),
       });
     }
-    return [...local, ...this.#remote.inRoom(room)].sort((a, b) => a.nick.localeCompare(b.nick));
+    return onePerPerson([...local, ...this.#remote.inRoom(room)])
+      .sort((a, b) => a.nick.localeCompare(b.nick));
+  }
+
+  /**
+   * The rooms a nick is in on other nodes, by their presence tables (the
+   * person may be on several: their devices).
+   *
+   * @param nick Nick in any case.
+   * @returns The rooms, or undefined when the nick is on no other node.
+   */
+  remoteRooms(nick: string): string[] | undefined {
+    const key = nickKey(nick);
+    let rooms: Set<string> | undefined;
+    for (const { entry } of this.#remote.entries()) {
+      if (nickKey(entry.nick) !== key) continue;
+      rooms ??= new Set();
+      for (const room of entry.rooms) rooms.add(room);
+    }
+    return rooms === undefined ? undefined : [...rooms];
+  }
+
+  /**
+   * Whether the person of a session is in a room through another of their
+   * devices: another session of theirs here, or (for a nick a key owns) an
+   * entry of theirs on another node. Their room changes then say nothing to
+   * the room: the person is still there.
+   *
+   * @param session The session.
+   * @param room Normalised room name.
+   * @returns True when another device of the person is in the room.
+   */
+  presentElsewhere(session: Session, room: string): boolean {
+    for (const device of this.#local.devices(session.nick)) {
+      if (device !== session && device.rooms.has(room)) return true;
+    }
+    if (this.#ownerOf(session.nick) === undefined) return false;
+    const key = nickKey(session.nick);
+    for (const { entry } of this.#remote.entries()) {
+      if (nickKey(entry.nick) === key && entry.rooms.includes(room)) return true;
+    }
+    return false;
   }
 
   /**
@@ -155,12 +206,19 @@ export class PresenceRoster {
    */
   localPresence(): PresenceEntry[] {
     const entries: PresenceEntry[] = [];
+    const seen = new Set<string>();
     for (const session of this.#local.sessions()) {
+      const key = nickKey(session.nick);
+      if (seen.has(key)) continue;
+      seen.add(key);
+      // One entry per person: their devices here in every room any of them is in.
+      const devices = this.#local.devices(session.nick);
+      const away = devices.find((device) => device.away !== undefined)?.away;
       entries.push({
         nick: session.nick,
-        rooms: [...session.rooms],
-        since: session.since,
-        ...(session.away === undefined ? {} : { away: session.away }),
+        rooms: [...new Set(devices.flatMap((device) => [...device.rooms]))],
+        since: Math.min(...devices.map((device) => device.since)),
+        ...(away === undefined ? {} : { away }),
       });
     }
     const fitted = fitPresence(entries);
@@ -254,8 +312,10 @@ export class PresenceRoster {
    * claims (an early `since` wins every race); one who is not the owner yields.
    */
   #keepsNick(local: Session, entry: PresenceEntry, node: string): boolean {
-    const owner = this.#ownerOf(local.nick);
-    if (owner !== undefined) return owner === local.origin.fingerprint;
+    // A registered nick is its keys' (every device of its person), whatever a peer's entry says.
+    if (this.#ownerOf(local.nick) !== undefined) {
+      return this.#owns(local.nick, local.origin.fingerprint);
+    }
     return winsNickRace({ since: local.since, node: this.#nodeId }, { since: entry.since, node });
   }
 
@@ -282,4 +342,30 @@ export class PresenceRoster {
       session.sink.send({ t: "info", cmd: "presence", lines, data: { node, change } });
     }
   }
+}
+
+/**
+ * One member per person: the entries of one nick (their devices, here and on
+ * other nodes) merged, with every node they are on (`n1,n2`), the earliest
+ * `since`, and an away message if any device has one.
+ */
+function onePerPerson(members: readonly Member[]): Member[] {
+  const byNick = new Map<string, Member>();
+  for (const member of members) {
+    const key = nickKey(member.nick);
+    const before = byNick.get(key);
+    if (before === undefined) {
+      byNick.set(key, member);
+      continue;
+    }
+    const nodes = new Set([...before.node.split(","), member.node]);
+    const away = before.away ?? member.away;
+    byNick.set(key, {
+      nick: before.nick,
+      node: [...nodes].join(","),
+      since: Math.min(before.since, member.since),
+      ...(away === undefined ? {} : { away }),
+    });
+  }
+  return [...byNick.values()];
 }

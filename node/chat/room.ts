@@ -12,6 +12,7 @@
 import { type ChatEvent, compareEvents, isSpoken } from "../../core/event.ts";
 import { compareStamps, type HlcStamp } from "../../core/hybrid_clock.ts";
 import { RingBuffer } from "../../core/ring_buffer.ts";
+import { isAfterMark, type SeenMark } from "../../core/seen_mark.ts";
 import { type SealParams, validateSealParams } from "../../core/crypto/room_params.ts";
 
 /**
@@ -23,6 +24,17 @@ import { type SealParams, validateSealParams } from "../../core/crypto/room_para
  */
 export function olderGoneLine(room: string): string {
   return `Older history of #${room} is gone: this node keeps only its most recent events`;
+}
+
+/**
+ * Whether an event is part of what a room's history shows: something said,
+ * a topic change or a seal (not joins, leaves, nick changes or away).
+ *
+ * @param event An event of the room.
+ * @returns True when history replies carry it.
+ */
+export function shownInHistory(event: ChatEvent): boolean {
+  return isSpoken(event) || event.kind === "topic" || event.kind === "seal";
 }
 
 /** One chat room. */
@@ -131,15 +143,15 @@ export class Room {
    * The newest spoken events (and topic changes), oldest first.
    *
    * @param limit How many at most.
+   * @param upTo Only those at or before this position (where a person
+   *   stopped reading: core/seen_mark.ts). @default {the newest}
    * @returns Up to `limit` events.
    */
-  recent(limit: number): ChatEvent[] {
+  recent(limit: number, upTo?: SeenMark): ChatEvent[] {
     const out: ChatEvent[] = [];
     for (let i = this.log.length - 1; i >= 0 && out.length < limit; i--) {
       const event = this.log.at(i);
-      if (event && (isSpoken(event) || event.kind === "topic" || event.kind === "seal")) {
-        out.push(event);
-      }
+      if (event && shownInHistory(event) && !(upTo && isAfterMark(event, upTo))) out.push(event);
     }
     return out.reverse();
   }

@@ -12,6 +12,7 @@ import type { RoomView } from "./event_log.ts";
 import { budgetOf, fitHistory } from "./reply_budget.ts";
 import { olderGoneLine } from "./room.ts";
 import type { SessionSink } from "./session.ts";
+import type { SeenMark } from "../../core/seen_mark.ts";
 
 /** Who the welcome greets, and where. */
 export interface WelcomeDetails {
@@ -23,6 +24,12 @@ export interface WelcomeDetails {
   readonly rooms: Iterable<string>;
   /** The message of the day, `""` for none. */
   readonly motd: string;
+  /**
+   * Where the person stopped reading in this room, when they come back:
+   * the history ends there and the rest follows as a replay
+   * (node/chat/coming_back.ts). @default {the newest}
+   */
+  readonly upTo?: SeenMark | undefined;
 }
 
 /**
@@ -39,7 +46,7 @@ export function sendWelcome(
   asked: number,
   details: WelcomeDetails,
 ): void {
-  const state = roomState(room, asked);
+  const state = roomState(room, asked, details.upTo);
   sink.send(fitHistory(sink, {
     t: "welcome",
     v: PROTOCOL_VERSION,
@@ -59,16 +66,23 @@ export function sendWelcome(
  * @param sink The session's sink.
  * @param room The room joined.
  * @param asked Most messages of history.
+ * @param upTo Where the person stopped reading in this room, when they come
+ *   back to it: the history ends there. @default {the newest}
  */
-export function sendJoined(sink: SessionSink, room: RoomView, asked: number): void {
-  const state = roomState(room, asked);
+export function sendJoined(
+  sink: SessionSink,
+  room: RoomView,
+  asked: number,
+  upTo?: SeenMark,
+): void {
+  const state = roomState(room, asked, upTo);
   sink.send(fitHistory(sink, { t: "joined", room: room.name, ...state }));
   if (state.olderGone) noteOlderGone(sink, room.name);
 }
 
 /** The part of `welcome` and `joined` that shows the room. */
-function roomState(room: RoomView, asked: number) {
-  const history = room.recent(asked);
+function roomState(room: RoomView, asked: number, upTo: SeenMark | undefined) {
+  const history = room.recent(asked, upTo);
   const olderGone = room.reachesGone(history.length, asked);
   return {
     topic: room.topic,

@@ -3,10 +3,16 @@
  * keeps as people connect, rename, join, leave and go, and reads when it
  * fans out. The parts around the hub read it as {@linkcode LocalSessions}.
  *
+ * One nick may have several sessions here: the devices of one person, each
+ * logged in with a key that owns the nick (the hub admits only those,
+ * node/chat/nick_policy.ts). They are one person: `localSession` gives the
+ * first, `devices` all of them.
+ *
  * | operation | time |
  * | --- | --- |
  * | localSession, inRoom, occupied | O(1) |
- * | add, remove, renamed, enter, exit | O(1) |
+ * | add, enter, exit | O(1) |
+ * | remove, renamed, devices | O(d), d = devices of that nick (a handful) |
  *
  * @module
  */
@@ -19,7 +25,8 @@ const NOBODY: ReadonlySet<Session> = new Set();
 
 /** This node's sessions (see the module doc). */
 export class SessionTable implements LocalSessions {
-  readonly #byNick = new Map<string, Session>();
+  /** Sessions by nick key, oldest first: one per device of the person. */
+  readonly #byNick = new Map<string, Session[]>();
   /** Only rooms with local members: a room nobody here is in costs nothing. */
   readonly #byRoom = new Map<string, Set<Session>>();
 
@@ -28,8 +35,8 @@ export class SessionTable implements LocalSessions {
    *
    * @returns The sessions, in the order they connected (a rename moves one last).
    */
-  sessions(): IterableIterator<Session> {
-    return this.#byNick.values();
+  *sessions(): IterableIterator<Session> {
+    for (const devices of this.#byNick.values()) yield* devices;
   }
 
   /**
@@ -39,7 +46,17 @@ export class SessionTable implements LocalSessions {
    * @returns The session, or undefined.
    */
   localSession(nick: string): Session | undefined {
-    return this.#byNick.get(nickKey(nick));
+    return this.#byNick.get(nickKey(nick))?.[0];
+  }
+
+  /**
+   * Every connected session of a nick: the person's devices on this node.
+   *
+   * @param nick The nick, in any case.
+   * @returns The sessions, oldest first (empty when none).
+   */
+  devices(nick: string): readonly Session[] {
+    return this.#byNick.get(nickKey(nick)) ?? [];
   }
 
   /**
@@ -68,7 +85,10 @@ export class SessionTable implements LocalSessions {
    * @param session A new session, in no room yet.
    */
   add(session: Session): void {
-    this.#byNick.set(nickKey(session.nick), session);
+    const key = nickKey(session.nick);
+    const devices = this.#byNick.get(key);
+    if (devices === undefined) this.#byNick.set(key, [session]);
+    else devices.push(session);
   }
 
   /**
@@ -77,7 +97,7 @@ export class SessionTable implements LocalSessions {
    * @param session The session.
    */
   remove(session: Session): void {
-    this.#byNick.delete(nickKey(session.nick));
+    this.#removeUnder(nickKey(session.nick), session);
   }
 
   /**
@@ -87,8 +107,16 @@ export class SessionTable implements LocalSessions {
    * @param old Its nick before.
    */
   renamed(session: Session, old: string): void {
-    this.#byNick.delete(nickKey(old));
-    this.#byNick.set(nickKey(session.nick), session);
+    this.#removeUnder(nickKey(old), session);
+    this.add(session);
+  }
+
+  #removeUnder(key: string, session: Session): void {
+    const devices = this.#byNick.get(key);
+    const at = devices?.indexOf(session) ?? -1;
+    if (at < 0) return;
+    devices!.splice(at, 1);
+    if (devices!.length === 0) this.#byNick.delete(key);
   }
 
   /**

@@ -18,7 +18,9 @@
  * connections per address and in total, shared by the listeners; and
  * {@linkcode ProtocolConnection} (protocol_connection.ts): client protocol
  * v1 without its transport — hello, acks, the limits of a connection, the
- * slow-reader drop — shared by the TCP port and the WebSocket.
+ * slow-reader drop — shared by the TCP port and the WebSocket; its key
+ * login ({@linkcode KeyLogin}, key_login.ts: a `hello` with a key, the
+ * node's challenge and the signed answer) is shared with them.
  *
  * The frontends themselves, one folder each:
  *

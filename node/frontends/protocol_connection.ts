@@ -43,6 +43,7 @@ import type { Session, SessionSink } from "../chat/session.ts";
 import type { Logger } from "../logger.ts";
 import { ConnectionLimits } from "./connection_limits.ts";
 import { type ErrorFrame, errorFrame, handleLine, type InputLine } from "./handle_line.ts";
+import { type HelloFrame, KeyLogin } from "./key_login.ts";
 
 /** Limits and hooks of a client protocol connection, the same on every transport. */
 export interface ProtocolOptions {
@@ -184,6 +185,8 @@ export class ProtocolConnection implements SessionSink {
   #session: Session | undefined;
   #closing = false;
   #helloTimer: ReturnType<typeof setTimeout> | undefined;
+  /** A `hello` with a key waits here for its `auth` (made at the first such hello). */
+  #keyLogin: KeyLogin | undefined;
 
   /**
    * @param hub The hub to serve.
@@ -365,6 +368,17 @@ export class ProtocolConnection implements SessionSink {
     else if (refusal.code === "rate_limited") this.#limitedStreak++;
   }
 
+  /** Admits the person a `hello` names, as the key it proved (if any). */
+  #connect(hello: HelloFrame, fingerprint: string | undefined): void {
+    this.#session = this.#hub.connect(this, hello, {
+      via: this.#via,
+      address: this.#address,
+      ...(fingerprint === undefined ? {} : { fingerprint }),
+    });
+    // The deadline is met: its timer (and the closure it holds) can go now.
+    clearTimeout(this.#helloTimer);
+  }
+
   /**
    * Serves one frame.
    *
@@ -376,17 +390,20 @@ export class ProtocolConnection implements SessionSink {
       this.send({ t: "pong" });
       return;
     }
-    if (frame.t === "hello") {
+    if (frame.t === "hello" || frame.t === "auth") {
       if (this.#session) {
         throw new ProtocolError("already_hello", `Already joined as ${this.#session.nick}`);
       }
-      this.#session = this.#hub.connect(this, frame, {
-        via: this.#via,
-        address: this.#address,
-        ...(this.#fingerprint === undefined ? {} : { fingerprint: this.#fingerprint }),
-      });
-      // The deadline is met: its timer (and the closure it holds) can go now.
-      clearTimeout(this.#helloTimer);
+      this.#keyLogin ??= new KeyLogin(this.#hub.nodeId);
+      if (frame.t === "hello" && frame.key !== undefined) {
+        this.send(this.#keyLogin.challenge({ ...frame, key: frame.key }));
+        return;
+      }
+      // A key proven in `auth` speaks for the session; else a web sign-in's, if any.
+      const { hello, fingerprint } = frame.t === "auth"
+        ? await this.#keyLogin.answer(frame.signature)
+        : { hello: frame, fingerprint: this.#fingerprint };
+      this.#connect(hello, fingerprint);
       return;
     }
     const session = this.#session;

@@ -2,7 +2,8 @@
  * meshchat beside the servers people would pick instead, in one run: the
  * shared fan-out harness (`../shared/bench/fanout`, see its README) runs
  * Redis, NATS, ngIRCd, InspIRCd, a bare Node broadcast server and meshchat
- * with the same client process, message size and counts. This script copies
+ * (over its mesh, and as `meshchat-nats` over a NATS JetStream cluster) with
+ * the same client process, message size and counts. This script copies
  * the harness into `data/bench/fanout/harness` with this project's meshchat
  * launcher (tests/bench/fanout/meshchat.mjs), runs every scenario the
  * performance goals name, prints the medians and writes them, with the
@@ -79,6 +80,7 @@ const SCENARIOS: readonly Scenario[] = [
 const ANCHORS: Record<string, string> = {
   redis: "redis-server",
   nats: "nats-server",
+  "meshchat-nats": "nats-server",
   ngircd: "ngircd",
   inspircd: "inspircd",
 };
@@ -156,7 +158,7 @@ function summarize(lines: Record<string, string>[], nodes: number): FanoutRow[] 
     return {
       target,
       mode,
-      nodes: mode === "single" ? 1 : target === "meshchat" ? nodes : 3,
+      nodes: mode === "single" ? 1 : target.startsWith("meshchat") ? nodes : 3,
       runs: runs.length,
       ok: ok.length,
       deliveriesPerSecond: Math.round(med("deliveries_per_s")),
@@ -182,18 +184,27 @@ async function runScenario(
     RATE: String(scenario.rate),
     MESHCHAT_NODES: String(scenario.nodes ?? 3),
   };
-  const wanted = scenario.meshchatOnly ? ["meshchat"] : targets;
+  const wanted = scenario.meshchatOnly ? targets.filter((t) => t.startsWith("meshchat")) : targets;
   for (let round = 0; round < rounds; round++) {
     for (const target of wanted) {
+      // meshchat-nats is the harness's meshchat target with its launcher told to use NATS.
+      const overNats = target === "meshchat-nats";
       const args = [
         `${harness}/run.sh`,
-        target,
+        overNats ? "meshchat" : target,
         String(scenario.receivers),
         String(scenario.messages),
         scenario.modes,
       ];
-      const result = await run("bash", args, env);
-      const parsed = parseLines(result.text);
+      const result = await run(
+        "bash",
+        args,
+        overNats ? { ...env, MESHCHAT_REPLICATION: "nats" } : env,
+      );
+      const parsed = parseLines(result.text).map((line): Record<string, string> => ({
+        ...line,
+        target,
+      }));
       for (const line of parsed) {
         console.log(
           `  ${scenario.name} round ${round + 1}: ${target} ${line.mode} ${
@@ -220,7 +231,7 @@ function derived(rows: readonly FanoutRow[], scenario: Scenario): Record<string,
       row.serverCpuMs * 1e6 / (messages * receivers),
     );
   }
-  for (const target of ["meshchat", "nats", "redis", "ngircd", "inspircd"]) {
+  for (const target of ["meshchat", "meshchat-nats", "nats", "redis", "ngircd", "inspircd"]) {
     const single = find(target, "single");
     const cluster = find(target, "cluster");
     if (!single || !cluster) continue;
@@ -257,9 +268,8 @@ export async function compareWithAnchors(options: {
   rounds: number;
   only?: string;
 }) {
-  const targets = ["redis", "nats", "ngircd", "inspircd", "nodetcp", "meshchat"].filter((t) =>
-    options.only === undefined || options.only.split(",").includes(t)
-  );
+  const targets = ["redis", "nats", "ngircd", "inspircd", "nodetcp", "meshchat", "meshchat-nats"]
+    .filter((t) => options.only === undefined || options.only.split(",").includes(t));
   const missing: string[] = [];
   for (const target of targets) {
     const program = ANCHORS[target];
@@ -304,7 +314,7 @@ if (import.meta.main) {
   });
   if (values.help) {
     console.log(
-      "Usage: deno task bench:compare [--rounds N] [--only meshchat,nats,...] [--harness DIR]",
+      "Usage: deno task bench:compare [--rounds N] [--only meshchat,meshchat-nats,nats,...] [--harness DIR]",
     );
     Deno.exit(0);
   }

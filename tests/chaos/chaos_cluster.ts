@@ -17,6 +17,7 @@
  */
 import { startCluster } from "../helpers/cluster.ts";
 import { startInProcessCluster } from "../helpers/in_process_cluster.ts";
+import { startNatsServers } from "../helpers/nats_servers.ts";
 
 /** A kind of fault. */
 export type FaultKind = "kill" | "stop" | "cut";
@@ -58,6 +59,11 @@ export interface ChaosClusterOptions {
   secret?: string;
   /** Extra flags for every node. @default none */
   args?: string[];
+  /**
+   * Node processes replicate through a 3-server NATS cluster (started here,
+   * stopped by `close`) instead of the mesh. @default false
+   */
+  nats?: boolean;
 }
 
 /**
@@ -72,7 +78,7 @@ export async function startChaosCluster(
   faults: readonly FaultKind[],
   options: ChaosClusterOptions = {},
 ): Promise<ChaosCluster> {
-  const { secret, args = [] } = options;
+  const { secret, args = [], nats = false } = options;
   const network = faults.some((kind) => NETWORK_FAULTS.includes(kind));
   if (network && faults.some((kind) => PROCESS_FAULTS.includes(kind))) {
     throw new RangeError(
@@ -80,11 +86,27 @@ export async function startChaosCluster(
         `processes, ${NETWORK_FAULTS.join(" and ")} in-process nodes; run them separately`,
     );
   }
-  return network ? await inProcess(args) : await processes(args, secret);
+  if (network && nats) throw new RangeError("Cannot cut links of nodes that replicate over NATS");
+  return network ? await inProcess(args) : await processes(args, secret, nats);
 }
 
-async function processes(args: string[], secret: string | undefined): Promise<ChaosCluster> {
-  const cluster = await startCluster({ args, ...(secret === undefined ? {} : { secret }) });
+async function processes(
+  args: string[],
+  secret: string | undefined,
+  nats: boolean,
+): Promise<ChaosCluster> {
+  const servers = nats ? await startNatsServers(3) : undefined;
+  let cluster;
+  try {
+    cluster = await startCluster({
+      args,
+      ...(secret === undefined ? {} : { secret }),
+      ...(servers === undefined ? {} : { nats: { urls: servers.urls, replicas: 3 } }),
+    });
+  } catch (error) {
+    await servers?.close();
+    throw error;
+  }
   return {
     size: cluster.nodes.length,
     ports: () => cluster.nodes.map((n) => n.process.port),
@@ -107,6 +129,7 @@ async function processes(args: string[], secret: string | undefined): Promise<Ch
         }
       }
       await cluster.close();
+      await servers?.close();
     },
   };
 }

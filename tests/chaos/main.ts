@@ -1,5 +1,5 @@
 /**
- * `deno task chaos [--seed N] [--scenario mixed|partition|large-events]`:
+ * `deno task chaos [--seed N] [--scenario mixed|partition|large-events|nats]`:
  * chaos scenarios at full length on a 3-node cluster. Without `--scenario`
  * it runs `mixed`, then `partition`. Prints a table per scenario, writes
  * `data/bench/chaos.json` (`chaos-<scenario>.json` for the others), and
@@ -12,6 +12,8 @@
  *   no way to cut a link; see `chaos_cluster.ts`), under a minute.
  * - `large-events`: a node killed while the longest lines a node accepts
  *   flow; it restarts and catches up megabytes (see `LARGE_EVENTS_SCENARIO`).
+ * - `nats`: `mixed` with the nodes replicating through a 3-server NATS
+ *   JetStream cluster (`--nats`) instead of the mesh (needs `nats-server`).
  *
  * @module
  */
@@ -71,6 +73,17 @@ const SCENARIOS: Record<string, { options: ChaosOptions; file: string }> = {
   "large-events": {
     options: { ...LARGE_EVENTS_SCENARIO, convergeWaitMs: 25_000 },
     file: "data/bench/chaos-large-events.json",
+  },
+  nats: {
+    options: {
+      ...STEADY_LOAD,
+      nats: true,
+      faultCount: 8,
+      faultKinds: ["kill", "stop"],
+      faultBudgetMs: 60_000,
+      convergeWaitMs: 25_000,
+    },
+    file: "data/bench/chaos-nats.json",
   },
 };
 

@@ -54,6 +54,12 @@ export interface ChaosOptions {
   roomLines?: number;
   /** Extra flags for every node. @default none */
   clusterArgs?: string[];
+  /**
+   * Replicate through a 3-server NATS JetStream cluster (`--nats`, started
+   * and stopped by the run) instead of the mesh; kill/stop faults only.
+   * @default false
+   */
+  nats?: boolean;
   /** Progress lines. @default nothing */
   log?: (line: string) => void;
 }
@@ -165,6 +171,7 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport>
     lineChars = 0,
     roomLines = 450,
     clusterArgs = [],
+    nats = false,
     log = () => {},
   } = options;
   const random = seededRandom(seed);
@@ -172,7 +179,7 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport>
   const between = (lo: number, hi: number) => lo + Math.floor(random() * (hi - lo));
   const plan = options.faults ?? faultPlan(faultCount, faultKinds, random);
   const began = Date.now();
-  const cluster = await startChaosCluster(plan, { secret: SECRET, args: clusterArgs });
+  const cluster = await startChaosCluster(plan, { secret: SECRET, args: clusterArgs, nats });
   const senders: ChaosSender[] = [];
   try {
     const { size } = cluster;

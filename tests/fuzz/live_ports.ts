@@ -157,7 +157,7 @@ class Payloads {
 
   /** Something to throw at the client port. */
   client(): Uint8Array {
-    switch (this.int(7)) {
+    switch (this.int(8)) {
       case 0:
         return this.bytes(this.int(4096));
       case 1:
@@ -180,6 +180,14 @@ class Payloads {
           this.bytes(16),
           encoder.encode('"}\n'),
         ]);
+      case 6: { // a TLS handshake record (the port sniffs 0x16) with a random, often cut, body
+        const body = this.bytes(this.int(600));
+        const declared = this.int(2) === 0 ? body.length : this.int(0x4000);
+        return concatBytes(...[
+          new Uint8Array([0x16, 0x03, this.int(4), declared >> 8, declared & 0xff, 0x01]),
+          body,
+        ]);
+      }
       default:
         return this.clientFrames();
     }

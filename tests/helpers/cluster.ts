@@ -36,6 +36,12 @@ export interface ClusterOptions {
   secret?: string;
   /** Run SSH on every node (free ports, see `process.sshPort`). @default false */
   ssh?: boolean;
+  /**
+   * Replicate through these NATS servers (`--nats`, the `urls` of
+   * tests/helpers/nats_servers.ts) instead of the mesh, on a stream of this
+   * cluster's own, with `replicas` copies. @default the mesh
+   */
+  nats?: { readonly urls: string; readonly replicas: number };
 }
 
 /**
@@ -45,7 +51,7 @@ export interface ClusterOptions {
  * @returns The cluster.
  */
 export async function startCluster(options: ClusterOptions = {}): Promise<TestCluster> {
-  const { size = 3, args = [], secret = crypto.randomUUID(), ssh = false } = options;
+  const { size = 3, args = [], secret = crypto.randomUUID(), ssh = false, nats } = options;
   const tag = crypto.randomUUID().slice(0, 6);
   const base = `./data/tmp/cluster-${tag}`;
   await Deno.mkdir(base, { recursive: true });
@@ -57,6 +63,9 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
   const start = (i: number, extra: string[] = []) => {
     const spec = specs[i]!;
     const peers = specs.filter((_, j) => j !== i).map((s) => `127.0.0.1:${s.meshPort}`).join(",");
+    const replication = nats === undefined
+      ? ["--mesh-port", String(spec.meshPort), "--peers", peers]
+      : ["--nats", nats.urls, "--nats-replicas", String(nats.replicas), "--nats-stream", `t${tag}`];
     return startNodeProcess({
       id: spec.id,
       ssh,
@@ -64,10 +73,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
       args: [
         "--data",
         spec.dataDir,
-        "--mesh-port",
-        String(spec.meshPort),
-        "--peers",
-        peers,
+        ...replication,
         "--burst",
         "0",
         ...args,

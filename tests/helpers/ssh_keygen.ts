@@ -53,9 +53,9 @@ export class KeygenDir {
    */
   async key(spec: keyof typeof KEY_SPECS): Promise<KeygenKey> {
     const path = `${this.#dir}/key${++this.#count}`;
-    await run(["-q", ...KEY_SPECS[spec], "-N", "", "-C", `test-${spec}`, "-f", path]);
+    await runSshKeygen(["-q", ...KEY_SPECS[spec], "-N", "", "-C", `test-${spec}`, "-f", path]);
     const publicLine = (await Deno.readTextFile(`${path}.pub`)).trim();
-    const listed = await run(["-l", "-E", "sha256", "-f", `${path}.pub`]);
+    const listed = await runSshKeygen(["-l", "-E", "sha256", "-f", `${path}.pub`]);
     const fingerprint = listed.split(" ")[1]!;
     return { path, publicLine, fingerprint };
   }
@@ -75,7 +75,7 @@ export class KeygenDir {
     namespace = "meshchat",
     extra: string[] = [],
   ): Promise<string> {
-    return run(["-Y", "sign", "-f", key.path, "-n", namespace, ...extra], message);
+    return runSshKeygen(["-Y", "sign", "-f", key.path, "-n", namespace, ...extra], message);
   }
 
   /** Removes the directory and its keys. */
@@ -84,7 +84,15 @@ export class KeygenDir {
   }
 }
 
-async function run(args: string[], stdin?: string | Uint8Array): Promise<string> {
+/**
+ * Runs `ssh-keygen` with these arguments.
+ *
+ * @param args Its arguments.
+ * @param stdin What it reads on stdin. @default nothing
+ * @returns What it printed on stdout.
+ * @throws {Error} With its stderr, when it exits non-zero.
+ */
+export async function runSshKeygen(args: string[], stdin?: string | Uint8Array): Promise<string> {
   const child = new Deno.Command("ssh-keygen", {
     args,
     stdin: stdin === undefined ? "null" : "piped",

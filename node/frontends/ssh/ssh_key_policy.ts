@@ -80,3 +80,21 @@ export function weakKeyReason(key: OfferedKey): string | undefined {
   }
   return undefined;
 }
+
+/**
+ * Why a public key given as a key line (not yet signing anything) may not
+ * be used: {@linkcode weakKeyReason} for its type and size. Its signatures'
+ * hash is checked when they come (core/crypto/sshsig.ts refuses SHA-1).
+ *
+ * @param key The key's type and RSA size.
+ * @returns A sentence for the person, or undefined when the key is fine.
+ */
+export function weakPublicKeyReason(
+  key: { readonly type: string; readonly rsaBits?: number },
+): string | undefined {
+  return weakKeyReason({
+    type: key.type,
+    hashAlgo: key.type === "ssh-rsa" ? "sha512" : undefined,
+    ...(key.rsaBits === undefined ? {} : { rsaBits: key.rsaBits }),
+  });
+}

@@ -234,10 +234,10 @@ Deno.test("SshChatSession Tab completes commands, nicks and rooms", async () => 
   await settle();
   assert.match(channel.take(), /hi #lobby $/);
   // /seal is left out of /help, and of completion: only the terminal client sends it.
-  channel.type("\x15/se\t");
+  channel.type("\x15/seal\t");
   await settle();
   const out = channel.take();
-  assert.doesNotMatch(out, /\/seal/);
+  assert.doesNotMatch(out, /\/seal /);
   assert.match(out, /\x07/);
 });
 

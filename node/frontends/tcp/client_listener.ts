@@ -13,6 +13,10 @@
  * lines is read slowly, so the flood waits in its own TCP buffers rather
  * than in the node's event loop.
  *
+ * TLS (./client_tls.ts): with the `tls` option the first bytes of each
+ * connection say whether it is a TLS handshake; the rest of the connection
+ * is then read and written through the TLS session, the same code above it.
+ *
  * @module
  */
 import { encodeFrame, FrameDecoder } from "../../../core/ndjson.ts";
@@ -20,6 +24,8 @@ import type { Hub } from "../../chat/hub.ts";
 import type { Logger } from "../../logger.ts";
 import { holdWrites, OutboundQueue, releaseWrites } from "./outbound_queue.ts";
 import type { ErrorCode, ServerFrame } from "../../../core/protocol.ts";
+import { type ClientPortTls, openClientStream } from "./client_tls.ts";
+import type { ByteStream } from "./socket_stream.ts";
 import {
   encodedOncePerFrame,
   FLOOD_STREAK,
@@ -32,7 +38,10 @@ import {
 } from "../protocol_connection.ts";
 
 /** Options of {@linkcode ClientListener}: the limits every client protocol connection has. */
-export type ClientListenerOptions = ProtocolOptions;
+export interface ClientListenerOptions extends ProtocolOptions {
+  /** TLS on this port (see ./client_tls.ts). @default {none: plain text only, nothing sniffed} */
+  tls?: ClientPortTls;
+}
 
 /**
  * Largest read per connection (bytes); reads grow to it when full. A read's
@@ -64,7 +73,8 @@ export class ClientListener {
   readonly #hub: Hub;
   readonly #listener: Deno.TcpListener;
   readonly #logger: Logger;
-  readonly #options: Required<ClientListenerOptions>;
+  readonly #options: Required<ProtocolOptions>;
+  readonly #tls: ClientPortTls | undefined;
   readonly #connections = new Map<ClientConnection, Promise<void>>();
   #idleSweep: ReturnType<typeof setInterval> | undefined;
 
@@ -85,6 +95,7 @@ export class ClientListener {
     this.#listener = listener;
     this.#logger = logger;
     this.#options = protocolOptions(options);
+    this.#tls = options.tls;
   }
 
   /** The bound address. */
@@ -113,7 +124,13 @@ export class ClientListener {
           });
           continue;
         }
-        const connection = new ClientConnection(this.#hub, conn, this.#logger, this.#options);
+        const connection = new ClientConnection(
+          this.#hub,
+          conn,
+          this.#logger,
+          this.#options,
+          this.#tls,
+        );
         const running = connection.run().finally(() => {
           admission.release();
           this.#connections.delete(connection);
@@ -148,7 +165,10 @@ export class ClientListener {
 /** One terminal-client connection: its socket, framing and output queue. */
 class ClientConnection implements FrameOutput {
   readonly #conn: Deno.TcpConn;
-  readonly #options: Required<ClientListenerOptions>;
+  /** What frames are read from and written to: the TCP connection, or its TLS session. */
+  #stream: ByteStream;
+  readonly #tls: ClientPortTls | undefined;
+  readonly #options: Required<ProtocolOptions>;
   readonly #queue: OutboundQueue;
   readonly #decoder: FrameDecoder;
   readonly #logger: Logger;
@@ -159,12 +179,17 @@ class ClientConnection implements FrameOutput {
     hub: Hub,
     conn: Deno.TcpConn,
     logger: Logger,
-    options: Required<ClientListenerOptions>,
+    options: Required<ProtocolOptions>,
+    portTls: ClientPortTls | undefined,
   ) {
     this.#conn = conn;
+    this.#stream = conn;
+    this.#tls = portTls;
     this.#logger = logger;
     this.#options = options;
-    this.#queue = new OutboundQueue(conn, { maxBytes: options.maxQueueBytes });
+    this.#queue = new OutboundQueue({ write: (bytes) => this.#stream.write(bytes) }, {
+      maxBytes: options.maxQueueBytes,
+    });
     this.#decoder = new FrameDecoder({ maxLineBytes: options.maxLineBytes });
     this.protocol = new ProtocolConnection(hub, this, {
       via: "tcp",
@@ -210,10 +235,34 @@ class ClientConnection implements FrameOutput {
     let slowReads = 0;
     let flooded = false;
     try {
+      let first: Uint8Array | undefined;
+      if (this.#tls !== undefined) {
+        const opened = await openClientStream(this.#conn, buffer, this.#tls);
+        if (opened === null) return;
+        if ("refusal" in opened) {
+          this.#logger.debug("connection refused", {
+            addr: protocol.address,
+            tls: opened.wantedTls,
+          });
+          // Lingering: the rest of a ClientHello left unread would turn the close into a reset.
+          protocol.drop(
+            opened.wantedTls ? "bad_frame" : "tls_required",
+            opened.refusal,
+            false,
+            true,
+          );
+          await this.#linger(buffer);
+          return;
+        }
+        this.#stream = opened.stream;
+        first = opened.first;
+        if (opened.encrypted) this.#logger.debug("tls connection", { addr: protocol.address });
+      }
       while (!protocol.closing) {
-        const n = await this.#conn.read(buffer);
+        const n = first?.length ?? await this.#stream.read(buffer);
         if (n === null) break;
-        const chunk = buffer.subarray(0, n);
+        const chunk = first ?? buffer.subarray(0, n);
+        first = undefined;
         if (slowReads > 0) slowReads--;
         else if (n === buffer.length && n < MAX_READ_BYTES) buffer = new Uint8Array(MAX_READ_BYTES);
         else if (n < IDLE_READ_BYTES && buffer.length > IDLE_READ_BYTES) {
@@ -266,8 +315,8 @@ class ClientConnection implements FrameOutput {
     });
     const drain = async () => {
       await this.#queue.drained();
-      await this.#conn.closeWrite();
-      while ((await this.#conn.read(buffer)) !== null) {
+      await this.#stream.closeWrite();
+      while ((await this.#stream.read(buffer)) !== null) {
         // discarded
       }
     };
@@ -277,11 +326,22 @@ class ClientConnection implements FrameOutput {
 
   #shut(): void {
     this.#queue.close();
-    try {
-      this.#conn.close();
-    } catch {
-      // already closed
-    }
+    const closeAll = () => {
+      for (const stream of [this.#stream, this.#conn]) {
+        try {
+          stream.close();
+        } catch {
+          // already closed
+        }
+      }
+    };
+    if (this.#stream === this.#conn) return closeAll();
+    // TLS: close_notify after the last frame, so the peer reads it rather than a truncation.
+    const timer = setTimeout(closeAll, this.#options.closeGraceMs);
+    this.#stream.closeWrite().finally(() => {
+      clearTimeout(timer);
+      closeAll();
+    });
   }
 }
 

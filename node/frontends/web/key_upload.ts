@@ -38,6 +38,7 @@ import {
   verifySshSignature,
 } from "../../../core/crypto/sshsig.ts";
 import { EventRuleError } from "../../chat/event_log.ts";
+import type { ModerationView } from "../../chat/moderation.ts";
 import type { NickRegistryView } from "../../chat/nick_registry.ts";
 import { validNick } from "../../chat/nick_policy.ts";
 import type { Logger } from "../../logger.ts";
@@ -65,6 +66,8 @@ export const SIGNATURE_NAMESPACE = "meshchat";
 export interface KeyUploadOptions {
   /** Who owns which nick; a registration claims through it. */
   readonly nicks: Pick<NickRegistryView, "ownerOf" | "claim">;
+  /** Bans: a banned key, nick or address registers nothing. */
+  readonly moderation: Pick<ModerationView, "banOf">;
   /** Origins besides the node's own whose pages may post (`--web-origin`), normalised. */
   readonly webOrigins: ReadonlySet<string>;
   /** Where registrations are logged. */
@@ -98,6 +101,7 @@ const KEY_FILES: Readonly<Record<string, string>> = {
 /** The key upload routes (see the module doc). */
 export class KeyUpload {
   readonly #nicks: KeyUploadOptions["nicks"];
+  readonly #moderation: KeyUploadOptions["moderation"];
   readonly #webOrigins: ReadonlySet<string>;
   readonly #logger: Logger;
   readonly #challengeTtlMs: number;
@@ -110,6 +114,7 @@ export class KeyUpload {
   /** @param options See {@linkcode KeyUploadOptions}. */
   constructor(options: KeyUploadOptions) {
     this.#nicks = options.nicks;
+    this.#moderation = options.moderation;
     this.#webOrigins = options.webOrigins;
     this.#logger = options.logger;
     this.#challengeTtlMs = options.challengeTtlMs ?? 300_000;
@@ -154,6 +159,7 @@ export class KeyUpload {
     if (owner !== undefined && owner !== fingerprint) {
       throw taken(nick);
     }
+    this.#refuseBanned(nick, fingerprint, address);
     this.#makeRoom(address);
     const random = encodeBase64(crypto.getRandomValues(new Uint8Array(32)), "base64url");
     const text = `meshchat register ${nick} ${fingerprint} ${random}`;
@@ -184,6 +190,8 @@ export class KeyUpload {
       throw new ApiError(400, "This challenge is used, expired or unknown: get a new one");
     }
     await verifyChallenge(challenge, signature);
+    // Again: a ban may have come while the person signed.
+    this.#refuseBanned(challenge.nick, challenge.fingerprint, address);
     let outcome;
     try {
       outcome = this.#nicks.claim(challenge.nick, challenge.fingerprint);
@@ -210,6 +218,16 @@ export class KeyUpload {
       outcome,
     });
     return jsonAnswer({ nick: challenge.nick, fingerprint: challenge.fingerprint, outcome });
+  }
+
+  /** Throws when a ban applies to the key, the nick or the address. */
+  #refuseBanned(nick: string, fingerprint: string, address: string): void {
+    // A bare IPv6 host in brackets: bans read `host:port` addresses.
+    const bracketed = address.includes(":") ? `[${address}]` : address;
+    const ban = this.#moderation.banOf({ nick, fingerprint, address: bracketed }, this.#now());
+    if (ban !== undefined) {
+      throw new ApiError(403, "You are banned from this chat: a banned key registers no nick");
+    }
   }
 
   #validNick(nick: string): string {
