@@ -24,10 +24,11 @@
  *
  * @module
  */
-import { type FlagSpec, formatHelp, parseFlags, UsageError } from "../core/cli_flags.ts";
+import { formatHelp, parseFlags, UsageError } from "../core/cli_flags.ts";
 import { SenderIdentity, SignerPins } from "../core/crypto/mod.ts";
 import { MAX_HELLO_HISTORY } from "../core/protocol.ts";
 import { ChatClient } from "./chat_client.ts";
+import { CLIENT_FLAGS } from "./client_flags.ts";
 import { ChatView, type ViewLine } from "./chat_view.ts";
 import { runLineMode } from "./line_mode.ts";
 import { ConnectError, parseAddress } from "./node_connection.ts";
@@ -48,59 +49,6 @@ import type { SshEd25519Key } from "../core/crypto/ssh_ed25519_key.ts";
 import { SealedRooms } from "./sealed_rooms.ts";
 import { SettingsFile } from "./settings.ts";
 import { processTerminal, type TerminalIo, TerminalMode } from "./terminal_mode.ts";
-
-const CLIENT_FLAGS = {
-  server: {
-    type: "string",
-    default: "localhost:8080",
-    arg: "HOST:PORT[,...]",
-    help: "nodes to use: the first that answers; when it goes away, the next",
-  },
-  user: {
-    type: "string",
-    default: "",
-    arg: "NICK",
-    help: "your nick: 1-16 letters, digits, . _ - (required)",
-  },
-  room: { type: "string", default: "lobby", arg: "ROOM", help: "room to start in" },
-  timestamps: {
-    type: "boolean",
-    default: true,
-    help: "show HH:MM before each line (--no-timestamps)",
-  },
-  color: { type: "boolean", default: true, help: "colours (off with --no-color or NO_COLOR)" },
-  reconnect: {
-    type: "number",
-    default: 30,
-    arg: "SECONDS",
-    help: "how long to look for another node after losing one before giving up",
-  },
-  history: {
-    type: "string",
-    default: "",
-    arg: "N",
-    help: "messages of history shown on joining a room, 0 to 500 (0: none, for bots); " +
-      "the node's default when not given",
-  },
-  identity: {
-    type: "string",
-    default: "",
-    arg: "FILE",
-    help: "your identity key: an unencrypted OpenSSH ed25519 key file, e.g. ~/.ssh/id_ed25519 " +
-      "(default: id_ed25519 in the settings directory, made on the first run)",
-  },
-  guest: {
-    type: "boolean",
-    default: false,
-    help: "join without a key, as a guest: you can use only nicks no key owns",
-  },
-  "key-file": {
-    type: "string",
-    default: "",
-    arg: "FILE",
-    help: `passphrase of sealed rooms, read from FILE (or set ${ROOM_KEY_ENV})`,
-  },
-} as const satisfies FlagSpec;
 
 const HELP = formatHelp(
   "Usage: deno task client -server HOST:PORT -user NICK [flags]    (or: deno run client/main.ts ...)",

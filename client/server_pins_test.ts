@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { pinKey, PINS_FILE, ServerPins } from "./server_pins.ts";
+import { scratchDir } from "../tests/helpers/scratch_dir.ts";
 
 const FP_A = `SHA256:${"A".repeat(43)}`;
 const FP_B = `SHA256:${"B".repeat(43)}`;
@@ -12,7 +13,7 @@ Deno.test("pinKey() writes an address one way: host in lower case, IPv6 in brack
 });
 
 Deno.test("ServerPins keeps pins in a 0600 file, one line per address, and reads them back with their line", async () => {
-  const dir = await Deno.makeTempDir({ dir: "./data" });
+  const dir = await scratchDir();
   try {
     const { pins, warning } = ServerPins.open(dir);
     assert.equal(warning, undefined);

@@ -189,7 +189,7 @@ export async function startNode(
     coolOffMs: config.limits.coolOffMs,
   });
   const metrics = config.http &&
-    new NodeMetrics({ hub, mesh, store, restoreMs: restored?.ms, limits });
+    new NodeMetrics({ hub, mesh, nats, store, restoreMs: restored?.ms, limits });
   // The client protocol's limits: the same over TCP and the WebSocket.
   const clientProtocol: ProtocolOptions = {
     maxLineBytes: config.maxLineBytes,
@@ -209,9 +209,10 @@ export async function startNode(
     webOrigins,
     tls: config.http.tls !== undefined,
     logger,
+    limits,
   });
   const keyUpload = config.http &&
-    new KeyUpload({ nicks: log.nicks, moderation: log.moderation, webOrigins, logger });
+    new KeyUpload({ nicks: log.nicks, moderation: log.moderation, webOrigins, logger, limits });
   const web = config.http &&
     new WebSocketFrontend(hub, logger, {
       ...clientProtocol,

@@ -177,8 +177,8 @@ export const NODE_FLAGS = {
     type: "number",
     default: 5,
     arg: "N",
-    help: "offences (a flood, a missed deadline, one connection too many) from one address " +
-      "within a minute before it is refused",
+    help: "offences (a flood, a missed deadline, one connection too many, a wrong web sign-in " +
+      "token or key-upload challenge) from one address within a minute before it is refused",
   },
   "cool-off": {
     type: "number",

@@ -1,12 +1,14 @@
 /**
  * A node's metrics for `/metrics` (Prometheus text format): what the hub,
- * the mesh, the snapshot store and the connection limits already keep, read
+ * the mesh or the NATS replication, the snapshot store and the connection
+ * limits already keep, read
  * when the text is rendered, plus two histograms this module observes into
  * (snapshot duration, event-loop delay). Every name, with its meaning, is
  * listed in docs/operations.md#metrics.
  *
  * Rendering walks the sessions (queue sizes by frontend) and the mesh's
- * peers × origins: O(sessions + peers × origins), never O(history).
+ * peers × origins: O(sessions + peers × origins), never O(history). With
+ * `--nats` it asks NATS nothing: the replication's counts are read as kept.
  *
  * @module
  */
@@ -16,6 +18,7 @@ import { MetricsRegistry, type Sample } from "../core/metrics.ts";
 import type { Hub } from "./chat/hub.ts";
 import type { ConnectionLimits } from "./frontends/connection_limits.ts";
 import type { Mesh } from "./mesh/mesh.ts";
+import type { NatsStatus } from "./nats/nats_replication.ts";
 import type { SnapshotStore } from "./store/snapshot_store.ts";
 
 /** What {@linkcode NodeMetrics} reads. */
@@ -24,6 +27,8 @@ export interface NodeMetricsSources {
   readonly hub: Hub;
   /** The mesh, undefined for a standalone node. */
   readonly mesh?: Mesh | undefined;
+  /** Replication through NATS (`--nats`), undefined otherwise. */
+  readonly nats?: { status(): NatsStatus } | undefined;
   /** The snapshot store, undefined when the node keeps no data. */
   readonly store?: SnapshotStore | undefined;
   /** How long the boot's restore took (ms), undefined without a store. */
@@ -66,11 +71,12 @@ export class NodeMetrics {
   constructor(sources: NodeMetricsSources, options: NodeMetricsOptions = {}) {
     const { sampleEveryMs = 100 } = options;
     this.#sampleEveryMs = sampleEveryMs;
-    const { hub, mesh, store, restoreMs, limits } = sources;
+    const { hub, mesh, nats, store, restoreMs, limits } = sources;
     const r = this.#registry;
     // Read once per render, however many metrics they feed: a walk over the sessions, the backlog.
     const census = this.#perRender(() => sessionCensus(hub));
     const storeStatus = this.#perRender(() => store?.status());
+    const natsStatus = this.#perRender(() => nats?.status());
     const counters = hub.counters;
     const received = { local: 0, mesh: 0 };
     this.#unlisten.push(hub.log.onApplied((event) => {
@@ -194,6 +200,41 @@ export class NodeMetrics {
       "meshchat_lost_ranges",
       "Event ranges no reachable peer holds any more (records kept).",
       () => [{ value: mesh?.lostRanges().length ?? 0 }],
+    );
+    // With --nats: counts the replication keeps anyway; a scrape asks NATS nothing.
+    const natsSample = (value: (status: NatsStatus) => number) => () => {
+      const status = natsStatus();
+      return status === undefined ? [] : [{ value: value(status) }];
+    };
+    r.gauge(
+      "meshchat_nats_connected",
+      "1 while this node is connected to a NATS server, 0 while it reconnects (with --nats).",
+      natsSample((s) => s.connected ? 1 : 0),
+    );
+    r.gauge(
+      "meshchat_nats_unpublished_events",
+      "Events of this node JetStream has not acknowledged yet: their senders wait for the ack.",
+      natsSample((s) => s.unpublished),
+    );
+    r.gauge(
+      "meshchat_nats_stream_applied_sequence",
+      "The last stream sequence this node has applied to its log.",
+      natsSample((s) => s.appliedSeq),
+    );
+    r.gauge(
+      "meshchat_nats_stream_lag_events",
+      "Stream messages this node has not applied yet: the stream's last sequence as last seen, minus the applied one.",
+      natsSample((s) => s.lastSeq - s.appliedSeq),
+    );
+    r.counter(
+      "meshchat_nats_publish_retries_total",
+      "Publishes to the stream that failed (NATS away, no quorum, a timeout) and were tried again.",
+      natsSample((s) => s.publishRetries),
+    );
+    r.counter(
+      "meshchat_nats_consumer_restarts_total",
+      "Stream consumers the watchdog replaced because the replay stalled while the stream held more.",
+      natsSample((s) => s.consumerRestarts),
     );
     const snapshots = r.histogram(
       "meshchat_snapshot_duration_seconds",

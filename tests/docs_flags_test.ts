@@ -3,6 +3,7 @@
  * a changed flag fails here until `tests/docs/flag_tables.ts` rewrites them.
  */
 import assert from "node:assert/strict";
+import { CLIENT_FLAGS } from "../client/client_flags.ts";
 import { NODE_FLAGS } from "../node/node_config.ts";
 import { docFiles, renderFlagTables } from "./docs/flag_tables.ts";
 
@@ -24,6 +25,12 @@ Deno.test("docs/operations.md lists every node flag and every cluster flag", () 
   assert.match(text, /^<!-- flags:node -->$/m);
   assert.match(text, /^<!-- flags:cluster -->$/m);
   for (const name of Object.keys(NODE_FLAGS)) assert.match(text, new RegExp(`\`--${name}[ \`]`));
+});
+
+Deno.test("docs/clients.md lists every terminal client flag from the table --help is made from", () => {
+  const text = Deno.readTextFileSync("docs/clients.md");
+  assert.match(text, /^<!-- flags:client -->$/m);
+  for (const name of Object.keys(CLIENT_FLAGS)) assert.match(text, new RegExp(`\`--${name}[ \`]`));
 });
 
 Deno.test("renderFlagTables() rewrites a stale table and refuses a marker naming no flag", () => {

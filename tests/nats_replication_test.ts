@@ -7,10 +7,12 @@
  */
 import assert from "node:assert/strict";
 import { connect } from "@nats-io/transport-node";
+import { jetstreamManager } from "@nats-io/jetstream";
 import { EventLog } from "../node/chat/event_log.ts";
 import { converged, roomLog, startCluster, type TestCluster } from "./helpers/cluster.ts";
 import { hasNatsServer, type NatsServers, startNatsServers } from "./helpers/nats_servers.ts";
 import { failingNodeStart } from "./helpers/node_process.ts";
+import { promtoolCheck, scrape, startHttpNode } from "./helpers/http_node.ts";
 import { waitForAlive, whoHas } from "./helpers/node_views.ts";
 import { pathExists } from "./helpers/path_exists.ts";
 import { RawClient } from "./helpers/raw_client.ts";
@@ -255,6 +257,70 @@ Deno.test({
         await cluster.close();
       }
     } finally {
+      await nats.close();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "--nats: /metrics shows the link, the applied stream sequence, lines waiting for JetStream and retries; promtool passes",
+  ignore,
+  fn: async () => {
+    const nats = await startNatsServers(1);
+    const { node, url } = await startHttpNode({
+      id: "m1",
+      args: ["--nats", nats.urls, "--nats-replicas", "1"],
+    });
+    const nc = await connect({ servers: nats.urls });
+    const writer = await RawClient.join(node.port, "writer", "metrics");
+    const sample = async (name: string) => (await scrape(url)).samples.get(name);
+    try {
+      await sayAcked(writer, "metrics", 3, "m");
+      const { state } = await (await jetstreamManager(nc)).streams.info("meshchat");
+      await waitFor(
+        async () => await sample("meshchat_nats_stream_applied_sequence") === state.last_seq,
+        "the node to apply the stream's last message",
+      );
+      const up = await scrape(url);
+      assert.deepEqual(await promtoolCheck(up.text), { code: 0, output: "" });
+      assert.equal(up.samples.get("meshchat_nats_connected"), 1);
+      assert.equal(up.samples.get("meshchat_nats_stream_lag_events"), 0);
+      assert.equal(up.samples.get("meshchat_nats_unpublished_events"), 0);
+      assert.equal(up.samples.get("meshchat_nats_publish_retries_total"), 0);
+      assert.equal(up.samples.get("meshchat_nats_consumer_restarts_total"), 0);
+
+      await nc.close();
+      await nats.servers[0]!.kill();
+      await waitFor(async () => await sample("meshchat_nats_connected") === 0, "connected 0");
+      await writer.send({ t: "say", room: "metrics", text: "queued", cid: "q1" });
+      await waitFor(
+        async () =>
+          await sample("meshchat_nats_unpublished_events") === 1 &&
+          (await sample("meshchat_nats_publish_retries_total"))! >= 1,
+        "the line waiting for JetStream, its publish retried",
+        { timeoutMs: 30_000 },
+      );
+      const down = await scrape(url);
+      assert.deepEqual(await promtoolCheck(down.text), { code: 0, output: "" });
+      await nats.servers[0]!.restart();
+      const ack = await writer.next((f) => f.cid === "q1", 30_000);
+      assert.equal(ack.t, "ack", JSON.stringify(ack));
+      await waitFor(
+        async () =>
+          await sample("meshchat_nats_connected") === 1 &&
+          await sample("meshchat_nats_unpublished_events") === 0 &&
+          await sample("meshchat_nats_stream_lag_events") === 0,
+        "connected again, nothing waiting, nothing behind",
+      );
+      assert.ok(
+        (await sample("meshchat_nats_stream_applied_sequence"))! > state.last_seq,
+        "the queued line was applied from the stream",
+      );
+    } finally {
+      writer.close();
+      await nc.close().catch(() => {});
+      await node.stop();
       await nats.close();
     }
   },

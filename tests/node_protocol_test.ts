@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { type Frame, RawClient } from "./helpers/raw_client.ts";
 import { type NodeProcess, startNodeProcess } from "./helpers/node_process.ts";
+import { floodUntilSlowReaderLeaves } from "./helpers/slow_reader_flood.ts";
 
 const isMsg = (kind: string, text?: string) => (f: Frame) =>
   f.t === "msg" && f.kind === kind && (text === undefined || f.text === text);
@@ -346,22 +347,12 @@ Deno.test("a node serves chat over protocol v1 and survives every bad input", as
         sleeper.close();
         const talker = await RawClient.join(node.port, "talker", "flood");
         const listener = await RawClient.join(node.port, "listener", "flood");
-        const text = "z".repeat(3000);
-        // Kernel buffers absorb a few MB first, so keep talking until the drop (bounded).
-        let sent = 0;
-        const dropped = (f: Frame) => f.t === "msg" && f.kind === "leave" && f.from === "sleeper";
-        while (!listener.frames.some(dropped) && sent < 20_000) {
-          for (let i = 0; i < 100; i++) {
-            await talker.send({ t: "say", room: "flood", text, cid: `f${sent++}` });
-          }
-          await talker.next((f) => f.t === "ack" && f.cid === `f${sent - 1}`);
-        }
-        const left = await listener.next(dropped);
-        assert.equal(left.text, "too slow");
-        await listener.next((f) =>
-          f.t === "msg" && f.kind === "message" &&
-          f.id === talker.frames.findLast((a) => a.t === "ack")?.id
-        );
+        const sent = await floodUntilSlowReaderLeaves({
+          room: "flood",
+          talker,
+          listeners: [listener],
+          sleeper: "sleeper",
+        });
         assert.equal(
           listener.frames.filter((f) => f.t === "msg" && f.kind === "message").length,
           sent,

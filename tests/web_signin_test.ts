@@ -5,9 +5,11 @@
  * `ssh-keygen -Y sign` for the signatures. Each attack is performed: token
  * reuse, a credential of one key for another key's nick, a guest taking a
  * registered nick, a cross-site post, a signature for another namespace or
- * by another key, and a challenge replayed.
+ * by another key, a challenge replayed, and a burst of guessed tokens and
+ * challenges from one address.
  */
 import assert from "node:assert/strict";
+import { encodeBase64 } from "../core/crypto/_base64.ts";
 import { parsePublicKeyLine, sshKeyFingerprint } from "../core/crypto/sshsig.ts";
 import { healthBody, readyBody } from "../node/frontends/web/health.ts";
 import { HttpServer } from "../node/frontends/web/http_server.ts";
@@ -41,22 +43,37 @@ async function webToken(sshPort: number, nick: string, key: TestKey): Promise<st
   }
 }
 
-/** Posts JSON as the node's own page does (its Origin, application/json). */
+/** What the node answered a {@linkcode post}. */
+interface Posted {
+  status: number;
+  body: Record<string, string>;
+  cookie: string | null;
+  retryAfter: string | null;
+}
+
+/**
+ * Posts JSON as the node's own page does (its Origin, application/json),
+ * through `client` when given (one with another `localAddress` is another
+ * visitor's address).
+ */
 async function post(
   base: string,
   path: string,
   body: unknown,
   headers: Record<string, string> = {},
-): Promise<{ status: number; body: Record<string, string>; cookie: string | null }> {
+  client?: Deno.HttpClient,
+): Promise<Posted> {
   const response = await fetch(`${base}${path}`, {
     method: "POST",
     headers: { origin: base, "content-type": "application/json", ...headers },
     body: JSON.stringify(body),
+    ...(client === undefined ? {} : { client }),
   });
   return {
     status: response.status,
     body: await response.json(),
     cookie: response.headers.get("set-cookie"),
+    retryAfter: response.headers.get("retry-after"),
   };
 }
 
@@ -348,5 +365,91 @@ Deno.test("web sign-in: an expired link is refused", async () => {
     assert.match(expired.body.error!, /used, expired or unknown/);
   } finally {
     await server.close();
+  }
+});
+
+Deno.test("attack: a burst of guessed tokens and challenges from one address gets 429s, and no one else does", async () => {
+  const coolOffSeconds = 3;
+  const httpPort = freePort();
+  const node = await startNodeProcess({
+    id: "g1",
+    ssh: true,
+    args: [
+      ...["--http-port", String(httpPort), "--burst", "0"],
+      ...["--max-offences", "5", "--cool-off", String(coolOffSeconds)],
+    ],
+  });
+  // The attacker posts from 127.0.0.2 (all of 127/8 is loopback), everyone else from 127.0.0.1.
+  const attacker = Deno.createHttpClient({ localAddress: "127.0.0.2" });
+  try {
+    const base = `http://127.0.0.1:${httpPort}`;
+    const guess = () => encodeBase64(crypto.getRandomValues(new Uint8Array(32)), "base64url");
+    /** 20 guesses at once to `path`: the statuses, in order, and the first 429. */
+    const burst = async (path: string, body: () => unknown) => {
+      const answers = await Promise.all(
+        Array.from({ length: 20 }, () => post(base, path, body(), {}, attacker)),
+      );
+      return {
+        statuses: answers.map((a) => a.status),
+        refused: answers.find((a) => a.status === 429),
+      };
+    };
+    const count = (statuses: number[], status: number) =>
+      statuses.filter((s) => s === status).length;
+
+    const tokens = await burst("/signin/token", () => ({ token: guess() }));
+    // Five wrong ones are checked (--max-offences), the other fifteen never are.
+    assert.equal(count(tokens.statuses, 401), 5, tokens.statuses.join(" "));
+    assert.equal(count(tokens.statuses, 429), 15, tokens.statuses.join(" "));
+    assert.match(tokens.refused!.body.error!, /Too many wrong sign-in links or challenges/);
+    // Refused before anything in the body is looked at (the probe below relies on it).
+    assert.equal((await post(base, "/signin/token", {}, {}, attacker)).status, 429);
+    const retryAfter = Number(tokens.refused!.retryAfter);
+    assert.ok(retryAfter >= 1 && retryAfter <= coolOffSeconds, `Retry-After ${retryAfter}`);
+
+    // The same address guessing challenges is refused too, even a real token is.
+    const challenge = await post(
+      base,
+      "/keys/register",
+      { challenge: guess(), signature: "x" },
+      {},
+      attacker,
+    );
+    assert.equal(challenge.status, 429);
+    const alice = generateKey();
+    const aliceToken = await webToken(node.sshPort!, "alice", alice);
+    assert.equal(
+      (await post(base, "/signin/token", { token: aliceToken }, {}, attacker)).status,
+      429,
+    );
+
+    // Another address signs in meanwhile.
+    const bob = generateKey();
+    const signedIn = await post(base, "/signin/token", {
+      token: await webToken(node.sshPort!, "bob", bob),
+    });
+    assert.equal(signedIn.status, 200, JSON.stringify(signedIn.body));
+    assert.equal(signedIn.body.nick, "bob");
+
+    // After the cool-off the attacker's address is served again: a body with
+    // no token is a 400 (not an offence), and the link it was refused works.
+    await waitFor(
+      async () => (await post(base, "/signin/token", {}, {}, attacker)).status === 400,
+      "the attacking address to be served again after its cool-off",
+    );
+    const recovered = await post(base, "/signin/token", { token: aliceToken }, {}, attacker);
+    assert.equal(recovered.status, 200, JSON.stringify(recovered.body));
+    assert.equal(recovered.body.nick, "alice");
+
+    const challenges = await burst(
+      "/keys/register",
+      () => ({ challenge: guess(), signature: "x" }),
+    );
+    assert.equal(count(challenges.statuses, 400), 5, challenges.statuses.join(" "));
+    assert.equal(count(challenges.statuses, 429), 15, challenges.statuses.join(" "));
+    assert.ok(Number(challenges.refused!.retryAfter) >= 1);
+  } finally {
+    attacker.close();
+    await node.stop("SIGKILL");
   }
 });

@@ -16,15 +16,27 @@ import { nickKey } from "../../core/names.ts";
 import { quoteText, sanitizeText } from "../../core/text_sanitizer.ts";
 import { countOf } from "../../core/chat_format.ts";
 import { cleanVisibleText, MAX_REASON_LENGTH } from "../../core/event_rules.ts";
-import { type BanTarget, formatUntil, normalizeHost, parseDuration } from "./moderation.ts";
-import { budgetOf, fitHistory, frameLength, itemsThatFit } from "./reply_budget.ts";
-import { formatStats, gatherStats } from "./stats.ts";
+import { fitHistory, NOTE_RESERVE, replyList } from "./reply_budget.ts";
 import { MAX_SEARCH_RESULTS, searchReply } from "./history_search.ts";
 import { MAX_IGNORED, validTimeZone } from "./user_preferences.ts";
 import { MENTIONS_LIMIT } from "./coming_back.ts";
 import { mentionsReply, unreadReply } from "./coming_back_replies.ts";
 import { MAIL_PER_RECIPIENT } from "./offline_mail.ts";
 import { keysCommand, whoamiCommand } from "./identity_commands.ts";
+import { firstWord, requireArgs } from "./command_args.ts";
+import {
+  banCommand,
+  bannedCommand,
+  deopCommand,
+  kickCommand,
+  motdCommand,
+  muteCommand,
+  opCommand,
+  statsCommand,
+  unbanCommand,
+  unmuteCommand,
+  unsealCommand,
+} from "./operator_commands.ts";
 
 /** What a command runs with. */
 export interface CommandContext {
@@ -81,45 +93,6 @@ const MAX_HISTORY = 500;
 /** Most messages `/history` may skip (more than any room keeps). */
 const MAX_HISTORY_SKIP = 1_000_000;
 
-/** Bytes kept free, when a reply is cut, for the note that says so. */
-const NOTE_RESERVE = 512;
-
-/**
- * Replies with a header and a list, cut to what fits the reader's output
- * queue, with a last line saying how many were left out.
- */
-function replyList(
-  ctx: CommandContext,
-  command: string,
-  header: string,
-  lines: readonly string[],
-  data: readonly unknown[],
-  trailer: readonly string[] = [],
-): void {
-  const budget = budgetOf(ctx.session.sink) - NOTE_RESERVE;
-  const overhead = frameLength({ t: "info", cmd: command, lines: [header, ...trailer], data: [] });
-  const fit = itemsThatFit(lines, data, budget, overhead);
-  if (fit === lines.length) {
-    ctx.reply(command, [header, ...lines, ...trailer], data);
-    return;
-  }
-  ctx.reply(
-    command,
-    [header, ...lines.slice(0, fit), `  … and ${lines.length - fit} more, not shown`, ...trailer],
-    data.slice(0, fit),
-  );
-}
-
-function firstWord(args: string): [string, string] {
-  const match = /^(\S+)\s*(.*)$/s.exec(args);
-  return match ? [match[1] ?? "", match[2] ?? ""] : ["", ""];
-}
-
-function requireArgs(args: string, usage: string): string {
-  if (args === "") throw new ProtocolError("bad_args", `Missing argument: usage ${usage}`);
-  return args;
-}
-
 /** What `/whois` tells about someone. */
 interface Person {
   nick: string;
@@ -173,69 +146,6 @@ export function formatDuration(ms: number): string {
   if (s < 3600) return `${Math.floor(s / 60)}m ${s % 60}s`;
   if (s < 86400) return `${Math.floor(s / 3600)}h ${Math.floor(s / 60) % 60}m`;
   return `${Math.floor(s / 86400)}d ${Math.floor(s / 3600) % 24}h`;
-}
-
-/** How an operator names what to ban: a key fingerprint, an address, or else a nick. */
-function banTarget(word: string): BanTarget {
-  if (/^SHA256:[A-Za-z0-9+/=]{1,60}$/.test(word)) return { type: "fp", value: word };
-  // No IPv6 address is longer than 45 characters (47 in brackets): a longer
-  // one would make a `mod` event that every node refuses or ignores.
-  if (
-    /^\d{1,3}(\.\d{1,3}){3}$/.test(word) ||
-    (word.length <= 47 && /^\[?[0-9a-fA-F]*:[0-9a-fA-F:.]*\]?$/.test(word))
-  ) {
-    return { type: "addr", value: normalizeHost(word) };
-  }
-  if (!/^[A-Za-z0-9._-]{1,16}$/.test(word)) {
-    throw new ProtocolError(
-      "bad_args",
-      `Invalid ban target ${
-        quoteText(word, 32)
-      }: use a nick, an SHA256: key fingerprint or an IP address`,
-    );
-  }
-  return { type: "nick", value: word };
-}
-
-function describeTarget(target: BanTarget): string {
-  return target.type === "nick"
-    ? target.value
-    : target.type === "fp"
-    ? `key ${target.value}`
-    : `address ${target.value}`;
-}
-
-/** An expiry time from an optional duration argument; null = permanent. */
-function untilOf(ctx: CommandContext, duration: string): number | null {
-  if (duration === "") return null;
-  try {
-    return ctx.hub.now() + parseDuration(duration);
-  } catch (error) {
-    throw new ProtocolError("bad_args", (error as Error).message, { cause: error });
-  }
-}
-
-/** The key fingerprint behind a nick (connected here, or registered), or one typed as is. */
-function fingerprintOf(ctx: CommandContext, who: string): string {
-  if (/^SHA256:[A-Za-z0-9+/=]{1,60}$/.test(who)) return who;
-  const fp = ctx.hub.localSession(who)?.origin.fingerprint ?? ctx.hub.nickGuard?.ownerOf(who);
-  if (fp === undefined) {
-    throw new ProtocolError(
-      "bad_args",
-      `${
-        sanitizeText(who).slice(0, 32)
-      } has no SSH key: only people logged in over SSH with a key can be operators`,
-    );
-  }
-  return fp;
-}
-
-function onlineNick(ctx: CommandContext, nick: string): string {
-  const found = ctx.hub.onlineNick(nick);
-  if (found === undefined) {
-    throw new ProtocolError("no_such_user", `No such user: ${sanitizeText(nick).slice(0, 32)}`);
-  }
-  return found;
 }
 
 /** The command table of meshchat. */
@@ -670,192 +580,17 @@ commands
       ctx.reply("unignore", [`No longer ignoring ${nick}`], { ignored: [...ctx.session.ignored] });
     },
   })
-  .register({
-    name: "motd",
-    args: "[TEXT]",
-    help: "show the message of the day; operators set it (/motd - clears it)",
-    run(ctx, args) {
-      if (args === "") {
-        const motd = ctx.hub.moderation.motd;
-        ctx.reply("motd", [motd === "" ? "No message of the day" : `Message of the day: ${motd}`], {
-          motd,
-        });
-        return;
-      }
-      if (!ctx.hub.isOp(ctx.session)) {
-        throw new ProtocolError(
-          "forbidden",
-          "Setting the message of the day is for operators only",
-        );
-      }
-      const text = args === "-" ? "" : sanitizeText(args).trim().slice(0, 500);
-      ctx.hub.moderate(ctx.session, { a: "motd", text });
-      ctx.reply("motd", [text === "" ? "Message of the day cleared" : `Message of the day set`], {
-        motd: text,
-      });
-    },
-  })
-  .register({
-    name: "op",
-    args: "[NICK|FINGERPRINT]",
-    opOnly: true,
-    help: "make someone's SSH key an operator cluster-wide; no argument lists operators",
-    run(ctx, args) {
-      const who = firstWord(args)[0];
-      if (who === "") {
-        const ops = ctx.hub.moderation.ops();
-        ctx.reply("op", [
-          ops.length === 0
-            ? "No operators granted with /op (ops files are per node)"
-            : `Operators granted with /op: ${ops.join(", ")}`,
-        ], { ops });
-        return;
-      }
-      const fp = fingerprintOf(ctx, who);
-      ctx.hub.moderate(ctx.session, { a: "op", fp });
-      ctx.reply("op", [`${fp} is an operator now`], { fp });
-    },
-  })
-  .register({
-    name: "deop",
-    args: "NICK|FINGERPRINT",
-    opOnly: true,
-    help: "take back an operator grant made with /op",
-    run(ctx, args) {
-      const fp = fingerprintOf(ctx, requireArgs(firstWord(args)[0], "/deop NICK|FINGERPRINT"));
-      ctx.hub.moderate(ctx.session, { a: "deop", fp });
-      ctx.reply("deop", [`${fp} is no longer an operator by /op`], { fp });
-    },
-  })
-  .register({
-    name: "kick",
-    args: "NICK [REASON]",
-    opOnly: true,
-    help: "disconnect someone, on whichever node they are",
-    run(ctx, args) {
-      const [word, reason] = firstWord(args);
-      const nick = onlineNick(ctx, requireArgs(word, "/kick NICK [REASON]"));
-      ctx.hub.moderate(ctx.session, {
-        a: "kick",
-        nick,
-        reason: sanitizeText(reason).trim().slice(0, 200),
-      });
-      ctx.reply("kick", [`Kicked ${nick}`], { nick });
-    },
-  })
-  .register({
-    name: "ban",
-    args: "NICK|FINGERPRINT|ADDRESS [DURATION]",
-    opOnly: true,
-    help: "refuse someone at login, e.g. /ban bob 2h (10m, 2h, 1d; default permanent)",
-    run(ctx, args) {
-      const [word, rest] = firstWord(args);
-      const target = banTarget(requireArgs(word, "/ban NICK|FINGERPRINT|ADDRESS [DURATION]"));
-      const until = untilOf(ctx, firstWord(rest)[0]);
-      ctx.hub.moderate(ctx.session, { a: "ban", target, until });
-      ctx.reply("ban", [
-        `Banned ${describeTarget(target)} ${formatUntil(until, ctx.hub.now())}`,
-      ], { target: { [target.type]: target.value }, until });
-    },
-  })
-  .register({
-    name: "unban",
-    args: "NICK|FINGERPRINT|ADDRESS",
-    opOnly: true,
-    help: "lift a ban",
-    run(ctx, args) {
-      const target = banTarget(requireArgs(firstWord(args)[0], "/unban NICK|FINGERPRINT|ADDRESS"));
-      const banned = ctx.hub.moderation.bans(ctx.hub.now()).some((ban) =>
-        ban.target.type === target.type &&
-        (target.type === "nick"
-          ? nickKey(ban.target.value) === nickKey(target.value)
-          : ban.target.value === target.value)
-      );
-      if (!banned) {
-        throw new ProtocolError("bad_args", `${describeTarget(target)} is not banned`);
-      }
-      ctx.hub.moderate(ctx.session, { a: "unban", target });
-      ctx.reply("unban", [`Unbanned ${describeTarget(target)}`], {
-        target: { [target.type]: target.value },
-      });
-    },
-  })
-  .register({
-    name: "stats",
-    opOnly: true,
-    help: "show this node's retained events, history bytes, rooms, sessions and snapshot backlog",
-    run(ctx) {
-      const stats = gatherStats(ctx.hub);
-      ctx.reply("stats", formatStats(stats, ctx.hub.now()), stats);
-    },
-  })
-  .register({
-    name: "banned",
-    opOnly: true,
-    help: "list the bans in force with their expiry",
-    run(ctx) {
-      const now = ctx.hub.now();
-      const bans = ctx.hub.moderation.bans(now);
-      replyList(
-        ctx,
-        "banned",
-        bans.length === 0 ? "Nobody is banned" : `${countOf(bans.length, "ban")}:`,
-        bans.map((ban) =>
-          `  ${describeTarget(ban.target)} ${formatUntil(ban.until, now)} (by ${ban.by})`
-        ),
-        bans.map((ban) => ({
-          target: { [ban.target.type]: ban.target.value },
-          until: ban.until,
-          by: ban.by,
-        })),
-      );
-    },
-  })
-  .register({
-    name: "mute",
-    args: "NICK [DURATION]",
-    opOnly: true,
-    help: "refuse someone's messages, e.g. /mute bob 10m (default permanent)",
-    run(ctx, args) {
-      const [word, rest] = firstWord(args);
-      const nick = requireArgs(word, "/mute NICK [DURATION]");
-      if (!/^[A-Za-z0-9._-]{1,16}$/.test(nick)) {
-        throw new ProtocolError("bad_args", `Invalid nick ${quoteText(nick, 32)}`);
-      }
-      const until = untilOf(ctx, firstWord(rest)[0]);
-      ctx.hub.moderate(ctx.session, { a: "mute", nick, until });
-      ctx.reply("mute", [`Muted ${nick} ${formatUntil(until, ctx.hub.now())}`], { nick, until });
-    },
-  })
-  .register({
-    name: "unmute",
-    args: "NICK",
-    opOnly: true,
-    help: "let someone speak again",
-    run(ctx, args) {
-      const nick = requireArgs(firstWord(args)[0], "/unmute NICK");
-      if (ctx.hub.moderation.muted(nick, ctx.hub.now()) === undefined) {
-        throw new ProtocolError("bad_args", `${sanitizeText(nick).slice(0, 32)} is not muted`);
-      }
-      ctx.hub.moderate(ctx.session, { a: "unmute", nick });
-      ctx.reply("unmute", [`Unmuted ${nick}`], { nick });
-    },
-  })
-  .register({
-    name: "unseal",
-    args: "[ROOM]",
-    opOnly: true,
-    help: "take a room's seal away (it takes plain text again), cluster-wide",
-    run(ctx, args) {
-      const name = firstWord(args)[0] || ctx.room || ctx.session.current;
-      const room = ctx.hub.findRoom(name);
-      if (room?.sealed === undefined) {
-        throw new ProtocolError("bad_args", `${quoteText(name, 34)} is not a sealed room`);
-      }
-      ctx.hub.moderate(ctx.session, { a: "unseal", room: room.name });
-      ctx.reply("unseal", [`#${room.name} is unsealed`], { room: room.name });
-    },
-  })
+  .register(motdCommand)
+  .register(opCommand)
+  .register(deopCommand)
+  .register(kickCommand)
+  .register(banCommand)
+  .register(unbanCommand)
+  .register(statsCommand)
+  .register(bannedCommand)
+  .register(muteCommand)
+  .register(unmuteCommand)
+  .register(unsealCommand)
   .register({
     name: "web",
     help: "a one-time link that signs a browser in as you (over SSH with a key)",

@@ -7,7 +7,9 @@
  * sessions: the sessions by nick and room ({@linkcode SessionTable}), the
  * fan-out bracket after which slow readers leave ({@linkcode SlowReaders}),
  * rate limits ({@linkcode RateLimits}), who may use which nick
- * ({@linkcode NickPolicy}), sealed-room rules ({@linkcode RoomSeals}), who
+ * ({@linkcode NickPolicy}), the rules of a person's keys and bot mark
+ * ({@linkcode IdentityPolicy}), one person's devices kept as one
+ * ({@linkcode PersonDevices}), sealed-room rules ({@linkcode RoomSeals}), who
  * is where in the cluster ({@linkcode PresenceRoster}), how many rooms live
  * how long ({@linkcode RoomLimits}) and moderation on this node's people
  * ({@linkcode ModerationEnforcement}). It knows nothing of sockets or SSH:
@@ -46,11 +48,8 @@ import type { ClusterView, HelloRequest, HubOptions } from "./hub_types.ts";
 import { type NickGuard, NickPolicy, validNick } from "./nick_policy.ts";
 import { RoomSeals } from "./room_seals.ts";
 import { ComingBack } from "./coming_back.ts";
-import { linkText } from "./linked_keys.ts";
 import { PersonDevices } from "./person_devices.ts";
-
-/** Keys one nick may have: its registering key and the ones linked to it (`/keys add`). */
-export const MAX_KEYS_PER_NICK = 8;
+import { IdentityPolicy } from "./identity_policy.ts";
 
 export { Session, type SessionOrigin, type SessionSink } from "./session.ts";
 export type { ClusterView, HelloRequest, HubOptions } from "./hub_types.ts";
@@ -95,6 +94,8 @@ export class Hub {
   readonly #roster: PresenceRoster;
   /** One person's sessions (devices) kept as one: node/chat/person_devices.ts. */
   readonly #devices: PersonDevices;
+  /** Who a person is by their keys: node/chat/identity_policy.ts. */
+  readonly #identity: IdentityPolicy;
   readonly #limits: RoomLimits;
   readonly #enforcement: ModerationEnforcement;
   readonly #rates: RateLimits;
@@ -163,7 +164,17 @@ export class Hub {
       registered: (nick) => ownerOf(nick) !== undefined,
       room: (name) => this.#room(name),
       historyFor: (session) => this.#historyFor(session),
-      mayEnter: (session, room) => this.#mayEnter(session, room),
+      mayEnter: (session, room) => this.#limits.mayEnter(session, room),
+    });
+    this.#identity = new IdentityPolicy({
+      log: this.log,
+      nicks: this.#nicks,
+      sessions: () => local.sessions(),
+      devicesOf: (nick) => this.#devices.of(nick),
+      emit: (kind, nick, text) => this.#emit(kind, "", nick, text),
+      isOp: (session) => this.isOp(session),
+      expel: (session, message, reason) => this.#expel(session, message, reason),
+      now,
     });
     this.#enforcement = new ModerationEnforcement(this.log.moderation, {
       local,
@@ -178,7 +189,7 @@ export class Hub {
       inRoom: (room) => local.inRoom(room),
     });
     this.comingBack = new ComingBack(this.log, {
-      identity: (s) => this.#nicks.owns(s.nick, s.origin.fingerprint) ? s.nick : undefined,
+      identity: (s) => this.#identity.ownsNick(s) ? s.nick : undefined,
     });
     this.log.onSettled((event, evicted, mod) =>
       this.#slowReaders.fanningOut(() => this.#settled(event, evicted, mod))
@@ -246,9 +257,7 @@ export class Hub {
       );
     }
     this.#enforcement.checkBan(validNick(user), origin.fingerprint, origin.address);
-    if (this.#keyBanOf(user, origin.fingerprint)) {
-      throw new ProtocolError("banned", `Cannot join: a key of ${user} is banned`);
-    }
+    this.#identity.checkKeyBan(user, origin.fingerprint);
     const free = this.#nicks.checkFree(user, origin.fingerprint);
     // Another device of a person already here: their nick as it is spelled.
     const nick = this.onlineNick(free) ?? free;
@@ -594,13 +603,13 @@ export class Hub {
   #settled(event: ChatEvent, evicted: ChatEvent | undefined, mod: ModEffect | undefined): void {
     // Nick ownership, linked keys and bot marks: the log's registries, nothing to show.
     if (event.kind === "claim" || event.kind === "bot") return;
-    if (event.kind === "link") return this.#revokeUnlinked(event.from);
+    if (event.kind === "link") return this.#identity.revokeUnlinked(event.from);
     if (event.kind === "seen") return; // where someone stopped reading: node/chat/coming_back.ts
     this.#limits.applied(event);
     if (event.kind === "seal") this.#seals.announce(event);
     if (event.kind === "mod") {
       if (mod !== undefined) this.#enforcement.enforce(event, mod);
-      if (mod?.action.a === "ban") this.#expelKeyBanned();
+      if (mod?.action.a === "ban") this.#identity.expelKeyBanned();
       return;
     }
     if (evicted === event) return;
@@ -623,84 +632,19 @@ export class Hub {
     }
   }
 
-  /**
-   * Links a key to the session's nick, or unlinks one (a `link` event,
-   * cluster-wide; node/chat/linked_keys.ts). The session's own key must own
-   * its nick. The key that registered the nick stays: it cannot be unlinked.
-   *
-   * @param session Who links.
-   * @param action `+` to link, `-` to unlink.
-   * @param fingerprint The key's `SHA256:` fingerprint.
-   * @returns False when there was nothing to do (linked already, or not linked).
-   * @throws {ProtocolError} `forbidden` (the session's key does not own its
-   *   nick; unlinking the registering key), `bad_args` (too many keys).
-   */
+  /** Links or unlinks a key of the session's nick: {@linkcode IdentityPolicy.linkKey}. */
   linkKey(session: Session, action: "+" | "-", fingerprint: string): boolean {
-    const nick = session.nick;
-    if (!this.#nicks.owns(nick, session.origin.fingerprint)) {
-      throw new ProtocolError(
-        "forbidden",
-        `Only a key that owns ${nick} can change its keys: log in with one of them`,
-      );
-    }
-    const keys = this.log.nicks.keysOf(nick);
-    if (action === "-" && fingerprint === keys[0]) {
-      throw new ProtocolError(
-        "forbidden",
-        `${fingerprint} registered ${nick} and stays its key: remove another one`,
-      );
-    }
-    if (keys.includes(fingerprint) === (action === "+")) return false;
-    if (action === "+" && keys.length >= MAX_KEYS_PER_NICK) {
-      throw new ProtocolError(
-        "bad_args",
-        `${nick} has ${keys.length} keys, the most a nick may have: remove one first`,
-      );
-    }
-    this.#emit("link", "", nick, linkText(action, fingerprint));
-    return true;
+    return this.#identity.linkKey(session, action, fingerprint);
   }
 
-  /**
-   * Marks a registered nick as a bot, or no longer (a `bot` event,
-   * cluster-wide): the session's own nick, which its key must own, or any
-   * registered nick for an operator.
-   *
-   * @param session Who marks.
-   * @param nick The nick to mark, or undefined for the session's own.
-   * @param on True to mark it a bot, false to take the mark away.
-   * @returns The nick marked.
-   * @throws {ProtocolError} `forbidden` (own nick not owned by the session's
-   *   key; another's nick by a non-operator), `nick_invalid`, `no_such_user`
-   *   (a nick no key owns).
-   */
+  /** Marks a registered nick as a bot, or no longer: {@linkcode IdentityPolicy.markBot}. */
   markBot(session: Session, nick: string | undefined, on: boolean): string {
-    const own = nick === undefined || nickKey(nick) === nickKey(session.nick);
-    const target = own ? session.nick : validNick(nick);
-    if (own && !this.#nicks.owns(target, session.origin.fingerprint)) {
-      throw new ProtocolError(
-        "forbidden",
-        `Only a registered nick can be a bot: ${target} is not owned by the key you logged in with`,
-      );
-    }
-    if (!own && !this.isOp(session)) {
-      throw new ProtocolError("forbidden", "Marking someone else as a bot is for operators only");
-    }
-    if (!own && this.#nicks.ownerOf(target) === undefined) {
-      throw new ProtocolError("no_such_user", `${target} is not a registered nick: no key owns it`);
-    }
-    this.#emit("bot", "", target, on ? "on" : "off");
-    return target;
+    return this.#identity.markBot(session, nick, on);
   }
 
-  /**
-   * Whether a nick is marked as a bot (`/bot`), cluster-wide.
-   *
-   * @param nick Any case.
-   * @returns True for a bot.
-   */
+  /** Whether a nick is marked as a bot, cluster-wide: {@linkcode IdentityPolicy.isBot}. */
   isBot(nick: string): boolean {
-    return this.log.bots.isBot(nick);
+    return this.#identity.isBot(nick);
   }
 
   /** Whether a session is an operator here: {@linkcode ModerationEnforcement.isOp}. */
@@ -920,65 +864,12 @@ export class Hub {
   }
 
   /**
-   * Whether one of the keys of a person whose key owns their nick is
-   * banned: a ban on a key bans the person, whichever of their linked keys
-   * they come with.
-   */
-  #keyBanOf(nick: string, fingerprint: string | undefined): boolean {
-    if (!this.#nicks.owns(nick, fingerprint)) return false;
-    const now = this.now();
-    return this.log.nicks.keysOf(nick).some((key) =>
-      this.log.moderation.banOf({ fingerprint: key }, now) !== undefined
-    );
-  }
-
-  /** After a ban: puts out the devices of people one of whose keys it bans. */
-  #expelKeyBanned(): void {
-    for (const session of [...this.#local.sessions()]) {
-      if (!this.#keyBanOf(session.nick, session.origin.fingerprint)) continue;
-      this.#expel(session, `You were banned: a key of ${session.nick} is banned`, "banned");
-    }
-  }
-
-  /**
-   * Puts out this node's devices of a nick whose key no longer owns it: a
-   * key unlinked (`/keys remove`, here or on another node) logs out at
-   * once, so a stolen device stops being the person.
-   */
-  #revokeUnlinked(nick: string): void {
-    if (this.#nicks.ownerOf(nick) === undefined) return; // nothing registered: nothing to revoke
-    for (const device of [...this.#devices.of(nick)]) {
-      const fingerprint = device.origin.fingerprint;
-      if (fingerprint === undefined || this.#nicks.owns(nick, fingerprint)) continue;
-      this.#expel(
-        device,
-        `The key you logged in with (${fingerprint}) was unlinked from ${nick}`,
-        "key unlinked",
-      );
-    }
-  }
-
-  /** Whether a device may follow its person into a room: the limits a `/join` obeys. */
-  #mayEnter(session: Session, room: string): boolean {
-    try {
-      this.#limits.checkJoin(session, room);
-      this.#limits.makeSpaceFor(room);
-      return true;
-    } catch (error) {
-      if (error instanceof ProtocolError) return false;
-      throw error;
-    }
-  }
-
-  /**
    * Messages of history a session gets on entering a room: what its hello
    * asked, else none for a bot whose key owns its nick, else the default.
    */
   #historyFor(session: Session): number {
     if (session.joinHistory !== undefined) return session.joinHistory;
-    const bot = this.isBot(session.nick) &&
-      this.#nicks.owns(session.nick, session.origin.fingerprint);
-    return bot ? 0 : this.#welcomeHistory;
+    return this.#identity.ownedBot(session) ? 0 : this.#welcomeHistory;
   }
 
   /** Tells a session why, then ends it. */

@@ -30,7 +30,10 @@
  *     mutes and kicks as this node's sessions feel them;
  *   - {@linkcode PersonDevices} (person_devices.ts): one person's sessions
  *     (devices whose keys own the same nick) kept as one: shared rooms,
- *     one presence.
+ *     one presence;
+ *   - {@linkcode IdentityPolicy} (identity_policy.ts): who a person is by
+ *     their keys: linking and unlinking keys (an unlinked key's devices log
+ *     out), a ban on any of a person's keys, bot marks.
  * - {@linkcode Session} / {@linkcode SessionSink} (session.ts): a connected
  *   person and where their frames go (a frontend implements the sink).
  * - {@linkcode Room}, {@linkcode Moderation}, {@linkcode RemotePresence},
@@ -49,7 +52,8 @@
  *   table every frontend shares, run with a {@linkcode commandContext};
  *   {@linkcode gatherStats} for `/stats`; {@linkcode searchRooms}
  *   (history_search.ts) for `/search`; identity_commands.ts for `/whoami`
- *   and `/keys`.
+ *   and `/keys`; operator_commands.ts for the operators' commands
+ *   (moderation, `/motd`, `/stats`); command_args.ts for what they share.
  *
  * @module
  */
@@ -83,6 +87,7 @@ export { NickRegistry } from "./nick_registry.ts";
 export { BotRegistry } from "./bots.ts";
 export { LinkedKeys } from "./linked_keys.ts";
 export { PersonDevices } from "./person_devices.ts";
+export { IdentityPolicy } from "./identity_policy.ts";
 export { SeenMarks } from "./last_seen.ts";
 export { OfflineMail } from "./offline_mail.ts";
 export { ComingBack } from "./coming_back.ts";

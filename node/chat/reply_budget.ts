@@ -10,6 +10,7 @@
  * @module
  */
 import type { MsgFrame, ServerFrame } from "../../core/protocol.ts";
+import type { CommandContext } from "./commands.ts";
 import type { SessionSink } from "./session.ts";
 
 /**
@@ -149,7 +150,44 @@ export function fitHistory<F extends ServerFrame & { readonly history: readonly 
 ): F {
   const budget = budgetOf(sink) - reserve;
   if (budget === Infinity) return frame;
-  const overhead = frameLength({ ...frame, history: [] });
+  // newestThatFit charges each entry a separator; inside one list the first needs none.
+  const overhead = frameLength({ ...frame, history: [] }) - 1;
   const history = newestThatFit(frame.history, budget, overhead);
   return history.length === frame.history.length ? frame : { ...frame, history };
+}
+
+/** Bytes kept free, when a reply is cut, for the note that says so. */
+export const NOTE_RESERVE = 512;
+
+/**
+ * Replies to a command with a header and a list, cut to what fits the
+ * reader's output queue, with a last line saying how many were left out.
+ *
+ * @param ctx The command's context: its session's sink and its reply.
+ * @param command The command replying.
+ * @param header The first line.
+ * @param lines The list, one line per item.
+ * @param data The list as data, one entry per item.
+ * @param trailer Lines after the list, always shown.
+ */
+export function replyList(
+  ctx: Pick<CommandContext, "session" | "reply">,
+  command: string,
+  header: string,
+  lines: readonly string[],
+  data: readonly unknown[],
+  trailer: readonly string[] = [],
+): void {
+  const budget = budgetOf(ctx.session.sink) - NOTE_RESERVE;
+  const overhead = frameLength({ t: "info", cmd: command, lines: [header, ...trailer], data: [] });
+  const fit = itemsThatFit(lines, data, budget, overhead);
+  if (fit === lines.length) {
+    ctx.reply(command, [header, ...lines, ...trailer], data);
+    return;
+  }
+  ctx.reply(
+    command,
+    [header, ...lines.slice(0, fit), `  … and ${lines.length - fit} more, not shown`, ...trailer],
+    data.slice(0, fit),
+  );
 }

@@ -170,6 +170,27 @@ export class RoomLimits {
   }
 
   /**
+   * Whether a session may enter a room it did not ask for (a device
+   * following its person): the limits a `/join` obeys, making space for the
+   * room when it must.
+   *
+   * @param session The session.
+   * @param room Normalised room name.
+   * @returns False when {@linkcode RoomLimits.checkJoin} or
+   *   {@linkcode RoomLimits.makeSpaceFor} would refuse it.
+   */
+  mayEnter(session: Session, room: string): boolean {
+    try {
+      this.checkJoin(session, room);
+      this.makeSpaceFor(room);
+      return true;
+    } catch (error) {
+      if (error instanceof ProtocolError) return false;
+      throw error;
+    }
+  }
+
+  /**
    * Drops a room now if it is empty everywhere and was never spoken in or
    * had no event for the room TTL (people left it). The default room stays.
    *

@@ -4,8 +4,8 @@
  * total, and which addresses broke a limit often enough to be refused for a
  * while. Frontends ask {@linkcode ConnectionLimits.admit} at accept time,
  * release the slot when the connection ends, and report every offence
- * (a flood, a missed hello deadline, one connection too many) with
- * {@linkcode ConnectionLimits.offend}.
+ * (a flood, a missed hello deadline, one connection too many, a wrong web
+ * sign-in token or key-upload challenge) with {@linkcode ConnectionLimits.offend}.
  *
  * Addresses are counted with {@linkcode addressKey}: IPv4 as is, IPv6 per
  * /64. Memory is bounded: at most `maxTrackedAddresses` offenders are
@@ -249,8 +249,18 @@ export class ConnectionLimits {
    * @returns `true` while it is refused.
    */
   isRefused(address: string): boolean {
+    return this.refusedForMs(address) > 0;
+  }
+
+  /**
+   * How long an address is still refused, for a `Retry-After`.
+   *
+   * @param address Remote IP address.
+   * @returns Milliseconds until its cool-off ends; 0 when it is not refused.
+   */
+  refusedForMs(address: string): number {
     const record = this.#offenders.get(addressKey(address));
-    return record !== undefined && record.until > this.#now();
+    return record === undefined ? 0 : Math.max(0, record.until - this.#now());
   }
 }
 

@@ -49,8 +49,12 @@ Deno.test("ConnectionLimits refuses a repeat offender for the cool-off, then for
     /too many violations from 192\.0\.2\.1, try again in 5 s/,
   );
   assert.equal(code(limits.admit("192.0.2.2")), "ok");
+  now = 14_500;
+  assert.equal(limits.refusedForMs("192.0.2.1"), 1500);
+  assert.equal(limits.refusedForMs("192.0.2.2"), 0);
   now = 16_000;
   assert.equal(limits.isRefused("192.0.2.1"), false);
+  assert.equal(limits.refusedForMs("192.0.2.1"), 0);
   assert.equal(code(limits.admit("192.0.2.1")), "ok");
 });
 

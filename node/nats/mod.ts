@@ -16,6 +16,8 @@
  *   liveness by heartbeats on core NATS subjects.
  * - {@linkcode NATS_FLAGS} / {@linkcode natsConfig} (nats_config.ts): the
  *   flags.
+ * - {@linkcode ignoreResetsOfClosedSockets} (socket_reset_guard.ts): a
+ *   refused connection's late reset must not end the node.
  *
  * @module
  */
@@ -23,12 +25,15 @@ export {
   NatsReplication,
   type NatsReplicationOptions,
   NatsStartError,
+  type NatsStatus,
 } from "./nats_replication.ts";
 export {
   eventSubject,
+  type ReplicatorStatus,
   StreamReplicator,
   type StreamReplicatorOptions,
 } from "./stream_replicator.ts";
 export { followSnapshots, POSITION_FILE, readStreamPosition } from "./stream_position.ts";
 export { NatsPresence, type NatsPresenceOptions } from "./nats_presence.ts";
 export { NATS_FLAGS, type NatsConfig, natsConfig } from "./nats_config.ts";
+export { ignoreResetsOfClosedSockets } from "./socket_reset_guard.ts";

@@ -72,6 +72,11 @@ export const NATS_FLAGS = {
   },
 } as const;
 
+/** The user JWT block of a `.creds` file (a JWT is three base64url parts). */
+const CREDS_JWT = /-{3,}BEGIN NATS USER JWT-{3,}\s*\n\s*ey[\w-]+\.[\w-]+\.[\w-]+\s*\n/;
+/** The user NKey seed block of a `.creds` file (a user seed starts with `SU`). */
+const CREDS_SEED = /-{3,}BEGIN USER NKEY SEED-{3,}\s*\n\s*SU[A-Z2-7]+\s*\n/;
+
 /** How a node reaches NATS and which stream it replicates through. */
 export interface NatsConfig {
   /** Server URLs, as given. */
@@ -162,9 +167,16 @@ export function natsConfig(
   const tls = ca === undefined && cert === undefined && !servers.some((s) => s.startsWith("tls:"))
     ? undefined
     : { ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}) };
+  const creds = read("nats-creds");
+  if (creds !== undefined && !(CREDS_JWT.test(creds) && CREDS_SEED.test(creds))) {
+    throw new UsageError(
+      `Invalid --nats-creds ${flags["nats-creds"]}: not a NATS .creds file ` +
+        "(a user JWT and a user NKey seed, as nsc writes them)",
+    );
+  }
   return {
     servers,
-    creds: read("nats-creds"),
+    creds,
     tls,
     stream: flags["nats-stream"],
     replicas,

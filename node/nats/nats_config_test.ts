@@ -3,7 +3,22 @@ import { UsageError } from "../../core/cli_flags.ts";
 import { type NodeConfig, parseNodeConfig } from "../node_config.ts";
 
 const env = (name: string) => name === "MESHCHAT_CLUSTER_SECRET" ? "s".repeat(32) : undefined;
-const files: Record<string, string> = { "user.creds": "CREDS", "ca.pem": "CA", "c.pem": "CERT" };
+/** The shape of a `.creds` file as nsc writes it (a JWT and a seed that sign nothing real). */
+const CREDS = [
+  "-----BEGIN NATS USER JWT-----",
+  "eyJ0eXAiOiJKV1QiLCJhbGciOiJlZDI1NTE5LW5rZXkifQ.e30.c2lnbmF0dXJl",
+  "------END NATS USER JWT------",
+  "",
+  "-----BEGIN USER NKEY SEED-----",
+  "SUAIBDPBAUTWCWBKIO6XHQNINK5FWJW4OHLXC3HQ2KFE4PEJUA44CNHTC4",
+  "------END USER NKEY SEED------",
+  "",
+].join("\n");
+const files: Record<string, string> = {
+  "user.creds": CREDS,
+  "ca.pem": "CA",
+  "c.pem": "CERT",
+};
 const readTextFile = (path: string) => {
   const text = files[path];
   if (text === undefined) throw new Deno.errors.NotFound(`no such file: ${path}`);
@@ -22,7 +37,7 @@ Deno.test("--nats replaces the mesh: no mesh config even with a cluster secret a
   assert.equal(config.mesh, undefined);
   assert.deepEqual(config.nats, {
     servers: ["nats://10.0.0.1:4222", "nats://10.0.0.2:4222"],
-    creds: "CREDS",
+    creds: CREDS,
     tls: { ca: "CA" },
     stream: "meshchat",
     replicas: 3,
@@ -48,6 +63,7 @@ Deno.test("--nats refuses mesh flags, NATS flags without --nats, and bad values,
     [["--nats", "h:4222", "--nats-replicas", "7"], /--nats-replicas 7: use 1 to 5/],
     [["--nats", "h:4222", "--nats-creds", "gone.creds"], /Cannot read --nats-creds gone.creds/],
     [["--nats", "h:4222", "--nats-tls-cert", "c.pem"], /--nats-tls-cert alone/],
+    [["--nats", "h:4222", "--nats-creds", "ca.pem"], /--nats-creds ca.pem: not a NATS .creds/],
   ];
   for (const [args, message] of refusals) {
     assert.throws(() => parse(args), (e) => e instanceof UsageError && message.test(e.message));

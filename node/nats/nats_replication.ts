@@ -31,8 +31,9 @@ import type { Logger } from "../logger.ts";
 import type { SnapshotStore } from "../store/snapshot_store.ts";
 import type { NatsConfig } from "./nats_config.ts";
 import { NatsPresence } from "./nats_presence.ts";
+import { ignoreResetsOfClosedSockets } from "./socket_reset_guard.ts";
 import { followSnapshots, readStreamPosition } from "./stream_position.ts";
-import { StreamReplicator } from "./stream_replicator.ts";
+import { type ReplicatorStatus, StreamReplicator } from "./stream_replicator.ts";
 
 /** How long the server drops a resent `Nats-Msg-Id` (ns): two minutes. */
 const DUPLICATE_WINDOW_NS = 120e9;
@@ -49,6 +50,12 @@ export interface NatsReplicationOptions {
   readonly restored: boolean;
   /** Logger. */
   readonly logger: Logger;
+}
+
+/** A node's replication through NATS as `/metrics` shows it. */
+export interface NatsStatus extends ReplicatorStatus {
+  /** Whether the connection to NATS is up now. */
+  readonly connected: boolean;
 }
 
 /** Cannot reach NATS, or the stream cannot be made as configured. */
@@ -92,6 +99,7 @@ export class NatsReplication implements ClusterView {
     options: NatsReplicationOptions,
   ): Promise<NatsReplication> {
     const { nodeId, dataDir, store, logger } = options;
+    ignoreResetsOfClosedSockets(logger);
     const nc = await connectTo(config, nodeId);
     try {
       // No account check here: a NATS cluster still forming is waited for by ensureStream.
@@ -142,9 +150,9 @@ export class NatsReplication implements ClusterView {
     return this.#connected;
   }
 
-  /** Own events JetStream has not stored yet. */
-  get unpublished(): number {
-    return this.#replicator.unpublished;
+  /** The connection and the replicator's counts, for `/metrics`; no request to NATS. */
+  status(): NatsStatus {
+    return { connected: this.#connected, ...this.#replicator.status() };
   }
 
   /** Every node heard of, this one included. */
@@ -195,6 +203,14 @@ export class NatsReplication implements ClusterView {
   }
 }
 
+/**
+ * Longest wait for one server's answer to a connection (the client's own
+ * default is 20 s): a server that drops the connection after the TLS
+ * handshake is only noticed by this timeout, and a node should not take
+ * that long to say it cannot start.
+ */
+const CONNECT_TIMEOUT_MS = 5000;
+
 async function connectTo(config: NatsConfig, nodeId: string): Promise<NatsConnection> {
   try {
     return await connect({
@@ -203,17 +219,46 @@ async function connectTo(config: NatsConfig, nodeId: string): Promise<NatsConnec
       // Forever: a NATS outage must not end the node; acks wait meanwhile.
       maxReconnectAttempts: -1,
       reconnectTimeWait: 500,
+      timeout: CONNECT_TIMEOUT_MS,
       ...(config.creds === undefined
         ? {}
         : { authenticator: credsAuthenticator(new TextEncoder().encode(config.creds)) }),
       ...(config.tls === undefined ? {} : { tls: { ...config.tls } }),
     });
   } catch (error) {
+    const message = (error as Error).message;
     throw new NatsStartError(
-      `Cannot connect to NATS at ${config.servers.join(",")}: ${(error as Error).message}`,
+      `Cannot connect to NATS at ${config.servers.join(",")}: ${message}${
+        connectHint(message, config)
+      }`,
       { cause: error },
     );
   }
+}
+
+/** What to check when the first connection fails for a reason of auth or TLS. */
+function connectHint(message: string, config: NatsConfig): string {
+  if (/authorization|authentication|user.*(revoked|expired)/i.test(message)) {
+    return config.creds === undefined
+      ? ": the NATS servers want credentials, give them with --nats-creds FILE"
+      : ": the NATS servers refused --nats-creds (a user of an account their operator knows?)";
+  }
+  if (/certificate|self.signed|unable to verify/i.test(message)) {
+    return config.tls?.ca === undefined
+      ? ": the NATS servers' certificate is signed by a CA this node does not trust, " +
+        "give it with --nats-tls-ca FILE"
+      : ": the NATS servers' certificate is not signed by --nats-tls-ca (or names another host)";
+  }
+  if (config.tls !== undefined && /EPERM|EPIPE|ECONNRESET|hang up|closed|timeout/i.test(message)) {
+    // A server that refuses a client certificate (or its absence) ends the connection after the
+    // handshake without saying why; the client then waits for an answer (CONNECT_TIMEOUT_MS).
+    return config.tls.cert === undefined
+      ? ": if the NATS servers verify clients (tls verify), " +
+        "give this node's certificate with --nats-tls-cert and --nats-tls-key"
+      : ": if the NATS servers verify clients (tls verify), " +
+        "--nats-tls-cert must be signed by a CA they trust (their ca_file)";
+  }
+  return "";
 }
 
 /** Tries of a stream set-up that failed for a passing reason, half a second apart. */

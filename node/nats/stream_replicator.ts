@@ -67,6 +67,24 @@ export function eventSubject(stream: string, origin: string): string {
   return `${stream}.events.${origin}`;
 }
 
+/** What a replicator has done so far, for `/metrics`. */
+export interface ReplicatorStatus {
+  /** Own events waiting for JetStream to store them. */
+  readonly unpublished: number;
+  /** The last stream sequence applied to the log (0 before the first). */
+  readonly appliedSeq: number;
+  /**
+   * The stream's last sequence as last seen: from each message read (its
+   * sequence plus what the consumer still had pending), the start, and the
+   * watchdog's checks. Never a request of its own.
+   */
+  readonly lastSeq: number;
+  /** Publishes that failed and were tried again. */
+  readonly publishRetries: number;
+  /** Consumers the watchdog replaced because the replay stalled. */
+  readonly consumerRestarts: number;
+}
+
 /** One of this node's events on its way to the stream. */
 interface Outgoing {
   readonly event: ChatEvent;
@@ -88,6 +106,9 @@ export class StreamReplicator {
   readonly #outgoing = new Map<string, Outgoing>();
   readonly #retries = new Set<ReturnType<typeof setTimeout>>();
   #applied = 0;
+  #lastSeen = 0;
+  #publishRetries = 0;
+  #consumerRestarts = 0;
   #failing = false;
   #stopped = false;
   #messages: { close(): Promise<void | Error> } | undefined;
@@ -134,9 +155,15 @@ export class StreamReplicator {
     return this.#applied;
   }
 
-  /** Own events waiting for JetStream to store them. */
-  get unpublished(): number {
-    return this.#outgoing.size;
+  /** Counts and sequences for `/metrics` (see {@linkcode ReplicatorStatus}); no request. */
+  status(): ReplicatorStatus {
+    return {
+      unpublished: this.#outgoing.size,
+      appliedSeq: this.#applied,
+      lastSeq: Math.max(this.#lastSeen, this.#applied),
+      publishRetries: this.#publishRetries,
+      consumerRestarts: this.#consumerRestarts,
+    };
   }
 
   /**
@@ -162,6 +189,7 @@ export class StreamReplicator {
       from = state.first_seq;
     }
     const target = state.last_seq;
+    this.#lastSeen = Math.max(this.#lastSeen, target);
     const caughtUp = Promise.withResolvers<void>();
     if (target < from) caughtUp.resolve();
     this.#onProgress = () => {
@@ -224,6 +252,7 @@ export class StreamReplicator {
       (info) => info.state.last_seq,
       () => 0,
     );
+    this.#lastSeen = Math.max(this.#lastSeen, last);
     if (last <= applied || this.#applied !== applied) {
       this.#stalledChecks = 0;
       return;
@@ -238,7 +267,10 @@ export class StreamReplicator {
     try {
       await this.#messages?.close();
       await this.#consuming;
-      if (!this.#stopped) await this.#follow(applied + 1);
+      if (!this.#stopped) {
+        await this.#follow(applied + 1);
+        this.#consumerRestarts++;
+      }
     } catch (error) {
       this.#logger.warn("stream consumer not replaced, trying again", { error: String(error) });
     } finally {
@@ -281,6 +313,8 @@ export class StreamReplicator {
 
   #take(message: JsMsg): void {
     this.#applied = message.seq;
+    // What the consumer still has to deliver: the stream's end as of this message.
+    this.#lastSeen = Math.max(this.#lastSeen, message.seq + message.info.pending);
     let event: ChatEvent;
     try {
       // Bounded before it is parsed: the payload is the event as JSON.
@@ -321,6 +355,7 @@ export class StreamReplicator {
       }
     }, (error) => {
       if (this.#stopped) return;
+      this.#publishRetries++;
       if (!this.#failing) {
         this.#failing = true;
         // Once per outage: every event waiting retries on its own.

@@ -1,15 +1,13 @@
 import assert from "node:assert/strict";
 import { parseUserSettings, UserSettingsStore, validTimeZone } from "./user_settings.ts";
+import { scratchDir } from "../../tests/helpers/scratch_dir.ts";
 
 const KEY_A = "SHA256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 const KEY_B = "SHA256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
 const KEY_C = "SHA256:ccccccccccccccccccccccccccccccccccccccccccc";
 
 async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ dir: "./data/tmp" }).catch(async () => {
-    await Deno.mkdir("./data/tmp", { recursive: true });
-    return Deno.makeTempDir({ dir: "./data/tmp" });
-  });
+  const dir = await scratchDir();
   try {
     await fn(dir);
   } finally {

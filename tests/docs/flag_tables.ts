@@ -22,6 +22,7 @@
  *
  * @module
  */
+import { CLIENT_FLAGS } from "../../client/client_flags.ts";
 import { type FlagSpec, formatFlagTable } from "../../core/cli_flags.ts";
 import { CLUSTER_FLAGS } from "../../node/local_cluster.ts";
 import { NODE_FLAGS } from "../../node/node_config.ts";
@@ -30,6 +31,7 @@ import { NODE_FLAGS } from "../../node/node_config.ts";
 export const FLAG_SOURCES: Readonly<Record<string, FlagSpec>> = {
   node: NODE_FLAGS,
   cluster: CLUSTER_FLAGS,
+  client: CLIENT_FLAGS,
 };
 
 /** The files that may hold flag tables (and whose links `tests/docs_links_test.ts` checks). */

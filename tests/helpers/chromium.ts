@@ -10,6 +10,7 @@
  * @module
  */
 import { waitFor } from "./wait_for.ts";
+import { scratchDir } from "./scratch_dir.ts";
 
 /** Debian's Chromium, found on the PATH (the tests' permissions allow running `chromium`). */
 export const CHROMIUM = "chromium";
@@ -115,8 +116,7 @@ export class Chromium {
    * @throws {Error} When it does not announce its DevTools address within 30 s.
    */
   static async launch(): Promise<Chromium> {
-    await Deno.mkdir("./data/tmp", { recursive: true });
-    const profile = await Deno.makeTempDir({ dir: "./data/tmp", prefix: "chromium-" });
+    const profile = await scratchDir("chromium-");
     const child = new Deno.Command(CHROMIUM, {
       args: [
         "--headless=new",

@@ -1,8 +1,10 @@
 /**
  * Real `nats-server` processes for the tests of `--nats` replication: one
  * server, or a cluster of them (routes between all, JetStream on, each with
- * its own store directory under ./data/tmp), on free loopback ports. A test
- * kills one with {@linkcode NatsServer.kill} and stops them all with
+ * its own store directory under ./data/tmp), on free loopback ports, with
+ * more flags or a configuration file when a test needs TLS or operator mode
+ * ({@linkcode NatsServerOptions}). A test kills one with
+ * {@linkcode NatsServer.kill} and stops them all with
  * {@linkcode NatsServers.close} in its `finally`.
  *
  * @module
@@ -51,18 +53,35 @@ export function hasNatsServer(): boolean {
   }
 }
 
+/** Options of {@linkcode startNatsServers}: what a test of NATS auth adds to each server. */
+export interface NatsServerOptions {
+  /** More `nats-server` flags, e.g. `--tls --tlscert FILE …`. @default none */
+  readonly args?: readonly string[];
+  /**
+   * A configuration file's text (`-c`), for what has no flag: operator mode
+   * (`operator`, `resolver: MEMORY`, `resolver_preload`). The flags above
+   * (port, JetStream, cluster) still apply. @default none
+   */
+  readonly config?: string;
+}
+
 /**
  * Starts `count` JetStream servers (a cluster when more than one) and waits
  * until JetStream can take requests: the server is ready, and in a cluster
  * every server knows the elected metadata leader.
  *
  * @param count How many servers. @default 1
+ * @param options Extra flags and configuration of every server.
  * @returns The running servers.
  * @throws {Error} When one exits or JetStream does not come up (with the logs).
  */
-export async function startNatsServers(count = 1): Promise<NatsServers> {
+export async function startNatsServers(
+  count = 1,
+  options: NatsServerOptions = {},
+): Promise<NatsServers> {
   const base = `./data/tmp/nats-${crypto.randomUUID().slice(0, 8)}`;
   await Deno.mkdir(base, { recursive: true });
+  if (options.config !== undefined) await Deno.writeTextFile(`${base}/server.conf`, options.config);
   const specs = Array.from({ length: count }, (_, i) => ({
     name: `s${i + 1}`,
     port: freePort(),
@@ -71,6 +90,7 @@ export async function startNatsServers(count = 1): Promise<NatsServers> {
   const routes = specs.map((s) => `nats://127.0.0.1:${s.clusterPort}`).join(",");
   const servers = specs.map((spec) => {
     const args = [
+      ...(options.config === undefined ? [] : ["-c", `${base}/server.conf`]),
       "-js",
       ...["-a", "127.0.0.1", "-p", String(spec.port), "-n", spec.name],
       ...["-sd", `${base}/${spec.name}`],
@@ -80,6 +100,7 @@ export async function startNatsServers(count = 1): Promise<NatsServers> {
           ...["--cluster", `nats://127.0.0.1:${spec.clusterPort}`, "--routes", routes],
         ]
         : []),
+      ...options.args ?? [],
     ];
     let log = "";
     let running = false;

@@ -1,6 +1,7 @@
 /**
- * The check the slow-reader tests share (TCP in tests/slow_reader_test.ts,
- * WebSocket in tests/web_socket_test.ts): a member of a room that stopped
+ * The check the slow-reader tests share (TCP in tests/slow_reader_test.ts
+ * and tests/node_protocol_test.ts, WebSocket in tests/web_socket_test.ts):
+ * a member of a room that stopped
  * reading is dropped after the fan-out that overflowed its queue, never
  * inside it, so everyone else gets that message before they see it leave.
  *
@@ -24,13 +25,14 @@ function seqOf(frame: Frame): number {
  * one origin), so nothing made before the leave came after it.
  *
  * @param options The room, its members, and the nick that stopped reading.
+ * @returns How many lines the talker said.
  */
 export async function floodUntilSlowReaderLeaves(options: {
   room: string;
   talker: RawClient;
   listeners: readonly FrameInbox[];
   sleeper: string;
-}): Promise<void> {
+}): Promise<number> {
   const { room, talker, listeners, sleeper } = options;
   const text = "z".repeat(3000);
   const dropped = (f: Frame) => f.t === "msg" && f.kind === "leave" && f.from === sleeper;
@@ -54,4 +56,5 @@ export async function floodUntilSlowReaderLeaves(options: {
       `${after?.kind} ${after?.id} came after ${before?.kind} ${before?.id}`,
     );
   }
+  return sent;
 }

@@ -5,6 +5,7 @@ import { EventLog } from "../../chat/event_log.ts";
 import { nickCandidates, type SshChannel, SshChatSession } from "./ssh_session.ts";
 import { VirtualTerminal } from "../../../tests/helpers/virtual_terminal.ts";
 import { UserSettingsStore } from "../../store/user_settings.ts";
+import { scratchDir } from "../../../tests/helpers/scratch_dir.ts";
 
 const KEY_A = `SHA256:${"A".repeat(43)}`;
 const KEY_B = `SHA256:${"B".repeat(43)}`;
@@ -449,8 +450,7 @@ function lastLobbyTimeIn(hub: Hub, timeZone: string): string {
 Deno.test("SshChatSession restores a key's settings from the first screen and keeps its changes", async () => {
   const { hub, bob } = setup();
   hub.say(bob, undefined, "before");
-  await Deno.mkdir("./data/tmp", { recursive: true });
-  const dir = await Deno.makeTempDir({ dir: "./data/tmp" });
+  const dir = await scratchDir();
   const store = UserSettingsStore.open(`${dir}/user_settings.json`, { delayMs: 60_000 });
   store.set(KEY_A, { theme: "mono", timestamps: "on", tz: "Asia/Tokyo", ignored: ["carol"] });
   const { channel, chat } = open(hub, "keeper", { fingerprint: KEY_A, settings: store });

@@ -10,6 +10,7 @@ import {
   pemDecode,
   pemEncode,
 } from "./tls_certificate.ts";
+import { scratchDir } from "../../../tests/helpers/scratch_dir.ts";
 
 const hex = (bytes: Uint8Array) =>
   Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
@@ -43,7 +44,7 @@ Deno.test("generateCertificate() makes a certificate openssl reads: self-signed,
     commonName: "meshchat node n1",
     now: new Date("2026-06-01T12:00:00Z"),
   });
-  const dir = await Deno.makeTempDir({ dir: "./data" });
+  const dir = await scratchDir();
   try {
     await Deno.writeTextFile(`${dir}/cert.pem`, cert);
     const run = async (args: string[]) => {

@@ -29,14 +29,18 @@ export class ApiError extends Error {
   override name = "ApiError";
   /** The HTTP status. */
   readonly status: number;
+  /** When to ask again (seconds), sent as `Retry-After`; none when undefined. */
+  readonly retryAfterSeconds: number | undefined;
 
   /**
    * @param status HTTP status.
    * @param message For the person, sentence case.
+   * @param retryAfterSeconds When to ask again (seconds), for a 429 or 503.
    */
-  constructor(status: number, message: string) {
+  constructor(status: number, message: string, retryAfterSeconds?: number) {
     super(message);
     this.status = status;
+    this.retryAfterSeconds = retryAfterSeconds;
   }
 }
 
@@ -55,7 +59,8 @@ export function jsonAnswer(body: unknown, status = 200): Response {
 
 /**
  * Serves one API request: its refusals ({@linkcode ApiError}) become
- * `{ "error": message }` with their status.
+ * `{ "error": message }` with their status (and `Retry-After` when they
+ * say when to ask again).
  *
  * @param serve The request's handling.
  * @returns The answer.
@@ -65,7 +70,11 @@ export async function apiAnswer(serve: () => Promise<Response> | Response): Prom
     return await serve();
   } catch (error) {
     if (!(error instanceof ApiError)) throw error;
-    return jsonAnswer({ error: error.message }, error.status);
+    const answer = jsonAnswer({ error: error.message }, error.status);
+    if (error.retryAfterSeconds !== undefined) {
+      answer.headers.set("Retry-After", String(error.retryAfterSeconds));
+    }
+    return answer;
   }
 }
 

@@ -6,7 +6,7 @@
  * | --- | --- |
  * | `GET /keys` | the page (its script and style under `/keys/`) |
  * | `POST /keys/challenge` | `{"nick","key"}` → `{"challenge","text","command","expiresInSeconds"}` |
- * | `POST /keys/register` | `{"challenge","signature"}` → `{"nick","fingerprint","outcome"}` |
+ * | `POST /keys/register` | `{"challenge","signature"}` → `{"nick","fingerprint","outcome"}`; 429 after too many unknown challenges from one address |
  *
  * 1. The page posts the nick and the public key line. The node checks both
  *    (a valid nick, not another key's; a key type and size SSH logins
@@ -42,7 +42,9 @@ import type { ModerationView } from "../../chat/moderation.ts";
 import type { NickRegistryView } from "../../chat/nick_registry.ts";
 import { validNick } from "../../chat/nick_policy.ts";
 import type { Logger } from "../../logger.ts";
+import { ConnectionLimits } from "../connection_limits.ts";
 import { weakKeyReason } from "../ssh/ssh_key_policy.ts";
+import { GuessLimit, type OffenceAccount } from "./guess_limit.ts";
 import type { PageRoute } from "./http_server.ts";
 import {
   apiAnswer,
@@ -78,6 +80,11 @@ export interface KeyUploadOptions {
   readonly maxChallenges?: number;
   /** Challenges waiting at once from one address. @default 8 */
   readonly maxChallengesPerAddress?: number;
+  /**
+   * The node's connection account: an unknown, used or expired challenge is
+   * an offence of its address there (guess_limit.ts). @default a new ConnectionLimits()
+   */
+  readonly limits?: OffenceAccount;
   /** Clock (ms). @default Date.now */
   readonly now?: () => number;
 }
@@ -108,6 +115,7 @@ export class KeyUpload {
   readonly #maxChallenges: number;
   readonly #maxPerAddress: number;
   readonly #now: () => number;
+  readonly #guesses: GuessLimit;
   /** Waiting challenges by their random part, oldest first. */
   readonly #challenges = new Map<string, Challenge>();
 
@@ -121,6 +129,7 @@ export class KeyUpload {
     this.#maxChallenges = options.maxChallenges ?? 1000;
     this.#maxPerAddress = options.maxChallengesPerAddress ?? 8;
     this.#now = options.now ?? Date.now;
+    this.#guesses = new GuessLimit(options.limits ?? new ConnectionLimits());
   }
 
   /** The key upload routes, for the HTTP server's `pages`. */
@@ -182,11 +191,14 @@ export class KeyUpload {
 
   async #register(request: Request, address: string): Promise<Response> {
     const body = await postedJson(request, this.#webOrigins, 32_768);
+    this.#guesses.admit(address); // after the body is read: see signin.ts
     const random = stringField(body, "challenge", 64);
     const signature = stringField(body, "signature", 16_384);
     const challenge = this.#challenges.get(random);
     this.#challenges.delete(random); // used once, whatever comes of it
     if (challenge === undefined || challenge.expires <= this.#now()) {
+      // A guess of the secret. (A bad signature is not: it uses up a real challenge.)
+      this.#guesses.wrong(address);
       throw new ApiError(400, "This challenge is used, expired or unknown: get a new one");
     }
     await verifyChallenge(challenge, signature);

@@ -5,7 +5,8 @@
  * and hands `/ws` to the WebSocket route the node passes in
  * (ws_frontend.ts). Web sign-in with an SSH key (`/web`, `/signin`:
  * signin.ts, signin_tokens.ts) and key upload (`/keys`: key_upload.ts) are
- * `pages` routes, and so is the web client (`/`, `/assets/…`:
+ * `pages` routes, their guessed secrets bounded per address (guess_limit.ts),
+ * and so is the web client (`/`, `/assets/…`:
  * static_assets.ts serves client/web/dist/web_assets.ts).
  *
  * @module
@@ -38,4 +39,5 @@ export {
   type WebIdentity,
 } from "./signin_tokens.ts";
 export { KeyUpload, type KeyUploadOptions, SIGNATURE_NAMESPACE } from "./key_upload.ts";
+export { GuessLimit, type OffenceAccount } from "./guess_limit.ts";
 export { type StaticAsset, staticAssets, WEB_CLIENT_CSP } from "./static_assets.ts";

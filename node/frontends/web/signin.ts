@@ -6,7 +6,7 @@
  * | path | answer |
  * | --- | --- |
  * | `GET /signin` | the sign-in page (its script and style under `/signin/`) |
- * | `POST /signin/token` | `{"token"}` → `{"nick","fingerprint"}` and the cookie; 401 used, expired or unknown |
+ * | `POST /signin/token` | `{"token"}` → `{"nick","fingerprint"}` and the cookie; 401 used, expired or unknown; 429 after too many of those from one address |
  * | `GET /signin/session` | who this browser is signed in as, or 401 |
  * | `POST /signin/out` | signs this browser out |
  *
@@ -34,6 +34,8 @@
  * @module
  */
 import type { Logger } from "../../logger.ts";
+import { ConnectionLimits } from "../connection_limits.ts";
+import { GuessLimit, type OffenceAccount } from "./guess_limit.ts";
 import type { PageRoute } from "./http_server.ts";
 import {
   apiAnswer,
@@ -63,6 +65,11 @@ export interface WebSignInOptions {
   readonly tls: boolean;
   /** Where sign-ins are logged (never a token). */
   readonly logger: Logger;
+  /**
+   * The node's connection account: a wrong token is an offence of its
+   * address there (guess_limit.ts). @default a new ConnectionLimits()
+   */
+  readonly limits?: OffenceAccount;
 }
 
 /** Where the node's HTTP port listens, for {@linkcode linkBase}. */
@@ -104,9 +111,11 @@ export class WebSignIn {
   readonly #webOrigins: ReadonlySet<string>;
   readonly #tls: boolean;
   readonly #logger: Logger;
+  readonly #guesses: GuessLimit;
 
   /** @param options See {@linkcode WebSignInOptions}. */
   constructor(options: WebSignInOptions) {
+    this.#guesses = new GuessLimit(options.limits ?? new ConnectionLimits());
     this.#tokens = options.tokens;
     this.#cookieName = `meshchat_${options.nodeId}`;
     this.#webOrigins = options.webOrigins;
@@ -164,8 +173,12 @@ export class WebSignIn {
 
   async #exchange(request: Request, address: string): Promise<Response> {
     const body = await postedJson(request, this.#webOrigins, 1024);
+    // After the body is read, so that from here to the count nothing waits:
+    // guesses posted at once are counted one by one, not all let through.
+    this.#guesses.admit(address);
     const credential = this.#tokens.exchange(stringField(body, "token", MAX_SECRET_LENGTH));
     if (credential === undefined) {
+      this.#guesses.wrong(address);
       this.#logger.info("web sign-in refused", { addr: address });
       throw new ApiError(
         401,
