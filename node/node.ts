@@ -225,7 +225,7 @@ export async function startNode(
   let clientTls: ClientPortTls;
   try {
     // Before the client port: a node that says it listens for clients answers health checks too.
-    http = config.http && HttpServer.start({
+    http = config.http && await HttpServer.start({
       health: () => healthBody(config.id, performance.now() - started),
       ready: () =>
         readyBody({

@@ -346,7 +346,7 @@ Deno.test("web sign-in: an expired link is refused", async () => {
     tls: false,
     logger: silentLogger,
   });
-  const server = HttpServer.start({
+  const server = await HttpServer.start({
     health: () => healthBody("x1", 0),
     ready: () => readyBody({ node: "x1", stopping: false, restoreMs: 0, mesh: undefined }),
     metrics: () => "",

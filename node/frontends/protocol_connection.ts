@@ -492,6 +492,16 @@ export const frameLine: (frame: ServerFrame) => FrameLine = encodedOncePerFrame(
   return { text, bytes: utf8Length(text) };
 });
 
+const encoder = new TextEncoder();
+
+/**
+ * A frame's NDJSON line as UTF-8 bytes, encoded once per fanned-out frame
+ * and shared by every reader that writes bytes (TCP, WebSocket).
+ */
+export const frameBytes: (frame: ServerFrame) => Uint8Array = encodedOncePerFrame((frame) =>
+  encoder.encode(frameLine(frame).text)
+);
+
 /** The line a `say` or `cmd` frame carries (a `cmd` line may leave out its `/`). */
 function lineOf(frame: LineFrame): InputLine {
   if (frame.t === "cmd") return frame.line.startsWith("/") ? frame.line : `/${frame.line}`;

@@ -1,8 +1,7 @@
 /**
- * Write coalescing shared by the frontends' output queues (TCP's
- * `OutboundQueue` in tcp/outbound_queue.ts, the WebSocket's NDJSON messages
- * in web/ndjson_messages.ts): when their writes start, and how a burst of
- * frames becomes one write.
+ * Write coalescing of the frontends' output queues (`OutboundQueue` in
+ * tcp/outbound_queue.ts, which TCP and WebSocket connections use): when
+ * their writes start, and how a burst of frames becomes one write.
  *
  * - A queue that gets its first frame asks {@linkcode startWritesSoon} to
  *   start it: at the next microtask, one for every queue of a fan-out, in

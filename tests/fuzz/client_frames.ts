@@ -1,7 +1,8 @@
 /**
  * Fuzz properties of the client protocol decoders: `FrameDecoder` (NDJSON
- * lines from arbitrary byte chunks) and `parseClientFrame` (a decoded value
- * to a typed frame).
+ * lines from arbitrary byte chunks), `parseClientFrame` (a decoded value
+ * to a typed frame) and the WebSocket's `WireReader` (RFC 6455 frames from
+ * arbitrary byte chunks).
  *
  * @module
  */
@@ -16,11 +17,34 @@ import {
   type FuzzProperty,
   hostileJson,
   hostileStreamBytes,
+  mutatedBytes,
   mutatedRecord,
   validClientFrame,
   wire,
 } from "./arbitraries.ts";
 import { concatBytes } from "../../core/bytes.ts";
+import { type WireEvent, WireReader } from "../../node/frontends/web/ws_wire.ts";
+import { clientFrame } from "../helpers/ws_client.ts";
+
+const WIRE_EVENT_KINDS = new Set(["text", "binary", "too_big", "ping", "close", "protocol_error"]);
+
+/** A browser's frames, some split into fragments, some mutated, between hostile bytes. */
+const hostileWireBytes: fc.Arbitrary<Uint8Array> = fc.array(
+  fc.oneof(
+    fc.tuple(hostileStreamBytes, fc.integer({ min: 0, max: 10 }), fc.boolean())
+      .map(([payload, opcode, final]) => clientFrame(payload, opcode, final)),
+    mutatedBytes(hostileStreamBytes.map((payload) => clientFrame(payload))),
+    fc.uint8Array({ maxLength: 64 }),
+  ),
+  { minLength: 1, maxLength: 6 },
+).map((parts) => concatBytes(...parts));
+
+/** An event as compared across chunkings. */
+function wireSummary(event: WireEvent): string {
+  return event.kind === "text" || event.kind === "ping"
+    ? `${event.kind} ${[...("bytes" in event ? event.bytes : event.payload)]}`
+    : JSON.stringify(event);
+}
 
 const FRAME_ERROR_CODES = new Set(["line_too_long", "bad_utf8", "bad_json"]);
 const FRAME_FIELDS = new Set([
@@ -79,6 +103,37 @@ export function checkClientFrame(value: unknown): void {
 
 /** The client-frame properties. */
 export const clientFrameProperties: FuzzProperty[] = [
+  {
+    name:
+      "client frames: WireReader gives the same events however the bytes are cut, none over the limit",
+    run(options) {
+      fc.assert(
+        fc.property(
+          hostileWireBytes,
+          cutPoints,
+          fc.oneof(fc.integer({ min: 1, max: 64 }), fc.constant(16_384)),
+          (stream, cuts, maxMessageBytes) => {
+            const whole = new WireReader(maxMessageBytes).push(stream.slice());
+            const reader = new WireReader(maxMessageBytes);
+            const events: WireEvent[] = [];
+            for (const piece of chunk(stream, cuts)) events.push(...reader.push(piece.slice()));
+            for (const event of events) {
+              assert.ok(WIRE_EVENT_KINDS.has(event.kind), event.kind);
+              if (event.kind === "text") assert.ok(event.bytes.length <= maxMessageBytes);
+              if (event.kind === "ping") assert.ok(event.payload.length <= 125);
+            }
+            const ends = events.findIndex((e) =>
+              e.kind !== "text" && e.kind !== "ping" && e.kind !== "binary"
+            );
+            assert.ok(ends === -1 || ends === events.length - 1, "nothing after the end");
+            assert.deepEqual(events.map(wireSummary), whole.map(wireSummary));
+          },
+        ),
+        assertParameters(options),
+      );
+      return Promise.resolve();
+    },
+  },
   {
     name: "client frames: FrameDecoder gives ok|FrameError lines, bounded, independent of chunking",
     run(options) {

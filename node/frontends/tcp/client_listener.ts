@@ -27,9 +27,8 @@ import type { ErrorCode, ServerFrame } from "../../../core/protocol.ts";
 import { type ClientPortTls, openClientStream } from "./client_tls.ts";
 import type { ByteStream } from "./socket_stream.ts";
 import {
-  encodedOncePerFrame,
   FLOOD_STREAK,
-  frameLine,
+  frameBytes,
   type FrameOutput,
   ProtocolConnection,
   type ProtocolOptions,
@@ -64,9 +63,7 @@ const RATE_LIMITED_PAUSE_MS = 200;
 /** Read size of a connection that was rate-limited recently (bytes). */
 const LIMITED_READ_BYTES = 1024;
 
-const encoder = new TextEncoder();
 /** A fanned-out frame's bytes, from the JSON every transport shares. */
-const encodeShared = encodedOncePerFrame((frame) => encoder.encode(frameLine(frame).text));
 
 /** Accepts terminal-client connections and serves each one. */
 export class ClientListener {
@@ -205,7 +202,7 @@ class ClientConnection implements FrameOutput {
   }
 
   enqueue(frame: ServerFrame): boolean {
-    return this.#queue.enqueue(encodeShared(frame));
+    return this.#queue.enqueue(frameBytes(frame));
   }
 
   enqueueLast(frame: ServerFrame): number {

@@ -1,5 +1,5 @@
 /**
- * The node's HTTP port (`Deno.serve`): health for load balancers, metrics
+ * The node's HTTP port (`node:http`): health for load balancers, metrics
  * for Prometheus, and the WebSocket of the web client. It holds no chat
  * logic: each route is a function the node passes in.
  *
@@ -21,17 +21,49 @@
  * default-src 'none'; frame-ancestors 'none'` unless its route set a policy
  * of its own (an HTML page will); a WebSocket upgrade (101) is left as is.
  *
+ * It runs on `node:http` rather than `Deno.serve` for one reason: an
+ * upgraded connection is handed over raw, so the WebSocket frontend frames
+ * its messages itself (ws_wire.ts), at TCP's cost per message.
+ *
  * @module
  */
+import http from "node:http";
+import https from "node:https";
+import type { AddressInfo } from "node:net";
+import { type Duplex, Readable } from "node:stream";
 import { PROMETHEUS_CONTENT_TYPE } from "../../../core/metrics.ts";
 import type { Logger } from "../../logger.ts";
 import type { HealthBody, ReadyBody } from "./health.ts";
 
-/** The `/ws` route: upgrades the request to the web client's WebSocket, or refuses it. */
+/** Who sent a request. */
+export interface RequestInfo {
+  /** The peer's address. */
+  readonly remoteAddr: { readonly hostname: string; readonly port: number };
+}
+
+/**
+ * The `/ws` route's answer: a refusal, or the handshake's headers with what
+ * takes over the connection once the 101 is written.
+ */
+export type WebSocketAnswer =
+  | { readonly refused: Response }
+  | {
+    /** Headers of the 101 (Upgrade, Connection, Sec-WebSocket-Accept…). */
+    readonly upgrade: Readonly<Record<string, string>>;
+    /** Takes over the connection (`head`: bytes read past the request). */
+    readonly accepted: (socket: Duplex, head: Uint8Array) => void;
+  };
+
+/**
+ * The `/ws` route: upgrades the request to the web client's WebSocket, or
+ * refuses it. `upgradable` is false for a request that is not an HTTP
+ * upgrade (no `Connection: Upgrade`): it can only be refused.
+ */
 export type WebSocketRoute = (
   request: Request,
-  info: Deno.ServeHandlerInfo<Deno.NetAddr>,
-) => Response | Promise<Response>;
+  info: RequestInfo,
+  upgradable: boolean,
+) => WebSocketAnswer | Promise<WebSocketAnswer>;
 
 /** What the routes answer with. */
 export interface HttpRoutes {
@@ -57,7 +89,7 @@ export interface HttpRoutes {
  */
 export type PageRoute = (
   request: Request,
-  info: Deno.ServeHandlerInfo<Deno.NetAddr>,
+  info: RequestInfo,
 ) => Response | undefined | Promise<Response | undefined>;
 
 /** Options of {@linkcode HttpServer.start}. */
@@ -86,18 +118,21 @@ const SECURITY_HEADERS = {
 };
 const DEFAULT_CSP = "default-src 'none'; frame-ancestors 'none'";
 
+/** How long a request in progress may take to finish once the server closes. */
+const CLOSE_GRACE_MS = 1000;
+
 /** The node's HTTP listeners; {@linkcode HttpServer.start} binds them. */
 export class HttpServer {
   /** Where the main listener is bound. */
   readonly addr: Deno.NetAddr;
   /** Where the metrics listener is bound, when there is one. */
   readonly metricsAddr: Deno.NetAddr | undefined;
-  readonly #servers: Deno.HttpServer<Deno.NetAddr>[];
+  readonly #servers: http.Server[];
 
-  private constructor(servers: Deno.HttpServer<Deno.NetAddr>[], metrics: boolean) {
+  private constructor(servers: http.Server[], metrics: boolean) {
     this.#servers = servers;
-    this.addr = servers[0]!.addr;
-    this.metricsAddr = metrics ? servers[1]!.addr : undefined;
+    this.addr = addressOf(servers[0]!);
+    this.metricsAddr = metrics ? addressOf(servers[1]!) : undefined;
   }
 
   /**
@@ -109,62 +144,205 @@ export class HttpServer {
    * @returns The running server.
    * @throws {Deno.errors.AddrInUse} `HTTP port HOST:PORT is in use` (or `Metrics port …`).
    */
-  static start(routes: HttpRoutes, options: HttpServerOptions): HttpServer {
+  static async start(routes: HttpRoutes, options: HttpServerOptions): Promise<HttpServer> {
     const { hostname, port, tls, metrics, logger } = options;
-    const listen = (host: string, at: number, listener: Listener, what: string) => {
+    const scheme = tls ? "https" : "http";
+    const listen = async (host: string, at: number, listener: Listener, what: string) => {
+      const server = tls
+        ? https.createServer({ cert: tls.cert, key: tls.key })
+        : http.createServer();
+      server.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => {
+        serveRequest(routes, listener, scheme, logger, req, res);
+      });
+      server.on("upgrade", (req: http.IncomingMessage, socket: Duplex, head: Uint8Array) => {
+        serveUpgrade(routes, listener, scheme, logger, req, socket, head);
+      });
       try {
-        return Deno.serve({
-          hostname: host,
-          port: at,
-          ...(tls ?? {}),
-          onListen: () => {},
-          onError: (error) => {
-            logger.error("http request failed", { error: String(error) });
-            return secure(new Response("Internal error\n", { status: 500 }));
-          },
-        }, (request, info) => answer(routes, listener, request, info));
+        await bind(server, host, at);
       } catch (error) {
-        if (!(error instanceof Deno.errors.AddrInUse)) throw error;
+        if ((error as { code?: string }).code !== "EADDRINUSE") throw error;
         throw new Deno.errors.AddrInUse(`${what} port ${host}:${at} is in use`, { cause: error });
       }
+      return server;
     };
     const servers = [
-      listen(hostname, port, { main: true, metrics: metrics === undefined }, "HTTP"),
+      await listen(hostname, port, { main: true, metrics: metrics === undefined }, "HTTP"),
     ];
     if (metrics !== undefined) {
       try {
         servers.push(
-          listen(metrics.host, metrics.port, { main: false, metrics: true }, "Metrics"),
+          await listen(metrics.host, metrics.port, { main: false, metrics: true }, "Metrics"),
         );
       } catch (error) {
-        servers[0]!.shutdown();
+        servers[0]!.close();
         throw error;
       }
     }
     const server = new HttpServer(servers, metrics !== undefined);
     const addr = (a: Deno.NetAddr) => `${a.hostname}:${a.port}`;
-    logger.info("listening", { what: tls ? "https" : "http", addr: addr(server.addr) });
+    logger.info("listening", { what: scheme, addr: addr(server.addr) });
     if (server.metricsAddr) {
       logger.info("listening", { what: "metrics", addr: addr(server.metricsAddr) });
     }
     return server;
   }
 
-  /** Stops accepting, lets requests in progress finish. */
+  /**
+   * Stops accepting, ends idle keep-alive connections, and gives requests
+   * in progress {@linkcode CLOSE_GRACE_MS} before their connections are cut
+   * (a response to a reader that stopped reading would hold it forever).
+   */
   async close(): Promise<void> {
-    await Promise.all(this.#servers.map((server) => server.shutdown()));
+    await Promise.all(this.#servers.map((server) =>
+      new Promise<void>((resolve) => {
+        const cut = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS);
+        server.close(() => {
+          clearTimeout(cut);
+          resolve();
+        });
+        server.closeIdleConnections();
+      })
+    ));
   }
+}
+
+/** Listens, resolving once bound; a bind error (EADDRINUSE) rejects. */
+function bind(server: http.Server, host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+}
+
+function addressOf(server: http.Server): Deno.NetAddr {
+  const { address, port } = server.address() as AddressInfo;
+  return { transport: "tcp", hostname: address, port };
+}
+
+/** A `node:http` request as the fetch `Request` the routes take, and who sent it. */
+function requestOf(
+  req: http.IncomingMessage,
+  scheme: string,
+): { request: Request; info: RequestInfo } | undefined {
+  const headers = new Headers();
+  const raw = req.rawHeaders;
+  let url: URL;
+  try {
+    for (let i = 0; i + 1 < raw.length; i += 2) headers.append(raw[i]!, raw[i + 1]!);
+    url = new URL(req.url ?? "/", `${scheme}://${req.headers.host ?? "localhost"}`);
+  } catch {
+    return undefined;
+  }
+  const method = req.method ?? "GET";
+  const body = method === "GET" || method === "HEAD"
+    ? null
+    : Readable.toWeb(req) as ReadableStream<Uint8Array>;
+  const request = new Request(url, { method, headers, body, duplex: "half" } as RequestInit);
+  const info = {
+    remoteAddr: {
+      hostname: req.socket.remoteAddress ?? "unknown",
+      port: req.socket.remotePort ?? 0,
+    },
+  };
+  return { request, info };
+}
+
+async function serveRequest(
+  routes: HttpRoutes,
+  listener: Listener,
+  scheme: string,
+  logger: Logger,
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+): Promise<void> {
+  let response: Response;
+  const asked = requestOf(req, scheme);
+  try {
+    response = asked === undefined
+      ? secure(text("Bad request\n", 400))
+      : await answer(routes, listener, asked.request, asked.info);
+  } catch (error) {
+    logger.error("http request failed", { error: String(error) });
+    response = secure(new Response("Internal error\n", { status: 500 }));
+  }
+  const body = req.method === "HEAD" || response.body === null
+    ? undefined
+    : new Uint8Array(await response.arrayBuffer());
+  res.writeHead(response.status, headersOf(response));
+  res.end(body);
+}
+
+async function serveUpgrade(
+  routes: HttpRoutes,
+  listener: Listener,
+  scheme: string,
+  logger: Logger,
+  req: http.IncomingMessage,
+  socket: Duplex,
+  head: Uint8Array,
+): Promise<void> {
+  // Handled here so an error is never unhandled; whoever takes the socket adds its own.
+  socket.on("error", () => socket.destroy());
+  const asked = requestOf(req, scheme);
+  let response: Response;
+  try {
+    if (asked === undefined) response = secure(text("Bad request\n", 400));
+    else if (new URL(asked.request.url).pathname === "/ws" && listener.main && routes.webSocket) {
+      const reply = await routes.webSocket(asked.request, asked.info, true);
+      if ("upgrade" in reply) {
+        socket.write(responseHead(101, Object.entries(reply.upgrade)));
+        return reply.accepted(socket, head);
+      }
+      response = secure(reply.refused);
+    } else response = await answer(routes, listener, asked.request, asked.info);
+  } catch (error) {
+    logger.error("http request failed", { error: String(error) });
+    response = secure(new Response("Internal error\n", { status: 500 }));
+  }
+  // Not upgraded: the answer, then the connection closes.
+  const body = response.body === null
+    ? new Uint8Array(0)
+    : new Uint8Array(await response.arrayBuffer());
+  const headers = Object.entries(headersOf(response)).flatMap(([name, value]) =>
+    (Array.isArray(value) ? value : [value]).map((one): [string, string] => [name, one])
+  );
+  headers.push(["Content-Length", String(body.length)], ["Connection", "close"]);
+  socket.write(responseHead(response.status, headers));
+  socket.end(body);
+}
+
+/** A response's status line and headers, as written on a connection. */
+function responseHead(status: number, headers: readonly [string, string][]): Uint8Array {
+  const lines = [`HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ""}`];
+  for (const [name, value] of headers) lines.push(`${name}: ${value}`);
+  return new TextEncoder().encode(lines.join("\r\n") + "\r\n\r\n");
+}
+
+/** A response's headers for `node:http`, each `Set-Cookie` kept apart. */
+function headersOf(response: Response): Record<string, string | string[]> {
+  const headers: Record<string, string | string[]> = {};
+  response.headers.forEach((value, name) => {
+    if (name !== "set-cookie") headers[name] = value;
+  });
+  const cookies = response.headers.getSetCookie();
+  if (cookies.length > 0) headers["set-cookie"] = cookies;
+  return headers;
 }
 
 async function answer(
   routes: HttpRoutes,
   listener: Listener,
   request: Request,
-  info: Deno.ServeHandlerInfo<Deno.NetAddr>,
+  info: RequestInfo,
 ): Promise<Response> {
   const path = new URL(request.url).pathname;
   if (path === "/ws" && listener.main && routes.webSocket) {
-    return secure(await routes.webSocket(request, info));
+    // Not an upgrade (those come through serveUpgrade): the route refuses it.
+    const reply = await routes.webSocket(request, info, false);
+    return secure("refused" in reply ? reply.refused : text("Upgrade required\n", 426));
   }
   for (const page of listener.main ? routes.pages ?? [] : []) {
     const response = await page(request, info);
@@ -221,9 +399,8 @@ function text(body: string, status: number): Response {
   });
 }
 
-/** Adds the security headers (see the module doc); a 101 upgrade is left as is. */
+/** Adds the security headers (see the module doc). */
 function secure(response: Response): Response {
-  if (response.status === 101) return response;
   for (const [name, value] of Object.entries(SECURITY_HEADERS)) response.headers.set(name, value);
   if (!response.headers.has("Content-Security-Policy")) {
     response.headers.set("Content-Security-Policy", DEFAULT_CSP);

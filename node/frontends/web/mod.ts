@@ -3,7 +3,7 @@
  * `/healthz` and `/readyz` (bodies from health.ts), `/metrics` (the node's
  * registry, node/node_metrics.ts) — optionally on a listener of its own —
  * and hands `/ws` to the WebSocket route the node passes in
- * (ws_frontend.ts). Web sign-in with an SSH key (`/web`, `/signin`:
+ * (ws_frontend.ts), which frames its messages itself (ws_wire.ts). Web sign-in with an SSH key (`/web`, `/signin`:
  * signin.ts, signin_tokens.ts) and key upload (`/keys`: key_upload.ts) are
  * `pages` routes, their guessed secrets bounded per address (guess_limit.ts),
  * and so is the web client (`/`, `/assets/…`:
@@ -15,6 +15,8 @@ export {
   type HttpRoutes,
   HttpServer,
   type HttpServerOptions,
+  type RequestInfo,
+  type WebSocketAnswer,
   type WebSocketRoute,
 } from "./http_server.ts";
 export {
@@ -25,12 +27,7 @@ export {
   type ReadyBody,
   readyBody,
 } from "./health.ts";
-export {
-  webOrigin,
-  WebSocketFrontend,
-  type WebSocketFrontendOptions,
-  type WebSocketHandler,
-} from "./ws_frontend.ts";
+export { webOrigin, WebSocketFrontend, type WebSocketFrontendOptions } from "./ws_frontend.ts";
 export { type HttpEndpoint, linkBase, WebSignIn, type WebSignInOptions } from "./signin.ts";
 export {
   SignInTokens,

@@ -23,54 +23,65 @@
  *   served like a TCP client.
  * - **Refusals before the upgrade**: over the per-address or total limit,
  *   or cooling off, the handshake is answered 429 or 503 with the `error`
- *   frame as its JSON body. A refused peer is never upgraded: Deno cannot
- *   force a WebSocket shut once upgraded (see below).
+ *   frame as its JSON body, and the connection closes.
+ * - **The wire is framed here** (ws_wire.ts), on the connection the HTTP
+ *   server hands over after the 101: each frame's bytes are made once per
+ *   fan-out and shared by every reader, and written through the TCP port's
+ *   {@linkcode OutboundQueue}, so a WebSocket reader costs the node about
+ *   what a TCP reader does. (`Deno.upgradeWebSocket` copies each message
+ *   per reader: four times the CPU, tests/bench/ws_fanout.ts.)
  * - **Batched output** (opt-in): a client that offers the subprotocol
- *   {@linkcode NDJSON_PROTOCOL} gets it echoed, and then the frames of one
- *   burst as one text message of NDJSON lines (ndjson_messages.ts), as TCP
- *   writes them: a WebSocket message costs Deno about as much as a TCP
- *   write, whatever its size. What it sends stays one frame per message.
+ *   {@linkcode NDJSON_PROTOCOL} gets it echoed, and then each write the
+ *   queue makes (the frames of a burst, and whatever queued while the
+ *   last write was in flight: what TCP would write at once) is one text
+ *   message of NDJSON lines. What it sends stays one frame per message.
  * - **Frames**: a text message is one frame; a binary message is told
- *   `bad_frame` and closed (1003); a message over `maxLineBytes` is told
- *   `line_too_long` and closed (1009) — it was already read whole, unlike a
- *   TCP line, which is skipped.
- * - **Slow readers**: the socket's `bufferedAmount` is the output queue.
- *   Deno writes WebSocket messages only when the event loop is free, so a
- *   busy node's output waits there even for a fast reader: a reader is
- *   dropped (`overflow`) when its backlog is still over `maxQueueBytes` once
- *   the event loop comes round to timers, or at once past eight times that.
- *   Either way after the fan-out in progress, like TCP.
+ *   `bad_frame` and closed (1003), and so is a frame RFC 6455 does not allow
+ *   from a client (unmasked, reserved bits, a split control frame) or text
+ *   that is not UTF-8; a message whose declared size is over `maxLineBytes`
+ *   is told `line_too_long` and closed (1009) before it is read. Pings are
+ *   answered.
+ * - **Slow readers**: the queue and the socket's own buffer are the output
+ *   queue, bounded by `maxQueueBytes` as TCP's is: a reader too far behind
+ *   is dropped (`overflow`) after the fan-out in progress.
  * - **Close codes** say why: 1000 quit (or the hub's words: a kick), 1001
- *   shutdown, 1003 binary message, 1008 policy (`overflow`, `flood`,
+ *   shutdown, 1003 bad frame, 1008 policy (`overflow`, `flood`,
  *   `no_hello`, `idle_timeout`), 1009 message too big, 1011 server error;
- *   the reason is the `error` code, and an `error` frame comes first.
- *
- * Unlike a TCP socket, an upgraded WebSocket closes only when its peer
- * answers the close frame (Deno has no forced close, and stops its pings
- * once closing): a peer that neither reads nor answers keeps its socket. Its
- * session is gone and nothing more is sent to it, and it keeps its slot in
- * `ConnectionLimits` until the socket is really closed, so such
- * peers cost at most `maxConnsPerAddress` sockets per address.
+ *   the reason is the `error` code, and an `error` frame comes first. The
+ *   close frame follows what was queued (within the close grace period), and
+ *   a peer that does not close its side within the grace period is cut off.
  *
  * @module
  */
-import { decodeFrameText, encodeFrameText } from "../../../core/ndjson.ts";
-import { utf8Length } from "../../../core/event_size.ts";
+import type { Socket } from "node:net";
+import type { Duplex } from "node:stream";
+import { decodeFrameText, encodeFrame } from "../../../core/ndjson.ts";
 import type { ServerFrame } from "../../../core/protocol.ts";
 import type { Hub } from "../../chat/hub.ts";
 import type { Logger } from "../../logger.ts";
 import type { Refusal } from "../connection_limits.ts";
 import {
   encodedOncePerFrame,
-  frameLine,
+  frameBytes,
   type FrameOutput,
   ProtocolConnection,
   type ProtocolOptions,
   protocolOptions,
   startIdleSweep,
 } from "../protocol_connection.ts";
+import { OutboundQueue } from "../tcp/outbound_queue.ts";
 import { holdWrites } from "../write_batches.ts";
-import { NdjsonMessages } from "./ndjson_messages.ts";
+import type { RequestInfo, WebSocketAnswer, WebSocketRoute } from "./http_server.ts";
+import {
+  acceptKey,
+  closeFrame,
+  pongFrame,
+  textFrame,
+  textHeader,
+  validKey,
+  type WireEvent,
+  WireReader,
+} from "./ws_wire.ts";
 
 /**
  * The WebSocket subprotocol (`Sec-WebSocket-Protocol`) of batched output:
@@ -96,9 +107,6 @@ export interface WebSocketFrontendOptions extends ProtocolOptions {
   identify?: (request: Request) => string | undefined;
 }
 
-/** The handler of `GET /ws` the HTTP server calls. */
-export type WebSocketHandler = (request: Request, info: Deno.ServeHandlerInfo) => Response;
-
 /** The close code of each reason a connection is closed for; others close with 1000. */
 const CLOSE_CODES: Readonly<Record<string, number>> = {
   shutdown: 1001,
@@ -111,16 +119,6 @@ const CLOSE_CODES: Readonly<Record<string, number>> = {
   server_error: 1011,
 };
 
-/**
- * How far past `maxQueueBytes` a WebSocket's backlog may grow within one
- * busy stretch of the event loop before its reader is dropped at once
- * rather than judged when the writes have had their turn.
- */
-const BUSY_SLACK = 8;
-
-/** The longest close reason the protocol allows (bytes). */
-const MAX_CLOSE_REASON_BYTES = 123;
-
 /** The HTTP status of each refusal of a new connection. */
 const REFUSAL_STATUS: Readonly<Record<Refusal["code"], number>> = {
   too_many_connections: 429,
@@ -128,16 +126,12 @@ const REFUSAL_STATUS: Readonly<Record<Refusal["code"], number>> = {
   server_full: 503,
 };
 
-/** A frame as sent: JSON text, and its size in UTF-8 for the queue bound. */
-interface EncodedFrame {
-  readonly text: string;
-  readonly bytes: number;
-}
+const UTF8 = new TextDecoder("utf-8", { fatal: true });
 
-/** One frame per message: the shared NDJSON line without its newline. */
-const encodeShared = encodedOncePerFrame((frame): EncodedFrame => {
-  const line = frameLine(frame);
-  return { text: line.text.slice(0, -1), bytes: line.bytes - 1 };
+/** One frame as one text message (its NDJSON line without the newline), framed once per fan-out. */
+const messageOf = encodedOncePerFrame((frame) => {
+  const line = frameBytes(frame);
+  return textFrame(line.subarray(0, line.length - 1));
 });
 
 /**
@@ -184,8 +178,9 @@ export class WebSocketFrontend {
     return this.#connections.size;
   }
 
-  /** The handler of `GET /ws`: checks the origin and the limits, then upgrades. */
-  readonly handler: WebSocketHandler = (request, info) => this.#serve(request, info);
+  /** The route of `GET /ws`: checks the origin and the limits, then upgrades. */
+  readonly handler: WebSocketRoute = (request, info, upgradable) =>
+    this.#serve(request, info, upgradable);
 
   /**
    * Refuses new connections, closes every open one (`shutdown`, 1001) and
@@ -207,8 +202,8 @@ export class WebSocketFrontend {
     this.#stopIdleSweep();
   }
 
-  #serve(request: Request, info: Deno.ServeHandlerInfo): Response {
-    const remote = remoteOf(info.remoteAddr);
+  async #serve(request: Request, info: RequestInfo, upgradable: boolean): Promise<WebSocketAnswer> {
+    const remote = info.remoteAddr;
     if (this.#closed) return plain(503, "Service unavailable: the node is shutting down");
     const origin = request.headers.get("origin");
     if (origin !== null && !this.#originAllowed(origin, request.headers.get("host"))) {
@@ -218,43 +213,55 @@ export class WebSocketFrontend {
         "Forbidden: this WebSocket opens only from the node's own pages (--web-origin adds others)",
       );
     }
-    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
+    if (!upgradable || request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
       return plain(426, "Upgrade required: /ws speaks WebSocket only", { upgrade: "websocket" });
+    }
+    const key = request.headers.get("sec-websocket-key");
+    if (request.method !== "GET" || !validKey(key)) {
+      return plain(400, "Bad request: not a WebSocket handshake (GET with Sec-WebSocket-Key)");
+    }
+    if (request.headers.get("sec-websocket-version") !== "13") {
+      return plain(426, "Upgrade required: WebSocket version 13", {
+        "sec-websocket-version": "13",
+      });
     }
     const admission = this.#options.limits.admit(remote.hostname);
     if (!admission.ok) {
       const { code, message } = admission.refusal;
       this.#logger.debug("connection refused", { addr: remote.hostname, via: "web", code });
-      return new Response(JSON.stringify({ t: "error", code, message }), {
-        status: REFUSAL_STATUS[code],
-        headers: { "content-type": "application/json" },
-      });
+      return {
+        refused: new Response(JSON.stringify({ t: "error", code, message }), {
+          status: REFUSAL_STATUS[code],
+          headers: { "content-type": "application/json" },
+        }),
+      };
     }
     const batched = offers(request.headers.get("sec-websocket-protocol"), NDJSON_PROTOCOL);
-    // Before the upgrade: once upgraded, the request's headers can no longer be read.
     const fingerprint = this.#identify(request);
-    let upgrade: Deno.WebSocketUpgrade;
-    try {
-      upgrade = Deno.upgradeWebSocket(request, batched ? { protocol: NDJSON_PROTOCOL } : {});
-    } catch (error) {
-      admission.release();
-      return plain(400, `Bad request: ${(error as Error).message}`);
-    }
-    const connection = new WsConnection(this.#hub, upgrade.socket, {
-      via: "web",
-      remote,
-      logger: this.#logger,
-      options: this.#options,
-      ...(fingerprint === undefined ? {} : { fingerprint }),
-    }, batched);
-    this.#connections.add(connection);
-    this.#idleSweep ??= startIdleSweep(this.#options.idleTimeoutMs, () => this.#protocols());
-    connection.closed.then(() => {
-      admission.release();
-      this.#connections.delete(connection);
-      if (this.#connections.size === 0) this.#stopIdleSweep();
-    });
-    return upgrade.response;
+    const upgrade: Record<string, string> = {
+      "Upgrade": "websocket",
+      "Connection": "Upgrade",
+      "Sec-WebSocket-Accept": await acceptKey(key),
+      ...(batched ? { "Sec-WebSocket-Protocol": NDJSON_PROTOCOL } : {}),
+    };
+    const accepted = (socket: Duplex, head: Uint8Array) => {
+      const connection = new WsConnection(this.#hub, socket, {
+        via: "web",
+        remote,
+        logger: this.#logger,
+        options: this.#options,
+        ...(fingerprint === undefined ? {} : { fingerprint }),
+      }, batched);
+      this.#connections.add(connection);
+      this.#idleSweep ??= startIdleSweep(this.#options.idleTimeoutMs, () => this.#protocols());
+      connection.closed.then(() => {
+        admission.release();
+        this.#connections.delete(connection);
+        if (this.#connections.size === 0) this.#stopIdleSweep();
+      });
+      connection.start(head);
+    };
+    return { upgrade, accepted };
   }
 
   *#protocols(): Iterable<ProtocolConnection> {
@@ -299,9 +306,11 @@ export function pageOriginAllowed(
 
 /** One WebSocket: the socket side of a {@linkcode ProtocolConnection}. */
 class WsConnection implements FrameOutput {
-  readonly #socket: WebSocket;
+  readonly #socket: Duplex;
+  readonly #batched: boolean;
+  readonly #queue: OutboundQueue;
+  readonly #reader: WireReader;
   readonly #maxLineBytes: number;
-  readonly #maxQueueBytes: number;
   readonly #closeGraceMs: number;
   /** The protocol over this socket, and the hub's sink for its session. */
   readonly protocol: ProtocolConnection;
@@ -309,155 +318,170 @@ class WsConnection implements FrameOutput {
   readonly closed: Promise<void>;
   /** Frames are served one after another, in the order they came. */
   #serving: Promise<void> = Promise.resolve();
-  #backlogCheck: ReturnType<typeof setTimeout> | undefined;
-  /** Frames waiting for the end of their burst, with {@linkcode NDJSON_PROTOCOL}. */
-  readonly #messages: NdjsonMessages | undefined;
-  /**
-   * The socket's `bufferedAmount` as read at the first frame of the burst
-   * that is waiting: reading it is a call into Deno, too dear for every
-   * frame of a fan-out, and nothing of this burst has reached the socket yet.
-   */
-  #bufferedAtBurst = 0;
+  /** The close frame is sent: nothing more is. */
+  #closeSent = false;
+  #destroyTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     hub: Hub,
-    socket: WebSocket,
+    socket: Duplex,
     init: ConstructorParameters<typeof ProtocolConnection>[2],
     batched: boolean,
   ) {
     this.#socket = socket;
-    this.#messages = batched
-      ? new NdjsonMessages((text) => this.#sendNow(text), () => socket.bufferedAmount > 0)
-      : undefined;
+    this.#batched = batched;
+    // Batched: each write of the queue (the frames of a burst, as TCP would
+    // write them) is one message; otherwise each frame is framed already.
+    this.#queue = new OutboundQueue({
+      write: batched ? (bytes) => this.#writeMessage(bytes) : (bytes) => this.#write(bytes),
+    }, { maxBytes: init.options.maxQueueBytes });
+    this.#reader = new WireReader(init.options.maxLineBytes);
     this.#maxLineBytes = init.options.maxLineBytes;
-    this.#maxQueueBytes = init.options.maxQueueBytes;
     this.#closeGraceMs = init.options.closeGraceMs;
     this.protocol = new ProtocolConnection(hub, this, init);
     const { promise, resolve } = Promise.withResolvers<void>();
     this.closed = promise;
-    socket.onopen = () => this.protocol.start();
-    socket.onmessage = (event: MessageEvent) => this.#receive(event.data);
-    socket.onerror = (event) => {
-      init.logger.debug("websocket error", {
-        addr: this.protocol.address,
-        error: (event as ErrorEvent).message,
-      });
-    };
-    socket.onclose = () => {
-      clearTimeout(this.#backlogCheck);
-      this.#messages?.discard();
+    (socket as Partial<Socket>).setNoDelay?.(true);
+    socket.on("data", (chunk: Uint8Array) => this.#read(chunk));
+    socket.on("error", (error: Error) => {
+      init.logger.debug("websocket error", { addr: this.protocol.address, error: error.message });
+      socket.destroy();
+    });
+    // A peer's FIN ends the connection: a WebSocket has no half-open state.
+    socket.on("end", () => socket.destroy());
+    socket.on("close", () => {
+      clearTimeout(this.#destroyTimer);
+      this.#closeSent = true;
+      this.#queue.close();
       this.protocol.ended();
       resolve();
-    };
+    });
+  }
+
+  /** Starts the protocol, reading first what came with the handshake. */
+  start(head: Uint8Array): void {
+    this.protocol.start();
+    if (head.length > 0) this.#read(head);
+  }
+
+  /**
+   * Hands bytes to the socket: done at once while its buffer is under its
+   * high-water mark, as a TCP write is once the kernel took it; otherwise
+   * when it drains. What waits in the socket counts in `queuedBytes`.
+   */
+  #write(bytes: Uint8Array): Promise<number> {
+    if (this.#socket.write(bytes)) return Promise.resolve(bytes.length);
+    return new Promise((resolve, reject) => {
+      const drained = () => {
+        this.#socket.off("close", closed);
+        resolve(bytes.length);
+      };
+      const closed = () => {
+        this.#socket.off("drain", drained);
+        reject(new Error("socket closed"));
+      };
+      this.#socket.once("drain", drained);
+      this.#socket.once("close", closed);
+    });
+  }
+
+  /** Writes `bytes` as one text message; the header and the shared bytes leave together. */
+  #writeMessage(bytes: Uint8Array): Promise<number> {
+    const socket = this.#socket as Partial<Socket> & Duplex;
+    socket.cork();
+    socket.write(textHeader(bytes.length));
+    const written = this.#write(bytes);
+    socket.uncork();
+    return written;
   }
 
   enqueue(frame: ServerFrame): boolean {
-    if (this.#socket.readyState !== WebSocket.OPEN) return true; // closing: nothing leaves
-    const messages = this.#messages;
-    if (messages === undefined) {
-      const encoded = encodeShared(frame);
-      if (!this.#admit(this.#socket.bufferedAmount + encoded.bytes)) return false;
-      this.#socket.send(encoded.text);
-      return true;
-    }
-    const line = frameLine(frame);
-    const pending = messages.pendingBytes;
-    if (pending === 0) this.#bufferedAtBurst = this.#socket.bufferedAmount;
-    if (!this.#admit(this.#bufferedAtBurst + pending + line.bytes)) return false;
-    messages.add(line);
-    return true;
-  }
-
-  /**
-   * Whether a frame may join an output of `queued` bytes (itself included):
-   * refused far past the limit, judged soon past it.
-   */
-  #admit(queued: number): boolean {
-    if (queued > this.#maxQueueBytes * BUSY_SLACK) return false;
-    if (queued > this.#maxQueueBytes) this.#checkBacklogSoon();
-    return true;
-  }
-
-  /** Sends a text message, unless the socket is closing (a batch can outlive its turn). */
-  #sendNow(text: string): void {
-    if (this.#socket.readyState === WebSocket.OPEN) this.#socket.send(text);
-  }
-
-  /**
-   * Deno writes a WebSocket's messages only when the event loop is free, so
-   * a node busy with input holds its output in `bufferedAmount` however fast
-   * the reader reads. Over the limit, the reader is judged once the event
-   * loop comes round to timers, when the writes have had their turn.
-   */
-  #checkBacklogSoon(): void {
-    if (this.#backlogCheck !== undefined) return;
-    this.#backlogCheck = setTimeout(() => {
-      this.#backlogCheck = undefined;
-      if (this.#socket.readyState === WebSocket.OPEN && this.queuedBytes > this.#maxQueueBytes) {
-        this.protocol.overflowed();
-      }
-    }, 0);
+    if (this.#closeSent) return true; // closing: nothing leaves
+    return this.#queue.enqueue(this.#batched ? frameBytes(frame) : messageOf(frame));
   }
 
   enqueueLast(frame: ServerFrame): number {
-    // What the socket holds cannot be taken back: the frame goes after it.
-    const messages = this.#messages;
-    if (messages === undefined) {
-      this.#sendNow(JSON.stringify(frame));
-      return 0;
-    }
-    const dropped = messages.discard();
-    this.#sendNow(encodeFrameText(frame));
+    const dropped = this.#queue.discardPending();
+    const line = encodeFrame(frame);
+    this.#queue.enqueue(this.#batched ? line : textFrame(line.subarray(0, -1)), true);
     return dropped;
   }
 
   get queuedBytes(): number {
-    return this.#socket.bufferedAmount + (this.#messages?.pendingBytes ?? 0);
+    return this.#queue.queuedBytes + this.#socket.writableLength;
   }
 
   close(reason: string): void {
-    // The frames of this burst (the error frame that says why among them) go before the close.
-    this.#messages?.flush();
-    const socket = this.#socket;
     const code = CLOSE_CODES[reason] ?? 1000;
-    if (socket.readyState === WebSocket.CONNECTING) socket.close(code, closeReason(reason));
-    // Deno sends a close frame ahead of messages still buffered: wait until
-    // they are out (the error frame that says why is among them), or the grace is over.
-    const deadline = Date.now() + this.#closeGraceMs;
-    const closeWhenSent = () => {
-      if (socket.readyState !== WebSocket.OPEN) return;
-      if (socket.bufferedAmount > 0 && Date.now() < deadline) setTimeout(closeWhenSent, 10);
-      else socket.close(code, closeReason(reason));
-    };
-    closeWhenSent();
+    // What is queued (the error frame that says why among it) goes before the close frame.
+    const timer = setTimeout(() => this.#shut(code, reason), this.#closeGraceMs);
+    this.#queue.drained().then(() => {
+      clearTimeout(timer);
+      this.#shut(code, reason);
+    });
   }
 
-  #receive(data: unknown): void {
+  /**
+   * Sends the close frame and a FIN; a peer that does not close its side
+   * within the grace period loses the connection anyway.
+   */
+  #shut(code: number, reason: string): void {
+    if (this.#closeSent) return;
+    this.#closeSent = true;
+    this.#queue.close();
+    this.#socket.end(closeFrame(code, reason));
+    this.#destroyTimer = setTimeout(() => this.#socket.destroy(), this.#closeGraceMs);
+  }
+
+  #read(chunk: Uint8Array): void {
     const protocol = this.protocol;
     if (protocol.closing) return;
-    const text = typeof data === "string" ? data : undefined;
-    const size = text === undefined ? byteLengthOf(data) : utf8Length(text);
-    if (!protocol.received(size)) return;
-    if (text === undefined) {
-      protocol.drop(
-        "bad_frame",
-        "Cannot decode frame: binary messages are not accepted, send each frame as JSON text",
-        false,
-      );
-      return;
+    if (!protocol.received(chunk.length)) return;
+    // Messages read in one turn answer together: one write per reader.
+    holdWrites();
+    for (const event of this.#reader.push(chunk)) {
+      if (protocol.closing) return;
+      this.#receive(event);
     }
-    if (size > this.#maxLineBytes) {
-      protocol.drop(
-        "line_too_long",
-        `Cannot decode frame: message of ${size} bytes exceeds maximum ${this.#maxLineBytes}`,
-        false,
-      );
+  }
+
+  #receive(event: WireEvent): void {
+    const protocol = this.protocol;
+    switch (event.kind) {
+      case "ping":
+        if (!this.#closeSent) this.#socket.write(pongFrame(event.payload));
+        return;
+      case "close":
+        // The peer is leaving: answer its close, as RFC 6455 asks.
+        this.#shut(event.code === 1005 ? 1000 : event.code, "");
+        return;
+      case "protocol_error":
+        protocol.drop("bad_frame", `Cannot decode frame: ${event.message}`, false);
+        return;
+      case "binary":
+        protocol.drop(
+          "bad_frame",
+          "Cannot decode frame: binary messages are not accepted, send each frame as JSON text",
+          false,
+        );
+        return;
+      case "too_big":
+        protocol.drop(
+          "line_too_long",
+          `Cannot decode frame: message of ${event.size} bytes exceeds maximum ${this.#maxLineBytes}`,
+          false,
+        );
+        return;
+    }
+    let text: string;
+    try {
+      text = UTF8.decode(event.bytes);
+    } catch {
+      protocol.drop("bad_frame", "Cannot decode frame: a text message must be UTF-8", false);
       return;
     }
     const decoded = decodeFrameText(text);
     if (decoded === undefined) return;
-    // Messages read in one turn answer together: one message per batched reader.
-    holdWrites();
     // After the frames before it: handling one may wait (a command), and order matters.
     this.#serving = this.#serving.then(() => {
       if (protocol.closing) return;
@@ -504,34 +528,20 @@ function hostOf(host: string): string {
   }
 }
 
-function remoteOf(addr: Deno.Addr): { hostname: string; port: number } {
-  return "hostname" in addr ? { hostname: addr.hostname, port: addr.port } : {
-    hostname: "local",
-    port: 0,
-  };
-}
-
 /** Whether a `Sec-WebSocket-Protocol` header (a comma-separated list) offers `protocol`. */
 function offers(header: string | null, protocol: string): boolean {
   return header !== null && header.split(",").some((offered) => offered.trim() === protocol);
 }
 
-function byteLengthOf(data: unknown): number {
-  if (data instanceof ArrayBuffer) return data.byteLength;
-  if (data instanceof Blob) return data.size;
-  return 0;
-}
-
-/** The reason of a close frame: the reason itself, cut to what the protocol allows. */
-function closeReason(reason: string): string {
-  let cut = reason;
-  while (utf8Length(cut) > MAX_CLOSE_REASON_BYTES) cut = cut.slice(0, -1);
-  return cut;
-}
-
-function plain(status: number, text: string, headers: Record<string, string> = {}): Response {
-  return new Response(text + "\n", {
-    status,
-    headers: { "content-type": "text/plain; charset=utf-8", ...headers },
-  });
+function plain(
+  status: number,
+  text: string,
+  headers: Record<string, string> = {},
+): WebSocketAnswer {
+  return {
+    refused: new Response(text + "\n", {
+      status,
+      headers: { "content-type": "text/plain; charset=utf-8", ...headers },
+    }),
+  };
 }

@@ -1,6 +1,6 @@
 /**
- * The WebSocket frontend in process: a real hub, the handler behind
- * `Deno.serve` on a free loopback port, the TCP listener beside it, and
+ * The WebSocket frontend in process: a real hub, the route behind the
+ * node's HTTP server on a free loopback port, the TCP listener beside it, and
  * real clients (Deno's WebSocket, raw TCP). tests/web_socket_test.ts runs
  * it in a node process behind the node's HTTP server.
  */
@@ -11,6 +11,8 @@ import { ConnectionLimits } from "../connection_limits.ts";
 import { ClientListener } from "../tcp/client_listener.ts";
 import { type Frame, RawClient } from "../../../tests/helpers/raw_client.ts";
 import { handshakeAnswer, WsClient } from "../../../tests/helpers/ws_client.ts";
+import { healthBody, readyBody } from "./health.ts";
+import { HttpServer } from "./http_server.ts";
 import { webOrigin, WebSocketFrontend, type WebSocketFrontendOptions } from "./ws_frontend.ts";
 
 interface Frontends {
@@ -26,20 +28,19 @@ interface Frontends {
 }
 
 /** A hub served over a WebSocket and TCP, with one account of connections. */
-function startFrontends(
+async function startFrontends(
   options: WebSocketFrontendOptions = {},
   hubOptions: Partial<HubOptions> = {},
-): Frontends {
+): Promise<Frontends> {
   const hub = new Hub({ nodeId: "w1", rateBurst: 0, ...hubOptions });
   const limits = options.limits ?? new ConnectionLimits();
   const web = new WebSocketFrontend(hub, silentLogger, { ...options, limits });
-  const server = Deno.serve(
-    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
-    (request, info) =>
-      new URL(request.url).pathname === "/ws"
-        ? web.handler(request, info)
-        : new Response(null, { status: 404 }),
-  );
+  const server = await HttpServer.start({
+    health: () => healthBody("w1", 0),
+    ready: () => readyBody({ node: "w1", stopping: false, restoreMs: 0, mesh: undefined }),
+    metrics: () => "",
+    webSocket: web.handler,
+  }, { hostname: "127.0.0.1", port: 0, logger: silentLogger });
   const { webOrigins: _, ...protocol } = options;
   const tcp = new ClientListener(
     hub,
@@ -58,7 +59,7 @@ function startFrontends(
       hub.shutdown("test over");
       await Promise.all([web.close(), tcp.close()]);
       await serving;
-      await server.shutdown();
+      await server.close();
     },
   };
 }
@@ -111,7 +112,7 @@ Deno.test("the same input gives the same frames over a WebSocket as over TCP", a
   const seen: Record<string, unknown[]> = {};
   for (const transport of ["tcp", "web"]) {
     // A hub each, so that both start from the same state.
-    const frontends = startFrontends();
+    const frontends = await startFrontends();
     try {
       if (transport === "tcp") {
         const client = await RawClient.connect(frontends.tcpPort);
@@ -135,7 +136,7 @@ Deno.test("the same input gives the same frames over a WebSocket as over TCP", a
 });
 
 Deno.test("a WebSocket session is a web guest, in the same rooms as TCP sessions", async () => {
-  const frontends = startFrontends();
+  const frontends = await startFrontends();
   try {
     const web = await WsClient.join(frontends.url, "wendy", "mixed");
     const tcp = await RawClient.join(frontends.tcpPort, "terry", "mixed");
@@ -159,7 +160,7 @@ Deno.test("a WebSocket session is a web guest, in the same rooms as TCP sessions
 });
 
 Deno.test("a page from another origin is refused with 403 before the upgrade", async () => {
-  const frontends = startFrontends({ webOrigins: ["https://chat.example.com"] });
+  const frontends = await startFrontends({ webOrigins: ["https://chat.example.com"] });
   const own = `127.0.0.1:${frontends.httpPort}`;
   try {
     const allowed = [undefined, `http://${own}`, `https://${own}`, "https://chat.example.com"];
@@ -200,7 +201,7 @@ Deno.test("webOrigin() keeps an http(s) origin as URL.origin writes it, and refu
 });
 
 Deno.test("a binary message or one over the size limit is told why and closed", async () => {
-  const frontends = startFrontends({ maxLineBytes: 1024 });
+  const frontends = await startFrontends({ maxLineBytes: 1024 });
   try {
     const binary = await WsClient.join(frontends.url, "bin");
     binary.sendRaw(new Uint8Array([0x7b, 0x7d]));
@@ -218,7 +219,7 @@ Deno.test("a binary message or one over the size limit is told why and closed", 
 });
 
 Deno.test("a WebSocket has the TCP port's limits: rate, hello deadline, bytes per minute", async () => {
-  const frontends = startFrontends(
+  const frontends = await startFrontends(
     { helloTimeoutMs: 200, maxBytesPerMinute: 65536 },
     { rateBurst: 2, ratePerSecond: 0.01 },
   );
@@ -247,7 +248,7 @@ Deno.test("a WebSocket has the TCP port's limits: rate, hello deadline, bytes pe
 });
 
 Deno.test("a WebSocket that sends nothing for the idle timeout is dropped", async () => {
-  const frontends = startFrontends({ idleTimeoutMs: 300 });
+  const frontends = await startFrontends({ idleTimeoutMs: 300 });
   try {
     const quiet = await WsClient.join(frontends.url, "quiet");
     assert.match(String((await quiet.error("idle_timeout")).message), /nothing received/);
@@ -258,7 +259,7 @@ Deno.test("a WebSocket that sends nothing for the idle timeout is dropped", asyn
 });
 
 Deno.test("WebSockets and TCP share the per-address limit; a refusal is 429 with the error frame", async () => {
-  const frontends = startFrontends({ limits: new ConnectionLimits({ maxPerAddress: 2 }) });
+  const frontends = await startFrontends({ limits: new ConnectionLimits({ maxPerAddress: 2 }) });
   try {
     const tcp = await RawClient.join(frontends.tcpPort, "t1");
     const web = await WsClient.join(frontends.url, "w1");
@@ -295,7 +296,7 @@ async function waitForAdmission(url: string): Promise<WsClient> {
 }
 
 Deno.test("WebSocketFrontend.close() tells every socket the node is going (1001) and refuses new ones", async () => {
-  const frontends = startFrontends();
+  const frontends = await startFrontends();
   let stopped = false;
   try {
     const client = await WsClient.join(frontends.url, "leaver");
