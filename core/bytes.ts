@@ -19,3 +19,25 @@ export function concatBytes(...parts: readonly Uint8Array[]): Uint8Array<ArrayBu
   }
   return out;
 }
+
+/** Anything that writes some of the bytes it is given (a socket, a stream). */
+export interface ByteWriter {
+  /** Writes some of `bytes`, resolving with how many were written. */
+  write(bytes: Uint8Array): Promise<number>;
+}
+
+/**
+ * Writes every byte, however many writes the writer needs.
+ *
+ * @param writer The writer.
+ * @param bytes What to write.
+ * @throws {Error} When the writer accepts no bytes, or whatever its write throws.
+ */
+export async function writeAll(writer: ByteWriter, bytes: Uint8Array): Promise<void> {
+  let at = 0;
+  while (at < bytes.length) {
+    const n = await writer.write(bytes.subarray(at));
+    if (!(n > 0)) throw new Error("Cannot write: the stream accepted no bytes");
+    at += n;
+  }
+}

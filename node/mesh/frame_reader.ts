@@ -3,7 +3,7 @@
  * (node/mesh/mesh_channel.ts): every frame is a 4-byte unsigned big-endian
  * length `L`, then `L` bytes of body. {@linkcode FrameReader} reads them
  * through one buffer that the handshake and the open channel share;
- * {@linkcode framed} and {@linkcode writeAll} write them.
+ * {@linkcode framed} makes them, and `writeAll` (core/bytes.ts) writes them.
  *
  * A length above what the reader allows is refused before its body is read
  * ({@linkcode FrameSizeError}), so garbage costs no memory; a stream that
@@ -153,22 +153,6 @@ export function framed(...bodies: Uint8Array[]): Uint8Array<ArrayBuffer> {
     at += 4 + body.length;
   }
   return out;
-}
-
-/**
- * Writes every byte, however many writes the stream needs.
- *
- * @param stream The stream.
- * @param bytes What to write.
- * @throws {Error} When the stream accepts no bytes, or whatever its write throws.
- */
-export async function writeAll(stream: ByteStream, bytes: Uint8Array): Promise<void> {
-  let at = 0;
-  while (at < bytes.length) {
-    const n = await stream.write(bytes.subarray(at));
-    if (!(n > 0)) throw new Error("Cannot write mesh frame: stream accepted no bytes");
-    at += n;
-  }
 }
 
 /**

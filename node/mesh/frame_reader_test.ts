@@ -5,8 +5,8 @@ import {
   FrameReader,
   FrameSizeError,
   TruncatedFrameError,
-  writeAll,
 } from "./frame_reader.ts";
+import { writeAll } from "../../core/bytes.ts";
 
 /** A stream that hands out `bytes` in reads of at most `chunk` bytes, and records writes. */
 function streamOf(bytes: Uint8Array, chunk = Infinity, writeChunk = Infinity) {

@@ -138,7 +138,7 @@ import {
   verifyMeshProof,
 } from "../../core/mesh_crypto.ts";
 import { sanitizeText } from "../../core/text_sanitizer.ts";
-import { concatBytes } from "../../core/bytes.ts";
+import { concatBytes, writeAll } from "../../core/bytes.ts";
 import {
   type ByteStream,
   closeQuietly,
@@ -146,7 +146,6 @@ import {
   FrameReader,
   FrameSizeError,
   TruncatedFrameError,
-  writeAll,
 } from "./frame_reader.ts";
 
 /** The largest frame body accepted during the handshake. */

@@ -16,6 +16,7 @@ import {
   type SecureChannelOptions,
 } from "./mesh_channel.ts";
 import { concatBytes } from "../../core/bytes.ts";
+import { writeAll } from "../../core/bytes.ts";
 
 const SECRET = "7Jq2vX9rT1mB4kZ8wP0sN6yC3hD5fG7a";
 const encoder = new TextEncoder();
@@ -36,10 +37,6 @@ function framed(body: Uint8Array): Uint8Array {
   new DataView(out.buffer).setUint32(0, body.length);
   out.set(body, 4);
   return out;
-}
-
-async function writeAll(conn: ByteStream, bytes: Uint8Array): Promise<void> {
-  for (let at = 0; at < bytes.length;) at += await conn.write(bytes.subarray(at));
 }
 
 function closeQuietly(conn: { close(): void }): void {

@@ -6,6 +6,7 @@
  * @module
  */
 import type { MetronomeRequest } from "./metronome_worker.ts";
+import { writeAll } from "../../core/bytes.ts";
 
 /** What one fan-out run measured. */
 export interface FanoutResult {
@@ -159,17 +160,6 @@ export class Receiver extends CountingReceiver {
     }
     this.#tail = text.slice(start);
   }
-}
-
-/**
- * Writes all of `bytes`.
- *
- * @param conn The connection.
- * @param bytes What to write.
- */
-export async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  let offset = 0;
-  while (offset < bytes.length) offset += await conn.write(bytes.subarray(offset));
 }
 
 /**

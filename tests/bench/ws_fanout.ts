@@ -25,10 +25,9 @@ import {
   meshchatTarget,
   PAD,
   Sender,
-  writeAll,
 } from "./fanout.ts";
 import { clientFrame, handshake } from "../helpers/ws_client.ts";
-import { concatBytes } from "../../core/bytes.ts";
+import { concatBytes, writeAll } from "../../core/bytes.ts";
 import { NDJSON_PROTOCOL } from "../../node/frontends/web/ws_frontend.ts";
 
 const RECEIVERS = 100;

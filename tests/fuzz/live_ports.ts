@@ -11,7 +11,7 @@
 import { encodeMeshHandshake, MeshHandshakeType } from "../../core/mesh_crypto.ts";
 import { freePort, type NodeProcess, startNodeProcess } from "../helpers/node_process.ts";
 import { RawClient } from "../helpers/raw_client.ts";
-import { concatBytes } from "../../core/bytes.ts";
+import { concatBytes, writeAll } from "../../core/bytes.ts";
 import { seededRandom } from "../helpers/memory_network.ts";
 import { clientFrame, handshake } from "../helpers/ws_client.ts";
 
@@ -263,11 +263,6 @@ class Payloads {
         return init;
     }
   }
-}
-
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  let offset = 0;
-  while (offset < bytes.length) offset += await conn.write(bytes.subarray(offset));
 }
 
 /** One fuzz connection: write in random chunks, maybe pause, maybe close early, drain a little. */

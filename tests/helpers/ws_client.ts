@@ -7,6 +7,7 @@
  * @module
  */
 import { type Frame, FrameInbox } from "./frame_inbox.ts";
+import { writeAll } from "../../core/bytes.ts";
 
 /** How a WebSocket ended. */
 export interface WsClosed {
@@ -152,11 +153,6 @@ export function handshake(port: number, headers: Record<string, string> = {}): U
     ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`),
   ];
   return encoder.encode(lines.join("\r\n") + "\r\n\r\n");
-}
-
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  let offset = 0;
-  while (offset < bytes.length) offset += await conn.write(bytes.subarray(offset));
 }
 
 /**

@@ -13,6 +13,7 @@
  */
 import { Buffer } from "node:buffer";
 import { Duplex } from "node:stream";
+import { writeAll } from "../../../core/bytes.ts";
 
 /** What the frame reader and the outbound queue use of a connection. */
 export interface ByteStream {
@@ -179,9 +180,4 @@ export function duplexOfConn(
       done(error);
     },
   });
-}
-
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  let offset = 0;
-  while (offset < bytes.length) offset += await conn.write(bytes.subarray(offset));
 }

@@ -152,10 +152,17 @@ export class HttpServer {
         ? https.createServer({ cert: tls.cert, key: tls.key })
         : http.createServer();
       server.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => {
-        serveRequest(routes, listener, scheme, logger, req, res);
+        serveRequest(routes, listener, scheme, logger, req, res).catch((error) => {
+          // The peer went away mid-answer, or the answer could not be written.
+          logger.debug("http response failed", { error: String(error) });
+          res.destroy();
+        });
       });
       server.on("upgrade", (req: http.IncomingMessage, socket: Duplex, head: Uint8Array) => {
-        serveUpgrade(routes, listener, scheme, logger, req, socket, head);
+        serveUpgrade(routes, listener, scheme, logger, req, socket, head).catch((error) => {
+          logger.debug("http upgrade failed", { error: String(error) });
+          socket.destroy();
+        });
       });
       try {
         await bind(server, host, at);
@@ -312,6 +319,10 @@ async function serveUpgrade(
   headers.push(["Content-Length", String(body.length)], ["Connection", "close"]);
   socket.write(responseHead(response.status, headers));
   socket.end(body);
+  // Input that follows is discarded (a peer still writing must not block), and a peer
+  // that does not close its side is cut off.
+  socket.resume();
+  setTimeout(() => socket.destroy(), CLOSE_GRACE_MS);
 }
 
 /** A response's status line and headers, as written on a connection. */

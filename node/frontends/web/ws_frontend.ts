@@ -311,6 +311,7 @@ class WsConnection implements FrameOutput {
   readonly #queue: OutboundQueue;
   readonly #reader: WireReader;
   readonly #maxLineBytes: number;
+  readonly #maxQueueBytes: number;
   readonly #closeGraceMs: number;
   /** The protocol over this socket, and the hub's sink for its session. */
   readonly protocol: ProtocolConnection;
@@ -337,6 +338,7 @@ class WsConnection implements FrameOutput {
     }, { maxBytes: init.options.maxQueueBytes });
     this.#reader = new WireReader(init.options.maxLineBytes);
     this.#maxLineBytes = init.options.maxLineBytes;
+    this.#maxQueueBytes = init.options.maxQueueBytes;
     this.#closeGraceMs = init.options.closeGraceMs;
     this.protocol = new ProtocolConnection(hub, this, init);
     const { promise, resolve } = Promise.withResolvers<void>();
@@ -449,7 +451,10 @@ class WsConnection implements FrameOutput {
     const protocol = this.protocol;
     switch (event.kind) {
       case "ping":
-        if (!this.#closeSent) this.#socket.write(pongFrame(event.payload));
+        if (this.#closeSent) return;
+        // Pongs skip the queue: a peer that pings and never reads is a slow reader too.
+        if (this.#socket.writableLength > this.#maxQueueBytes) protocol.overflowed();
+        else this.#socket.write(pongFrame(event.payload));
         return;
       case "close":
         // The peer is leaving: answer its close, as RFC 6455 asks.

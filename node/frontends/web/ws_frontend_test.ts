@@ -10,7 +10,14 @@ import { silentLogger } from "../../logger.ts";
 import { ConnectionLimits } from "../connection_limits.ts";
 import { ClientListener } from "../tcp/client_listener.ts";
 import { type Frame, RawClient } from "../../../tests/helpers/raw_client.ts";
-import { handshakeAnswer, WsClient } from "../../../tests/helpers/ws_client.ts";
+import {
+  clientFrame,
+  handshakeAnswer,
+  joinAndStopReading,
+  WsClient,
+} from "../../../tests/helpers/ws_client.ts";
+import { writeAll } from "../../../core/bytes.ts";
+import { waitFor } from "../../../tests/helpers/wait_for.ts";
 import { healthBody, readyBody } from "./health.ts";
 import { HttpServer } from "./http_server.ts";
 import { webOrigin, WebSocketFrontend, type WebSocketFrontendOptions } from "./ws_frontend.ts";
@@ -214,6 +221,30 @@ Deno.test("a binary message or one over the size limit is told why and closed", 
     assert.match(String(error.message), /message of \d+ bytes exceeds maximum 1024/);
     assert.deepEqual(await big.closed, { code: 1009, reason: "line_too_long" });
   } finally {
+    await frontends.stop();
+  }
+});
+
+Deno.test("attack: pings from a peer that never reads cannot fill the node's memory with pongs", async () => {
+  const frontends = await startFrontends({
+    maxQueueBytes: 65536,
+    maxBytesPerMinute: 0,
+    closeGraceMs: 100,
+  });
+  const conn = await joinAndStopReading(frontends.httpPort, { t: "hello", v: 1, user: "pinger" });
+  try {
+    const ping = clientFrame(new Uint8Array(125), 0x9);
+    const burst = new Uint8Array(ping.length * 1000);
+    for (let i = 0; i < 1000; i++) burst.set(ping, i * ping.length);
+    // 32 MB of pings, past what loopback's buffers hold: the node's own buffer must grow or refuse.
+    for (let sent = 0; sent < 32 << 20 && frontends.web.connections > 0; sent += burst.length) {
+      await writeAll(conn, burst).catch(() => {});
+    }
+    await waitFor(() => frontends.web.connections === 0, "the pinger is cut off", {
+      timeoutMs: 5000,
+    });
+  } finally {
+    conn.close();
     await frontends.stop();
   }
 });
