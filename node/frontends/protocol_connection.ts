@@ -463,13 +463,19 @@ export function encodedOncePerFrame<T>(
   encode: (frame: ServerFrame) => T,
 ): (frame: ServerFrame) => T {
   const encoded = new WeakMap<object, T>();
+  // A fan-out asks for one frame a hundred times in a row: the last one answers without the map.
+  let lastFrame: ServerFrame | undefined;
+  let lastValue: T;
   return (frame) => {
+    if (frame === lastFrame) return lastValue;
     if (frame.t !== "msg") return encode(frame);
     let value = encoded.get(frame);
     if (value === undefined) {
       value = encode(frame);
       encoded.set(frame, value);
     }
+    lastFrame = frame;
+    lastValue = value;
     return value;
   };
 }

@@ -113,9 +113,18 @@ const encoder = new TextEncoder();
  * @param payload The message.
  * @param opcode 1 text, 2 binary, 8 close, 9 ping. @default text
  * @param final Whether it ends its message. @default true
+ * @param randomMask A fresh random key, as a browser masks; false: the
+ *   all-zero key, which a server must take as any other and which leaves
+ *   the payload as is (a benchmark's sender, whose own cost is not the
+ *   node's). @default true
  * @returns The frame's bytes.
  */
-export function clientFrame(payload: string | Uint8Array, opcode = 1, final = true): Uint8Array {
+export function clientFrame(
+  payload: string | Uint8Array,
+  opcode = 1,
+  final = true,
+  randomMask = true,
+): Uint8Array {
   const body = typeof payload === "string" ? encoder.encode(payload) : payload;
   const size = body.length;
   const header = size < 126 ? 2 : size < 65536 ? 4 : 10;
@@ -128,6 +137,10 @@ export function clientFrame(payload: string | Uint8Array, opcode = 1, final = tr
   } else {
     out[1] = 0x80 | 127;
     new DataView(out.buffer).setBigUint64(2, BigInt(size));
+  }
+  if (!randomMask) {
+    out.set(body, header + 4);
+    return out;
   }
   const mask = crypto.getRandomValues(new Uint8Array(4));
   out.set(mask, header);

@@ -77,7 +77,6 @@ import {
   closeFrame,
   pongFrame,
   textFrame,
-  textHeader,
   validKey,
   type WireEvent,
   WireReader,
@@ -127,6 +126,18 @@ const REFUSAL_STATUS: Readonly<Record<Refusal["code"], number>> = {
 };
 
 const UTF8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * A batch as one text message. The readers of a fan-out are given the same
+ * batch (write_batches.ts), one after another: the last one framed is kept.
+ */
+const framedOnce = (() => {
+  let last: { batch: Uint8Array; message: Uint8Array } | undefined;
+  return (batch: Uint8Array): Uint8Array => {
+    if (last?.batch !== batch) last = { batch, message: textFrame(batch) };
+    return last.message;
+  };
+})();
 
 /** One frame as one text message (its NDJSON line without the newline), framed once per fan-out. */
 const messageOf = encodedOncePerFrame((frame) => {
@@ -370,13 +381,17 @@ class WsConnection implements FrameOutput {
    * Hands bytes to the socket: done at once while its buffer is under its
    * high-water mark, as a TCP write is once the kernel took it; otherwise
    * when it drains. What waits in the socket counts in `queuedBytes`.
+   *
+   * @param bytes What to write.
+   * @param count What the queue counts as written: the batch, without its framing.
+   * @returns Resolves with `count`.
    */
-  #write(bytes: Uint8Array): Promise<number> {
-    if (this.#socket.write(bytes)) return Promise.resolve(bytes.length);
+  #write(bytes: Uint8Array, count = bytes.length): Promise<number> {
+    if (this.#socket.write(bytes)) return Promise.resolve(count);
     return new Promise((resolve, reject) => {
       const drained = () => {
         this.#socket.off("close", closed);
-        resolve(bytes.length);
+        resolve(count);
       };
       const closed = () => {
         this.#socket.off("drain", drained);
@@ -387,14 +402,9 @@ class WsConnection implements FrameOutput {
     });
   }
 
-  /** Writes `bytes` as one text message; the header and the shared bytes leave together. */
+  /** Writes `bytes` as one text message (framed once for every reader given the same batch). */
   #writeMessage(bytes: Uint8Array): Promise<number> {
-    const socket = this.#socket as Partial<Socket> & Duplex;
-    socket.cork();
-    socket.write(textHeader(bytes.length));
-    const written = this.#write(bytes);
-    socket.uncork();
-    return written;
+    return this.#write(framedOnce(bytes), bytes.length);
   }
 
   enqueue(frame: ServerFrame): boolean {

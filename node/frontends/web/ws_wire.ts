@@ -76,23 +76,13 @@ function frameHeader(opcode: number, length: number): Uint8Array {
 }
 
 /**
- * The header of a whole text message of `length` bytes, to write before them.
- *
- * @param length The message's size in bytes.
- * @returns The header.
- */
-export function textHeader(length: number): Uint8Array {
-  return frameHeader(OP_TEXT, length);
-}
-
-/**
  * A whole text message: header and payload in one buffer.
  *
  * @param payload The message's UTF-8 bytes.
  * @returns The frame.
  */
 export function textFrame(payload: Uint8Array): Uint8Array {
-  return concatBytes(textHeader(payload.length), payload);
+  return concatBytes(frameHeader(OP_TEXT, payload.length), payload);
 }
 
 /**
