@@ -387,6 +387,8 @@ class WsConnection implements FrameOutput {
    * @returns Resolves with `count`.
    */
   #write(bytes: Uint8Array, count = bytes.length): Promise<number> {
+    // Gone already: its "close" has passed, so nothing below would ever settle.
+    if (this.#socket.destroyed) return Promise.reject(new Error("socket closed"));
     if (this.#socket.write(bytes)) return Promise.resolve(count);
     return new Promise((resolve, reject) => {
       const drained = () => {
