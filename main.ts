@@ -91,7 +91,7 @@ async function runNode(args: readonly string[]): Promise<number> {
     await store.close();
     if (error instanceof Deno.errors.AddrInUse) {
       logger.error(
-        /^(SSH|HTTP|Metrics) port /.test(error.message)
+        /^(SSH|Mesh|HTTP|Metrics) port /.test(error.message)
           ? `cannot listen: ${error.message}`
           : `cannot listen on ${config.host}:${config.port}: address in use`,
       );

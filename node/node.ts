@@ -172,7 +172,13 @@ export async function startNode(
   if (nats) {
     hub.cluster = nats;
   } else if (mesh) {
-    mesh.start();
+    try {
+      mesh.start();
+    } catch (error) {
+      if (!(error instanceof Deno.errors.AddrInUse)) throw error;
+      const { host, port } = config.mesh!;
+      throw new Deno.errors.AddrInUse(`Mesh port ${host}:${port} is in use`, { cause: error });
+    }
     hub.cluster = mesh;
     const addr = mesh.addr!;
     logger.info("listening", { what: "mesh", addr: `${addr.hostname}:${addr.port}` });

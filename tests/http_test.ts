@@ -155,7 +155,7 @@ Deno.test("with --tls-cert and --tls-key the HTTP port speaks HTTPS only", async
   }
 });
 
-Deno.test("bad HTTP flags and a taken HTTP port stop the node with a message that says what to do", async () => {
+Deno.test("bad HTTP flags and a taken HTTP or mesh port stop the node with a message that names the port", async () => {
   const cases: [string[], RegExp][] = [
     [["--tls-cert", "data/none.pem"], /--tls-cert alone: give --tls-key FILE too/],
     [["--tls-cert", "data/none.pem", "--tls-key", "data/none.key"], /Cannot read --tls-cert/],
@@ -176,6 +176,15 @@ Deno.test("bad HTTP flags and a taken HTTP port stop the node with a message tha
     assert.match(
       text,
       new RegExp(`cannot listen: HTTP port 127\\.0\\.0\\.1:${squatter.addr.port} is in use`),
+    );
+    const mesh = await failingNodeStart(
+      ["--mesh-host", "127.0.0.1", "--mesh-port", String(squatter.addr.port)],
+      { MESHCHAT_CLUSTER_SECRET: crypto.randomUUID() },
+    );
+    assert.equal(mesh.code, 1, mesh.text);
+    assert.match(
+      mesh.text,
+      new RegExp(`cannot listen: Mesh port 127\\.0\\.0\\.1:${squatter.addr.port} is in use`),
     );
   } finally {
     squatter.close();

@@ -9,6 +9,7 @@ import {
   type SnapshotStoreOptions,
   type SnapshotTimers,
 } from "./snapshot_store.ts";
+import { STEP_BUDGET_MS } from "./_kv_commit.ts";
 
 const VIA = { via: "test", address: "test:0" };
 
@@ -66,6 +67,11 @@ function stateOf(hub: Hub) {
     events: [...hub.events()].map((e) => JSON.stringify(e)).sort(),
     versions: hub.versions.toJSON(),
   };
+}
+
+/** A version vector as text, whatever order its entries were made in. */
+function vectorKey(versions: Record<string, number>): string {
+  return JSON.stringify(Object.entries(versions).sort(([a], [b]) => a.localeCompare(b)));
 }
 
 function retainedIds(hub: Hub): string {
@@ -199,12 +205,18 @@ Deno.test("SnapshotStore writes nothing when nothing changed and reclaims evicte
   });
 });
 
-Deno.test("SnapshotStore restores a state the node went through when a snapshot is cut at any commit", async () => {
+for (const slow of [false, true]) {
+  Deno.test(`SnapshotStore restores a state the node went through when a snapshot is cut at any commit${
+    slow ? " (every step over budget: one commit per group)" : ""
+  }`, () => cutAtEveryCommit(slow));
+}
+
+async function cutAtEveryCommit(slow: boolean): Promise<void> {
   let cuts = 0;
   for (let cut = 1;; cut++) {
     let stop = false;
     await withDir(async (dir) => {
-      const control = { commits: 0, failAt: Infinity };
+      const control = { commits: 0, failAt: Infinity, slow };
       const openKv = async (path: string) => failingKv(await Deno.openKv(path), control);
       const { store, hub } = await boot(dir, { openKv, chunkChars: 400, commitBytes: 1024 }, {
         historySize: 16,
@@ -220,7 +232,7 @@ Deno.test("SnapshotStore restores a state the node went through when a snapshot 
       const record = () => {
         const ids = retainedIds(hub);
         if (!states.has(ids)) states.set(ids, new Set());
-        states.get(ids)!.add(JSON.stringify(hub.versions.toJSON()));
+        states.get(ids)!.add(vectorKey(hub.versions.toJSON()));
       };
       record();
       hub.log.onApplied(record);
@@ -244,17 +256,15 @@ Deno.test("SnapshotStore restores a state the node went through when a snapshot 
       const versions = restarted.hub.versions.toJSON();
       delete versions["n1.1"];
       assert.ok(
-        states.get(ids)!.has(JSON.stringify(versions)),
-        `cut at commit ${cut}: version vector ${
-          JSON.stringify(versions)
-        } does not match the events`,
+        states.get(ids)!.has(vectorKey(versions)),
+        `cut at commit ${cut}: version vector ${vectorKey(versions)} does not match the events`,
       );
       await restarted.store.close();
     });
     if (stop) break;
   }
   assert.ok(cuts >= 10, `only ${cuts} cuts were tried`);
-});
+}
 
 Deno.test("SnapshotStore stores a chunk larger than one KV value in parts", async () => {
   await withDir(async (dir) => {
@@ -404,13 +414,32 @@ Deno.test("SnapshotStore round-trips 100,000 events, far more than one commit", 
 });
 
 /** Wraps a KV so that every commit from the `failAt`-th on fails, like a crash. */
-function failingKv(kv: Deno.Kv, control: { commits: number; failAt: number }): Deno.Kv {
+/**
+ * Deno KV that fails every commit from the `failAt`-th on (a crash, or a full
+ * disk). With `slow`, each mutation takes longer than a snapshot's step
+ * budget, so every group of mutations goes in a commit of its own: a slow
+ * machine's worst case, where a crash can fall between any two.
+ */
+function failingKv(
+  kv: Deno.Kv,
+  control: { commits: number; failAt: number; slow?: boolean },
+): Deno.Kv {
+  const stall = () => {
+    const until = performance.now() + STEP_BUDGET_MS + 1;
+    while (performance.now() < until) { /* a slow machine */ }
+  };
   return new Proxy(kv, {
     get(target, property) {
       if (property === "atomic") {
         return () => {
           const op = target.atomic();
           const commit = op.commit.bind(op);
+          if (control.slow) {
+            const set = op.set.bind(op);
+            const remove = op.delete.bind(op);
+            op.set = (key, value, options) => (stall(), set(key, value, options));
+            op.delete = (key) => (stall(), remove(key));
+          }
           op.commit = () => {
             control.commits++;
             if (control.commits >= control.failAt) {

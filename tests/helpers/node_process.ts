@@ -48,17 +48,32 @@ export interface StartNodeOptions {
   denoFlags?: readonly string[];
 }
 
+/** Ports {@linkcode freePort} handed out already: never twice in one process. */
+const handedOut = new Set<number>();
+
 /**
  * A loopback port that was free a moment ago (`--ssh-port 0` means "off",
- * so the SSH port is picked here).
+ * so the SSH port is picked here). It lies below the kernel's ephemeral
+ * range (32768+): a port picked there can be taken by any outgoing
+ * connection (a node dialing its peers) before the node that was meant to
+ * have it listens.
  *
  * @returns The port.
+ * @throws {Error} When 200 tries found none free.
  */
 export function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr;
-  listener.close();
-  return port;
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = 10000 + Math.floor(Math.random() * 22000);
+    if (handedOut.has(port)) continue;
+    try {
+      Deno.listen({ hostname: "127.0.0.1", port }).close();
+    } catch {
+      continue; // taken: try another
+    }
+    handedOut.add(port);
+    return port;
+  }
+  throw new Error("No free loopback port below the ephemeral range");
 }
 
 /** The default ports of a 3-node cluster (client, SSH, mesh, HTTP; node 1, 2, 3). */
@@ -197,9 +212,13 @@ export async function startNodeProcess(options: StartNodeOptions = {}): Promise<
  * scratch data directory unless `args` gives `--data`.
  *
  * @param args Node flags.
+ * @param env Extra environment variables (e.g. `MESHCHAT_CLUSTER_SECRET`).
  * @returns Its exit code, and what it wrote to stdout and stderr.
  */
-export async function failingNodeStart(args: string[]): Promise<{ code: number; text: string }> {
+export async function failingNodeStart(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number; text: string }> {
   const scratch = args.includes("--data")
     ? undefined
     : `./data/tmp/fail-${crypto.randomUUID().slice(0, 8)}`;
@@ -214,6 +233,7 @@ export async function failingNodeStart(args: string[]): Promise<{ code: number; 
       ...(scratch ? ["--data", scratch] : []),
       ...args,
     ],
+    env,
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
