@@ -25,7 +25,7 @@
 import tls from "node:tls";
 import { concatBytes } from "../core/bytes.ts";
 import { certificateFingerprint } from "../core/crypto/certificate_fingerprint.ts";
-import { duplexOfConn, SocketStream } from "../node/frontends/tcp/socket_stream.ts";
+import { ConnDuplex, SocketStream } from "../node/frontends/tcp/socket_stream.ts";
 import {
   ConnectError,
   connectFailureReason,
@@ -85,7 +85,7 @@ export async function openSecureNode(address: string, pins: ServerPins): Promise
     if (answer.length < MAX_ANSWER_BYTES) answer = concatBytes(answer, bytes);
   };
   const socket = tls.connect({
-    socket: duplexOfConn(await dialNode(address), new Uint8Array(), keep),
+    socket: new ConnDuplex(await dialNode(address), new Uint8Array(), keep),
     // SNI takes names, not addresses.
     ...(/^[\d.]+$|:/.test(hostname) ? {} : { servername: hostname }),
     // Verified below, by a CA or by the pin: node:tls must not hang up before the certificate is seen.

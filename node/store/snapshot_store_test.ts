@@ -206,9 +206,12 @@ Deno.test("SnapshotStore writes nothing when nothing changed and reclaims evicte
 });
 
 for (const slow of [false, true]) {
-  Deno.test(`SnapshotStore restores a state the node went through when a snapshot is cut at any commit${
-    slow ? " (every step over budget: one commit per group)" : ""
-  }`, () => cutAtEveryCommit(slow));
+  Deno.test(
+    `SnapshotStore restores a state the node went through when a snapshot is cut at any commit${
+      slow ? " (every step over budget: one commit per group)" : ""
+    }`,
+    () => cutAtEveryCommit(slow),
+  );
 }
 
 async function cutAtEveryCommit(slow: boolean): Promise<void> {

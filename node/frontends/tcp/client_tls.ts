@@ -20,7 +20,7 @@ import tls from "node:tls";
 import { certificateFingerprint } from "../../../core/crypto/certificate_fingerprint.ts";
 import type { Logger } from "../../logger.ts";
 import type { ClientTlsConfig } from "../../node_config.ts";
-import { type ByteStream, duplexOfConn, SocketStream } from "./socket_stream.ts";
+import { type ByteStream, ConnDuplex, SocketStream } from "./socket_stream.ts";
 import { generateCertificate, pemDecode } from "./tls_certificate.ts";
 
 /** The first byte of a TLS connection: a handshake record (RFC 8446 §5.1). */
@@ -214,7 +214,7 @@ export async function openClientStream(
   const first = buffer.slice(0, n);
   const handshake = first[0] === TLS_HANDSHAKE;
   if (handshake && portTls.context !== undefined) {
-    const socket = new tls.TLSSocket(duplexOfConn(conn, first), {
+    const socket = new tls.TLSSocket(new ConnDuplex(conn, first), {
       isServer: true,
       secureContext: portTls.context,
     });

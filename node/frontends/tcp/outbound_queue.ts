@@ -30,6 +30,12 @@ export interface OutboundQueueOptions {
   maxBytes?: number;
   /** Largest single write, so one huge batch cannot hog memory twice. @default 262144 */
   maxBatchBytes?: number;
+  /**
+   * What a batch of queued chunks is written as (a WebSocket frames it);
+   * the queue counts the chunks' bytes, whatever the batch's size.
+   * @default one chunk as it is, several joined (shared by a fan-out's readers)
+   */
+  join?: (chunks: readonly Uint8Array[]) => Uint8Array;
 }
 
 /** Bounded queue of encoded frames for one connection. */
@@ -39,8 +45,11 @@ export class OutboundQueue {
   readonly #maxBatchBytes: number;
   #chunks: Uint8Array[] = [];
   #queuedBytes = 0;
+  readonly #join: ((chunks: readonly Uint8Array[]) => Uint8Array) | undefined;
   /** What is left to write of the batch in flight. */
   #inFlight: Uint8Array | undefined;
+  /** Queued bytes the batch in flight carries, counted off once it is written. */
+  #inFlightBytes = 0;
   /** A write is waiting to start, or in flight. */
   #busy = false;
   #closed = false;
@@ -56,13 +65,14 @@ export class OutboundQueue {
    * @param options Limits.
    */
   constructor(writer: ByteWriter, options: OutboundQueueOptions = {}) {
-    const { maxBytes = 1 << 20, maxBatchBytes = 1 << 18 } = options;
+    const { maxBytes = 1 << 20, maxBatchBytes = 1 << 18, join } = options;
     if (maxBytes < 1 || maxBatchBytes < 1) {
       throw new RangeError(`Invalid queue limits ${maxBytes}/${maxBatchBytes}: must be positive`);
     }
     this.#writer = writer;
     this.#maxBytes = maxBytes;
     this.#maxBatchBytes = maxBatchBytes;
+    this.#join = join;
   }
 
   /** Bytes queued or in flight. */
@@ -150,9 +160,12 @@ export class OutboundQueue {
 
   #written(n: number): void {
     const bytes = this.#inFlight!;
-    this.#queuedBytes -= n;
-    if (n < bytes.length) this.#write(bytes.subarray(n));
-    else this.#next();
+    if (n < bytes.length) {
+      this.#write(bytes.subarray(n));
+      return;
+    }
+    this.#queuedBytes -= this.#inFlightBytes;
+    this.#next();
   }
 
   #fail(error: unknown): void {
@@ -164,12 +177,23 @@ export class OutboundQueue {
   }
 
   #takeBatch(): Uint8Array {
+    const count = this.#chunks.length === 1
+      ? 1
+      : batchLength(this.#chunks, byteLength, this.#maxBatchBytes);
+    if (this.#join !== undefined) {
+      const chunks = this.#chunks.splice(0, count);
+      this.#inFlightBytes = chunks.reduce((sum, chunk) => sum + chunk.length, 0);
+      return this.#join(chunks);
+    }
     // pop(), not shift(): V8 keeps the array's storage, so the usual single
     // frame costs no allocation.
-    if (this.#chunks.length === 1) return this.#chunks.pop()!;
-    const count = batchLength(this.#chunks, byteLength, this.#maxBatchBytes);
-    if (count === 1) return this.#chunks.shift()!;
-    return joinShared(this.#chunks.splice(0, count));
+    const batch = this.#chunks.length === 1
+      ? this.#chunks.pop()!
+      : count === 1
+      ? this.#chunks.shift()!
+      : joinShared(this.#chunks.splice(0, count));
+    this.#inFlightBytes = batch.length;
+    return batch;
   }
 }
 

@@ -5,9 +5,10 @@
  * a plain `Deno.TcpConn` is one already. {@linkcode SocketStream} adapts a
  * `node:tls` socket — the one way Deno 2 offers to run TLS on a connection
  * the node has already read from (a server-side `startTls` does not exist),
- * and to see the certificate a client was shown. {@linkcode duplexOfConn}
- * goes the other way: a `Deno.TcpConn`, with bytes already read put back in
- * front, as the `Duplex` a `node:tls` socket runs over.
+ * and to see the certificate a client was shown. {@linkcode ConnDuplex}
+ * goes the other way: a `Deno.Conn`, with bytes already read put back in
+ * front, as the `Duplex` a `node:tls` socket runs over, and as the socket
+ * the HTTP port gives `node:http`.
  *
  * @module
  */
@@ -123,61 +124,128 @@ const MAX_READ_BYTES = 16 * 1024;
 const IDLE_READ_BYTES = 1024;
 
 /**
- * A `Deno.TcpConn` as a Node `Duplex`, for `new tls.TLSSocket(duplex)`:
- * `first` (bytes already read, e.g. to see whether a client speaks TLS)
- * comes out before anything else. Reads happen only when the reader above
- * wants more, so backpressure reaches the TCP window.
- *
- * @param conn The connection (closed when the duplex is destroyed).
- * @param first Bytes read from it already.
- * @param onRead Sees each chunk read from `conn` (a client keeps what a node said instead of TLS).
- * @returns The duplex.
+ * A `Deno.Conn` as a Node `Duplex` with a `net.Socket`'s address fields:
+ * what `new tls.TLSSocket(duplex)` runs over, and what the HTTP port hands
+ * `node:http` for each connection it accepts (a WebSocket then writes to
+ * {@linkcode ConnDuplex.conn} itself, as the TCP port does). `first` (bytes
+ * already read, e.g. to see whether a client speaks TLS) comes out before
+ * anything else. Reads happen only when the reader above wants more, so
+ * backpressure reaches the TCP window.
  */
-export function duplexOfConn(
-  conn: Deno.TcpConn,
-  first: Uint8Array,
-  onRead?: (bytes: Uint8Array) => void,
-): Duplex {
-  let pending: Uint8Array | undefined = first.length > 0 ? first : undefined;
-  let buffer = new Uint8Array(IDLE_READ_BYTES);
-  return new Duplex({
-    read() {
-      if (pending !== undefined) {
-        const bytes = Buffer.from(pending);
-        pending = undefined;
-        // Not before the next turn: Deno's TLSSocket starts itself in a tick after it is made,
-        // and a handshake that fails before then (garbage) crashes that start (Deno 2.9.6).
-        setTimeout(() => this.push(bytes), 0);
-        return;
-      }
-      conn.read(buffer).then(
-        (n) => {
-          if (n === null) return this.push(null);
-          const bytes = Buffer.from(buffer.slice(0, n));
-          onRead?.(bytes);
-          // Grown for a bulk sender, small again when it stops.
-          if (n === buffer.length && n < MAX_READ_BYTES) buffer = new Uint8Array(MAX_READ_BYTES);
-          else if (n < IDLE_READ_BYTES && buffer.length > IDLE_READ_BYTES) {
-            buffer = new Uint8Array(IDLE_READ_BYTES);
-          }
-          this.push(bytes);
-        },
-        () => this.push(null),
-      );
-    },
-    write(chunk: Uint8Array, _encoding, done) {
-      writeAll(conn, chunk).then(() => done(), done);
-    },
-    final(done) {
-      conn.closeWrite().then(() => done(), () => done());
-    },
-    destroy(error, done) {
-      try {
-        conn.close();
-      } catch {
-        // already closed
-      }
-      done(error);
-    },
-  });
+export class ConnDuplex extends Duplex {
+  /** The connection (closed when the duplex is destroyed). */
+  readonly conn: Deno.Conn;
+  /** The peer's address, as `net.Socket` has it. */
+  readonly remoteAddress: string;
+  /** The peer's port. */
+  readonly remotePort: number;
+  #pending: Uint8Array | undefined;
+  #buffer = new Uint8Array(IDLE_READ_BYTES);
+  readonly #onRead: ((bytes: Uint8Array) => void) | undefined;
+  /** See {@linkcode ConnDuplex.setTimeout}. */
+  #idleMs = 0;
+  #idleTimer: ReturnType<typeof setTimeout> | undefined;
+
+  /**
+   * @param conn The connection (closed when the duplex is destroyed).
+   * @param first Bytes read from it already.
+   * @param onRead Sees each chunk read from `conn` (a client keeps what a node said instead of TLS).
+   */
+  constructor(conn: Deno.Conn, first = new Uint8Array(0), onRead?: (bytes: Uint8Array) => void) {
+    // Half-open, as net.Server gives node:http: the side above ends its half itself.
+    super({ allowHalfOpen: true });
+    this.conn = conn;
+    const remote = conn.remoteAddr as Deno.NetAddr;
+    this.remoteAddress = remote.hostname;
+    this.remotePort = remote.port;
+    this.#pending = first.length > 0 ? first : undefined;
+    this.#onRead = onRead;
+  }
+
+  /** As `net.Socket`: turns Nagle's algorithm off (or on), on TCP. */
+  setNoDelay(noDelay = true): this {
+    try {
+      (this.conn as Partial<Deno.TcpConn>).setNoDelay?.(noDelay);
+    } catch {
+      // closed already: nothing to tune
+    }
+    return this;
+  }
+
+  /**
+   * As `net.Socket`: emits `timeout` once nothing was read or written for
+   * `ms` (0: never), as `node:http` asks of an idle keep-alive connection.
+   */
+  setTimeout(ms: number, callback?: () => void): this {
+    this.#idleMs = ms;
+    if (callback !== undefined) {
+      if (ms === 0) this.off("timeout", callback);
+      else this.once("timeout", callback);
+    }
+    this.#active();
+    return this;
+  }
+
+  /** As `net.Socket`; keep-alive probes stay at the system's setting. */
+  setKeepAlive(_enable?: boolean, _delayMs?: number): this {
+    return this;
+  }
+
+  override _read(): void {
+    if (this.#pending !== undefined) {
+      const bytes = Buffer.from(this.#pending);
+      this.#pending = undefined;
+      // Not before the next turn: Deno's TLSSocket starts itself in a tick after it is made,
+      // and a handshake that fails before then (garbage) crashes that start (Deno 2.9.6).
+      setTimeout(() => this.push(bytes), 0);
+      return;
+    }
+    const buffer = this.#buffer;
+    this.conn.read(buffer).then(
+      (n) => {
+        if (n === null) return this.push(null);
+        const bytes = Buffer.from(buffer.slice(0, n));
+        this.#onRead?.(bytes);
+        if (this.#idleMs > 0) this.#active();
+        // Grown for a bulk sender, small again when it stops.
+        if (n === buffer.length && n < MAX_READ_BYTES) {
+          this.#buffer = new Uint8Array(MAX_READ_BYTES);
+        } else if (n < IDLE_READ_BYTES && buffer.length > IDLE_READ_BYTES) {
+          this.#buffer = new Uint8Array(IDLE_READ_BYTES);
+        }
+        this.push(bytes);
+      },
+      () => this.push(null),
+    );
+  }
+
+  override _write(chunk: Uint8Array, _encoding: string, done: (error?: Error) => void): void {
+    writeAll(this.conn, chunk).then(() => {
+      if (this.#idleMs > 0) this.#active();
+      done();
+    }, done);
+  }
+
+  /** Something was read or written: the idle timer starts again. */
+  #active(): void {
+    clearTimeout(this.#idleTimer);
+    this.#idleTimer = this.#idleMs > 0 && !this.destroyed
+      ? setTimeout(() => this.emit("timeout"), this.#idleMs)
+      : undefined;
+  }
+
+  override _final(done: (error?: Error) => void): void {
+    // The peer may have gone: its FIN is as good as ours.
+    this.conn.closeWrite().then(() => done(), () => done());
+  }
+
+  override _destroy(error: Error | null, done: (error: Error | null) => void): void {
+    clearTimeout(this.#idleTimer);
+    try {
+      this.conn.close();
+    } catch {
+      // already closed
+    }
+    done(error);
+  }
 }

@@ -21,18 +21,22 @@
  * default-src 'none'; frame-ancestors 'none'` unless its route set a policy
  * of its own (an HTML page will); a WebSocket upgrade (101) is left as is.
  *
- * It runs on `node:http` rather than `Deno.serve` for one reason: an
- * upgraded connection is handed over raw, so the WebSocket frontend frames
- * its messages itself (ws_wire.ts), at TCP's cost per message.
+ * It accepts with `Deno.listen` (`Deno.listenTls` for HTTPS) and parses
+ * requests with `node:http`, rather than `Deno.serve`, for one reason: an
+ * upgraded connection is the `Deno.Conn` itself, so the WebSocket frontend
+ * frames its messages (ws_wire.ts) and writes them as the TCP port does, at
+ * TCP's cost per message. (`Deno.serve` hands over only Deno's `WebSocket`,
+ * which copies each message per reader; a `node:http` socket costs a
+ * fan-out a third more per write in its stream machinery.)
  *
  * @module
  */
 import http from "node:http";
-import https from "node:https";
-import type { AddressInfo } from "node:net";
-import { type Duplex, Readable } from "node:stream";
+import { Readable } from "node:stream";
+import { writeAll } from "../../../core/bytes.ts";
 import { PROMETHEUS_CONTENT_TYPE } from "../../../core/metrics.ts";
 import type { Logger } from "../../logger.ts";
+import { ConnDuplex } from "../tcp/socket_stream.ts";
 import type { HealthBody, ReadyBody } from "./health.ts";
 
 /** Who sent a request. */
@@ -51,7 +55,7 @@ export type WebSocketAnswer =
     /** Headers of the 101 (Upgrade, Connection, Sec-WebSocket-Accept…). */
     readonly upgrade: Readonly<Record<string, string>>;
     /** Takes over the connection (`head`: bytes read past the request). */
-    readonly accepted: (socket: Duplex, head: Uint8Array) => void;
+    readonly accepted: (socket: ConnDuplex, head: Uint8Array) => void;
   };
 
 /**
@@ -104,6 +108,8 @@ export interface HttpServerOptions {
   metrics?: { readonly host: string; readonly port: number } | undefined;
   /** Where listening and failures are logged. */
   logger: Logger;
+  /** Request deadlines. @default 10 s for the head, 30 s in all */
+  timeouts?: HttpTimeouts;
 }
 
 /** Which routes a listener serves. */
@@ -121,18 +127,31 @@ const DEFAULT_CSP = "default-src 'none'; frame-ancestors 'none'";
 /** How long a request in progress may take to finish once the server closes. */
 const CLOSE_GRACE_MS = 1000;
 
+/** How often request heads and bodies are checked against their deadlines (at most). */
+const CHECK_INTERVAL_MS = 1000;
+
+/** Deadlines of a request, from its first byte. */
+export interface HttpTimeouts {
+  /** For the request line and headers (a slowloris peer is cut off). @default 10000 */
+  headMs: number;
+  /** For the whole request, body included. @default 30000 */
+  requestMs: number;
+}
+
+const DEFAULT_TIMEOUTS: HttpTimeouts = { headMs: 10_000, requestMs: 30_000 };
+
 /** The node's HTTP listeners; {@linkcode HttpServer.start} binds them. */
 export class HttpServer {
   /** Where the main listener is bound. */
   readonly addr: Deno.NetAddr;
   /** Where the metrics listener is bound, when there is one. */
   readonly metricsAddr: Deno.NetAddr | undefined;
-  readonly #servers: http.Server[];
+  readonly #ports: Port[];
 
-  private constructor(servers: http.Server[], metrics: boolean) {
-    this.#servers = servers;
-    this.addr = addressOf(servers[0]!);
-    this.metricsAddr = metrics ? addressOf(servers[1]!) : undefined;
+  private constructor(ports: Port[], metrics: boolean) {
+    this.#ports = ports;
+    this.addr = ports[0]!.addr;
+    this.metricsAddr = metrics ? ports[1]!.addr : undefined;
   }
 
   /**
@@ -145,12 +164,10 @@ export class HttpServer {
    * @throws {Deno.errors.AddrInUse} `HTTP port HOST:PORT is in use` (or `Metrics port …`).
    */
   static async start(routes: HttpRoutes, options: HttpServerOptions): Promise<HttpServer> {
-    const { hostname, port, tls, metrics, logger } = options;
+    const { hostname, port, tls, metrics, logger, timeouts = DEFAULT_TIMEOUTS } = options;
     const scheme = tls ? "https" : "http";
-    const listen = async (host: string, at: number, listener: Listener, what: string) => {
-      const server = tls
-        ? https.createServer({ cert: tls.cert, key: tls.key })
-        : http.createServer();
+    const listen = (host: string, at: number, listener: Listener, what: string) => {
+      const server = http.createServer();
       server.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => {
         serveRequest(routes, listener, scheme, logger, req, res).catch((error) => {
           // The peer went away mid-answer, or the answer could not be written.
@@ -158,34 +175,33 @@ export class HttpServer {
           res.destroy();
         });
       });
-      server.on("upgrade", (req: http.IncomingMessage, socket: Duplex, head: Uint8Array) => {
+      server.on("upgrade", (req: http.IncomingMessage, socket: ConnDuplex, head: Uint8Array) => {
         serveUpgrade(routes, listener, scheme, logger, req, socket, head).catch((error) => {
           logger.debug("http upgrade failed", { error: String(error) });
           socket.destroy();
         });
       });
+      let bound: Deno.Listener;
       try {
-        await bind(server, host, at);
+        bound = tls
+          ? Deno.listenTls({ hostname: host, port: at, cert: tls.cert, key: tls.key })
+          : Deno.listen({ hostname: host, port: at });
       } catch (error) {
-        if ((error as { code?: string }).code !== "EADDRINUSE") throw error;
+        if (!(error instanceof Deno.errors.AddrInUse)) throw error;
         throw new Deno.errors.AddrInUse(`${what} port ${host}:${at} is in use`, { cause: error });
       }
-      return server;
+      return new Port(bound, server, timeouts);
     };
-    const servers = [
-      await listen(hostname, port, { main: true, metrics: metrics === undefined }, "HTTP"),
-    ];
+    const ports = [listen(hostname, port, { main: true, metrics: metrics === undefined }, "HTTP")];
     if (metrics !== undefined) {
       try {
-        servers.push(
-          await listen(metrics.host, metrics.port, { main: false, metrics: true }, "Metrics"),
-        );
+        ports.push(listen(metrics.host, metrics.port, { main: false, metrics: true }, "Metrics"));
       } catch (error) {
-        servers[0]!.close();
+        await ports[0]!.close();
         throw error;
       }
     }
-    const server = new HttpServer(servers, metrics !== undefined);
+    const server = new HttpServer(ports, metrics !== undefined);
     const addr = (a: Deno.NetAddr) => `${a.hostname}:${a.port}`;
     logger.info("listening", { what: scheme, addr: addr(server.addr) });
     if (server.metricsAddr) {
@@ -200,33 +216,78 @@ export class HttpServer {
    * (a response to a reader that stopped reading would hold it forever).
    */
   async close(): Promise<void> {
-    await Promise.all(this.#servers.map((server) =>
-      new Promise<void>((resolve) => {
-        const cut = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS);
-        server.close(() => {
-          clearTimeout(cut);
-          resolve();
-        });
-        server.closeIdleConnections();
-      })
-    ));
+    await Promise.all(this.#ports.map((port) => port.close()));
   }
 }
 
-/** Listens, resolving once bound; a bind error (EADDRINUSE) rejects. */
-function bind(server: http.Server, host: string, port: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, host, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-}
+/**
+ * One listener: connections accepted with `Deno.listen(Tls)`, each handed
+ * to `node:http` as a {@linkcode ConnDuplex}. The server is told it listens
+ * (its `listening` event, and `listening` true until closed) so that it
+ * keeps connections alive, tracks them, and times out slow request heads,
+ * as it does on a socket of its own.
+ */
+class Port {
+  readonly addr: Deno.NetAddr;
+  readonly #listener: Deno.Listener;
+  readonly #server: http.Server;
+  readonly #sockets = new Set<ConnDuplex>();
+  readonly #accepting: Promise<void>;
+  #open = true;
 
-function addressOf(server: http.Server): Deno.NetAddr {
-  const { address, port } = server.address() as AddressInfo;
-  return { transport: "tcp", hostname: address, port };
+  constructor(listener: Deno.Listener, server: http.Server, timeouts: HttpTimeouts) {
+    this.#listener = listener;
+    this.#server = server;
+    this.addr = listener.addr as Deno.NetAddr;
+    server.headersTimeout = timeouts.headMs;
+    server.requestTimeout = timeouts.requestMs;
+    // Read when "listening" sets up the checks.
+    (server as { connectionsCheckingInterval?: number }).connectionsCheckingInterval = Math.min(
+      CHECK_INTERVAL_MS,
+      timeouts.headMs,
+    );
+    Object.defineProperty(server, "listening", { get: () => this.#open });
+    server.emit("listening");
+    this.#accepting = this.#accept();
+  }
+
+  async #accept(): Promise<void> {
+    while (true) {
+      let conn: Deno.Conn;
+      try {
+        conn = await this.#listener.accept();
+      } catch (error) {
+        if (error instanceof Deno.errors.BadResource) return; // closed
+        continue; // one failed accept (a TLS peer gone mid-handshake): keep serving
+      }
+      const socket = new ConnDuplex(conn);
+      this.#sockets.add(socket);
+      socket.once("close", () => this.#sockets.delete(socket));
+      this.#server.emit("connection", socket);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#open = false;
+    this.#listener.close();
+    await this.#accepting;
+    // Ends idle keep-alive connections and the head checks; `close` itself
+    // reports "not running" (the server never bound a socket): ignored.
+    this.#server.close(() => {});
+    const sockets = this.#sockets;
+    if (sockets.size === 0) return;
+    await new Promise<void>((resolve) => {
+      const cut = setTimeout(() => {
+        for (const socket of sockets) socket.destroy();
+      }, CLOSE_GRACE_MS);
+      const check = () => {
+        if (sockets.size > 0) return;
+        clearTimeout(cut);
+        resolve();
+      };
+      for (const socket of sockets) socket.once("close", check);
+    });
+  }
 }
 
 /** A `node:http` request as the fetch `Request` the routes take, and who sent it. */
@@ -275,11 +336,12 @@ async function serveRequest(
     logger.error("http request failed", { error: String(error) });
     response = secure(new Response("Internal error\n", { status: 500 }));
   }
-  const body = req.method === "HEAD" || response.body === null
-    ? undefined
-    : new Uint8Array(await response.arrayBuffer());
-  res.writeHead(response.status, headersOf(response));
-  res.end(body);
+  const body = response.body === null ? undefined : new Uint8Array(await response.arrayBuffer());
+  const headers = headersOf(response);
+  // Known in full: a length rather than chunks (and the end of the answer is plain to see).
+  if (body !== undefined) headers["content-length"] = String(body.length);
+  res.writeHead(response.status, headers);
+  res.end(req.method === "HEAD" ? undefined : body);
 }
 
 async function serveUpgrade(
@@ -288,7 +350,7 @@ async function serveUpgrade(
   scheme: string,
   logger: Logger,
   req: http.IncomingMessage,
-  socket: Duplex,
+  socket: ConnDuplex,
   head: Uint8Array,
 ): Promise<void> {
   // Handled here so an error is never unhandled; whoever takes the socket adds its own.
@@ -300,7 +362,9 @@ async function serveUpgrade(
     else if (new URL(asked.request.url).pathname === "/ws" && listener.main && routes.webSocket) {
       const reply = await routes.webSocket(asked.request, asked.info, true);
       if ("upgrade" in reply) {
-        socket.write(responseHead(101, Object.entries(reply.upgrade)));
+        socket.setTimeout(0); // a keep-alive timer of an earlier request: the WebSocket has its own
+        // Written before the WebSocket writes to the connection itself.
+        await writeAll(socket.conn, responseHead(101, Object.entries(reply.upgrade)));
         return reply.accepted(socket, head);
       }
       response = secure(reply.refused);

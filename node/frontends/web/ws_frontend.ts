@@ -53,8 +53,6 @@
  *
  * @module
  */
-import type { Socket } from "node:net";
-import type { Duplex } from "node:stream";
 import { decodeFrameText, encodeFrame } from "../../../core/ndjson.ts";
 import type { ServerFrame } from "../../../core/protocol.ts";
 import type { Hub } from "../../chat/hub.ts";
@@ -69,14 +67,17 @@ import {
   protocolOptions,
   startIdleSweep,
 } from "../protocol_connection.ts";
+import { concatBytes } from "../../../core/bytes.ts";
 import { OutboundQueue } from "../tcp/outbound_queue.ts";
-import { holdWrites } from "../write_batches.ts";
+import { holdWrites, sharedJoin } from "../write_batches.ts";
+import type { ConnDuplex } from "../tcp/socket_stream.ts";
 import type { RequestInfo, WebSocketAnswer, WebSocketRoute } from "./http_server.ts";
 import {
   acceptKey,
   closeFrame,
   pongFrame,
   textFrame,
+  textFrameOf,
   validKey,
   type WireEvent,
   WireReader,
@@ -127,17 +128,30 @@ const REFUSAL_STATUS: Readonly<Record<Refusal["code"], number>> = {
 
 const UTF8 = new TextDecoder("utf-8", { fatal: true });
 
+/** Pongs and close frames queued among the NDJSON lines of batched connections. */
+const controlFrames = new WeakSet<Uint8Array>();
+
 /**
- * A batch as one text message. The readers of a fan-out are given the same
- * batch (write_batches.ts), one after another: the last one framed is kept.
+ * A batched connection's batch as written: each run of NDJSON lines one
+ * text message, a control frame as it is. Built once for every reader of a
+ * fan-out given the same chunks (write_batches.ts).
  */
-const framedOnce = (() => {
-  let last: { batch: Uint8Array; message: Uint8Array } | undefined;
-  return (batch: Uint8Array): Uint8Array => {
-    if (last?.batch !== batch) last = { batch, message: textFrame(batch) };
-    return last.message;
-  };
-})();
+const batchedMessages = sharedJoin((chunks: readonly Uint8Array[]) => {
+  if (!chunks.some((chunk) => controlFrames.has(chunk))) return textFrameOf(chunks);
+  const frames: Uint8Array[] = [];
+  let lines: Uint8Array[] = [];
+  for (const chunk of chunks) {
+    if (!controlFrames.has(chunk)) {
+      lines.push(chunk);
+      continue;
+    }
+    if (lines.length > 0) frames.push(textFrameOf(lines));
+    lines = [];
+    frames.push(chunk);
+  }
+  if (lines.length > 0) frames.push(textFrameOf(lines));
+  return concatBytes(...frames);
+});
 
 /** One frame as one text message (its NDJSON line without the newline), framed once per fan-out. */
 const messageOf = encodedOncePerFrame((frame) => {
@@ -255,7 +269,7 @@ export class WebSocketFrontend {
       "Sec-WebSocket-Accept": await acceptKey(key),
       ...(batched ? { "Sec-WebSocket-Protocol": NDJSON_PROTOCOL } : {}),
     };
-    const accepted = (socket: Duplex, head: Uint8Array) => {
+    const accepted = (socket: ConnDuplex, head: Uint8Array) => {
       const connection = new WsConnection(this.#hub, socket, {
         via: "web",
         remote,
@@ -317,12 +331,11 @@ export function pageOriginAllowed(
 
 /** One WebSocket: the socket side of a {@linkcode ProtocolConnection}. */
 class WsConnection implements FrameOutput {
-  readonly #socket: Duplex;
+  readonly #socket: ConnDuplex;
   readonly #batched: boolean;
   readonly #queue: OutboundQueue;
   readonly #reader: WireReader;
   readonly #maxLineBytes: number;
-  readonly #maxQueueBytes: number;
   readonly #closeGraceMs: number;
   /** The protocol over this socket, and the hub's sink for its session. */
   readonly protocol: ProtocolConnection;
@@ -336,25 +349,28 @@ class WsConnection implements FrameOutput {
 
   constructor(
     hub: Hub,
-    socket: Duplex,
+    socket: ConnDuplex,
     init: ConstructorParameters<typeof ProtocolConnection>[2],
     batched: boolean,
   ) {
     this.#socket = socket;
     this.#batched = batched;
-    // Batched: each write of the queue (the frames of a burst, as TCP would
-    // write them) is one message; otherwise each frame is framed already.
-    this.#queue = new OutboundQueue({
-      write: batched ? (bytes) => this.#writeMessage(bytes) : (bytes) => this.#write(bytes),
-    }, { maxBytes: init.options.maxQueueBytes });
+    // Written to the connection itself, as the TCP port writes (node:stream
+    // would cost a fan-out a third more). Batched: each write of the queue
+    // (the frames of a burst, as TCP would write them) is one message;
+    // otherwise each frame is framed already.
+    const conn = socket.conn;
+    this.#queue = new OutboundQueue({ write: (bytes) => conn.write(bytes) }, {
+      maxBytes: init.options.maxQueueBytes,
+      ...(batched ? { join: batchedMessages } : {}),
+    });
     this.#reader = new WireReader(init.options.maxLineBytes);
     this.#maxLineBytes = init.options.maxLineBytes;
-    this.#maxQueueBytes = init.options.maxQueueBytes;
     this.#closeGraceMs = init.options.closeGraceMs;
     this.protocol = new ProtocolConnection(hub, this, init);
     const { promise, resolve } = Promise.withResolvers<void>();
     this.closed = promise;
-    (socket as Partial<Socket>).setNoDelay?.(true);
+    socket.setNoDelay(true);
     socket.on("data", (chunk: Uint8Array) => this.#read(chunk));
     socket.on("error", (error: Error) => {
       init.logger.debug("websocket error", { addr: this.protocol.address, error: error.message });
@@ -377,44 +393,13 @@ class WsConnection implements FrameOutput {
     if (head.length > 0) this.#read(head);
   }
 
-  /**
-   * Hands bytes to the socket: done at once while its buffer is under its
-   * high-water mark, as a TCP write is once the kernel took it; otherwise
-   * when it drains. What waits in the socket counts in `queuedBytes`.
-   *
-   * @param bytes What to write.
-   * @param count What the queue counts as written: the batch, without its framing.
-   * @returns Resolves with `count`.
-   */
-  #write(bytes: Uint8Array, count = bytes.length): Promise<number> {
-    // Gone already: its "close" has passed, so nothing below would ever settle.
-    if (this.#socket.destroyed) return Promise.reject(new Error("socket closed"));
-    if (this.#socket.write(bytes)) return Promise.resolve(count);
-    return new Promise((resolve, reject) => {
-      const drained = () => {
-        this.#socket.off("close", closed);
-        resolve(count);
-      };
-      const closed = () => {
-        this.#socket.off("drain", drained);
-        reject(new Error("socket closed"));
-      };
-      this.#socket.once("drain", drained);
-      this.#socket.once("close", closed);
-    });
-  }
-
-  /** Writes `bytes` as one text message (framed once for every reader given the same batch). */
-  #writeMessage(bytes: Uint8Array): Promise<number> {
-    return this.#write(framedOnce(bytes), bytes.length);
-  }
-
   enqueue(frame: ServerFrame): boolean {
     if (this.#closeSent) return true; // closing: nothing leaves
     return this.#queue.enqueue(this.#batched ? frameBytes(frame) : messageOf(frame));
   }
 
   enqueueLast(frame: ServerFrame): number {
+    if (this.#closeSent) return 0; // the close frame is queued: nothing goes after it
     const dropped = this.#queue.discardPending();
     const line = encodeFrame(frame);
     this.#queue.enqueue(this.#batched ? line : textFrame(line.subarray(0, -1)), true);
@@ -422,7 +407,7 @@ class WsConnection implements FrameOutput {
   }
 
   get queuedBytes(): number {
-    return this.#queue.queuedBytes + this.#socket.writableLength;
+    return this.#queue.queuedBytes;
   }
 
   close(reason: string): void {
@@ -442,9 +427,20 @@ class WsConnection implements FrameOutput {
   #shut(code: number, reason: string): void {
     if (this.#closeSent) return;
     this.#closeSent = true;
-    this.#queue.close();
-    this.#socket.end(closeFrame(code, reason));
+    this.#queue.discardPending();
+    this.#queue.enqueue(this.#control(closeFrame(code, reason)), true);
+    // After the batch in flight, if any, and the close frame: the FIN.
+    this.#queue.drained().then(() => {
+      this.#queue.close();
+      this.#socket.end();
+    });
     this.#destroyTimer = setTimeout(() => this.#socket.destroy(), this.#closeGraceMs);
+  }
+
+  /** A control frame to queue: on a batched connection, kept out of the text messages. */
+  #control(frame: Uint8Array): Uint8Array {
+    if (this.#batched) controlFrames.add(frame);
+    return frame;
   }
 
   #read(chunk: Uint8Array): void {
@@ -465,8 +461,8 @@ class WsConnection implements FrameOutput {
       case "ping":
         if (this.#closeSent) return;
         // Pongs skip the queue: a peer that pings and never reads is a slow reader too.
-        if (this.#socket.writableLength > this.#maxQueueBytes) protocol.overflowed();
-        else this.#socket.write(pongFrame(event.payload));
+        // Pongs are queued: a peer that pings and never reads is a slow reader too.
+        if (!this.#queue.enqueue(this.#control(pongFrame(event.payload)))) protocol.overflowed();
         return;
       case "close":
         // The peer is leaving: answer its close, as RFC 6455 asks.

@@ -82,7 +82,20 @@ function frameHeader(opcode: number, length: number): Uint8Array {
  * @returns The frame.
  */
 export function textFrame(payload: Uint8Array): Uint8Array {
-  return concatBytes(frameHeader(OP_TEXT, payload.length), payload);
+  return textFrameOf([payload]);
+}
+
+/**
+ * One text message whose payload is `parts` one after another, in one
+ * buffer (a batch of NDJSON lines: joined and framed in one copy).
+ *
+ * @param parts The payload's pieces, UTF-8.
+ * @returns The frame.
+ */
+export function textFrameOf(parts: readonly Uint8Array[]): Uint8Array {
+  let length = 0;
+  for (const part of parts) length += part.length;
+  return concatBytes(frameHeader(OP_TEXT, length), ...parts);
 }
 
 /**
