@@ -22,12 +22,12 @@
 import { encodeFrame, FrameDecoder } from "../../../core/ndjson.ts";
 import type { Hub } from "../../chat/hub.ts";
 import type { Logger } from "../../logger.ts";
-import { holdWrites, OutboundQueue, releaseWrites } from "./outbound_queue.ts";
+import { OutboundQueue } from "./outbound_queue.ts";
+import { IDLE_READ_BYTES, readClient } from "../read_loop.ts";
 import type { ErrorCode, ServerFrame } from "../../../core/protocol.ts";
 import { type ClientPortTls, openClientStream } from "./client_tls.ts";
 import type { ByteStream } from "./socket_stream.ts";
 import {
-  FLOOD_STREAK,
   frameBytes,
   type FrameOutput,
   ProtocolConnection,
@@ -41,27 +41,6 @@ export interface ClientListenerOptions extends ProtocolOptions {
   /** TLS on this port (see ./client_tls.ts). @default {none: plain text only, nothing sniffed} */
   tls?: ClientPortTls;
 }
-
-/**
- * Largest read per connection (bytes); reads grow to it when full. A read's
- * lines are handled in one go, so this also bounds how long one flooding
- * connection holds the event loop before others get a turn.
- */
-const MAX_READ_BYTES = 16 * 1024;
-
-/**
- * Read size of a connection that is not sending in bulk (bytes): most of
- * its life an idle session waits in a read, holding this buffer, so it is
- * small (10,000 idle sessions: 5 MiB, not 40 at 4 KiB). A typed line fits;
- * a longer one costs a second read, which grows the buffer.
- */
-const IDLE_READ_BYTES = 512;
-
-/** A flooding connection (see FLOOD_STREAK) is not read for this long (ms). */
-const RATE_LIMITED_PAUSE_MS = 200;
-
-/** Read size of a connection that was rate-limited recently (bytes). */
-const LIMITED_READ_BYTES = 1024;
 
 /** A fanned-out frame's bytes, from the JSON every transport shares. */
 
@@ -226,11 +205,8 @@ class ClientConnection implements FrameOutput {
   async run(): Promise<void> {
     const protocol = this.protocol;
     protocol.start();
-    // Small while idle, grown for bulk senders, small again when they stop.
-    let buffer = new Uint8Array(IDLE_READ_BYTES);
-    /** Reads left at the small size after the connection was rate-limited. */
-    let slowReads = 0;
     let flooded = false;
+    let buffer: Uint8Array = new Uint8Array(IDLE_READ_BYTES);
     try {
       let first: Uint8Array | undefined;
       if (this.#tls !== undefined) {
@@ -255,40 +231,15 @@ class ClientConnection implements FrameOutput {
         first = opened.first;
         if (opened.encrypted) this.#logger.debug("tls connection", { addr: protocol.address });
       }
-      while (!protocol.closing) {
-        const n = first?.length ?? await this.#stream.read(buffer);
-        if (n === null) break;
-        const chunk = first ?? buffer.subarray(0, n);
-        first = undefined;
-        if (slowReads > 0) slowReads--;
-        else if (n === buffer.length && n < MAX_READ_BYTES) buffer = new Uint8Array(MAX_READ_BYTES);
-        else if (n < IDLE_READ_BYTES && buffer.length > IDLE_READ_BYTES) {
-          buffer = new Uint8Array(IDLE_READ_BYTES);
+      const end = await readClient(this.#stream, protocol, async (chunk) => {
+        for (const line of this.#decoder.push(chunk)) {
+          if (protocol.closing) break;
+          if (line.ok) await protocol.handle(line.value);
+          else protocol.refuseFrame(line.error);
         }
-        if (!protocol.received(n, true)) {
-          flooded = true;
-          break;
-        }
-        // The output of the whole read leaves in one write per reader.
-        holdWrites();
-        try {
-          for (const line of this.#decoder.push(chunk)) {
-            if (protocol.closing) break;
-            if (line.ok) await protocol.handle(line.value);
-            else protocol.refuseFrame(line.error);
-          }
-        } finally {
-          releaseWrites();
-        }
-        if (protocol.limitedStreak >= FLOOD_STREAK && !protocol.closing) {
-          // Over its message rate: read no more for a while, so a flood waits
-          // in the sender's TCP buffers instead of costing the node CPU.
-          // Small reads meanwhile: each costs the event loop a few lines, not hundreds.
-          if (buffer.length > LIMITED_READ_BYTES) buffer = new Uint8Array(LIMITED_READ_BYTES);
-          slowReads = 20;
-          await new Promise((resolve) => setTimeout(resolve, RATE_LIMITED_PAUSE_MS));
-        }
-      }
+      }, { first, linger: true });
+      flooded = end.flooded;
+      buffer = end.buffer;
     } catch (error) {
       if (!protocol.closing && !isConnectionError(error)) {
         this.#logger.warn("connection failed", { addr: protocol.address, error: String(error) });

@@ -69,8 +69,9 @@ import {
 } from "../protocol_connection.ts";
 import { concatBytes } from "../../../core/bytes.ts";
 import { OutboundQueue } from "../tcp/outbound_queue.ts";
-import { holdWrites, sharedJoin } from "../write_batches.ts";
-import type { ConnDuplex } from "../tcp/socket_stream.ts";
+import { readClient } from "../read_loop.ts";
+import { sharedJoin } from "../write_batches.ts";
+import { type ConnDuplex, SocketStream } from "../tcp/socket_stream.ts";
 import type { RequestInfo, WebSocketAnswer, WebSocketRoute } from "./http_server.ts";
 import {
   acceptKey,
@@ -341,8 +342,6 @@ class WsConnection implements FrameOutput {
   readonly protocol: ProtocolConnection;
   /** Resolves when the socket is closed. */
   readonly closed: Promise<void>;
-  /** Frames are served one after another, in the order they came. */
-  #serving: Promise<void> = Promise.resolve();
   /** The close frame is sent: nothing more is. */
   #closeSent = false;
   #destroyTimer: ReturnType<typeof setTimeout> | undefined;
@@ -371,13 +370,10 @@ class WsConnection implements FrameOutput {
     const { promise, resolve } = Promise.withResolvers<void>();
     this.closed = promise;
     socket.setNoDelay(true);
-    socket.on("data", (chunk: Uint8Array) => this.#read(chunk));
     socket.on("error", (error: Error) => {
       init.logger.debug("websocket error", { addr: this.protocol.address, error: error.message });
       socket.destroy();
     });
-    // A peer's FIN ends the connection: a WebSocket has no half-open state.
-    socket.on("end", () => socket.destroy());
     socket.on("close", () => {
       clearTimeout(this.#destroyTimer);
       this.#closeSent = true;
@@ -387,10 +383,38 @@ class WsConnection implements FrameOutput {
     });
   }
 
-  /** Starts the protocol, reading first what came with the handshake. */
-  start(head: Uint8Array): void {
-    this.protocol.start();
-    if (head.length > 0) this.#read(head);
+  /**
+   * Starts the protocol and reads the connection as the TCP port reads its
+   * own (read_loop.ts): what came with the handshake first, then each read
+   * handled before the next, so a sender faster than the node waits in its
+   * own buffers and the output of one read leaves in one write per reader.
+   */
+  async start(head: Uint8Array): Promise<void> {
+    const protocol = this.protocol;
+    const input = new SocketStream(this.#socket);
+    protocol.start();
+    try {
+      const end = await readClient(input, protocol, (chunk) => this.#consume(chunk), {
+        first: head.length > 0 ? head : undefined,
+      });
+      // Closing: input is read and dropped until the peer's FIN (unread input would reset the close).
+      while (protocol.closing && (await input.read(end.buffer)) !== null) {
+        // discarded
+      }
+    } catch {
+      // The connection failed under the read.
+    }
+    // A peer's FIN ends the connection: a WebSocket has no half-open state.
+    this.#socket.destroy();
+  }
+
+  /** Handles the frames one read completes, one after another. */
+  async #consume(chunk: Uint8Array): Promise<void> {
+    for (const event of this.#reader.push(chunk)) {
+      if (this.protocol.closing) return;
+      const handled = this.#receive(event);
+      if (handled !== undefined) await handled;
+    }
   }
 
   enqueue(frame: ServerFrame): boolean {
@@ -443,24 +467,12 @@ class WsConnection implements FrameOutput {
     return frame;
   }
 
-  #read(chunk: Uint8Array): void {
-    const protocol = this.protocol;
-    if (protocol.closing) return;
-    if (!protocol.received(chunk.length)) return;
-    // Messages read in one turn answer together: one write per reader.
-    holdWrites();
-    for (const event of this.#reader.push(chunk)) {
-      if (protocol.closing) return;
-      this.#receive(event);
-    }
-  }
-
-  #receive(event: WireEvent): void {
+  /** Handles one event; a text message's frame may take a while (a command). */
+  #receive(event: WireEvent): Promise<void> | undefined {
     const protocol = this.protocol;
     switch (event.kind) {
       case "ping":
         if (this.#closeSent) return;
-        // Pongs skip the queue: a peer that pings and never reads is a slow reader too.
         // Pongs are queued: a peer that pings and never reads is a slow reader too.
         if (!this.#queue.enqueue(this.#control(pongFrame(event.payload)))) protocol.overflowed();
         return;
@@ -495,12 +507,8 @@ class WsConnection implements FrameOutput {
     }
     const decoded = decodeFrameText(text);
     if (decoded === undefined) return;
-    // After the frames before it: handling one may wait (a command), and order matters.
-    this.#serving = this.#serving.then(() => {
-      if (protocol.closing) return;
-      if (decoded.ok) return protocol.handle(decoded.value);
-      protocol.refuseFrame(decoded.error);
-    });
+    if (decoded.ok) return protocol.handle(decoded.value);
+    protocol.refuseFrame(decoded.error);
   }
 }
 
