@@ -181,8 +181,13 @@ export class OutboundQueue {
       ? 1
       : batchLength(this.#chunks, byteLength, this.#maxBatchBytes);
     if (this.#join !== undefined) {
-      const chunks = this.#chunks.splice(0, count);
-      this.#inFlightBytes = chunks.reduce((sum, chunk) => sum + chunk.length, 0);
+      let chunks = this.#chunks;
+      // Usually all of them: the array itself goes, nothing is copied.
+      if (count === chunks.length) this.#chunks = [];
+      else chunks = chunks.splice(0, count);
+      let size = 0;
+      for (const chunk of chunks) size += chunk.length;
+      this.#inFlightBytes = size;
       return this.#join(chunks);
     }
     // pop(), not shift(): V8 keeps the array's storage, so the usual single
