@@ -278,6 +278,8 @@ Deno.test({
     { killAfterMs: 120_000 },
   );
   try {
+    // In the room before ann comes, or ann's join could pass before tina is there to see it.
+    await tina.waitFor(/tina joined #lobby/, "stdout", 30_000);
     const ann = await browser.newPage();
     await signIn(ann, `http://127.0.0.1:${front.port}`, "ann");
     await ann.waitUntil(`document.querySelector("#status").textContent.endsWith("f1")`, "node f1");

@@ -10,6 +10,7 @@
  * @module
  */
 import { UsageError } from "../../core/cli_flags.ts";
+import { encodeBase64 } from "../../core/crypto/_base64.ts";
 
 /** The secret file cannot be used; the message says why and how to fix it. */
 export class ClusterSecretError extends UsageError {
@@ -84,8 +85,8 @@ export function loadOrCreateClusterSecretFile(
       throw new ClusterSecretError(`Cannot use cluster secret file ${path}: ${firstLine(error)}`);
     }
   }
-  const bytes = crypto.getRandomValues(new Uint8Array(32));
-  const secret = btoa(String.fromCharCode(...bytes)).replace(/[+/=]/g, "");
+  // base64url: all 256 bits in 43 characters, none of them special to a shell.
+  const secret = encodeBase64(crypto.getRandomValues(new Uint8Array(32)), "base64url");
   try {
     const slash = path.lastIndexOf("/");
     if (slash > 0) Deno.mkdirSync(path.slice(0, slash), { recursive: true, mode: 0o700 });
