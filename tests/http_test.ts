@@ -75,7 +75,9 @@ Deno.test("a node with --peers is not ready (503, and why) until a link to a pee
     // The first node of a cluster (no --peers) is alone by choice: ready at once.
     seed = await startHttpNode({ id: "r1", secret, args: ["--mesh-port", String(seedMeshPort)] });
     const alone = await getJson(`${seed.url}/readyz`);
-    assert.deepEqual([alone.status, alone.body.mesh], [200, "alone"]);
+    assert.equal(alone.status, 200, JSON.stringify(alone.body));
+    // "linked" when the joiner, which keeps dialing this port, got there first.
+    assert.match(String(alone.body.mesh), /^(alone|linked)$/);
     await waitFor(
       async () => (await getJson(`${joiner.url}/readyz`)).status === 200,
       "the joiner ready once linked",
