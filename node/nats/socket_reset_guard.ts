@@ -11,8 +11,14 @@
  * instead of the clear refusal the node was about to print (seen in most
  * starts with refused credentials, tests/nats_auth_test.ts).
  *
- * Only that error is taken: a read reset of a socket no one listens to any
- * more, which no code can act on. Everything else stays uncaught.
+ * A server that refuses the node's TLS client certificate does the same
+ * with a TLS alert: `received fatal alert: BadCertificate` reaches the
+ * process from a socket the client has let go (seen once in CI, in the
+ * start that must fail with "give this node's certificate").
+ *
+ * Only those errors are taken: a read reset, or a TLS alert, of a socket no
+ * one listens to any more (one with a listener gets its own `error` event
+ * instead), which no code can act on. Everything else stays uncaught.
  *
  * @module
  */
@@ -29,9 +35,25 @@ export function ignoreResetsOfClosedSockets(logger: Logger): void {
   if (installed) return;
   installed = true;
   globalThis.addEventListener("error", (event) => {
-    const error = event.error as { code?: unknown; syscall?: unknown } | null;
-    if (error?.code !== "ECONNRESET" || error.syscall !== "read") return;
+    if (!isLateSocketError(event.error)) return;
     event.preventDefault();
-    logger.debug("reset of a closed socket ignored", { error: String(event.error) });
+    logger.debug("late error of a closed socket ignored", { error: String(event.error) });
   });
+}
+
+/**
+ * Whether an uncaught error is one the guard takes: a read reset, or a TLS
+ * alert from the peer (see the module doc).
+ *
+ * @param error What reached the process uncaught.
+ * @returns Whether to ignore it.
+ */
+export function isLateSocketError(error: unknown): boolean {
+  const { code, syscall, message } = (error ?? {}) as {
+    code?: unknown;
+    syscall?: unknown;
+    message?: unknown;
+  };
+  if (code === "ECONNRESET" && syscall === "read") return true;
+  return error instanceof Error && /^received fatal alert: \w+$/.test(String(message));
 }
