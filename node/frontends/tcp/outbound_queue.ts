@@ -181,10 +181,9 @@ export class OutboundQueue {
       ? 1
       : batchLength(this.#chunks, byteLength, this.#maxBatchBytes);
     if (this.#join !== undefined) {
-      let chunks = this.#chunks;
-      // Usually all of them: the array itself goes, nothing is copied.
-      if (count === chunks.length) this.#chunks = [];
-      else chunks = chunks.splice(0, count);
+      // A copy: the queue's own array keeps its capacity for the next batch
+      // (a fresh one would grow again, reader by reader, write by write).
+      const chunks = this.#chunks.splice(0, count);
       let size = 0;
       for (const chunk of chunks) size += chunk.length;
       this.#inFlightBytes = size;

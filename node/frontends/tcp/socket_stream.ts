@@ -15,11 +15,10 @@
 import { Buffer } from "node:buffer";
 import { Duplex } from "node:stream";
 import { writeAll } from "../../../core/bytes.ts";
+import type { ByteReader } from "../read_loop.ts";
 
 /** What the frame reader and the outbound queue use of a connection. */
-export interface ByteStream {
-  /** Reads into `buffer`; resolves with the count, or `null` at end of stream. */
-  read(buffer: Uint8Array): Promise<number | null>;
+export interface ByteStream extends ByteReader {
   /** Writes some of `bytes`, resolving with how many were written. */
   write(bytes: Uint8Array): Promise<number>;
   /** Sends end of stream (TLS: close_notify, then FIN) after what was written. */
@@ -142,6 +141,12 @@ export class ConnDuplex extends Duplex {
   #pending: Uint8Array | undefined;
   #buffer = new Uint8Array(IDLE_READ_BYTES);
   readonly #onRead: ((bytes: Uint8Array) => void) | undefined;
+  /** The read from `conn` in flight, if any: bytes, or null at its end. */
+  #reading: Promise<Uint8Array | null> | undefined;
+  /** Reads were taken over ({@linkcode ConnDuplex.takeReads}): nothing more is pushed. */
+  #takenOver = false;
+  /** `conn` ended (or failed) under a read. */
+  #ended = false;
   /** See {@linkcode ConnDuplex.setTimeout}. */
   #idleMs = 0;
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
@@ -200,23 +205,61 @@ export class ConnDuplex extends Duplex {
       setTimeout(() => this.push(bytes), 0);
       return;
     }
+    if (this.#takenOver) return;
     const buffer = this.#buffer;
-    this.conn.read(buffer).then(
-      (n) => {
-        if (n === null) return this.push(null);
-        const bytes = Buffer.from(buffer.slice(0, n));
-        this.#onRead?.(bytes);
-        if (this.#idleMs > 0) this.#active();
-        // Grown for a bulk sender, small again when it stops.
-        if (n === buffer.length && n < MAX_READ_BYTES) {
-          this.#buffer = new Uint8Array(MAX_READ_BYTES);
-        } else if (n < IDLE_READ_BYTES && buffer.length > IDLE_READ_BYTES) {
-          this.#buffer = new Uint8Array(IDLE_READ_BYTES);
+    const reading = this.conn.read(buffer).then((n) => {
+      if (n === null) return null;
+      const bytes = Buffer.from(buffer.subarray(0, n));
+      this.#onRead?.(bytes);
+      if (this.#idleMs > 0) this.#active();
+      // Grown for a bulk sender, small again when it stops.
+      if (n === buffer.length && n < MAX_READ_BYTES) {
+        this.#buffer = new Uint8Array(MAX_READ_BYTES);
+      } else if (n < IDLE_READ_BYTES && buffer.length > IDLE_READ_BYTES) {
+        this.#buffer = new Uint8Array(IDLE_READ_BYTES);
+      }
+      return bytes;
+    }, () => null);
+    this.#reading = reading;
+    reading.then((bytes) => {
+      this.#reading = undefined;
+      if (bytes === null) this.#ended = true;
+      // Taken over meanwhile: the new reader gets these bytes (or the end) from #reading.
+      if (!this.#takenOver) this.push(bytes);
+    });
+  }
+
+  /**
+   * Takes the connection's input away from the stream: from now on it is
+   * read with the returned reader, straight from `conn` into the caller's
+   * buffer (a WebSocket after its upgrade: no stream machinery and no copy
+   * per read). What the stream had read already comes first.
+   *
+   * @param head Bytes read past what the stream's consumer used (an
+   *   upgrade's `head`), which come before those.
+   * @returns The reader.
+   */
+  takeReads(head: Uint8Array): ByteReader {
+    this.#takenOver = true;
+    const backlog: Uint8Array[] = head.length > 0 ? [head] : [];
+    for (let chunk = this.read(); chunk !== null; chunk = this.read()) backlog.push(chunk);
+    let ended = this.#ended;
+    return {
+      read: async (buffer) => {
+        if (backlog.length === 0 && this.#reading !== undefined) {
+          const bytes = await this.#reading;
+          if (bytes === null) ended = true;
+          else backlog.push(bytes);
         }
-        this.push(bytes);
+        if (backlog.length === 0) return ended ? null : this.conn.read(buffer);
+        const chunk = backlog[0]!;
+        const n = Math.min(chunk.length, buffer.length);
+        buffer.set(chunk.subarray(0, n));
+        if (n === chunk.length) backlog.shift();
+        else backlog[0] = chunk.subarray(n);
+        return n;
       },
-      () => this.push(null),
-    );
+    };
   }
 
   override _write(chunk: Uint8Array, _encoding: string, done: (error?: Error) => void): void {

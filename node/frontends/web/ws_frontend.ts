@@ -71,7 +71,7 @@ import { concatBytes } from "../../../core/bytes.ts";
 import { OutboundQueue } from "../tcp/outbound_queue.ts";
 import { readClient } from "../read_loop.ts";
 import { sharedJoin } from "../write_batches.ts";
-import { type ConnDuplex, SocketStream } from "../tcp/socket_stream.ts";
+import type { ConnDuplex } from "../tcp/socket_stream.ts";
 import type { RequestInfo, WebSocketAnswer, WebSocketRoute } from "./http_server.ts";
 import {
   acceptKey,
@@ -126,8 +126,6 @@ const REFUSAL_STATUS: Readonly<Record<Refusal["code"], number>> = {
   refused: 429,
   server_full: 503,
 };
-
-const UTF8 = new TextDecoder("utf-8", { fatal: true });
 
 /** Pongs and close frames queued among the NDJSON lines of batched connections. */
 const controlFrames = new WeakSet<Uint8Array>();
@@ -391,12 +389,11 @@ class WsConnection implements FrameOutput {
    */
   async start(head: Uint8Array): Promise<void> {
     const protocol = this.protocol;
-    const input = new SocketStream(this.#socket);
+    // Straight from the connection into the read loop's buffer, as TCP reads.
+    const input = this.#socket.takeReads(head);
     protocol.start();
     try {
-      const end = await readClient(input, protocol, (chunk) => this.#consume(chunk), {
-        first: head.length > 0 ? head : undefined,
-      });
+      const end = await readClient(input, protocol, (chunk) => this.#consume(chunk));
       // Closing: input is read and dropped until the peer's FIN (unread input would reset the close).
       while (protocol.closing && (await input.read(end.buffer)) !== null) {
         // discarded
@@ -498,14 +495,7 @@ class WsConnection implements FrameOutput {
         );
         return;
     }
-    let text: string;
-    try {
-      text = UTF8.decode(event.bytes);
-    } catch {
-      protocol.drop("bad_frame", "Cannot decode frame: a text message must be UTF-8", false);
-      return;
-    }
-    const decoded = decodeFrameText(text);
+    const decoded = decodeFrameText(event.text);
     if (decoded === undefined) return;
     if (decoded.ok) return protocol.handle(decoded.value);
     protocol.refuseFrame(decoded.error);

@@ -130,8 +130,8 @@ export function pongFrame(payload: Uint8Array): Uint8Array {
 
 /** What the reader makes of the bytes a peer sent. */
 export type WireEvent =
-  /** A whole text message (UTF-8, not yet checked). */
-  | { readonly kind: "text"; readonly bytes: Uint8Array }
+  /** A whole text message, decoded (valid UTF-8). */
+  | { readonly kind: "text"; readonly text: string }
   /** A whole binary message; only its size is kept. */
   | { readonly kind: "binary"; readonly size: number }
   /** A message whose declared size is over the limit; nothing more is read. */
@@ -140,16 +140,43 @@ export type WireEvent =
   | { readonly kind: "ping"; readonly payload: Uint8Array }
   /** The peer's close frame (code 1005 when it gave none). */
   | { readonly kind: "close"; readonly code: number }
-  /** Not RFC 6455 from a client; nothing more is read. */
+  /** Not RFC 6455 from a client, or text that is not UTF-8; nothing more is read. */
   | { readonly kind: "protocol_error"; readonly message: string };
 
-/** Reads a client's frames from the bytes as they come, whatever their cut. */
+const UTF8 = new TextDecoder("utf-8", { fatal: true });
+
+/** The message of a text message that is not UTF-8. */
+const NOT_UTF8 = "a text message must be UTF-8";
+
+/** A text message read whole, its bytes unmasked but not yet decoded. */
+interface PendingText {
+  /** Where its event goes in the events of this push. */
+  readonly index: number;
+  readonly bytes: Uint8Array;
+  /** It was one frame, unmasked into the run of such payloads at the push's start. */
+  readonly inRun: boolean;
+}
+
+/**
+ * Reads a client's frames from the bytes as they come, whatever their cut.
+ *
+ * The payloads of single-frame text messages (what a browser sends) are
+ * unmasked in place, moved together to the front of the bytes, and decoded
+ * in one go: one UTF-8 decode per read, not one per message, and no buffer
+ * of their own (a fan-out's sender should cost the node per read, as a TCP
+ * client's does).
+ */
 export class WireReader {
   readonly #maxMessageBytes: number;
+  /** Bytes of a frame not read whole yet. */
   #buffer: Uint8Array = new Uint8Array(0);
   /** Opcode of the fragmented message in progress, and its parts. */
   #fragmented: { opcode: number; parts: Uint8Array[]; size: number } | undefined;
   #stopped = false;
+  /** The push in progress: its bytes, where the next frame starts, where the run of texts ends. */
+  #bytes: Uint8Array = new Uint8Array(0);
+  #at = 0;
+  #runEnd = 0;
 
   /**
    * @param maxMessageBytes The largest message (all its fragments) accepted.
@@ -162,42 +189,92 @@ export class WireReader {
    * Takes the next bytes read and returns the events they complete. After a
    * `too_big`, `protocol_error` or `close`, nothing more is read.
    *
-   * @param chunk Bytes as read (copied when kept).
+   * @param chunk Bytes as read: unmasked in place (the caller may reuse the
+   *   buffer once this returns; what is kept is copied).
    * @returns The events, in order.
    */
   push(chunk: Uint8Array): WireEvent[] {
     if (this.#stopped) return [];
-    this.#buffer = this.#buffer.length === 0 ? chunk : concatBytes(this.#buffer, chunk);
+    this.#bytes = this.#buffer.length === 0 ? chunk : concatBytes(this.#buffer, chunk);
+    this.#at = 0;
+    this.#runEnd = 0;
     const events: WireEvent[] = [];
+    const texts: PendingText[] = [];
     while (!this.#stopped) {
-      const event = this.#next();
+      const event = this.#next(events.length);
       if (event === undefined) break;
-      if (event !== null) events.push(event);
+      if (event === null) continue;
+      if ("bytes" in event) {
+        texts.push(event);
+        events.push(undefined as unknown as WireEvent); // its place, filled in below
+      } else events.push(event);
     }
+    const rest = this.#bytes.subarray(this.#at);
     if (this.#stopped) this.#buffer = new Uint8Array(0);
-    else if (this.#buffer.length > 0 && this.#buffer.buffer === chunk.buffer) {
-      this.#buffer = this.#buffer.slice(); // the caller may reuse its buffer
+    // The caller may reuse its buffer.
+    else this.#buffer = rest.length > 0 && rest.buffer === chunk.buffer ? rest.slice() : rest;
+    this.#bytes = new Uint8Array(0);
+    return texts.length === 0 ? events : this.#decode(events, texts);
+  }
+
+  /**
+   * Fills in the text events: the run of single-frame texts decoded at once
+   * when it is ASCII (each byte one UTF-16 unit, so each message's text is
+   * a slice at its byte offsets), otherwise each on its own; a text that is
+   * not UTF-8 ends the events with a `protocol_error`.
+   */
+  #decode(events: WireEvent[], texts: PendingText[]): WireEvent[] {
+    if (texts.length > 1 && texts.every((text) => text.inRun)) {
+      const first = texts[0]!.bytes;
+      const last = texts[texts.length - 1]!.bytes;
+      const start = first.byteOffset;
+      const run = new Uint8Array(first.buffer, start, last.byteOffset + last.length - start);
+      const whole = decodeUtf8(run);
+      if (whole !== undefined && whole.length === run.length) {
+        for (const { index, bytes } of texts) {
+          const from = bytes.byteOffset - start;
+          events[index] = { kind: "text", text: whole.slice(from, from + bytes.length) };
+        }
+        return events;
+      }
+    }
+    for (const { index, bytes } of texts) {
+      const text = decodeUtf8(bytes);
+      if (text === undefined) {
+        this.#stopped = true;
+        this.#buffer = new Uint8Array(0);
+        this.#fragmented = undefined;
+        events.length = index;
+        events.push({ kind: "protocol_error", message: NOT_UTF8 });
+        return events;
+      }
+      events[index] = { kind: "text", text };
     }
     return events;
   }
 
-  /** The next event, null for a frame that makes none, undefined when more bytes are needed. */
-  #next(): WireEvent | null | undefined {
-    const buffer = this.#buffer;
-    if (buffer.length < 2) return undefined;
-    const fin = (buffer[0]! & 0x80) !== 0;
-    const opcode = buffer[0]! & 0x0f;
-    if ((buffer[0]! & 0x70) !== 0) return this.#stop("reserved bits set (no extension agreed)");
-    if ((buffer[1]! & 0x80) === 0) return this.#stop("a client's frame must be masked");
-    let length = buffer[1]! & 0x7f;
+  /**
+   * The next event: a text still to decode, null for a frame that makes
+   * none, undefined when more bytes are needed.
+   */
+  #next(index: number): WireEvent | PendingText | null | undefined {
+    const buffer = this.#bytes;
+    const at = this.#at;
+    const available = buffer.length - at;
+    if (available < 2) return undefined;
+    const fin = (buffer[at]! & 0x80) !== 0;
+    const opcode = buffer[at]! & 0x0f;
+    if ((buffer[at]! & 0x70) !== 0) return this.#stop("reserved bits set (no extension agreed)");
+    if ((buffer[at + 1]! & 0x80) === 0) return this.#stop("a client's frame must be masked");
+    let length = buffer[at + 1]! & 0x7f;
     let offset = 2;
     if (length === 126) {
-      if (buffer.length < 4) return undefined;
-      length = (buffer[2]! << 8) | buffer[3]!;
+      if (available < 4) return undefined;
+      length = (buffer[at + 2]! << 8) | buffer[at + 3]!;
       offset = 4;
     } else if (length === 127) {
-      if (buffer.length < 10) return undefined;
-      const long = new DataView(buffer.buffer, buffer.byteOffset + 2, 8).getBigUint64(0);
+      if (available < 10) return undefined;
+      const long = new DataView(buffer.buffer, buffer.byteOffset + at + 2, 8).getBigUint64(0);
       length = long > BigInt(Number.MAX_SAFE_INTEGER) ? Infinity : Number(long);
       offset = 10;
     }
@@ -219,11 +296,18 @@ export class WireReader {
       this.#stopped = true;
       return { kind: "too_big", size: messageSize };
     }
-    if (buffer.length < offset + 4 + length) return undefined;
-    const mask = buffer.subarray(offset, offset + 4);
-    const payload = buffer.slice(offset + 4, offset + 4 + length);
-    for (let i = 0; i < payload.length; i++) payload[i]! ^= mask[i & 3]!;
-    this.#buffer = buffer.subarray(offset + 4 + length);
+    if (available < offset + 4 + length) return undefined;
+    const from = at + offset + 4;
+    this.#at = from + length;
+    if (opcode === OP_TEXT && fin) {
+      // The usual message: unmasked into the run, after the texts before it.
+      const to = this.#runEnd;
+      unmask(buffer, from, length, to);
+      this.#runEnd = to + length;
+      return { index, bytes: buffer.subarray(to, to + length), inRun: true };
+    }
+    unmask(buffer, from, length, from);
+    const payload = buffer.slice(from, from + length);
     if (control) return this.#control(opcode, payload);
     const fragmented = this.#fragmented ?? { opcode, parts: [], size: 0 };
     fragmented.parts.push(payload);
@@ -234,10 +318,7 @@ export class WireReader {
     }
     this.#fragmented = undefined;
     if (fragmented.opcode === OP_BINARY) return { kind: "binary", size: fragmented.size };
-    const bytes = fragmented.parts.length === 1
-      ? fragmented.parts[0]!
-      : concatBytes(...fragmented.parts);
-    return { kind: "text", bytes };
+    return { index, bytes: concatBytes(...fragmented.parts), inRun: false };
   }
 
   #control(opcode: number, payload: Uint8Array): WireEvent | null {
@@ -251,5 +332,34 @@ export class WireReader {
   #stop(message: string): WireEvent {
     this.#stopped = true;
     return { kind: "protocol_error", message };
+  }
+}
+
+/**
+ * Unmasks the `length` payload bytes at `from` (the 4-byte key just before
+ * them) and writes them at `to` (at most `from`: moving left, each byte is
+ * read before it can be written over).
+ */
+function unmask(bytes: Uint8Array, from: number, length: number, to: number): void {
+  const m0 = bytes[from - 4]!, m1 = bytes[from - 3]!, m2 = bytes[from - 2]!, m3 = bytes[from - 1]!;
+  let i = 0;
+  for (; i + 4 <= length; i += 4) {
+    bytes[to + i] = bytes[from + i]! ^ m0;
+    bytes[to + i + 1] = bytes[from + i + 1]! ^ m1;
+    bytes[to + i + 2] = bytes[from + i + 2]! ^ m2;
+    bytes[to + i + 3] = bytes[from + i + 3]! ^ m3;
+  }
+  // Up to three bytes left, at key positions 0, 1, 2.
+  for (; i < length; i++) {
+    bytes[to + i] = bytes[from + i]! ^ (i % 4 === 0 ? m0 : i % 4 === 1 ? m1 : m2);
+  }
+}
+
+/** The text of UTF-8 bytes, or undefined when they are not UTF-8. */
+function decodeUtf8(bytes: Uint8Array): string | undefined {
+  try {
+    return UTF8.decode(bytes);
+  } catch {
+    return undefined;
   }
 }

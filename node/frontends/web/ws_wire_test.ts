@@ -28,7 +28,7 @@ function claimedHeader(length: number): Uint8Array {
 }
 
 function decoded(events: WireEvent[]): unknown[] {
-  return events.map((e) => e.kind === "text" ? new TextDecoder().decode(e.bytes) : e);
+  return events.map((e) => e.kind === "text" ? e.text : e);
 }
 
 Deno.test("acceptKey() answers RFC 6455's example handshake", async () => {
@@ -100,4 +100,51 @@ Deno.test("WireReader stops at frames a browser never sends, at binary and at cl
   const interleaved = new WireReader(1000);
   interleaved.push(clientFrameOp(0x1, text("a"), false));
   assert.equal(interleaved.push(clientFrameOp(0x1, text("b")))[0]?.kind, "protocol_error");
+});
+
+Deno.test("WireReader decodes a read's texts together, ASCII or not, from a buffer the caller reuses", () => {
+  const messages = ["{}", '{"t":"say","text":"a"}', "", "x".repeat(200), '{"t":"ping"}'];
+  const mixed = [...messages, "日本 👍", "é", "plain again"];
+  for (const set of [messages, mixed]) {
+    const stream = concatBytes(...set.map((m) => clientFrameOp(0x1, text(m))));
+    for (let cut = 0; cut <= stream.length; cut += 5) {
+      const reader = new WireReader(1000);
+      // One read buffer, filled again for each read (as the read loop does).
+      const buffer = new Uint8Array(stream.length);
+      const read = (bytes: Uint8Array) => {
+        buffer.set(bytes);
+        const events = reader.push(buffer.subarray(0, bytes.length));
+        buffer.fill(0xee);
+        return events;
+      };
+      const events = [...read(stream.subarray(0, cut)), ...read(stream.subarray(cut))];
+      assert.deepEqual(decoded(events), set, `cut at ${cut}`);
+    }
+  }
+});
+
+Deno.test("WireReader delivers the texts before one that is not UTF-8, then stops", () => {
+  const bad = Uint8Array.of(0x7b, 0xc3, 0x28, 0x7d); // an invalid two-byte sequence
+  for (const before of [["a", "b"], ["é", "b"]]) {
+    const reader = new WireReader(1000);
+    const events = reader.push(concatBytes(
+      ...before.map((m) => clientFrameOp(0x1, text(m))),
+      clientFrameOp(0x1, bad),
+      clientFrameOp(0x1, text("after")),
+    ));
+    assert.deepEqual(decoded(events), [
+      ...before,
+      { kind: "protocol_error", message: "a text message must be UTF-8" },
+    ]);
+    assert.deepEqual(reader.push(clientFrameOp(0x1, text("later"))), [], "nothing more is read");
+  }
+  const fragmented = new WireReader(1000);
+  assert.deepEqual(
+    decoded(fragmented.push(concatBytes(
+      clientFrameOp(0x1, text("ok")),
+      clientFrameOp(0x1, bad.subarray(0, 2), false),
+      clientFrameOp(0x0, bad.subarray(2)),
+    ))),
+    ["ok", { kind: "protocol_error", message: "a text message must be UTF-8" }],
+  );
 });
