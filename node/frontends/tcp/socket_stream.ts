@@ -199,10 +199,14 @@ export class ConnDuplex extends Duplex {
   override _read(): void {
     if (this.#pending !== undefined) {
       const bytes = Buffer.from(this.#pending);
-      this.#pending = undefined;
       // Not before the next turn: Deno's TLSSocket starts itself in a tick after it is made,
       // and a handshake that fails before then (garbage) crashes that start (Deno 2.9.6).
-      setTimeout(() => this.push(bytes), 0);
+      // Held until then, so that a takeover meanwhile gets them.
+      setTimeout(() => {
+        if (this.#takenOver) return;
+        this.#pending = undefined;
+        this.push(bytes);
+      }, 0);
       return;
     }
     if (this.#takenOver) return;
@@ -241,13 +245,19 @@ export class ConnDuplex extends Duplex {
    */
   takeReads(head: Uint8Array): ByteReader {
     this.#takenOver = true;
-    const backlog: Uint8Array[] = head.length > 0 ? [head] : [];
+    // Bytes not yet given to the stream come before anything it gave its consumer.
+    const backlog: Uint8Array[] = [this.#pending, head].filter((bytes) =>
+      bytes?.length
+    ) as Uint8Array[];
     for (let chunk = this.read(); chunk !== null; chunk = this.read()) backlog.push(chunk);
+    // Held here: the stream forgets the read when it settles, perhaps while the backlog is read.
+    let inFlight = this.#reading;
     let ended = this.#ended;
     return {
       read: async (buffer) => {
-        if (backlog.length === 0 && this.#reading !== undefined) {
-          const bytes = await this.#reading;
+        if (backlog.length === 0 && inFlight !== undefined) {
+          const bytes = await inFlight;
+          inFlight = undefined;
           if (bytes === null) ended = true;
           else backlog.push(bytes);
         }

@@ -73,3 +73,41 @@ Deno.test("ConnDuplex.takeReads() gives the head at once while a read waits for 
     client.close();
   }
 });
+
+Deno.test("ConnDuplex.takeReads() keeps the bytes of the stream's read that lands while the head is handled", async () => {
+  const { server, client } = await connectedPair();
+  const duplex = new ConnDuplex(server);
+  try {
+    await writeAll(client, text("request"));
+    await new Promise((resolve) => duplex.once("data", resolve));
+    duplex.pause();
+    // node:http takes a while before it hands the connection over: the stream's next read waits.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const reader = duplex.takeReads(text("hello"));
+    assert.equal(await readText((b) => reader.read(b), 5), "hello");
+    // Sent while the hello is handled: that read of the stream's gets it.
+    await writeAll(client, text("second"));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await writeAll(client, text("third"));
+    client.closeWrite();
+    assert.equal(await readText((b) => reader.read(b), 100), "secondthird");
+  } finally {
+    duplex.destroy();
+    client.close();
+  }
+});
+
+Deno.test("ConnDuplex.takeReads() gives the bytes read before the duplex was made first", async () => {
+  const { server, client } = await connectedPair();
+  const duplex = new ConnDuplex(server, text("first"));
+  try {
+    duplex.read(0); // the stream asks for them: they are pushed on the next turn, unless taken first
+    const reader = duplex.takeReads(new Uint8Array(0));
+    await writeAll(client, text("-more"));
+    client.closeWrite();
+    assert.equal(await readText((b) => reader.read(b), 100), "first-more");
+  } finally {
+    duplex.destroy();
+    client.close();
+  }
+});

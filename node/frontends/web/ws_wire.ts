@@ -33,6 +33,13 @@ const OP_PONG = 0xa;
 const MAX_CONTROL_BYTES = 125;
 
 /**
+ * What a fragment of a message counts against the message limit at least
+ * (bytes): a stream of empty fragments would otherwise never reach the
+ * limit, and each one is kept until the message ends.
+ */
+const MIN_FRAGMENT_BYTES = 16;
+
+/**
  * The `Sec-WebSocket-Accept` answer to a handshake's `Sec-WebSocket-Key`.
  *
  * @param key The request's key (base64 of 16 bytes).
@@ -291,7 +298,10 @@ export class WireReader {
     if ((opcode === OP_TEXT || opcode === OP_BINARY) && this.#fragmented !== undefined) {
       return this.#stop("a new message before the last one ended");
     }
-    const messageSize = (this.#fragmented?.size ?? 0) + length;
+    // A fragment counts at least MIN_FRAGMENT_BYTES: empty ones cost memory, not size.
+    const fragment = !fin || opcode === OP_CONTINUATION;
+    const counted = fragment ? Math.max(length, MIN_FRAGMENT_BYTES) : length;
+    const messageSize = (this.#fragmented?.size ?? 0) + counted;
     if (!control && messageSize > this.#maxMessageBytes) {
       this.#stopped = true;
       return { kind: "too_big", size: messageSize };
@@ -311,7 +321,7 @@ export class WireReader {
     if (control) return this.#control(opcode, payload);
     const fragmented = this.#fragmented ?? { opcode, parts: [], size: 0 };
     fragmented.parts.push(payload);
-    fragmented.size += payload.length;
+    fragmented.size += counted;
     if (!fin) {
       this.#fragmented = fragmented;
       return null;

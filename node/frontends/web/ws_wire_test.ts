@@ -148,3 +148,19 @@ Deno.test("WireReader delivers the texts before one that is not UTF-8, then stop
     ["ok", { kind: "protocol_error", message: "a text message must be UTF-8" }],
   );
 });
+
+Deno.test("WireReader counts each fragment as 16 bytes at least: endless empty fragments reach the limit", () => {
+  const reader = new WireReader(1000);
+  assert.deepEqual(reader.push(clientFrameOp(0x1, new Uint8Array(0), false)), []);
+  const empties = concatBytes(
+    ...Array.from({ length: 100 }, () => clientFrameOp(0x0, new Uint8Array(0), false)),
+  );
+  const events = [...reader.push(empties), ...reader.push(empties)];
+  assert.deepEqual(events, [{ kind: "too_big", size: 1008 }], "the 63rd fragment is over");
+  // Fragments of real size count as they are.
+  const parts = new WireReader(1000);
+  assert.deepEqual(parts.push(clientFrameOp(0x1, text("a".repeat(500)), false)), []);
+  assert.deepEqual(decoded(parts.push(clientFrameOp(0x0, text("b".repeat(500))))), [
+    "a".repeat(500) + "b".repeat(500),
+  ]);
+});
