@@ -4,15 +4,27 @@ import { ConnDuplex } from "./socket_stream.ts";
 
 const text = (s: string) => new TextEncoder().encode(s);
 
-/** A connected loopback pair: the accepted end and the dialling end. */
-async function connectedPair(): Promise<{ server: Deno.TcpConn; client: Deno.TcpConn }> {
+/**
+ * Runs `body` with a `ConnDuplex` over the accepted end of a loopback
+ * connection (`first` put back in front) and the dialling end; closes both after.
+ */
+async function withDuplex(
+  first: Uint8Array<ArrayBuffer> | undefined,
+  body: (duplex: ConnDuplex, client: Deno.TcpConn) => Promise<void>,
+): Promise<void> {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const [server, client] = await Promise.all([
     listener.accept(),
     Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port }),
   ]);
   listener.close();
-  return { server, client };
+  const duplex = new ConnDuplex(server, first);
+  try {
+    await body(duplex, client);
+  } finally {
+    duplex.destroy();
+    client.close();
+  }
 }
 
 /** Reads with `read` until `expected` bytes came or the end, as text. */
@@ -30,10 +42,8 @@ async function readText(
   return got;
 }
 
-Deno.test("ConnDuplex.takeReads() hands over the head, what the stream read, then the connection, in order", async () => {
-  const { server, client } = await connectedPair();
-  const duplex = new ConnDuplex(server);
-  try {
+Deno.test("ConnDuplex.takeReads() hands over the head, what the stream read, then the connection, in order", () =>
+  withDuplex(undefined, async (duplex, client) => {
     // The stream's consumer (node:http) takes the first chunk and stops; the stream reads on.
     await writeAll(client, text("request"));
     const first = await new Promise<Uint8Array>((resolve) => duplex.once("data", resolve));
@@ -47,16 +57,10 @@ Deno.test("ConnDuplex.takeReads() hands over the head, what the stream read, the
     assert.equal(await readText((b) => reader.read(b), 7), "-direct");
     client.closeWrite();
     assert.equal(await reader.read(new Uint8Array(8)), null, "the peer's end");
-  } finally {
-    duplex.destroy();
-    client.close();
-  }
-});
+  }));
 
-Deno.test("ConnDuplex.takeReads() gives the head at once while a read waits for the peer", async () => {
-  const { server, client } = await connectedPair();
-  const duplex = new ConnDuplex(server);
-  try {
+Deno.test("ConnDuplex.takeReads() gives the head at once while a read waits for the peer", () =>
+  withDuplex(undefined, async (duplex, client) => {
     await writeAll(client, text("request+hello"));
     await new Promise<Uint8Array>((resolve) => duplex.once("data", resolve));
     duplex.pause(); // a read of the stream's is in flight now, waiting for bytes that do not come
@@ -68,16 +72,10 @@ Deno.test("ConnDuplex.takeReads() gives the head at once while a read waits for 
     assert.equal(n, 5, "the bytes of the read in flight are not lost");
     client.closeWrite();
     assert.equal(await reader.read(new Uint8Array(8)), null);
-  } finally {
-    duplex.destroy();
-    client.close();
-  }
-});
+  }));
 
-Deno.test("ConnDuplex.takeReads() keeps the bytes of the stream's read that lands while the head is handled", async () => {
-  const { server, client } = await connectedPair();
-  const duplex = new ConnDuplex(server);
-  try {
+Deno.test("ConnDuplex.takeReads() keeps the bytes of the stream's read that lands while the head is handled", () =>
+  withDuplex(undefined, async (duplex, client) => {
     await writeAll(client, text("request"));
     await new Promise((resolve) => duplex.once("data", resolve));
     duplex.pause();
@@ -91,23 +89,13 @@ Deno.test("ConnDuplex.takeReads() keeps the bytes of the stream's read that land
     await writeAll(client, text("third"));
     client.closeWrite();
     assert.equal(await readText((b) => reader.read(b), 100), "secondthird");
-  } finally {
-    duplex.destroy();
-    client.close();
-  }
-});
+  }));
 
-Deno.test("ConnDuplex.takeReads() gives the bytes read before the duplex was made first", async () => {
-  const { server, client } = await connectedPair();
-  const duplex = new ConnDuplex(server, text("first"));
-  try {
+Deno.test("ConnDuplex.takeReads() gives the bytes read before the duplex was made first", () =>
+  withDuplex(text("first"), async (duplex, client) => {
     duplex.read(0); // the stream asks for them: they are pushed on the next turn, unless taken first
     const reader = duplex.takeReads(new Uint8Array(0));
     await writeAll(client, text("-more"));
     client.closeWrite();
     assert.equal(await readText((b) => reader.read(b), 100), "first-more");
-  } finally {
-    duplex.destroy();
-    client.close();
-  }
-});
+  }));
